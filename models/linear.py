@@ -1,0 +1,110 @@
+"""Sparse logistic regression on one-hot answer codes: Tarozu's primary model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from models.additive import AdditiveExplainerMixin
+
+NOT_BINARY = "SparseLogisticClassifier needs exactly two classes in y, got {n}"
+
+
+def fit_logistic(
+    design: sp.csr_matrix,
+    y: np.ndarray,
+    *,
+    C: float,
+    sample_weight: np.ndarray | None = None,
+    warm_start: tuple[np.ndarray, float] | None = None,
+) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression by L-BFGS; returns ``(coef, intercept)``.
+
+    Used for the refit on the selected columns and for the bootstrap ensemble, where a
+    warm start from the full-data fit makes each refit a few iterations.
+    """
+    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, tol=1e-8, warm_start=warm_start is not None)
+    if warm_start is not None:
+        model.coef_ = warm_start[0].reshape(1, -1).copy()
+        model.intercept_ = np.array([warm_start[1]])
+        model.classes_ = np.array([False, True])
+    model.fit(design, y, sample_weight=sample_weight)
+    return model.coef_.ravel().copy(), float(model.intercept_[0])
+
+
+class SparseLogisticClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEstimator):
+    """Logistic regression on the one-hot codes of categorical columns, L1-selected.
+
+    Fitting is a relaxed lasso: an L1 fit (``C``) chooses which answers carry weight, then
+    a lightly L2-penalised refit (``refit_C``) on those columns removes the lasso's
+    shrinkage, which keeps the probabilities calibrated. Every level of every column has
+    its own weight (none is dropped), so the model reads as a table of points.
+
+    Parameters
+    ----------
+    C
+        Inverse strength of the L1 penalty that selects columns.
+    refit_C
+        Inverse strength of the L2 penalty of the refit on the selected columns.
+    categories
+        ``"auto"`` or, per column, the codes it can take (from
+        :attr:`models.encoding.FieldEncoder.categories`).
+    """
+
+    def __init__(self, C: float = 0.05, *, refit_C: float = 10.0, categories: Any = "auto") -> None:
+        self.C = C
+        self.refit_C = refit_C
+        self.categories = categories
+
+    def fit(self, X: Any, y: Any) -> SparseLogisticClassifier:
+        X, y = validate_data(self, X, y)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(NOT_BINARY.format(n=len(self.classes_)))
+        target = y == self.classes_[1]
+        self.encoder_ = OneHotEncoder(categories=self.categories, handle_unknown="ignore")
+        design = self.encoder_.fit_transform(X).tocsr()
+        lasso = LogisticRegression(C=self.C, l1_ratio=1.0, solver="saga", tol=1e-3, max_iter=1000)
+        lasso.fit(design, target)
+        self.support_ = np.flatnonzero(lasso.coef_.ravel())
+        self.coef_ = np.zeros(design.shape[1])
+        if self.support_.size:
+            coef, self.intercept_ = fit_logistic(design[:, self.support_], target, C=self.refit_C)
+            self.coef_[self.support_] = coef
+        else:
+            rate = float(np.clip(target.mean(), 1e-6, 1 - 1e-6))
+            self.intercept_ = float(np.log(rate / (1 - rate)))
+        self._fit_explainer(X)
+        return self
+
+    def _categories(self) -> list[np.ndarray]:
+        return list(self.encoder_.categories_)
+
+    def design_matrix(self, X: Any) -> sp.csr_matrix:
+        """The one-hot design of ``X`` (for refits with the same columns)."""
+        check_is_fitted(self, "encoder_")
+        return self.encoder_.transform(validate_data(self, X, reset=False)).tocsr()
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        return np.asarray(self.design_matrix(X) @ self.coef_ + self.intercept_, dtype=float)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
+
+    @property
+    def n_nonzero_(self) -> int:
+        check_is_fitted(self, "coef_")
+        return int(np.count_nonzero(self.coef_))

@@ -1,0 +1,264 @@
+"""The screening questionnaire, declared once in ``questionnaire.yaml`` and ``texts/*.yaml``.
+
+Every other part of Tarozu (training schema, API request model, web form, explanation
+texts) derives its list of indicators, context fields and audit attributes from
+:func:`load_questionnaire`; nothing else lists them by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+
+ANSWERS: tuple[str, ...] = ("yes", "no", "unknown", "declined")
+UNKNOWN = "unknown"
+LANGUAGES: tuple[str, ...] = ("en", "ru", "tg")
+STRENGTHS: tuple[str, ...] = ("strong", "medium", "weak")
+OUTCOMES: tuple[str, ...] = ("labour", "sexual")
+
+FieldKind = Literal["indicator", "context", "audit"]
+
+UNKNOWN_FIELD = "unknown field {field!r}: allowed fields are {allowed}"
+BAD_VALUE = "field {field!r}: value {value!r} is not allowed; allowed values are {allowed}"
+BAD_NUMBER = "field {field!r}: value {value!r} must be a whole number from {low} to {high}"
+MISSING_TEXT = "texts/{lang}.yaml has no text for {what}"
+
+
+class QuestionnaireError(ValueError):
+    """A questionnaire declaration or a case that does not fit it."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One answerable item: an indicator question, a context field or an audit attribute.
+
+    ``levels`` are the values the field takes after normalisation, always ending with
+    ``"unknown"``; for numeric fields (``months_abroad``) they are the bin names.
+    """
+
+    id: str
+    kind: FieldKind
+    levels: tuple[str, ...]
+    ctdc: str | None = None
+    dimension: str | None = None
+    strength: str | None = None
+    strength_sexual: str | None = None
+    ilo: str | None = None
+    htcds: str | None = None
+    bins: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def numeric(self) -> bool:
+        return bool(self.bins)
+
+    def delphi_strength(self, outcome: str) -> str | None:
+        """Delphi strength of an indicator for ``outcome`` (``labour`` or ``sexual``)."""
+        if outcome == "sexual" and self.strength_sexual:
+            return self.strength_sexual
+        return self.strength
+
+    def normalise(self, value: Any) -> str:
+        """Map a raw answer to one of ``levels``; ``None`` and empty mean unknown."""
+        if value is None or (isinstance(value, float) and value != value) or value == "":
+            return UNKNOWN
+        if self.numeric:
+            if isinstance(value, str) and value in self.levels:
+                return value
+            low, high = self.bins[0][1], self.bins[-1][2]
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise QuestionnaireError(BAD_NUMBER.format(field=self.id, value=value, low=low, high=high))
+            try:
+                number = float(value)
+            except ValueError:
+                raise QuestionnaireError(BAD_NUMBER.format(field=self.id, value=value, low=low, high=high)) from None
+            if not number.is_integer() or not low <= number <= high:
+                raise QuestionnaireError(BAD_NUMBER.format(field=self.id, value=value, low=low, high=high))
+            for name, lo, hi in self.bins:
+                if lo <= number <= hi:
+                    return name
+        if isinstance(value, str) and value in self.levels:
+            return value
+        raise QuestionnaireError(BAD_VALUE.format(field=self.id, value=value, allowed=list(self.levels)))
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts of one language, looked up by field and value."""
+
+    lang: str
+    raw: Mapping[str, Any]
+
+    def answer(self, value: str) -> str:
+        return str(self.raw["answers"][value])
+
+    def dimension(self, dimension_id: str) -> str:
+        return str(self.raw["dimensions"][dimension_id])
+
+    def question(self, field_id: str) -> str:
+        """The question (indicators) or label (context and audit fields)."""
+        for section, key in (("indicators", "question"), ("context", "label"), ("audit", "label")):
+            if field_id in self.raw[section]:
+                return str(self.raw[section][field_id][key])
+        raise KeyError(field_id)
+
+    def reason(self, field_id: str) -> str:
+        """The plain-language reason shown beside a contribution."""
+        if field_id in self.raw["indicators"]:
+            return str(self.raw["indicators"][field_id]["reason"])
+        return self.question(field_id)
+
+    def value(self, field_id: str, value: str) -> str:
+        """A readable name for a field's value (answers for indicators)."""
+        if field_id in self.raw["indicators"]:
+            return self.answer(value)
+        if value == UNKNOWN:
+            return str(self.raw["unknown_value"])
+        for section in ("context", "audit"):
+            if field_id in self.raw[section]:
+                return str(self.raw[section][field_id]["values"][value])
+        raise KeyError(field_id)
+
+    def ui(self, key: str) -> str:
+        return str(self.raw.get("ui", {}).get(key, key))
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """The parsed declaration; see the module docstring."""
+
+    version: str
+    dimensions: tuple[tuple[str, str], ...]
+    indicators: tuple[Field, ...]
+    context: tuple[Field, ...]
+    audit: tuple[Field, ...]
+    _by_id: dict[str, Field] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def feature_fields(self) -> tuple[Field, ...]:
+        """Fields the models may use by default: indicators then context."""
+        return self.indicators + self.context
+
+    @property
+    def all_fields(self) -> tuple[Field, ...]:
+        return self.indicators + self.context + self.audit
+
+    @property
+    def indicator_ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.indicators)
+
+    @property
+    def audit_ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.audit)
+
+    def field(self, field_id: str) -> Field:
+        try:
+            return self._by_id[field_id]
+        except KeyError:
+            raise QuestionnaireError(
+                UNKNOWN_FIELD.format(field=field_id, allowed=sorted(self._by_id))
+            ) from None
+
+    def dimension_stage(self, dimension_id: str) -> str:
+        return dict(self.dimensions)[dimension_id]
+
+    def texts(self, lang: str) -> Texts:
+        return load_texts(lang)
+
+    def normalise(self, values: Mapping[str, Any], *, kinds: tuple[FieldKind, ...]) -> dict[str, str]:
+        """Complete and check one case: every field of ``kinds``, unanswered as unknown."""
+        wanted = [f for f in self.all_fields if f.kind in kinds]
+        allowed = {f.id for f in wanted}
+        for key in values:
+            if key not in allowed:
+                raise QuestionnaireError(UNKNOWN_FIELD.format(field=key, allowed=sorted(allowed)))
+        return {f.id: f.normalise(values.get(f.id)) for f in wanted}
+
+
+def _levels(values: list[str]) -> tuple[str, ...]:
+    return (*[str(v) for v in values], UNKNOWN)
+
+
+def _parse(raw: Mapping[str, Any]) -> Questionnaire:
+    dims = tuple((d["id"], d["stage"]) for d in raw["dimensions"])
+    dim_ids = {d for d, _ in dims}
+    answers = tuple(raw["answers"])
+    if answers != ANSWERS:
+        raise QuestionnaireError(f"answers must be {list(ANSWERS)}, not {list(answers)}")
+    indicators = []
+    for item in raw["indicators"]:
+        if item["dimension"] not in dim_ids:
+            raise QuestionnaireError(f"indicator {item['id']!r}: unknown dimension {item['dimension']!r}")
+        for key in ("strength", "strength_sexual"):
+            if item.get(key) is not None and item[key] not in STRENGTHS:
+                raise QuestionnaireError(f"indicator {item['id']!r}: {key} must be one of {list(STRENGTHS)}")
+        indicators.append(
+            Field(
+                id=item["id"],
+                kind="indicator",
+                levels=ANSWERS,
+                ctdc=item.get("ctdc"),
+                dimension=item["dimension"],
+                strength=item["strength"],
+                strength_sexual=item.get("strength_sexual"),
+                ilo=item.get("ilo"),
+                htcds=item.get("htcds"),
+            )
+        )
+
+    def other(item: Mapping[str, Any], kind: FieldKind) -> Field:
+        if "bins" in item:
+            bins = tuple((str(name), int(lo), int(hi)) for name, (lo, hi) in item["bins"].items())
+            return Field(id=item["id"], kind=kind, levels=_levels([b[0] for b in bins]), ctdc=item.get("ctdc"), bins=bins)
+        return Field(id=item["id"], kind=kind, levels=_levels(item["values"]), ctdc=item.get("ctdc"))
+
+    context = tuple(other(item, "context") for item in raw["context"])
+    audit = tuple(other(item, "audit") for item in raw["audit"])
+    q = Questionnaire(
+        version=str(raw["version"]),
+        dimensions=dims,
+        indicators=tuple(indicators),
+        context=context,
+        audit=audit,
+    )
+    ids = [f.id for f in q.all_fields]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise QuestionnaireError(f"field ids declared twice: {duplicated}")
+    q._by_id.update({f.id: f for f in q.all_fields})
+    return q
+
+
+def _read_yaml(name: str) -> Any:
+    return yaml.safe_load(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
+@cache
+def load_questionnaire() -> Questionnaire:
+    """The questionnaire shipped with Tarozu (parsed once per process)."""
+    return _parse(_read_yaml("questionnaire.yaml"))
+
+
+@cache
+def load_texts(lang: str) -> Texts:
+    """Texts for ``lang`` (one of :data:`LANGUAGES`), checked to cover every field."""
+    if lang not in LANGUAGES:
+        raise QuestionnaireError(f"language {lang!r} is not available; choose one of {list(LANGUAGES)}")
+    texts = Texts(lang=lang, raw=_read_yaml(f"texts/{lang}.yaml"))
+    q = load_questionnaire()
+    for f in q.all_fields:
+        try:
+            texts.question(f.id)
+            texts.reason(f.id)
+            for level in f.levels:
+                texts.value(f.id, level)
+        except KeyError as exc:
+            raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"{f.id} ({exc})")) from None
+    for dim, _ in q.dimensions:
+        if dim not in texts.raw["dimensions"]:
+            raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"dimension {dim}"))
+    return texts

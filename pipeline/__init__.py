@@ -1,0 +1,1 @@
+"""Tarozu's pipeline: data, training, evaluation, registry and fairness audit."""

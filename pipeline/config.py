@@ -1,0 +1,156 @@
+"""Training configuration: frozen, strict pydantic models loaded from YAML.
+
+A typo in a config file is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from models.questionnaire import load_questionnaire
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
+MODEL_KINDS = ("sparse_logistic", "additive_boosting")
+
+
+class ConfigError(ValueError):
+    """A training configuration that cannot be used; the message says which key and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+class DataConfig(_Strict):
+    source: Literal["synthetic", "file"] = "synthetic"
+    path: str | None = None
+    rows: int = Field(100_000, ge=100)
+    seed: int = 42
+    scenario: str = "default"
+    extra: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _path_for_files(self) -> DataConfig:
+        if self.source == "file" and not self.path:
+            raise ValueError("data.source is 'file' but data.path is not set")
+        return self
+
+
+class SplitConfig(_Strict):
+    calibration: float = Field(0.2, gt=0, lt=0.5)
+    test: float = Field(0.2, gt=0, lt=0.5)
+    seed: int = 0
+
+
+class FeatureConfig(_Strict):
+    protected_as_features: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_protected(self) -> FeatureConfig:
+        audit = set(load_questionnaire().audit_ids)
+        unknown = [f for f in self.protected_as_features if f not in audit]
+        if unknown:
+            raise ValueError(f"features.protected_as_features: {unknown} are not audit attributes {sorted(audit)}")
+        if self.protected_as_features and not (self.reason and self.reason.strip()):
+            raise ValueError(
+                "features.protected_as_features is set but features.reason is empty: "
+                "say why protected attributes are model features; the model card records it"
+            )
+        return self
+
+
+class SparseLogisticConfig(_Strict):
+    C: float = Field(0.05, gt=0)
+    refit_C: float = Field(10.0, gt=0)
+
+
+class BoostingConfig(_Strict):
+    max_iter: int = Field(400, ge=1)
+    learning_rate: float = Field(0.2, gt=0, le=1)
+    l2_regularization: float = Field(1.0, ge=0)
+
+
+class ModelsConfig(_Strict):
+    production: Literal["sparse_logistic", "additive_boosting"] = "sparse_logistic"
+    sparse_logistic: SparseLogisticConfig = SparseLogisticConfig()
+    additive_boosting: BoostingConfig = BoostingConfig()
+
+
+class CalibrationConfig(_Strict):
+    target_sensitivity: float = Field(0.90, gt=0, le=1)
+    high_band_sensitivity: float = Field(0.50, gt=0, le=1)
+    ensemble_members: int = Field(20, ge=0, le=500)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CalibrationConfig:
+        if self.high_band_sensitivity > self.target_sensitivity:
+            raise ValueError("calibration.high_band_sensitivity must not exceed calibration.target_sensitivity")
+        return self
+
+
+class EvaluationConfig(_Strict):
+    bootstrap: int = Field(200, ge=0)
+    seed: int = 0
+
+
+class RegistryConfig(_Strict):
+    model_name: str = "tarozu-screening"
+    experiment: str = "tarozu"
+    register_model: bool = True
+
+
+class PromotionConfig(_Strict):
+    max_auroc_drop: float = Field(0.01, ge=0)
+    max_log_loss_increase: float = Field(0.02, ge=0)
+    evaluation_rows: int = Field(50_000, ge=1000)
+    evaluation_seed: int = 2027
+
+
+class TrainConfig(_Strict):
+    data: DataConfig = DataConfig()
+    split: SplitConfig = SplitConfig()
+    features: FeatureConfig = FeatureConfig()
+    models: ModelsConfig = ModelsConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    registry: RegistryConfig = RegistryConfig()
+    promotion: PromotionConfig = PromotionConfig()
+
+    @property
+    def feature_fields(self) -> tuple[str, ...]:
+        q = load_questionnaire()
+        return tuple(f.id for f in q.feature_fields) + self.features.protected_as_features
+
+
+def _listify(raw: object) -> object:
+    """YAML lists become tuples, as strict frozen models expect."""
+    if isinstance(raw, dict):
+        return {k: _listify(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return tuple(_listify(v) for v in raw)
+    return raw
+
+
+def load_config(path: str | Path | None = None) -> TrainConfig:
+    """Read a training config (the shipped default when ``path`` is None)."""
+    source = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {source} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {source.name} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {source.name} must hold a mapping of sections, not {type(raw).__name__}")
+    try:
+        return TrainConfig.model_validate(_listify(raw))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"config file {source.name} is invalid: {problems}") from None

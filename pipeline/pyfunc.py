@@ -1,0 +1,75 @@
+"""The MLflow pyfunc wrapper: explained scores from ``mlflow models serve`` and ``spark_udf`` too.
+
+The registered artifact is the JSON of a :class:`models.screening.ScreeningModel`; the
+wrapper encodes each input row and returns :func:`models.screening.flat_predictions`,
+the same records that Tarozu's ``/invocations`` returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types.schema import ColSpec, Schema
+
+from models.questionnaire import load_questionnaire
+from models.screening import ScreeningModel, flat_predictions
+
+ARTIFACT_KEY = "screening_model"
+
+
+def input_frame_to_codes(model: ScreeningModel, frame: pd.DataFrame) -> Any:
+    """Level codes of each row of ``frame`` (columns are field ids; absent ones are unknown)."""
+    import numpy as np
+
+    records = frame.to_dict(orient="records")
+    return np.vstack([model.encode(_clean(r)) for r in records]) if records else np.zeros((0, len(model.fields)))
+
+
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in record.items()}
+
+
+class TarozuPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    """Scores a DataFrame of cases with both outcomes, bands and top reasons."""
+
+    def load_context(self, context: Any) -> None:
+        self.model = ScreeningModel.load(context.artifacts[ARTIFACT_KEY])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        known = [c for c in frame.columns if c in set(self.model.fields)]
+        codes = input_frame_to_codes(self.model, frame[known])
+        return pd.DataFrame(flat_predictions(self.model, codes))
+
+
+def signature_for(model: ScreeningModel) -> ModelSignature:
+    """Inputs: one optional column per feature field; outputs: the flat prediction columns."""
+    q = load_questionnaire()
+    inputs = Schema(
+        [
+            ColSpec("long" if q.field(f).numeric else "string", f, required=False)
+            for f in model.fields
+        ]
+    )
+    example = flat_predictions(model, model.encode({}).reshape(1, -1))[0]
+    outputs = Schema(
+        [
+            ColSpec("boolean" if isinstance(v, bool) else "double" if isinstance(v, float) else "string", k)
+            for k, v in example.items()
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def input_example(model: ScreeningModel) -> pd.DataFrame:
+    q = load_questionnaire()
+    row: dict[str, Any] = {f: "unknown" for f in model.fields}
+    row.update({"documents_withheld": "yes", "excessive_hours": "yes", "destination": "RUS",
+                "sector": "construction", "months_abroad": 14})
+    for f in model.fields:
+        if q.field(f).numeric and not isinstance(row[f], int):
+            row[f] = 0
+    return pd.DataFrame([{k: v for k, v in row.items() if k in model.fields}])

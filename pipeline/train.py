@@ -1,0 +1,358 @@
+"""``tarozu train``: data in, a registered, documented, auditable screening model out.
+
+Stages (each a plain function; this module only puts them in order and does I/O):
+load -> split -> fit -> calibrate (in fit) -> evaluate -> model card -> log and register.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from models.encoding import FieldEncoder
+from models.scorecard import make_scorecard
+from models.screening import ScreeningModel
+from pipeline.config import TrainConfig, load_config
+from pipeline.data.schema import Dataset, load_dataset, validate_frame, write_frame
+from pipeline.evaluate import evaluate_outcome, make_plots
+from pipeline.metrics import flatten
+from pipeline.modelcard import build_card, card_markdown
+from pipeline.modeling import (
+    LABELS,
+    OutcomeFit,
+    bootstrap_ensemble,
+    check_compiled,
+    compile_screening_model,
+    fit_outcome,
+)
+
+log = logging.getLogger(__name__)
+STAGES = ("load", "split", "fit", "ensemble", "evaluate", "model card", "log and register")
+CTDC_NOTE = (
+    "This data holds identified victims only (no people who were not exploited). The run trains the "
+    "question it can answer, sexual versus labour exploitation among identified victims, and is never "
+    "registered as a screening model."
+)
+COMPILE_GAP = "compiled tables disagree with the fitted models by {gap:.2e} log-odds; not registering"
+
+
+@dataclass
+class Splits:
+    train: pd.DataFrame
+    calibration: pd.DataFrame
+    test: pd.DataFrame
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; ``version`` is None when nothing was registered."""
+
+    model: ScreeningModel | None
+    evaluation: dict[str, Any]
+    card: dict[str, Any]
+    run_id: str | None
+    version: str | None
+    screening_model: bool
+    fits: dict[str, OutcomeFit] = field(default_factory=dict)
+    splits: Splits | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- stage 1: load
+def load_data(config: TrainConfig, *, work_dir: Path) -> Dataset:
+    """The training data through the validated loader (synthetic data is written first)."""
+    if config.data.source == "synthetic":
+        from pipeline.data.synthetic import generate
+
+        frame = generate(rows=config.data.rows, seed=config.data.seed, scenario=config.data.scenario)
+        path = work_dir / f"synthetic-{config.data.scenario}-{config.data.rows}-{config.data.seed}.parquet"
+        write_frame(frame, path)
+        dataset = load_dataset(path)
+    else:
+        dataset = load_dataset(str(config.data.path))
+    if config.data.extra:
+        dataset = combine(dataset, [load_dataset(p) for p in config.data.extra])
+    return dataset
+
+
+def combine(first: Dataset, others: list[Dataset]) -> Dataset:
+    """Stack data sets on their common columns (ground truth only if all have it)."""
+    frames = [first.frame] + [d.frame for d in others]
+    common = [c for c in first.frame.columns if all(c in f.columns for f in frames)]
+    frame = validate_frame(pd.concat([f[common] for f in frames], ignore_index=True))
+    notes = list(first.notes)
+    for d in others:
+        notes.extend(d.notes)
+        notes.append(f"added {len(d.frame)} rows from {d.path.name} ({d.source})")
+    return Dataset(
+        frame=frame,
+        source="+".join([first.source] + [d.source for d in others]),
+        identified_victims_only=first.identified_victims_only and all(d.identified_victims_only for d in others),
+        has_ground_truth=first.has_ground_truth and all(d.has_ground_truth for d in others),
+        unmapped_columns=sorted(set(first.unmapped_columns).union(*[d.unmapped_columns for d in others])),
+        missing_fields=sorted(set(first.missing_fields).union(*[d.missing_fields for d in others])),
+        digest="+".join([first.digest] + [d.digest for d in others]),
+        path=first.path,
+        layout=first.layout,
+        notes=notes,
+    )
+
+
+# ---------------------------------------------------------------- stage 2: split
+def split_data(frame: pd.DataFrame, *, calibration: float, test: float, seed: int) -> Splits:
+    """Train / calibration / test, stratified by outcome, whole groups kept together.
+
+    Rows sharing a ``group_id`` (a household or case) go to the same split, so that no
+    person's relatives leak between training and test. Each group's stratum is its
+    combination of outcomes; within a stratum groups are dealt out in random order.
+    """
+    rng = np.random.default_rng(seed)
+    groups = frame["group_id"].to_numpy() if "group_id" in frame else np.arange(len(frame))
+    stratum = frame["is_labour"].to_numpy() * 2 + frame["is_sexual"].to_numpy()
+    g = pd.DataFrame({"group": groups, "stratum": stratum}).groupby("group", sort=True)["stratum"].max()
+    order = rng.permutation(len(g))
+    shuffled = g.iloc[order]
+    rank = shuffled.groupby(shuffled.to_numpy()).cumcount().to_numpy()
+    size = shuffled.groupby(shuffled.to_numpy()).transform("size").to_numpy()
+    position = (rank + rng.random(len(rank))) / size
+    assignment = np.where(position < test, 2, np.where(position < test + calibration, 1, 0))
+    split_of_group = pd.Series(assignment, index=shuffled.index)
+    split = split_of_group.reindex(groups).to_numpy()
+    parts = [frame.loc[split == k].reset_index(drop=True) for k in (0, 1, 2)]
+    return Splits(train=parts[0], calibration=parts[1], test=parts[2])
+
+
+# ---------------------------------------------------------------- the run
+@contextmanager
+def _stage(progress: Progress, task: Any, name: str, timings: dict[str, float]) -> Iterator[Callable[[str], None]]:
+    progress.update(task, description=f"[bold]{name}")
+    start = time.perf_counter()
+    summary: list[str] = []
+    yield summary.append
+    timings[name] = time.perf_counter() - start
+    progress.console.print(f"[green]✓[/] {name:<17} {timings[name]:6.1f}s  {' '.join(summary)}")
+    progress.advance(task)
+
+
+def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path | None = None) -> TrainResult:
+    """Run every stage; registers the model unless the data cannot make a screening model."""
+    console = console or Console(stderr=True)
+    timings: dict[str, float] = {}
+    work = work_dir or Path("data") / "synthetic"
+    work.mkdir(parents=True, exist_ok=True)
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("training", total=len(STAGES))
+        with _stage(progress, task, "load", timings) as say:
+            dataset = load_data(config, work_dir=work)
+            frame = dataset.frame
+            victims_only = dataset.identified_victims_only
+            say(f"{len(frame):,} rows from {dataset.source} ({dataset.layout}), digest {dataset.digest[:12]}")
+            if victims_only:
+                console.print(f"[yellow]note:[/] {CTDC_NOTE}")
+                frame = frame.loc[(frame["is_labour"] == 1) | (frame["is_sexual"] == 1)].reset_index(drop=True)
+        with _stage(progress, task, "split", timings) as say:
+            splits = split_data(frame, calibration=config.split.calibration, test=config.split.test,
+                                seed=config.split.seed)
+            say(f"train {len(splits.train):,} / calibration {len(splits.calibration):,} / test {len(splits.test):,}")
+        encoder = FieldEncoder(config.feature_fields)
+        outcomes = ("sexual",) if victims_only else ("labour", "sexual")
+        with _stage(progress, task, "fit", timings) as say:
+            fits = {
+                o: fit_outcome(outcome=o, config=config, encoder=encoder, train=splits.train,
+                               calibration=splits.calibration)
+                for o in outcomes
+            }
+            prod = config.models.production
+            say(", ".join(f"{o}: {len(f.candidates)} candidates, threshold {f.candidates[prod].threshold:.4f}"
+                          for o, f in fits.items()))
+        with _stage(progress, task, "ensemble", timings) as say:
+            ensembles = {
+                o: bootstrap_ensemble(candidate=fits[o].candidates[prod], encoder=encoder, train=splits.train,
+                                      calibration=splits.calibration, label=LABELS[o],
+                                      members=config.calibration.ensemble_members, seed=config.split.seed + 1)
+                for o in outcomes
+            }
+            metadata = {
+                "questionnaire_version": _questionnaire_version(),
+                "data_digest": dataset.digest,
+                "data_source": dataset.source,
+                "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            model = compile_screening_model(fits=fits, production=prod, encoder=encoder, ensembles=ensembles,
+                                            metadata=metadata)
+            gap = check_compiled(model, fits, prod, splits.test)
+            if gap > 1e-6:
+                raise ValueError(COMPILE_GAP.format(gap=gap))
+            say(f"{config.calibration.ensemble_members} members per outcome; tables match the fits to {gap:.1e}")
+        with _stage(progress, task, "evaluate", timings) as say:
+            codes = encoder.transform(splits.test)
+            evaluation = {
+                o: evaluate_outcome(fit=fits[o], codes=codes, test=splits.test, n_boot=config.evaluation.bootstrap,
+                                    seed=config.evaluation.seed)
+                for o in outcomes
+            }
+            say(", ".join(
+                f"{o}: AUROC {ev['models'][prod]['observed']['auroc']['value']:.3f} "
+                f"log-loss {ev['models'][prod]['observed']['log_loss']['value']:.4f}"
+                for o, ev in evaluation.items()))
+        with _stage(progress, task, "model card", timings) as say:
+            notes = list(dataset.notes)
+            if victims_only:
+                notes.insert(0, CTDC_NOTE)
+            notes += _selective_label_notes(dataset.frame)
+            data_summary = {
+                "source": dataset.source,
+                "layout": dataset.layout,
+                "rows": len(dataset.frame),
+                "rows_used": len(frame),
+                "digest": dataset.digest,
+                "identified_victims_only": victims_only,
+                "has_ground_truth": dataset.has_ground_truth,
+                "unmapped_columns": dataset.unmapped_columns,
+                "fields_not_in_source": dataset.missing_fields,
+                "split": {"train": len(splits.train), "calibration": len(splits.calibration), "test": len(splits.test)},
+            }
+            card = build_card(
+                name=config.registry.model_name, version=None, config=config.model_dump(mode="json"),
+                data=data_summary, evaluation=evaluation, production=prod, features=list(encoder.field_ids),
+                protected_as_features=list(config.features.protected_as_features),
+                protected_reason=config.features.reason, screening_model=not victims_only, notes=notes,
+            )
+            say(f"{len(card)} sections")
+        with _stage(progress, task, "log and register", timings) as say:
+            run_id, version = log_run(config=config, dataset=dataset, model=model, card=card, evaluation=evaluation,
+                                      fits=fits, splits=splits, codes=codes, register=not victims_only)
+            say(f"run {run_id[:8]}" + (f", registered {config.registry.model_name} version {version} @challenger"
+                                       if version else ", not registered"))
+    return TrainResult(model=model, evaluation=evaluation, card=card, run_id=run_id, version=version,
+                       screening_model=not victims_only, fits=fits, splits=splits, timings=timings)
+
+
+def _questionnaire_version() -> str:
+    from models.questionnaire import load_questionnaire
+
+    return load_questionnaire().version
+
+
+def _selective_label_notes(frame: pd.DataFrame) -> list[str]:
+    if "referred" not in frame:
+        return []
+    unreferred = int((frame["referred"] == 0).sum())
+    return [
+        f"Selective labels: outcomes exist only for referred people; {unreferred} screened people who were not "
+        "referred have no outcome and are not in the field data."
+    ]
+
+
+def log_run(
+    *,
+    config: TrainConfig,
+    dataset: Dataset,
+    model: ScreeningModel,
+    card: dict[str, Any],
+    evaluation: dict[str, Any],
+    fits: dict[str, OutcomeFit],
+    splits: Splits,
+    codes: pd.DataFrame,
+    register: bool,
+) -> tuple[str, str | None]:
+    """Params, metrics, data set, plots, card and scorecard to MLflow; register when allowed."""
+    import mlflow
+
+    from pipeline import registry
+
+    registry.client()
+    experiment_id = registry.ensure_experiment(config.registry.experiment)
+    prod = config.models.production
+    with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        mlflow.set_tags({
+            "tarozu.screening_model": str(register).lower(),
+            "tarozu.data_source": dataset.source,
+            "tarozu.production_estimator": prod,
+        })
+        mlflow.log_params(flatten(config.model_dump(mode="json")) | {"data.digest": dataset.digest[:40]})
+        metrics = {}
+        for o, ev in evaluation.items():
+            for name, entry in ev["models"].items():
+                metrics.update(flatten(entry["observed"], f"{o}.{name}"))
+                if "gap_to_bayes" in entry:
+                    metrics.update(flatten(entry["gap_to_bayes"], f"{o}.{name}.gap_to_bayes"))
+            if "bayes_optimal" in ev:
+                metrics.update(flatten(ev["bayes_optimal"], f"{o}.bayes_optimal"))
+        mlflow.log_metrics({k.replace("[", "_").replace("]", "_"): v for k, v in metrics.items() if np.isfinite(v)})
+        ds = mlflow.data.from_pandas(
+            dataset.frame.head(0) if len(dataset.frame) == 0 else dataset.frame,
+            source=dataset.path.name, name=f"tarozu-{dataset.source}", digest=dataset.digest[:20],
+        )
+        mlflow.log_input(ds, context="training")
+        for path in make_plots(fits=fits, codes=codes, test=splits.test, production=prod, out_dir=out / "plots"):
+            mlflow.log_artifact(str(path), artifact_path="plots")
+        (out / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float), encoding="utf-8")
+        mlflow.log_artifact(str(out / "evaluation.json"))
+        for outcome in model.outcome_names:
+            sc = make_scorecard(model, outcome)
+            (out / f"scorecard_{outcome}.md").write_text(sc.to_markdown(), encoding="utf-8")
+            (out / f"scorecard_{outcome}.json").write_text(json.dumps(sc.to_dict(), indent=1), encoding="utf-8")
+            mlflow.log_artifact(str(out / f"scorecard_{outcome}.md"), artifact_path="scorecard")
+            mlflow.log_artifact(str(out / f"scorecard_{outcome}.json"), artifact_path="scorecard")
+        version = None
+        if register and config.registry.register_model:
+            version, _ = registry.log_screening_model(model, registered_name=config.registry.model_name)
+            card["model_details"]["version"] = version
+        else:
+            registry.log_screening_model(model, registered_name=None)
+        write_card(card, out / "model_card")
+        mlflow.log_artifacts(str(out / "model_card"), artifact_path="model_card")
+        if version:
+            registry.set_alias(name=config.registry.model_name, alias=registry.CHALLENGER, version=version)
+        return run.info.run_id, version
+
+
+def write_card(card: dict[str, Any], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model_card.json").write_text(json.dumps(card, indent=1, default=float), encoding="utf-8")
+    (directory / "model_card.md").write_text(card_markdown(card), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="training config (YAML); default: the shipped default.yaml")
+    parser.add_argument("--rows", type=int, help="override data.rows (synthetic data)")
+    parser.add_argument("--data", help="train on this file instead (Tarozu, CTDC v2024 or CTDC condensed)")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    updates: dict[str, Any] = {}
+    if args.rows:
+        updates["rows"] = args.rows
+    if args.data:
+        updates.update(source="file", path=args.data)
+    if updates:
+        config = config.model_copy(update={"data": config.data.model_copy(update=updates)})
+    result = train(config)
+    console = Console()
+    if result.version:
+        console.print(
+            f"Registered {config.registry.model_name} version {result.version} as @challenger. "
+            f"Promote it with: tarozu promote"
+        )
+    elif not result.screening_model:
+        console.print("Trained on identified victims only: logged to MLflow, not registered (see the model card).")
+    return 0
