@@ -171,7 +171,7 @@ class DelphiRuleScreener(ClassifierMixin, BaseEstimator):
     def explain(self, X: Any) -> Explanation:
         check_is_fitted(self, "log_odds_")
         array = np.asarray(validate_data(self, X, reset=False))
-        z = self.decision_function(array)
+        z = np.asarray(self.log_odds_[self.score(array)], dtype=float)
         base = float(self.log_odds_[0])
         positive = self._positive_dimensions(array)
         credited = np.zeros(array.shape, dtype=bool)

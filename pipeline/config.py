@@ -70,8 +70,8 @@ class SparseLogisticConfig(_Strict):
 
 
 class BoostingConfig(_Strict):
-    max_iter: int = Field(400, ge=1)
-    learning_rate: float = Field(0.2, gt=0, le=1)
+    max_iter: int = Field(200, ge=1)
+    learning_rate: float = Field(0.3, gt=0, le=1)
     l2_regularization: float = Field(1.0, ge=0)
 
 

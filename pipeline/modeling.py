@@ -148,7 +148,7 @@ def bootstrap_ensemble(
     per member its base value and per field its contribution table, shape (members, levels).
     """
     est = candidate.estimator
-    if not isinstance(est, SparseLogisticClassifier) or members == 0:
+    if not isinstance(est, SparseLogisticClassifier) or members == 0 or est.support_.size == 0:
         return np.zeros(0), []
     rng = np.random.default_rng(seed)
     x_train = encoder.transform(train)

@@ -1,0 +1,69 @@
+"""Session-wide fixtures: small generated data and fitted models, no network, no previous run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(params=SEEDS)
+def global_random_seed(request: pytest.FixtureRequest) -> int:
+    """Statistical tests must pass for any seed, not one lucky one."""
+    return int(request.param)
+
+
+@pytest.fixture(scope="session")
+def small_frame() -> pd.DataFrame:
+    from pipeline.data.synthetic import generate
+
+    return generate(rows=20_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Fitted candidates and the compiled model of both outcomes on the small frame (no MLflow)."""
+    from models.encoding import FieldEncoder
+    from pipeline.config import load_config
+    from pipeline.modeling import LABELS, bootstrap_ensemble, compile_screening_model, fit_outcome
+    from pipeline.train import split_data
+
+    config = load_config()
+    splits = split_data(small_frame, calibration=0.2, test=0.2, seed=0)
+    encoder = FieldEncoder(config.feature_fields)
+    fits = {
+        o: fit_outcome(outcome=o, config=config, encoder=encoder, train=splits.train, calibration=splits.calibration)
+        for o in ("labour", "sexual")
+    }
+    ensembles = {
+        o: bootstrap_ensemble(
+            candidate=fits[o].candidates["sparse_logistic"], encoder=encoder, train=splits.train,
+            calibration=splits.calibration, label=LABELS[o], members=5, seed=1,
+        )
+        for o in fits
+    }
+    model = compile_screening_model(fits=fits, production="sparse_logistic", encoder=encoder,
+                                    ensembles=ensembles, metadata={})
+    return {"config": config, "splits": splits, "encoder": encoder, "fits": fits, "model": model}
+
+
+@pytest.fixture
+def mlflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh embedded MLflow (SQLite + local artifacts) in a temporary working directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return tmp_path
+
+
+def random_cases(rng: np.random.Generator, n: int) -> list[dict[str, str]]:
+    from models.questionnaire import load_questionnaire
+
+    q = load_questionnaire()
+    return [{f.id: str(rng.choice(f.levels)) for f in q.feature_fields} for _ in range(n)]
