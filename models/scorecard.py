@@ -36,8 +36,11 @@ class Scorecard:
             "scale_log_odds_per_point": self.scale,
             "offset_log_odds": self.offset,
             "points": self.points,
-            "bands": {"low": f"< {self.medium_from}", "medium": f"{self.medium_from}-{self.high_from - 1}",
-                      "high": f">= {self.high_from}"},
+            "bands": {
+                "low": f"< {self.medium_from}",
+                "medium": f"{self.medium_from}-{self.high_from - 1}",
+                "high": f">= {self.high_from}",
+            },
         }
 
     def to_markdown(self, *, lang: str = "en") -> str:
@@ -82,7 +85,7 @@ def make_scorecard(model: ScreeningModel, outcome: str, *, max_points_per_answer
     scale = largest / max_points_per_answer if largest > 0 else 1.0
     offset = om.base_value + sum(float(t.min()) for t in om.contributions)
     points = {
-        f.id: {level: int(round(v / scale)) for level, v in zip(f.levels, s, strict=True)}
+        f.id: {level: round(v / scale) for level, v in zip(f.levels, s, strict=True)}
         for f, s in zip(model.encoder.fields, shifted, strict=True)
     }
     return Scorecard(

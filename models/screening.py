@@ -64,9 +64,12 @@ class OutcomeModel:
             threshold=float(raw["threshold"]),
             high_threshold=float(raw["high_threshold"]),
             ensemble_base_values=np.asarray(raw["ensemble_base_values"], dtype=float),
-            ensemble_contributions=[np.asarray(c, dtype=float).reshape(-1, len(p)) for c, p in
-                                    zip(raw["ensemble_contributions"], raw["contributions"], strict=True)]
-            if raw["ensemble_contributions"] else [],
+            ensemble_contributions=[
+                np.asarray(c, dtype=float).reshape(-1, len(p))
+                for c, p in zip(raw["ensemble_contributions"], raw["contributions"], strict=True)
+            ]
+            if raw["ensemble_contributions"]
+            else [],
             estimator=str(raw.get("estimator", "")),
         )
 

@@ -28,7 +28,7 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     source: Literal["synthetic", "file"] = "synthetic"
     path: str | None = None
-    rows: int = Field(100_000, ge=100)
+    rows: int = Field(default=100_000, ge=100)
     seed: int = 42
     scenario: str = "default"
     extra: tuple[str, ...] = ()
@@ -41,8 +41,8 @@ class DataConfig(_Strict):
 
 
 class SplitConfig(_Strict):
-    calibration: float = Field(0.2, gt=0, lt=0.5)
-    test: float = Field(0.2, gt=0, lt=0.5)
+    calibration: float = Field(default=0.2, gt=0, lt=0.5)
+    test: float = Field(default=0.2, gt=0, lt=0.5)
     seed: int = 0
 
 
@@ -65,14 +65,14 @@ class FeatureConfig(_Strict):
 
 
 class SparseLogisticConfig(_Strict):
-    C: float = Field(0.05, gt=0)
-    refit_C: float = Field(10.0, gt=0)
+    C: float = Field(default=0.05, gt=0)
+    refit_C: float = Field(default=10.0, gt=0)
 
 
 class BoostingConfig(_Strict):
-    max_iter: int = Field(200, ge=1)
-    learning_rate: float = Field(0.3, gt=0, le=1)
-    l2_regularization: float = Field(1.0, ge=0)
+    max_iter: int = Field(default=200, ge=1)
+    learning_rate: float = Field(default=0.3, gt=0, le=1)
+    l2_regularization: float = Field(default=1.0, ge=0)
 
 
 class ModelsConfig(_Strict):
@@ -82,9 +82,9 @@ class ModelsConfig(_Strict):
 
 
 class CalibrationConfig(_Strict):
-    target_sensitivity: float = Field(0.90, gt=0, le=1)
-    high_band_sensitivity: float = Field(0.50, gt=0, le=1)
-    ensemble_members: int = Field(20, ge=0, le=500)
+    target_sensitivity: float = Field(default=0.90, gt=0, le=1)
+    high_band_sensitivity: float = Field(default=0.50, gt=0, le=1)
+    ensemble_members: int = Field(default=20, ge=0, le=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> CalibrationConfig:
@@ -94,7 +94,7 @@ class CalibrationConfig(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    bootstrap: int = Field(200, ge=0)
+    bootstrap: int = Field(default=200, ge=0)
     seed: int = 0
 
 
@@ -105,9 +105,9 @@ class RegistryConfig(_Strict):
 
 
 class PromotionConfig(_Strict):
-    max_auroc_drop: float = Field(0.01, ge=0)
-    max_log_loss_increase: float = Field(0.02, ge=0)
-    evaluation_rows: int = Field(50_000, ge=1000)
+    max_auroc_drop: float = Field(default=0.01, ge=0)
+    max_log_loss_increase: float = Field(default=0.02, ge=0)
+    evaluation_rows: int = Field(default=50_000, ge=1000)
     evaluation_seed: int = 2027
 
 
@@ -150,7 +150,5 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
     try:
         return TrainConfig.model_validate(_listify(raw))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"config file {source.name} is invalid: {problems}") from None

@@ -36,9 +36,7 @@ def evaluate_outcome(
         entry: dict[str, Any] = {
             "threshold": candidate.threshold,
             "high_threshold": candidate.high_threshold,
-            "observed": bootstrap_metrics(
-                y_obs, p, metrics=all_metrics(candidate.threshold), n_boot=n_boot, seed=seed
-            ),
+            "observed": bootstrap_metrics(y_obs, p, metrics=all_metrics(candidate.threshold), n_boot=n_boot, seed=seed),
         }
         if truth is not None:
             entry["truth"] = {k: v for k, v in _point(truth, p, candidate.threshold).items()}
@@ -104,7 +102,7 @@ def make_plots(
 
         fig, ax = plt.subplots(figsize=(7, 4.5))
         p = probs[production]
-        bins = np.linspace(0, 1, 41)
+        bins = np.linspace(0, 1, 41).tolist()
         ax.hist(p[y == 0], bins=bins, alpha=0.6, label="observed negative", density=True)
         ax.hist(p[y == 1], bins=bins, alpha=0.6, label="observed positive", density=True)
         ax.axvline(fit.candidates[production].threshold, c="k", ls="--", label="operating threshold")

@@ -131,7 +131,7 @@ def bootstrap_metrics(
     for name, fn in metrics.items():
         values = np.asarray(samples[name], dtype=float)
         values = values[~np.isnan(values)]
-        lower, upper = (np.quantile(values, [alpha, 1 - alpha]) if values.size else (np.nan, np.nan))
+        lower, upper = np.quantile(values, [alpha, 1 - alpha]) if values.size else (np.nan, np.nan)
         out[name] = {"value": fn(y, p), "lower": float(lower), "upper": float(upper)}
     return out
 

@@ -42,7 +42,8 @@ def build_card(
             "gap_to_bayes": entry.get("gap_to_bayes"),
             "baselines": {
                 b: {k: ev["models"][b]["observed"][k] for k in ("auroc", "log_loss", "sensitivity", "specificity")}
-                for b in ("count_screener", "delphi_rule") if b in ev["models"]
+                for b in ("count_screener", "delphi_rule")
+                if b in ev["models"]
             },
         }
     return {
@@ -80,7 +81,8 @@ def build_card(
             "A wrongful flag costs a specialist interview and can stigmatise; a missed victim stays "
             "unprotected. The operating threshold favours sensitivity for that reason.",
         ],
-        "caveats_and_recommendations": (notes or []) + [
+        "caveats_and_recommendations": (notes or [])
+        + [
             "Trained on synthetic data unless the data section says otherwise: check the fairness audit "
             "and local validation before any field use.",
             "Only referred people get outcomes (selective labels): models retrained from the field learn "
@@ -137,9 +139,17 @@ def card_markdown(card: dict[str, Any]) -> str:
                 f"AUROC {g['auroc_difference']:+.4f}."
             )
         if m.get("baselines"):
-            lines += ["", "| baseline | AUROC | log-loss | sensitivity | specificity |", "|---|---|---|---|---|"]
+            lines += [
+                "",
+                "| baseline | AUROC | log-loss | sensitivity | specificity |",
+                "|---|---|---|---|---|",
+            ]
             for b, bm in m["baselines"].items():
-                lines.append(f"| {b} | " + " | ".join(_fmt(bm[k]) for k in ("auroc", "log_loss", "sensitivity", "specificity")) + " |")
+                lines.append(
+                    f"| {b} | "
+                    + " | ".join(_fmt(bm[k]) for k in ("auroc", "log_loss", "sensitivity", "specificity"))
+                    + " |"
+                )
     lines += ["", "## Metrics by group"]
     if card["metrics_by_group"]:
         lines.append("See the fairness report (`fairness/report.html` in the run) for every group and metric.")

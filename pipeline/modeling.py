@@ -162,7 +162,10 @@ def bootstrap_ensemble(
     for _ in range(members):
         weights = rng.multinomial(len(y), np.full(len(y), 1.0 / len(y))).astype(float)
         coef_s, intercept = fit_logistic(
-            design, y, C=est.refit_C, sample_weight=weights,
+            design,
+            y,
+            C=est.refit_C,
+            sample_weight=weights,
             warm_start=(est.coef_[est.support_], est.intercept_),
         )
         coef = np.zeros_like(est.coef_)
@@ -174,7 +177,7 @@ def bootstrap_ensemble(
         tables = []
         shift = 0.0
         for j, n in enumerate(encoder.n_levels):
-            raw = coef[offsets[j]: offsets[j] + n]
+            raw = coef[offsets[j] : offsets[j] + n]
             mean = float(raw[x_train.iloc[:, j].to_numpy()].mean())
             shift += mean
             tables.append(platt.slope * (raw - mean))

@@ -30,7 +30,7 @@ from pipeline.modeling import LABELS
 
 NO_CHALLENGER = "there is no @challenger to promote: train one first with `tarozu train`"
 ALREADY = "@challenger (version {version}) is already @champion; nothing to do"
-EMPTY_REASON = "--accept-risk needs a reason in words, e.g. --accept-risk \"reviewed by ...; because ...\""
+EMPTY_REASON = '--accept-risk needs a reason in words, e.g. --accept-risk "reviewed by ...; because ..."'
 
 
 @dataclass
@@ -49,8 +49,11 @@ def evaluation_frame(config: TrainConfig, data: str | None) -> pd.DataFrame:
         return load_dataset(data).frame
     from pipeline.data.synthetic import generate
 
-    return generate(rows=config.promotion.evaluation_rows, seed=config.promotion.evaluation_seed,
-                    scenario=config.data.scenario)
+    return generate(
+        rows=config.promotion.evaluation_rows,
+        seed=config.promotion.evaluation_seed,
+        scenario=config.data.scenario,
+    )
 
 
 def probabilities(model: ScreeningModel, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -75,11 +78,15 @@ def compare(
             old = {m: metrics[m](y, p_old[outcome]) for m in ("auroc", "log_loss", "ece")}
             entry["champion"] = old
             if new["auroc"] < old["auroc"] - config.promotion.max_auroc_drop:
-                reasons.append(f"{outcome}: AUROC {new['auroc']:.4f} is worse than the champion's {old['auroc']:.4f} "
-                               f"by more than {config.promotion.max_auroc_drop}")
+                reasons.append(
+                    f"{outcome}: AUROC {new['auroc']:.4f} is worse than the champion's {old['auroc']:.4f} "
+                    f"by more than {config.promotion.max_auroc_drop}"
+                )
             if new["log_loss"] > old["log_loss"] * (1 + config.promotion.max_log_loss_increase):
-                reasons.append(f"{outcome}: log-loss {new['log_loss']:.4f} is worse than the champion's "
-                               f"{old['log_loss']:.4f} by more than {config.promotion.max_log_loss_increase:.0%}")
+                reasons.append(
+                    f"{outcome}: log-loss {new['log_loss']:.4f} is worse than the champion's "
+                    f"{old['log_loss']:.4f} by more than {config.promotion.max_log_loss_increase:.0%}"
+                )
         comparison[outcome] = entry
     return comparison, reasons
 
@@ -95,17 +102,19 @@ def decide(
     return PromotionDecision(promote=not reasons, comparison=comparison, fairness=gate.summary, reasons=reasons)
 
 
-def record(
-    *, name: str, version: Any, decision: PromotionDecision, accepted_risk: str | None, promoted: bool
-) -> None:
+def record(*, name: str, version: Any, decision: PromotionDecision, accepted_risk: str | None, promoted: bool) -> None:
     """Write the decision to the challenger's run and model version, and update its model card."""
     import mlflow
 
     c = registry.client()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     payload = {
-        "at": stamp, "promoted": promoted, "accepted_risk": accepted_risk, "refusal_reasons": decision.reasons,
-        "comparison": decision.comparison, "fairness_gate": decision.fairness,
+        "at": stamp,
+        "promoted": promoted,
+        "accepted_risk": accepted_risk,
+        "refusal_reasons": decision.reasons,
+        "comparison": decision.comparison,
+        "fairness_gate": decision.fairness,
     }
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"promotion-{stamp.replace(':', '')}.json"
@@ -114,13 +123,17 @@ def record(
         if accepted_risk:
             from pipeline.train import write_card
 
-            card_path = mlflow.artifacts.download_artifacts(run_id=version.run_id,
-                                                            artifact_path="model_card/model_card.json")
+            card_path = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path="model_card/model_card.json"
+            )
             card = json.loads(Path(card_path).read_text(encoding="utf-8"))
             card.setdefault("accepted_risks", []).append(
-                {"at": stamp, "reason": accepted_risk, "overridden": decision.reasons})
+                {"at": stamp, "reason": accepted_risk, "overridden": decision.reasons}
+            )
             card["caveats_and_recommendations"].insert(
-                0, f"Promoted on {stamp} despite: {'; '.join(decision.reasons)}. Accepted risk: {accepted_risk}")
+                0,
+                f"Promoted on {stamp} despite: {'; '.join(decision.reasons)}. Accepted risk: {accepted_risk}",
+            )
             write_card(card, Path(tmp) / "model_card")
             c.log_artifacts(version.run_id, str(Path(tmp) / "model_card"), artifact_path="model_card")
     if accepted_risk:
@@ -158,8 +171,13 @@ def run(args: argparse.Namespace) -> int:
             line += f" | champion AUROC {entry['champion']['auroc']:.4f} log-loss {entry['champion']['log_loss']:.4f}"
         console.print(line)
     promoted = decision.promote or bool(args.accept_risk)
-    record(name=name, version=new_version, decision=decision, accepted_risk=args.accept_risk if not decision.promote else None,
-           promoted=promoted)
+    record(
+        name=name,
+        version=new_version,
+        decision=decision,
+        accepted_risk=args.accept_risk if not decision.promote else None,
+        promoted=promoted,
+    )
     if not promoted:
         console.print("[red]Promotion refused:[/]")
         for reason in decision.reasons:

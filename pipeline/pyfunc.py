@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, Schema
 
-from models.questionnaire import load_questionnaire
 from models.screening import ScreeningModel, flat_predictions
 
 ARTIFACT_KEY = "screening_model"
@@ -28,11 +27,11 @@ def input_frame_to_codes(model: ScreeningModel, frame: pd.DataFrame) -> Any:
     return np.vstack([model.encode(_clean(r)) for r in records]) if records else np.zeros((0, len(model.fields)))
 
 
-def _clean(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in record.items()}
+def _clean(record: dict[Any, Any]) -> dict[str, Any]:
+    return {str(k): (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in record.items()}
 
 
-class TarozuPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class TarozuPyfunc(PythonModel):
     """Scores a DataFrame of cases with both outcomes, bands and top reasons."""
 
     def load_context(self, context: Any) -> None:
@@ -46,14 +45,12 @@ class TarozuPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
 
 
 def signature_for(model: ScreeningModel) -> ModelSignature:
-    """Inputs: one optional column per feature field; outputs: the flat prediction columns."""
-    q = load_questionnaire()
-    inputs = Schema(
-        [
-            ColSpec("long" if q.field(f).numeric else "string", f, required=False)
-            for f in model.fields
-        ]
-    )
+    """Inputs: one optional string column per feature field; outputs: the flat prediction columns.
+
+    ``months_abroad`` is a string too, holding months ("14") or a bin name ("13_24"), so that
+    both the raw form and Tarozu's canonical frames pass MLflow's schema enforcement.
+    """
+    inputs = Schema([ColSpec("string", f, required=False) for f in model.fields])
     example = flat_predictions(model, model.encode({}).reshape(1, -1))[0]
     outputs = Schema(
         [
@@ -65,11 +62,14 @@ def signature_for(model: ScreeningModel) -> ModelSignature:
 
 
 def input_example(model: ScreeningModel) -> pd.DataFrame:
-    q = load_questionnaire()
     row: dict[str, Any] = {f: "unknown" for f in model.fields}
-    row.update({"documents_withheld": "yes", "excessive_hours": "yes", "destination": "RUS",
-                "sector": "construction", "months_abroad": 14})
-    for f in model.fields:
-        if q.field(f).numeric and not isinstance(row[f], int):
-            row[f] = 0
+    row.update(
+        {
+            "documents_withheld": "yes",
+            "excessive_hours": "yes",
+            "destination": "RUS",
+            "sector": "construction",
+            "months_abroad": "14",
+        }
+    )
     return pd.DataFrame([{k: v for k, v in row.items() if k in model.fields}])

@@ -85,9 +85,7 @@ def ensure_experiment(name: str, uri: str | None = None) -> str:
     return str(c.create_experiment(name, artifact_location=location))
 
 
-def log_screening_model(
-    model: ScreeningModel, *, registered_name: str | None
-) -> tuple[str | None, str]:
+def log_screening_model(model: ScreeningModel, *, registered_name: str | None) -> tuple[str | None, str]:
     """Log the pyfunc (and register it when ``registered_name`` is given) in the active run.
 
     Returns ``(version or None, model_uri)``.
@@ -126,11 +124,15 @@ def alias_version(*, name: str, alias: str, uri: str | None = None) -> Any | Non
         return None
 
 
-def load_registered(*, name: str = MODEL_NAME, alias: str = CHAMPION, tracking_uri: str | None = None) -> RegisteredModel:
+def load_registered(
+    *, name: str = MODEL_NAME, alias: str = CHAMPION, tracking_uri: str | None = None
+) -> RegisteredModel:
     """Load ``models:/<name>@<alias>``; raises :class:`NoChampionError` or :class:`BrokenModelError`."""
     mv = alias_version(name=name, alias=alias, uri=tracking_uri)
     if mv is None:
-        raise NoChampionError(NO_CHAMPION.format(alias=alias, name=name, uri=_redact(resolve_tracking_uri(tracking_uri))))
+        raise NoChampionError(
+            NO_CHAMPION.format(alias=alias, name=name, uri=_redact(resolve_tracking_uri(tracking_uri)))
+        )
     try:
         import mlflow.artifacts
 
@@ -138,13 +140,17 @@ def load_registered(*, name: str = MODEL_NAME, alias: str = CHAMPION, tracking_u
         model = ScreeningModel.load(local / "artifacts" / "screening_model.json")
         card: dict[str, Any] = {}
         try:
-            card_path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="model_card/model_card.json")
+            card_path = mlflow.artifacts.download_artifacts(
+                run_id=mv.run_id, artifact_path="model_card/model_card.json"
+            )
             card = json.loads(Path(card_path).read_text(encoding="utf-8"))
-        except Exception:  # noqa: BLE001 - a missing card does not stop serving
+        except Exception:
             log.warning("model %s version %s has no model card artifact", name, mv.version)
-    except (OSError, ValueError, KeyError, Exception) as exc:  # noqa: BLE001
+    except (OSError, ValueError, KeyError, Exception) as exc:
         raise BrokenModelError(BROKEN_MODEL.format(name=name, version=mv.version, alias=alias, reason=exc)) from None
-    return RegisteredModel(model=model, name=name, version=str(mv.version), alias=alias, run_id=str(mv.run_id), card=card)
+    return RegisteredModel(
+        model=model, name=name, version=str(mv.version), alias=alias, run_id=str(mv.run_id), card=card
+    )
 
 
 def _redact(uri: str) -> str:

@@ -153,8 +153,12 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
     timings: dict[str, float] = {}
     work = work_dir or Path("data") / "synthetic"
     work.mkdir(parents=True, exist_ok=True)
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("training", total=len(STAGES))
         with _stage(progress, task, "load", timings) as say:
@@ -166,25 +170,41 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 console.print(f"[yellow]note:[/] {CTDC_NOTE}")
                 frame = frame.loc[(frame["is_labour"] == 1) | (frame["is_sexual"] == 1)].reset_index(drop=True)
         with _stage(progress, task, "split", timings) as say:
-            splits = split_data(frame, calibration=config.split.calibration, test=config.split.test,
-                                seed=config.split.seed)
+            splits = split_data(
+                frame, calibration=config.split.calibration, test=config.split.test, seed=config.split.seed
+            )
             say(f"train {len(splits.train):,} / calibration {len(splits.calibration):,} / test {len(splits.test):,}")
         encoder = FieldEncoder(config.feature_fields)
         outcomes = ("sexual",) if victims_only else ("labour", "sexual")
         with _stage(progress, task, "fit", timings) as say:
             fits = {
-                o: fit_outcome(outcome=o, config=config, encoder=encoder, train=splits.train,
-                               calibration=splits.calibration)
+                o: fit_outcome(
+                    outcome=o,
+                    config=config,
+                    encoder=encoder,
+                    train=splits.train,
+                    calibration=splits.calibration,
+                )
                 for o in outcomes
             }
             prod = config.models.production
-            say(", ".join(f"{o}: {len(f.candidates)} candidates, threshold {f.candidates[prod].threshold:.4f}"
-                          for o, f in fits.items()))
+            say(
+                ", ".join(
+                    f"{o}: {len(f.candidates)} candidates, threshold {f.candidates[prod].threshold:.4f}"
+                    for o, f in fits.items()
+                )
+            )
         with _stage(progress, task, "ensemble", timings) as say:
             ensembles = {
-                o: bootstrap_ensemble(candidate=fits[o].candidates[prod], encoder=encoder, train=splits.train,
-                                      calibration=splits.calibration, label=LABELS[o],
-                                      members=config.calibration.ensemble_members, seed=config.split.seed + 1)
+                o: bootstrap_ensemble(
+                    candidate=fits[o].candidates[prod],
+                    encoder=encoder,
+                    train=splits.train,
+                    calibration=splits.calibration,
+                    label=LABELS[o],
+                    members=config.calibration.ensemble_members,
+                    seed=config.split.seed + 1,
+                )
                 for o in outcomes
             }
             metadata = {
@@ -193,8 +213,9 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 "data_source": dataset.source,
                 "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            model = compile_screening_model(fits=fits, production=prod, encoder=encoder, ensembles=ensembles,
-                                            metadata=metadata)
+            model = compile_screening_model(
+                fits=fits, production=prod, encoder=encoder, ensembles=ensembles, metadata=metadata
+            )
             gap = check_compiled(model, fits, prod, splits.test)
             if gap > 1e-6:
                 raise ValueError(COMPILE_GAP.format(gap=gap))
@@ -202,14 +223,22 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
         with _stage(progress, task, "evaluate", timings) as say:
             codes = encoder.transform(splits.test)
             evaluation = {
-                o: evaluate_outcome(fit=fits[o], codes=codes, test=splits.test, n_boot=config.evaluation.bootstrap,
-                                    seed=config.evaluation.seed)
+                o: evaluate_outcome(
+                    fit=fits[o],
+                    codes=codes,
+                    test=splits.test,
+                    n_boot=config.evaluation.bootstrap,
+                    seed=config.evaluation.seed,
+                )
                 for o in outcomes
             }
-            say(", ".join(
-                f"{o}: AUROC {ev['models'][prod]['observed']['auroc']['value']:.3f} "
-                f"log-loss {ev['models'][prod]['observed']['log_loss']['value']:.4f}"
-                for o, ev in evaluation.items()))
+            say(
+                ", ".join(
+                    f"{o}: AUROC {ev['models'][prod]['observed']['auroc']['value']:.3f} "
+                    f"log-loss {ev['models'][prod]['observed']['log_loss']['value']:.4f}"
+                    for o, ev in evaluation.items()
+                )
+            )
         with _stage(progress, task, "model card", timings) as say:
             notes = list(dataset.notes)
             if victims_only:
@@ -225,22 +254,57 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 "has_ground_truth": dataset.has_ground_truth,
                 "unmapped_columns": dataset.unmapped_columns,
                 "fields_not_in_source": dataset.missing_fields,
-                "split": {"train": len(splits.train), "calibration": len(splits.calibration), "test": len(splits.test)},
+                "split": {
+                    "train": len(splits.train),
+                    "calibration": len(splits.calibration),
+                    "test": len(splits.test),
+                },
             }
             card = build_card(
-                name=config.registry.model_name, version=None, config=config.model_dump(mode="json"),
-                data=data_summary, evaluation=evaluation, production=prod, features=list(encoder.field_ids),
+                name=config.registry.model_name,
+                version=None,
+                config=config.model_dump(mode="json"),
+                data=data_summary,
+                evaluation=evaluation,
+                production=prod,
+                features=list(encoder.field_ids),
                 protected_as_features=list(config.features.protected_as_features),
-                protected_reason=config.features.reason, screening_model=not victims_only, notes=notes,
+                protected_reason=config.features.reason,
+                screening_model=not victims_only,
+                notes=notes,
             )
             say(f"{len(card)} sections")
         with _stage(progress, task, "log and register", timings) as say:
-            run_id, version = log_run(config=config, dataset=dataset, model=model, card=card, evaluation=evaluation,
-                                      fits=fits, splits=splits, codes=codes, register=not victims_only)
-            say(f"run {run_id[:8]}" + (f", registered {config.registry.model_name} version {version} @challenger"
-                                       if version else ", not registered"))
-    return TrainResult(model=model, evaluation=evaluation, card=card, run_id=run_id, version=version,
-                       screening_model=not victims_only, fits=fits, splits=splits, timings=timings)
+            run_id, version = log_run(
+                config=config,
+                dataset=dataset,
+                model=model,
+                card=card,
+                evaluation=evaluation,
+                fits=fits,
+                splits=splits,
+                codes=codes,
+                register=not victims_only,
+            )
+            say(
+                f"run {run_id[:8]}"
+                + (
+                    f", registered {config.registry.model_name} version {version} @challenger"
+                    if version
+                    else ", not registered"
+                )
+            )
+    return TrainResult(
+        model=model,
+        evaluation=evaluation,
+        card=card,
+        run_id=run_id,
+        version=version,
+        screening_model=not victims_only,
+        fits=fits,
+        splits=splits,
+        timings=timings,
+    )
 
 
 def _questionnaire_version() -> str:
@@ -281,11 +345,13 @@ def log_run(
     prod = config.models.production
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        mlflow.set_tags({
-            "tarozu.screening_model": str(register).lower(),
-            "tarozu.data_source": dataset.source,
-            "tarozu.production_estimator": prod,
-        })
+        mlflow.set_tags(
+            {
+                "tarozu.screening_model": str(register).lower(),
+                "tarozu.data_source": dataset.source,
+                "tarozu.production_estimator": prod,
+            }
+        )
         mlflow.log_params(flatten(config.model_dump(mode="json")) | {"data.digest": dataset.digest[:40]})
         metrics = {}
         for o, ev in evaluation.items():
@@ -296,9 +362,11 @@ def log_run(
             if "bayes_optimal" in ev:
                 metrics.update(flatten(ev["bayes_optimal"], f"{o}.bayes_optimal"))
         mlflow.log_metrics({k.replace("[", "_").replace("]", "_"): v for k, v in metrics.items() if np.isfinite(v)})
-        ds = mlflow.data.from_pandas(
+        ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
             dataset.frame.head(0) if len(dataset.frame) == 0 else dataset.frame,
-            source=dataset.path.name, name=f"tarozu-{dataset.source}", digest=dataset.digest[:20],
+            source=dataset.path.name,
+            name=f"tarozu-{dataset.source}",
+            digest=dataset.digest[:20],
         )
         mlflow.log_input(ds, context="training")
         for path in make_plots(fits=fits, codes=codes, test=splits.test, production=prod, out_dir=out / "plots"):

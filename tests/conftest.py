@@ -44,13 +44,19 @@ def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
     }
     ensembles = {
         o: bootstrap_ensemble(
-            candidate=fits[o].candidates["sparse_logistic"], encoder=encoder, train=splits.train,
-            calibration=splits.calibration, label=LABELS[o], members=5, seed=1,
+            candidate=fits[o].candidates["sparse_logistic"],
+            encoder=encoder,
+            train=splits.train,
+            calibration=splits.calibration,
+            label=LABELS[o],
+            members=5,
+            seed=1,
         )
         for o in fits
     }
-    model = compile_screening_model(fits=fits, production="sparse_logistic", encoder=encoder,
-                                    ensembles=ensembles, metadata={})
+    model = compile_screening_model(
+        fits=fits, production="sparse_logistic", encoder=encoder, ensembles=ensembles, metadata={}
+    )
     return {"config": config, "splits": splits, "encoder": encoder, "fits": fits, "model": model}
 
 

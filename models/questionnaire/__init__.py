@@ -159,9 +159,7 @@ class Questionnaire:
         try:
             return self._by_id[field_id]
         except KeyError:
-            raise QuestionnaireError(
-                UNKNOWN_FIELD.format(field=field_id, allowed=sorted(self._by_id))
-            ) from None
+            raise QuestionnaireError(UNKNOWN_FIELD.format(field=field_id, allowed=sorted(self._by_id))) from None
 
     def dimension_stage(self, dimension_id: str) -> str:
         return dict(self.dimensions)[dimension_id]
@@ -213,7 +211,13 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
     def other(item: Mapping[str, Any], kind: FieldKind) -> Field:
         if "bins" in item:
             bins = tuple((str(name), int(lo), int(hi)) for name, (lo, hi) in item["bins"].items())
-            return Field(id=item["id"], kind=kind, levels=_levels([b[0] for b in bins]), ctdc=item.get("ctdc"), bins=bins)
+            return Field(
+                id=item["id"],
+                kind=kind,
+                levels=_levels([b[0] for b in bins]),
+                ctdc=item.get("ctdc"),
+                bins=bins,
+            )
         return Field(id=item["id"], kind=kind, levels=_levels(item["values"]), ctdc=item.get("ctdc"))
 
     context = tuple(other(item, "context") for item in raw["context"])

@@ -118,10 +118,12 @@ def test_delphi_rule_combination():
         yes_code=0,
     )
     yes, no = 0, 1
-    cases = np.array([
-        [yes, yes, yes, yes, yes, yes],  # all three stages positive
-        [yes, no, yes, yes, yes, yes],  # recruitment has one strong only
-        [no, no, no, no, no, no],
-    ])
+    cases = np.array(
+        [
+            [yes, yes, yes, yes, yes, yes],  # all three stages positive
+            [yes, no, yes, yes, yes, yes],  # recruitment has one strong only
+            [no, no, no, no, no, no],
+        ]
+    )
     assert rule.score(cases).tolist() == [3, 2, 0]
     assert rule.likely_victim(cases).tolist() == [True, False, False]

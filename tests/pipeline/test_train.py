@@ -1,0 +1,115 @@
+"""End-to-end training into a temporary embedded MLflow, and what must stop it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import ConfigError, TrainConfig, load_config
+
+SHARED_CTDC = Path(__file__).resolve().parents[3] / "shared" / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
+
+
+def _small(config: TrainConfig, rows: int = 6000) -> TrainConfig:
+    return config.model_copy(
+        update={
+            "data": config.data.model_copy(update={"rows": rows, "seed": 5}),
+            "calibration": config.calibration.model_copy(update={"ensemble_members": 3}),
+            "evaluation": config.evaluation.model_copy(update={"bootstrap": 20}),
+        }
+    )
+
+
+@pytest.mark.slow
+def test_train_registers_a_model_that_loads_back_identically(mlflow_home):  # type: ignore[no-untyped-def]
+    import mlflow
+
+    from pipeline import registry
+    from pipeline.train import train
+
+    result = train(_small(load_config()), work_dir=mlflow_home / "data")
+    assert result.version == "1"
+    loaded = registry.load_registered(alias=registry.CHALLENGER)
+    assert loaded.version == "1"
+    assert loaded.card["model_details"]["version"] == "1"
+    frame = result.splits.test
+    codes = loaded.model.encoder.transform(frame).to_numpy()
+    for outcome in ("labour", "sexual"):
+        np.testing.assert_array_equal(
+            loaded.model.score_codes(codes)[outcome].probability,
+            result.model.score_codes(codes)[outcome].probability,
+        )
+    # The MLflow pyfunc gives the same numbers and explanations as the compiled model.
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@challenger")
+    out = pyfunc.predict(frame[list(loaded.model.fields)].head(50))
+    np.testing.assert_allclose(out["labour_probability"], result.model.predict_proba(codes[:50])["labour"], rtol=1e-12)
+    assert out["labour_top_reasons"].str.len().min() > 0
+    # Evaluation reports intervals, baselines and the gap to the Bayes-optimal model.
+    ev = result.evaluation["labour"]
+    assert set(ev["models"]) == {"sparse_logistic", "additive_boosting", "count_screener", "delphi_rule"}
+    auroc = ev["models"]["sparse_logistic"]["observed"]["auroc"]
+    assert auroc["lower"] <= auroc["value"] <= auroc["upper"]
+    assert "gap_to_bayes" in ev["models"]["sparse_logistic"]
+    assert result.card["out_of_scope_uses"]
+    assert not registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHAMPION)
+
+
+@pytest.mark.slow
+def test_ctdc_victims_only_data_is_trained_but_never_registered(mlflow_home):  # type: ignore[no-untyped-def]
+    from pipeline import registry
+    from pipeline.train import train
+
+    assert SHARED_CTDC.exists(), "the CTDC file ships in shared/data/ctdc"
+    config = load_config()
+    config = _small(config).model_copy(
+        update={"data": config.data.model_copy(update={"source": "file", "path": str(SHARED_CTDC)})}
+    )
+    result = train(config, work_dir=mlflow_home / "data")
+    assert result.version is None
+    assert not result.screening_model
+    assert "identified victims only" in " ".join(result.card["caveats_and_recommendations"])
+    assert registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER) is None
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("data:\n  rowz: 10\n", "rowz"),
+        ("calibration:\n  target_sensitivity: 1.5\n", "target_sensitivity"),
+        ("features:\n  protected_as_features: [gender]\n", "reason"),
+        ("features:\n  protected_as_features: [passport]\n  reason: x\n", "not audit attributes"),
+        ("- a list\n", "mapping"),
+        ("data: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_configs_are_named(tmp_path, yaml_text, message):  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_bad_data_stops_before_anything_is_registered(mlflow_home, capsys):  # type: ignore[no-untyped-def]
+    bad = mlflow_home / "bad.csv"
+    pd.DataFrame({"name": ["A B"], "passport": ["X1"], "is_labour": [1]}).to_csv(bad, index=False)
+    assert main(["train", "--data", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "passport" in err
+    assert not (mlflow_home / "mlflow.db").exists()
+
+
+def test_single_class_data_is_a_clear_error(mlflow_home, small_frame, capsys):  # type: ignore[no-untyped-def]
+    from pipeline.data.schema import write_frame
+
+    frame = small_frame.head(3000).copy()
+    frame["is_sexual"] = 0
+    frame["true_sexual"] = 0
+    frame["p_sexual"] = 0.0
+    path = write_frame(frame, mlflow_home / "one-class.parquet")
+    assert main(["train", "--data", str(path)]) == 2
+    assert "only negative cases" in capsys.readouterr().err
+    assert not (mlflow_home / "mlflow.db").exists()
