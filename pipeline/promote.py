@@ -166,10 +166,12 @@ def run(args: argparse.Namespace) -> int:
     frame = evaluation_frame(config, args.data)
     decision = decide(challenger, champion, frame, config)
     for outcome, entry in decision.comparison.items():
-        line = f"{outcome}: challenger AUROC {entry['challenger']['auroc']:.4f} log-loss {entry['challenger']['log_loss']:.4f}"
-        if "champion" in entry:
-            line += f" | champion AUROC {entry['champion']['auroc']:.4f} log-loss {entry['champion']['log_loss']:.4f}"
-        console.print(line)
+        parts = [
+            f"{who} AUROC {entry[who]['auroc']:.4f} log-loss {entry[who]['log_loss']:.4f}"
+            for who in ("challenger", "champion")
+            if who in entry
+        ]
+        console.print(f"{outcome}: " + " | ".join(parts))
     promoted = decision.promote or bool(args.accept_risk)
     record(
         name=name,
