@@ -1,0 +1,131 @@
+"""``tarozu audit``: fairness audit of a registered model, or of the serving audit log.
+
+Reports go to ``--out`` (default ``reports/audit-<timestamp>/``), to the model's MLflow run
+(artifact path ``fairness``) and, as the latest report the API serves at
+``GET /v1/audit/report``, to ``var/audit/latest.{html,json}`` (see :func:`latest_report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.fairness.report import write_report
+
+DEFAULT_ROWS = 50_000
+DEFAULT_SEED = 2027
+LATEST_DIR = Path("var") / "audit"
+ARTIFACT_PATH = "fairness"
+PAGE_SIZE = 500
+BAD_MODEL_URI = "--model must look like models:/<name>@<alias>, not {uri!r}"
+NO_REPORT = "no fairness report yet: run `tarozu audit --model models:/<name>@champion`"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="models:/tarozu-screening@champion", help="models:/<name>@<alias>")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", help="data file with labels (default: fresh synthetic data)")
+    source.add_argument("--scenario", default="default", help="synthetic scenario when --data is not given")
+    source.add_argument("--from-log", action="store_true", help="audit the serving audit log instead")
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="synthetic rows")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic seed")
+    parser.add_argument("--from", dest="start", type=datetime.fromisoformat, help="log: first date")
+    parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="log: end date (exclusive)")
+    parser.add_argument("--database-url", help="audit-log database (default: the serving settings)")
+    parser.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples")
+    parser.add_argument("--out", help="output directory (default reports/audit-<timestamp>/)")
+
+
+def _parse_model_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("models:/") or "@" not in uri:
+        raise ValueError(BAD_MODEL_URI.format(uri=uri))
+    name, alias = uri.removeprefix("models:/").split("@", 1)
+    return name, alias
+
+
+def publish_latest(html_path: Path, json_path: Path, *, root: str | Path = ".") -> Path:
+    """Copy a report to ``<root>/var/audit/latest.{html,json}``; returns the directory."""
+    target = Path(root) / LATEST_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(html_path, target / "latest.html")
+    shutil.copyfile(json_path, target / "latest.json")
+    return target
+
+
+def latest_report(*, root: str | Path = ".", kind: str = "json") -> Path:
+    """Path of the latest report (``kind`` ``json`` or ``html``) for the API; raises if none."""
+    path = Path(root) / LATEST_DIR / f"latest.{kind}"
+    if not path.is_file():
+        raise FileNotFoundError(NO_REPORT)
+    return path
+
+
+def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
+    """Screenings of the serving audit log as flat rows for :func:`audit_screenings`."""
+    from serving.db import make_engine
+    from serving.records import get_screening, list_screenings
+
+    if database_url is None:
+        from serving.settings import get_settings
+
+        database_url = str(get_settings().database_url)
+    engine = make_engine(database_url)
+    page = 1
+    while True:
+        listing = list_screenings(engine, start=start, end=end, page=page, page_size=PAGE_SIZE)
+        items = listing["items"]
+        for item in items:
+            full = get_screening(engine, item["screening_id"])
+            row = {k: v for k, v in item.items() if not isinstance(v, Mapping)}
+            current = full["current"]
+            for value in current.values() if any(isinstance(v, Mapping) for v in current.values()) else [current]:
+                if isinstance(value, Mapping):
+                    row.update(value)
+            row["override_reason"] = item.get("decision_reason")
+            yield row
+        if len(items) < PAGE_SIZE:
+            return
+        page += 1
+
+
+def run(args: argparse.Namespace) -> int:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = Path(args.out or Path("reports") / f"audit-{stamp}")
+    if args.from_log:
+        from pipeline.fairness.log_audit import audit_screenings
+
+        audit = audit_screenings(rows=list(log_rows(database_url=args.database_url, start=args.start, end=args.end)))
+        html_path, json_path = write_report(audit, out)
+        print(f"wrote {html_path} and {json_path}")
+        return 0
+    from pipeline import registry
+    from pipeline.fairness.audit import audit_model
+
+    name, alias = _parse_model_uri(args.model)
+    loaded = registry.load_registered(name=name, alias=alias)
+    if args.data:
+        from pipeline.data.schema import load_dataset
+
+        frame = load_dataset(args.data).frame
+    else:
+        from pipeline.data.synthetic import generate
+
+        frame = generate(rows=args.rows, seed=args.seed, scenario=args.scenario)
+    audit = audit_model(model=loaded.model, frame=frame, n_boot=args.n_boot)
+    audit["model"].update(
+        {"name": loaded.name, "version": loaded.version, "alias": loaded.alias, "run_id": loaded.run_id}
+    )
+    audit["data"] = args.data or f"synthetic scenario {args.scenario!r}, {args.rows} rows, seed {args.seed}"
+    html_path, json_path = write_report(audit, out)
+    client = registry.client()
+    client.log_artifact(loaded.run_id, str(html_path), artifact_path=ARTIFACT_PATH)
+    client.log_artifact(loaded.run_id, str(json_path), artifact_path=ARTIFACT_PATH)
+    if alias == registry.CHAMPION:
+        publish_latest(html_path, json_path)
+    print(f"wrote {html_path} and {json_path}; logged to run {loaded.run_id} under {ARTIFACT_PATH}/")
+    return 0

@@ -1,0 +1,50 @@
+"""Small screening models and frames for the fairness tests (no network, no training run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.questionnaire import load_questionnaire
+from models.screening import OutcomeModel, ScreeningModel
+
+STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
+
+
+def make_model(*, threshold: float = 0.05) -> ScreeningModel:
+    """An additive model over the feature fields: yes to an indicator raises both outcomes."""
+    q = load_questionnaire()
+    tables = []
+    for field in q.feature_fields:
+        table = np.zeros(len(field.levels))
+        if field.kind == "indicator":
+            table[list(field.levels).index("yes")] = STRENGTH_EFFECT[field.strength or "weak"]
+        tables.append(table)
+    outcomes = {
+        name: OutcomeModel(base_value=-4.0, contributions=list(tables), threshold=threshold, high_threshold=0.5)
+        for name in ("labour", "sexual")
+    }
+    return ScreeningModel(fields=[f.id for f in q.feature_fields], outcomes=outcomes)
+
+
+def fair_frame(*, rows: int, seed: int) -> pd.DataFrame:
+    """Generated answers, labels drawn from the model's own probabilities, audit attributes random.
+
+    Attributes independent of everything else mean every group has the same FNR in truth.
+    """
+    from pipeline.data.synthetic import generate
+
+    frame = generate(rows=rows, seed=seed)
+    rng = np.random.default_rng(seed)
+    probs = make_model().predict_proba(make_model().encoder.transform(frame).to_numpy())
+    for outcome, column in (("labour", "is_labour"), ("sexual", "is_sexual")):
+        frame[column] = (rng.random(rows) < probs[outcome]).astype("int64")
+    frame = frame.drop(columns=["true_labour", "true_sexual", "p_labour", "p_sexual"])
+    frame["gender"] = rng.choice(["man", "woman"], size=rows, p=[0.6, 0.4])
+    return frame
+
+
+@pytest.fixture(scope="session")
+def model() -> ScreeningModel:
+    return make_model()
