@@ -1,0 +1,1 @@
+"""Data: the synthetic population, CTDC ingestion, validation and privacy guards."""

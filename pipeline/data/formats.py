@@ -1,0 +1,109 @@
+"""Tarozu data files on disk: column naming and coding, raw reading and writing.
+
+A Tarozu file holds the canonical frame, with CTDC names wherever a CTDC v2024 column holds
+the same information, so that CTDC tools read the shared columns:
+
+- ``gender``, ``age_band``, ``citizenship``, ``destination`` are written as the CTDC columns
+  ``gender``, ``ageBroad``, ``citizenship``, ``CountryOfExploitation`` with CTDC coding
+  (``Man``/``Woman``/``Trans/Transgender/NonConforming``, ``18--20``, ISO alpha-3 with
+  ``OTH`` for any other country, empty for unknown);
+- ``is_labour``, ``is_sexual``, ``year`` are written as ``isForcedLabour``,
+  ``isSexualExploit``, ``yearOfRegistration``, with labels 0/1 (not CTDC's 1/empty: a
+  Tarozu file knows who is not a victim);
+- every other column keeps its Tarozu id and level names (indicators have four answers
+  and ``months_abroad`` has a ``none`` bin, which CTDC columns cannot hold).
+
+Nothing here validates: :mod:`pipeline.data.schema` validates after reading and before
+writing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from models.questionnaire import load_questionnaire
+from pipeline.data.columns import FLOAT_COLUMNS, INTEGER_COLUMNS, YEAR_COLUMN, DataFormatError
+from pipeline.data.ctdc import LABEL_CTDC, YEAR_CTDC, coded_fields, decode_levels, encode_levels
+
+CSV_SUFFIXES: tuple[str, ...] = (".csv",)
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+UNSUPPORTED_SUFFIX = "cannot tell the format of {path!r} from its extension: use one of {suffixes}"
+
+
+def file_columns() -> dict[str, str]:
+    """Canonical column -> column name in Tarozu files (identity where not renamed)."""
+    renamed = {**coded_fields(), **LABEL_CTDC, YEAR_COLUMN: YEAR_CTDC}
+    names = [f.id for f in load_questionnaire().all_fields] + list(LABEL_CTDC) + list(INTEGER_COLUMNS)
+    names += list(FLOAT_COLUMNS)
+    return {name: renamed.get(name, name) for name in dict.fromkeys(names)}
+
+
+def is_tarozu_file(columns: Iterable[object]) -> bool:
+    """True if the columns carry Tarozu indicator ids, i.e. the file is a Tarozu file."""
+    return bool(set(map(str, columns)) & set(load_questionnaire().indicator_ids))
+
+
+def to_file_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The table written for a (validated) canonical frame."""
+    out = df.copy()
+    for field_id in coded_fields():
+        if field_id in out.columns:
+            out[field_id] = encode_levels(field_id, out[field_id])
+    return out.rename(columns=file_columns())
+
+
+def _numeric(series: pd.Series, *, integer: bool) -> pd.Series:
+    """Parse a column read as text; leave it as read if it does not parse (validation reports it)."""
+    if not (pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)):
+        return series
+    text = series.astype("str").str.strip()
+    if integer:
+        return text.astype("int64") if bool(text.str.fullmatch(r"-?\d+").all()) else series
+    try:
+        return pd.to_numeric(text).astype("float64")
+    except (ValueError, TypeError):
+        return series
+
+
+def from_file_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The canonical (not yet validated) frame of a table read from a Tarozu file."""
+    to_canonical = {file: canonical for canonical, file in file_columns().items()}
+    out = raw.rename(columns=to_canonical)
+    for field_id, column in coded_fields().items():
+        if field_id in out.columns:
+            out[field_id] = decode_levels(field_id, out[field_id], column=column, countries_to_other=False)
+    for column in INTEGER_COLUMNS:
+        if column in out.columns:
+            out[column] = _numeric(out[column], integer=True)
+    for column in FLOAT_COLUMNS:
+        if column in out.columns:
+            out[column] = _numeric(out[column], integer=False)
+    return out
+
+
+def read_table(data: bytes, *, name: str) -> pd.DataFrame:
+    """Read CSV (every cell as text, empty kept as "") or Parquet bytes; ``name`` gives the format."""
+    suffix = Path(name).suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if suffix in PARQUET_SUFFIXES:
+        return pd.read_parquet(io.BytesIO(data))
+    raise DataFormatError(UNSUPPORTED_SUFFIX.format(path=name, suffixes=[*CSV_SUFFIXES, *PARQUET_SUFFIXES]))
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``table`` as CSV (LF line ends, no index) or Parquet, chosen by the extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
+        raise DataFormatError(UNSUPPORTED_SUFFIX.format(path=str(path), suffixes=[*CSV_SUFFIXES, *PARQUET_SUFFIXES]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in CSV_SUFFIXES:
+        table.to_csv(path, index=False, lineterminator="\n")
+    else:
+        table.to_parquet(path, index=False)
+    return path

@@ -1,0 +1,67 @@
+"""Fixtures of the data tests: generated populations, the shared CTDC file, small frames."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.questionnaire import UNKNOWN, load_questionnaire
+from pipeline.data.synthetic import generate
+
+# Rows of the populations statistical tests draw; they run once per seed of the project's
+# ``global_random_seed`` fixture (tests/conftest.py), with tolerances any seed passes.
+STAT_ROWS = 120_000
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The ``shared`` directory beside the repository (CI provides it)."""
+    return (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
+
+
+@pytest.fixture(scope="session")
+def ctdc_vp_path(shared_dir: Path) -> Path:
+    """The real CTDC Victim-Perpetrator condensed file; a missing file fails, never skips."""
+    path = shared_dir / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
+    assert path.is_file(), f"the CTDC file is missing: {path} (CI provides ../shared beside the repository)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def population() -> Callable[..., pd.DataFrame]:
+    """``population(rows=, seed=, scenario=)``: a generated frame, drawn once per session.
+
+    The frame is shared between tests: do not modify it (copy first).
+    """
+    cache: dict[tuple[int, int, str], pd.DataFrame] = {}
+
+    def make(*, rows: int = STAT_ROWS, seed: int = 0, scenario: str = "default") -> pd.DataFrame:
+        key = (rows, seed, scenario)
+        if key not in cache:
+            cache[key] = generate(rows=rows, seed=seed, scenario=scenario)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture
+def make_frame() -> Callable[..., pd.DataFrame]:
+    """``make_frame(n, **columns)``: a valid Tarozu frame of ``n`` rows, all fields unknown.
+
+    Keyword arguments set columns (a scalar or a sequence of ``n`` values).
+    """
+
+    def make(n: int = 3, **columns: object) -> pd.DataFrame:
+        fields = load_questionnaire().all_fields
+        data: dict[str, object] = {f.id: [UNKNOWN] * n for f in fields}
+        data["is_labour"] = np.zeros(n, dtype=np.int64)
+        data["is_sexual"] = np.zeros(n, dtype=np.int64)
+        for name, value in columns.items():
+            data[name] = value if isinstance(value, list | tuple | np.ndarray | pd.Series) else [value] * n
+        return pd.DataFrame(data)
+
+    return make

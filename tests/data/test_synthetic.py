@@ -1,0 +1,381 @@
+"""The synthetic population: reproducible, faithful to its config, exactly calibrated.
+
+Statistical tests run for every seed of ``global_random_seed``; their tolerances are 4.5-5 standard
+errors (binomial, with rows of one group counted as the cluster they are), so any seed
+passes and a real departure of a few percent fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.stats import chi2_contingency
+
+from models.questionnaire import ANSWERS, load_questionnaire
+from pipeline.data import synthetic
+from pipeline.data.schema import validate_frame, write_frame
+from pipeline.data.synthetic import (
+    TRUTHS,
+    PopulationConfigError,
+    PopulationModel,
+    bench_generate,
+    default_config_path,
+    generate,
+    load_population,
+    true_probabilities,
+)
+
+Factory = Callable[..., pd.DataFrame]
+Z_TOLERANCE = 5.0
+CALIBRATION_Z = 4.5
+NULL_INDICATOR = "deceived_education"
+
+
+def _cluster_se(hits: pd.Series, groups: pd.Series, p: float) -> float:
+    """Standard error of a row share whose rows come in groups sharing their value."""
+    sizes = groups.value_counts().to_numpy(dtype=float)
+    return math.sqrt(p * (1 - p) * float((sizes**2).sum())) / len(hits)
+
+
+def _assert_share(hits: pd.Series, groups: pd.Series, expected: float, what: str) -> None:
+    observed = float(hits.mean())
+    se = _cluster_se(hits, groups, expected)
+    assert abs(observed - expected) <= Z_TOLERANCE * se + 1e-12, (
+        f"{what}: {observed:.5f} vs {expected:.5f} (se {se:.5f})"
+    )
+
+
+# --------------------------------------------------------------------------- basics
+
+
+def test_generated_frame_is_a_valid_tarozu_frame(population: Factory) -> None:
+    frame = population(rows=2_000, seed=1)
+    assert len(frame) == 2_000
+    out = validate_frame(frame)
+    assert list(out.columns) == list(frame.columns)
+    assert {"true_labour", "true_sexual", "p_labour", "p_sexual", "group_id", "year"} <= set(frame.columns)
+    assert frame["group_id"].iloc[0] == 1
+    assert frame["group_id"].is_monotonic_increasing
+
+
+def test_groups_are_repeat_screenings_of_one_case(population: Factory) -> None:
+    frame = population(rows=20_000, seed=1)
+    sizes = frame["group_id"].value_counts()
+    assert sizes.max() <= 3
+    assert (sizes > 1).mean() > 0.05
+    shared = ["migrant_status", "true_labour", "true_sexual", "is_labour", "is_sexual", "year"]
+    assert (frame.groupby("group_id")[shared].nunique() == 1).all().all()
+
+
+def test_rows_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="rows must be a whole number of at least 1"):
+        generate(rows=0, seed=1)
+    assert len(generate(rows=1, seed=1)) == 1
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
+    first = write_frame(generate(rows=3_000, seed=11), tmp_path / "a.csv").read_bytes()
+    again = write_frame(generate(rows=3_000, seed=11), tmp_path / "b.csv").read_bytes()
+    other = write_frame(generate(rows=3_000, seed=12), tmp_path / "c.csv").read_bytes()
+    assert first == again
+    assert first != other
+
+
+def test_unknown_scenario_lists_the_allowed_ones() -> None:
+    with pytest.raises(
+        PopulationConfigError, match=r"unknown scenario 'bias-age': allowed scenarios are \['default', "
+    ):
+        generate(rows=10, seed=1, scenario="bias-age")
+
+
+def test_bench_generate_returns_seconds() -> None:
+    seconds = bench_generate(rows=5_000, seed=1)
+    assert 0.0 < seconds < 60.0
+
+
+# --------------------------------------------------------------------------- marginals
+
+
+def test_prevalence_and_mixes_match_the_config(population: Factory, global_random_seed: int) -> None:
+    frame = population(seed=global_random_seed)
+    model = load_population()
+    groups = frame["group_id"]
+    joint = model.status_p[:, None, None] * model.gender_p[:, :, None] * model.truth_p  # (S, G, T)
+    for column, truths in (("true_labour", (1, 3)), ("true_sexual", (2, 3))):
+        expected = float(joint[:, :, list(truths)].sum())
+        assert 0.005 < expected < 0.10  # rare: single-digit percent
+        _assert_share(frame[column] == 1, groups, expected, column)
+    for s, status in enumerate(model.statuses):
+        _assert_share(frame["migrant_status"] == status, groups, float(model.status_p[s]), status)
+        rows = frame[frame["migrant_status"] == status]
+        unknown = model.unknown_rate["gender"]
+        for g, gender in enumerate(model.genders):
+            expected = (1 - unknown) * float(model.gender_p[s, g])
+            _assert_share(rows["gender"] == gender, rows["group_id"], expected, f"{status}/{gender}")
+        _assert_share(rows["gender"] == "unknown", rows["group_id"], unknown, f"{status}/unknown")
+    # The Tajik context: mostly men among returnees, mostly women among families left behind.
+    assert model.gender_p[model.statuses.index("returnee"), model.genders.index("man")] > 0.7
+    assert model.gender_p[model.statuses.index("family_member"), model.genders.index("woman")] > 0.7
+
+
+@pytest.mark.parametrize("scenario", ["default", "shift-destination"])
+def test_destination_mix_matches_the_scenario(population: Factory, scenario: str) -> None:
+    frame = population(rows=100_000, seed=4, scenario=scenario)
+    model = load_population(scenario=scenario)
+    k = model.context_ids.index("destination")
+    recorded = 1 - model.unknown_rate["destination"]
+    s, g = model.statuses.index("returnee"), model.genders.index("man")
+    rows = frame[(frame["migrant_status"] == "returnee") & (frame["gender"] == "man")]
+    for level in ("RUS", "KAZ", "TUR"):
+        x = model.context_levels[k].index(level)
+        expected = recorded * float((model.truth_p[s, g] * model.context_p[k][s, g, :, x]).sum())
+        _assert_share(rows["destination"] == level, rows["group_id"], expected, f"{scenario}/{level}")
+
+
+def test_destination_shift_moves_away_from_russia(population: Factory) -> None:
+    default = population(rows=100_000, seed=4)
+    shifted = population(rows=100_000, seed=4, scenario="shift-destination")
+    assert (shifted["destination"] == "RUS").mean() < (default["destination"] == "RUS").mean() - 0.1
+
+
+def test_prospective_migrants_mostly_lack_destination_stage_answers(population: Factory) -> None:
+    frame = population(seed=3)
+    prospective = frame[frame["migrant_status"] == "prospective"]
+    returnee = frame[frame["migrant_status"] == "returnee"]
+    assert (prospective["excessive_hours"] == "unknown").mean() > 0.7
+    assert (returnee["excessive_hours"] == "unknown").mean() < 0.2
+    assert (prospective["deceived_job_nature"] == "unknown").mean() < 0.2
+
+
+def test_more_missing_scenario_has_more_missing_answers(population: Factory) -> None:
+    indicators = list(load_questionnaire().indicator_ids)
+    missing = {}
+    for scenario in ("default", "more-missing"):
+        answers = population(rows=20_000, seed=4, scenario=scenario)[indicators]
+        missing[scenario] = float(answers.isin(["unknown", "declined"]).to_numpy().mean())
+    assert missing["more-missing"] > 1.3 * missing["default"]
+
+
+def test_victims_decline_more(population: Factory) -> None:
+    frame = population(seed=3)
+    declined = (frame[list(load_questionnaire().indicator_ids)] == "declined").mean(axis=1)
+    victim = (frame["true_labour"] == 1) | (frame["true_sexual"] == 1)
+    assert declined[victim].mean() > 1.5 * declined[~victim].mean()
+
+
+# --------------------------------------------------------------------------- effects
+
+
+def _yes_ratio(frame: pd.DataFrame, indicator: str, truth: str) -> tuple[float, float]:
+    """P(yes | truth, answered) / P(yes | none, answered) and its relative standard error."""
+    first = frame.drop_duplicates("group_id")  # independent rows
+    victim = first[truth] == 1
+    only = victim & (first["true_sexual" if truth == "true_labour" else "true_labour"] == 0)
+    none = (first["true_labour"] == 0) & (first["true_sexual"] == 0)
+    rates, rel = [], []
+    for mask in (only, none):
+        answered = first.loc[mask, indicator].isin(["yes", "no"])
+        yes = first.loc[mask, indicator] == "yes"
+        n, rate = int(answered.sum()), float(yes.sum() / answered.sum())
+        rates.append(rate)
+        rel.append(math.sqrt(rate * (1 - rate) / n) / rate)
+    return rates[0] / rates[1], math.hypot(*rel)
+
+
+@pytest.mark.parametrize(
+    ("indicator", "truth", "expected"),
+    [
+        ("documents_withheld", "true_labour", 6.0),  # strong
+        ("deceived_wages", "true_labour", 2.2),  # medium
+        ("sexual_violence", "true_sexual", 10.0),  # override for sexual exploitation
+        (NULL_INDICATOR, "true_labour", 1.0),  # no effect
+    ],
+)
+def test_likelihood_ratios_match_the_config(
+    population: Factory, global_random_seed: int, indicator: str, truth: str, expected: float
+) -> None:
+    ratio, rel_se = _yes_ratio(population(seed=global_random_seed), indicator, truth)
+    assert abs(math.log(ratio / expected)) <= Z_TOLERANCE * rel_se, f"{ratio:.3f} vs {expected} (rel se {rel_se:.3f})"
+
+
+def test_null_indicator_is_independent_of_the_truth(population: Factory, global_random_seed: int) -> None:
+    frame = population(seed=global_random_seed)
+    for truth in ("true_labour", "true_sexual"):
+        table = pd.crosstab(frame[truth], frame[NULL_INDICATOR]).reindex(columns=list(ANSWERS), fill_value=0)
+        assert chi2_contingency(table).pvalue > 1e-4, truth
+        # The same test finds a real indicator's association (the check can fail).
+        real = pd.crosstab(frame[truth], frame["deceived_job_nature"])
+        assert chi2_contingency(real).pvalue < 1e-12, truth
+
+
+def test_null_indicator_leaves_the_probability_unchanged(population: Factory) -> None:
+    frame = validate_frame(population(rows=300, seed=2))
+    flipped = frame.copy()
+    flipped[NULL_INDICATOR] = np.where(frame[NULL_INDICATOR] == "yes", "no", "yes")
+    pd.testing.assert_frame_equal(true_probabilities(flipped), true_probabilities(frame), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _calibration_z(p: np.ndarray, y: np.ndarray) -> list[float]:
+    """Per bin of p: (events - expected events) / binomial sd; bins with too few events skipped."""
+    edges = np.array([0.0, 0.002, 0.01, 0.03, 0.1, 0.3, 0.6, 0.9, 1.0 + 1e-9])
+    out = []
+    for low, high in itertools.pairwise(edges):
+        inside = (p >= low) & (p < high)
+        variance = float((p[inside] * (1 - p[inside])).sum())
+        if variance >= 5:
+            out.append(float((y[inside].sum() - p[inside].sum()) / math.sqrt(variance)))
+    return out
+
+
+def test_probabilities_are_calibrated(population: Factory, global_random_seed: int) -> None:
+    first = population(seed=global_random_seed).drop_duplicates("group_id")  # one row per case: independent
+    for outcome in ("labour", "sexual"):
+        p = first[f"p_{outcome}"].to_numpy()
+        y = first[f"true_{outcome}"].to_numpy()
+        z = _calibration_z(p, y)
+        assert len(z) >= 4, outcome
+        assert max(map(abs, z)) <= CALIBRATION_Z, (outcome, z)
+        # The test fails on a score that is merely good at ranking.
+        assert max(map(abs, _calibration_z(np.sqrt(p), y))) > CALIBRATION_Z, outcome
+        assert max(map(abs, _calibration_z(p**1.3, y))) > CALIBRATION_Z, outcome
+
+
+def test_scenarios_do_not_change_what_p_means(population: Factory) -> None:
+    frame = population(rows=5_000, seed=6, scenario="bias-gender")
+    recomputed = true_probabilities(frame, scenario="default")
+    np.testing.assert_allclose(frame["p_labour"], recomputed["p_labour"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(frame["p_sexual"], recomputed["p_sexual"], rtol=1e-9, atol=1e-12)
+
+
+def _brute_force(model: PopulationModel, row: pd.Series) -> np.ndarray:
+    """P(truth | row) by enumerating gender, truth, answering style and all 2^D factor settings."""
+    q = load_questionnaire()
+    s = model.statuses.index(row["migrant_status"])
+    genders = range(len(model.genders)) if row["gender"] == "unknown" else [model.genders.index(row["gender"])]
+    real = [i for i in range(len(q.indicator_ids)) if not model.null_mask[i]]  # null ones: same for every truth
+    answers = np.array([row[q.indicator_ids[i]] for i in real])
+    settings = np.array(list(itertools.product((0, 1), repeat=len(model.dimensions))))  # (2^D, D)
+    on = settings[:, model.dim_index[real]].astype(bool)  # (2^D, I')
+    p_settings = np.where(settings == 1, model.factor_share, 1 - model.factor_share).prod(axis=1)
+    joint = np.zeros(len(TRUTHS))
+    for g in genders:
+        for t in range(len(TRUTHS)):
+            prior = model.gender_p[s, g] * model.truth_p[s, g, t]
+            for k, field in enumerate(model.context_ids):
+                if row[field] != "unknown":
+                    prior *= model.context_p[k][s, g, t, model.context_levels[k].index(row[field])]
+            total = 0.0
+            for w in (0, 1):
+                declined = model.declined_p[w]
+                unknown = model.unknown_p[t, s, model.stage_index[real]]
+                yes = np.where(on, model.yes_p[t, 1, real], model.yes_p[t, 0, real])  # (2^D, I')
+                cell = {
+                    "declined": np.full_like(yes, declined),
+                    "unknown": np.broadcast_to((1 - declined) * unknown, yes.shape),
+                    "yes": (1 - declined) * (1 - unknown) * yes,
+                    "no": (1 - declined) * (1 - unknown) * (1 - yes),
+                }
+                probs = np.stack([cell[a][:, j] for j, a in enumerate(answers)], axis=1)  # (2^D, I')
+                p_w = model.guarded_p[t] if w else 1 - model.guarded_p[t]
+                total += p_w * float((p_settings * probs.prod(axis=1)).sum())
+            joint[t] += prior * total
+    return joint / joint.sum()
+
+
+def test_probabilities_are_the_exact_posterior(population: Factory) -> None:
+    model = load_population()
+    frame = validate_frame(population(rows=4_000, seed=9))
+    # Recomputed from the text columns, p equals the generated p: the frame carries it faithfully.
+    recomputed = true_probabilities(frame)
+    np.testing.assert_allclose(recomputed.to_numpy(), frame[["p_labour", "p_sexual"]].to_numpy(), rtol=1e-9, atol=1e-14)
+    # Against brute-force enumeration, on victims and non-victims, with gender and context unrecorded.
+    rows = pd.concat(
+        [frame[frame["true_labour"] == 1].head(3), frame[frame["true_sexual"] == 1].head(3), frame.head(4)]
+    )
+    edited = rows.reset_index(drop=True)
+    edited["gender"] = edited["gender"].where(edited.index >= 4, "unknown")
+    edited["destination"] = edited["destination"].where((edited.index < 2) | (edited.index >= 6), "unknown")
+    edited = pd.concat([rows, edited], ignore_index=True)
+    fast = true_probabilities(edited).to_numpy()
+    for i in range(len(edited)):
+        exact = _brute_force(model, edited.iloc[i])
+        np.testing.assert_allclose(fast[i], [exact[1] + exact[3], exact[2] + exact[3]], rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- identification bias
+
+
+def test_default_labels_are_the_truth(population: Factory) -> None:
+    frame = population(seed=3)
+    assert (frame["is_labour"] == frame["true_labour"]).all()
+    assert (frame["is_sexual"] == frame["true_sexual"]).all()
+
+
+def test_gender_identification_bias(population: Factory) -> None:
+    frame = population(rows=200_000, seed=5, scenario="bias-gender").drop_duplicates("group_id")
+    model = load_population(scenario="bias-gender")
+    for outcome, o in (("labour", 0), ("sexual", 1)):
+        for gender in ("man", "woman"):
+            victims = frame[(frame[f"true_{outcome}"] == 1) & (frame["gender"] == gender)]
+            rate = float(model.identification[o, model.genders.index(gender)])
+            seen = victims[f"is_{outcome}"].mean()
+            se = math.sqrt(rate * (1 - rate) / len(victims))
+            assert abs(seen - rate) <= Z_TOLERANCE * se + 1e-12, (outcome, gender, seen, rate)
+    assert model.identification[1, model.genders.index("man")] == pytest.approx(0.3)
+    assert model.identification[0, model.genders.index("woman")] == pytest.approx(0.3)
+    assert (frame["is_labour"] <= frame["true_labour"]).all()
+
+
+# --------------------------------------------------------------------------- config errors
+
+
+def _config_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    config = yaml.safe_load(default_config_path().read_text(encoding="utf-8"))
+    edit(config)
+    path = tmp_path / "population.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.update(migrant_statuss=c.pop("migrant_status")), "migrant_status"),
+        (
+            lambda c: c["context"]["destination"]["mix"]["returnee"]["man"].update(XYZ=0.1),
+            r"\['XYZ'\] not allowed",
+        ),
+        (lambda c: c["context"].pop("job_found_via"), r"context: missing \['job_found_via'\]"),
+        (lambda c: c["indicators"]["likelihood_ratio"].update(strong=40.0), "P\\(yes\\) reaches"),
+        (lambda c: c["truth"]["returnee"]["man"].update(labour=1.5), "must be a probability"),
+    ],
+)
+def test_config_errors_are_clear(tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str) -> None:
+    path = _config_with(tmp_path, edit)
+    with pytest.raises(PopulationConfigError, match=message):
+        load_population(config_path=path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(PopulationConfigError, match="does not exist"):
+        synthetic.generate(rows=5, seed=1, config_path=tmp_path / "none.yaml")
+
+
+def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
+    sample = default_config_path().parent / "sample.csv"
+    fresh = write_frame(generate(rows=300, seed=7, scenario="default"), tmp_path / "sample.csv")
+    assert sample.read_bytes() == fresh.read_bytes(), (
+        "data/synthetic/sample.csv is stale: regenerate it with "
+        "`tarozu generate --rows 300 --seed 7 --out data/synthetic/sample.csv`"
+    )
