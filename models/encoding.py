@@ -48,14 +48,14 @@ class FieldEncoder:
         if missing:
             raise QuestionnaireError(f"columns missing from the data: {missing}")
         out = {}
-        for f, codes in zip(self.fields, self._codes, strict=True):
-            mapped = frame[f.id].map(codes)
-            if mapped.isna().any():
-                bad = sorted(set(frame.loc[mapped.isna(), f.id].astype(str)))[:5]
+        for f in self.fields:
+            codes = pd.Categorical(frame[f.id], categories=list(f.levels)).codes
+            if (codes < 0).any():
+                bad = sorted(set(frame.loc[codes < 0, f.id].astype(str)))[:5]
                 raise QuestionnaireError(
                     f"field {f.id!r}: values {bad} are not allowed; allowed values are {list(f.levels)}"
                 )
-            out[f.id] = mapped.to_numpy(dtype=np.int64)
+            out[f.id] = codes.astype(np.int64)
         return pd.DataFrame(out, index=frame.index)
 
     def encode_case(self, values: Mapping[str, Any]) -> np.ndarray:

@@ -19,25 +19,10 @@ from models.additive import AdditiveExplainerMixin
 NOT_BINARY = "SparseLogisticClassifier needs exactly two classes in y, got {n}"
 
 
-def fit_logistic(
-    design: sp.csr_matrix,
-    y: np.ndarray,
-    *,
-    C: float,
-    sample_weight: np.ndarray | None = None,
-    warm_start: tuple[np.ndarray, float] | None = None,
-) -> tuple[np.ndarray, float]:
-    """L2-penalised logistic regression by L-BFGS; returns ``(coef, intercept)``.
-
-    Used for the refit on the selected columns and for the bootstrap ensemble, where a
-    warm start from the full-data fit makes each refit a few iterations.
-    """
-    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, tol=1e-8, warm_start=warm_start is not None)
-    if warm_start is not None:
-        model.coef_ = warm_start[0].reshape(1, -1).copy()
-        model.intercept_ = np.array([warm_start[1]])
-        model.classes_ = np.array([False, True])
-    model.fit(design, y, sample_weight=sample_weight)
+def fit_logistic(design: sp.csr_matrix, y: np.ndarray, *, C: float) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression by L-BFGS; returns ``(coef, intercept)``."""
+    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, tol=1e-7)
+    model.fit(design, y)
     return model.coef_.ravel().copy(), float(model.intercept_[0])
 
 

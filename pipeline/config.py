@@ -70,8 +70,8 @@ class SparseLogisticConfig(_Strict):
 
 
 class BoostingConfig(_Strict):
-    max_iter: int = Field(default=200, ge=1)
-    learning_rate: float = Field(default=0.3, gt=0, le=1)
+    max_iter: int = Field(default=150, ge=1)
+    learning_rate: float = Field(default=0.5, gt=0, le=1)
     l2_regularization: float = Field(default=1.0, ge=0)
 
 
@@ -84,7 +84,7 @@ class ModelsConfig(_Strict):
 class CalibrationConfig(_Strict):
     target_sensitivity: float = Field(default=0.90, gt=0, le=1)
     high_band_sensitivity: float = Field(default=0.50, gt=0, le=1)
-    ensemble_members: int = Field(default=20, ge=0, le=500)
+    ensemble_members: int = Field(default=50, ge=0, le=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> CalibrationConfig:

@@ -36,7 +36,14 @@ def evaluate_outcome(
         entry: dict[str, Any] = {
             "threshold": candidate.threshold,
             "high_threshold": candidate.high_threshold,
-            "observed": bootstrap_metrics(y_obs, p, metrics=all_metrics(candidate.threshold), n_boot=n_boot, seed=seed),
+            "observed": bootstrap_metrics(
+                y_obs,
+                p,
+                metrics=all_metrics(candidate.threshold),
+                threshold=candidate.threshold,
+                n_boot=n_boot,
+                seed=seed,
+            ),
         }
         if truth is not None:
             entry["truth"] = {k: v for k, v in _point(truth, p, candidate.threshold).items()}
@@ -128,6 +135,12 @@ def _plot_shapes(plt: Any, fit: OutcomeFit, codes: pd.DataFrame, outcome: str, o
 
     encoder = FieldEncoder(list(codes.columns))
     names = [n for n in ("sparse_logistic", "additive_boosting") if n in fit.candidates]
+    tables = {
+        name: [
+            fit.candidates[name].platt.slope * t for t in fit.candidates[name].estimator.shape_table(encoder.categories)
+        ]
+        for name in names
+    }
     n = len(encoder.fields)
     cols = 6
     rows = int(np.ceil(n / cols))
@@ -136,9 +149,7 @@ def _plot_shapes(plt: Any, fit: OutcomeFit, codes: pd.DataFrame, outcome: str, o
         ax = axes[j // cols][j % cols]
         x = np.arange(len(field.levels))
         for k, name in enumerate(names):
-            cand = fit.candidates[name]
-            table = cand.platt.slope * cand.estimator.shape_table(encoder.categories)[j]
-            ax.bar(x + (k - 0.5) * 0.4, table, width=0.4, label=name)
+            ax.bar(x + (k - 0.5) * 0.4, tables[name][j], width=0.4, label=name)
         ax.set_xticks(x, list(field.levels), rotation=60, fontsize=6)
         ax.set_title(field.id, fontsize=8)
         ax.axhline(0, c="grey", lw=0.5)
@@ -153,6 +164,6 @@ def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
     return path

@@ -32,7 +32,7 @@ def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
     """Fitted candidates and the compiled model of both outcomes on the small frame (no MLflow)."""
     from models.encoding import FieldEncoder
     from pipeline.config import load_config
-    from pipeline.modeling import LABELS, bootstrap_ensemble, compile_screening_model, fit_outcome
+    from pipeline.modeling import LABELS, compile_screening_model, fit_outcome, uncertainty_ensemble
     from pipeline.train import split_data
 
     config = load_config()
@@ -43,7 +43,7 @@ def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
         for o in ("labour", "sexual")
     }
     ensembles = {
-        o: bootstrap_ensemble(
+        o: uncertainty_ensemble(
             candidate=fits[o].candidates["sparse_logistic"],
             encoder=encoder,
             train=splits.train,

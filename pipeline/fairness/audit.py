@@ -31,8 +31,7 @@ from fairlearn.metrics import MetricFrame
 
 from models.questionnaire import load_questionnaire
 from models.screening import ScreeningModel
-from pipeline.fairness._bootstrap import METRICS, resample_counts, weighted_metrics
-from pipeline.metrics import Metric, score_metrics, threshold_metrics
+from pipeline.metrics import METRICS, Metric, resample_counts, score_metrics, threshold_metrics, weighted_metrics
 from pipeline.modeling import LABELS, TRUTH
 
 CONTEXT_ATTRIBUTES: tuple[str, ...] = ("destination",)

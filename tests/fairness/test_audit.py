@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.fairness._bootstrap import resample_counts, weighted_metrics
 from pipeline.fairness.audit import (
     BAD_TOLERANCE,
     DISPARITY,
@@ -20,6 +19,7 @@ from pipeline.fairness.audit import (
     metric_frame,
     metric_functions,
 )
+from pipeline.metrics import resample_counts, weighted_metrics
 
 
 def test_weighted_metrics_with_unit_counts_equal_pipeline_metrics() -> None:
