@@ -58,7 +58,8 @@ test: setup system-deps lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 ## bench: speed, accuracy and load benchmarks, printed as ratios against their named references
-bench: setup system-deps
+bench: setup
+	bash scripts/install-system-deps.sh wrk
 	$(BIN)/python -m benchmarks
 
 ## clean: remove the venv, generated data, runs, databases and caches

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the browser and PostgreSQL tests need, if missing:
-# chromium (driven by Playwright, which must not download a browser) and postgresql.
+# chromium (driven by Playwright, which must not download a browser) and postgresql; and
+# any further commands named as arguments (`make bench` asks for wrk).
 # Needs root (or sudo); where neither is available it says so and the tests that need
 # these packages skip with that message.
 set -euo pipefail
 need=()
+for extra in "$@"; do
+  command -v "$extra" >/dev/null 2>&1 || need+=("$extra")
+done
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -eq 0 ]; then

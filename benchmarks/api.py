@@ -1,0 +1,230 @@
+"""Serving benchmark: Tarozu's explained screening against `mlflow models serve` and the server's floor.
+
+Same registered model, same machine, same load generator (wrk, concurrency 8, one worker
+per server), measured side by side in interleaved rounds:
+
+- ``POST /v1/screenings`` (one case, full explanation, written to the audit log);
+- ``GET /health`` on the same server (the floor of this stack);
+- ``POST /invocations`` on ``mlflow models serve`` of the same model (no explanation).
+
+Also: a batch of 1,000 cases, and the time from process start until ``/ready``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+CONCURRENCY = 8
+DURATION_S = 10
+ROUNDS = 2
+CASE = {
+    "answers": {"documents_withheld": "yes", "excessive_hours": "yes", "debt_bondage": "no", "threats": "unknown"},
+    "context": {"destination": "RUS", "sector": "construction", "months_abroad": 14, "migrant_status": "returnee"},
+    "audit": {"gender": "man", "age_band": "30-38"},
+    "lang": "en",
+    "screener_assessment": "medium",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, *, timeout: float, proc: subprocess.Popen[bytes]) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} was ready")
+        try:
+            if httpx.get(url, timeout=0.5).status_code == 200:
+                return time.perf_counter() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+    raise TimeoutError(f"{url} not ready after {timeout} s")
+
+
+def wrk(url: str, *, body: str | None, headers: dict[str, str], work: Path) -> dict[str, float]:
+    script = work / "wrk.lua"
+    lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    if body is not None:
+        lines += ['wrk.method = "POST"', f"wrk.body = [==[{body}]==]"]
+    lines += [
+        "done = function(summary, latency, requests)",
+        '  io.write(string.format("P50 %f\\nP99 %f\\nERRORS %d\\n", latency:percentile(50), '
+        "latency:percentile(99), summary.errors.status + summary.errors.connect + summary.errors.timeout))",
+        "end",
+    ]
+    script.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{DURATION_S}s", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = float(re.search(r"P50 ([\d.]+)", out).group(1)) / 1000  # type: ignore[union-attr]
+    p99 = float(re.search(r"P99 ([\d.]+)", out).group(1)) / 1000  # type: ignore[union-attr]
+    errors = int(re.search(r"ERRORS (\d+)", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors}
+
+
+def ensure_model(work: Path | None) -> Path:
+    """A work folder whose MLflow registry has a @champion (trains a small one if needed)."""
+    from pipeline import registry
+
+    if work is None:
+        work = Path(tempfile.mkdtemp(prefix="tarozu-bench-api-"))
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+        from pipeline.config import load_config
+        from pipeline.train import train
+
+        cwd = Path.cwd()
+        os.chdir(work)
+        try:
+            config = load_config()
+            train(
+                config.model_copy(update={"data": config.data.model_copy(update={"rows": 20_000})}),
+                console=Console(stderr=True, quiet=True),
+            )
+        finally:
+            os.chdir(cwd)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    version = registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER)
+    registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version.version)
+    return Path(work)
+
+
+def main(*, work: str | None = None) -> dict[str, Any]:
+    console = Console()
+    if shutil.which("wrk") is None:
+        console.print("api benchmark: wrk is not installed (make bench installs it from Debian's packages)")
+        return {}
+    folder = ensure_model(Path(work) if work else None)
+    env = dict(os.environ)
+    env.update(
+        {
+            "TAROZU_ENVIRONMENT": "development",
+            "TAROZU_DATABASE_URL": f"sqlite:///{folder / 'bench-audit.db'}",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+    )
+    bin_dir = Path(sys.executable).parent
+    from serving.db import make_engine, run_migrations
+    from serving.keys import create_key
+
+    engine = make_engine(env["TAROZU_DATABASE_URL"])
+    run_migrations(engine)
+    key = create_key(engine, role="screener", label="benchmark")["key"]
+    engine.dispose()
+
+    t_port, m_port = free_port(), free_port()
+    start = time.perf_counter()
+    tarozu = subprocess.Popen(
+        [str(bin_dir / "tarozu"), "serve", "--port", str(t_port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    mlflow_srv = None
+    try:
+        wait_ready(f"http://127.0.0.1:{t_port}/ready", timeout=60, proc=tarozu)
+        ready_s = time.perf_counter() - start
+        mlflow_srv = subprocess.Popen(
+            [
+                str(bin_dir / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                "models:/tarozu-screening@champion",
+                "--env-manager",
+                "local",
+                "-p",
+                str(m_port),
+                "--host",
+                "127.0.0.1",
+                "-w",
+                "1",
+            ],
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        mlflow_ready = wait_ready(f"http://127.0.0.1:{m_port}/ping", timeout=120, proc=mlflow_srv)
+        auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        body = json.dumps(CASE)
+        flat = {**CASE["answers"], **{k: str(v) for k, v in CASE["context"].items()}}
+        mlflow_body = json.dumps({"dataframe_records": [flat]})
+        runs: dict[str, list[dict[str, float]]] = {"screening": [], "health": [], "mlflow": []}
+        work_dir = Path(tempfile.mkdtemp())
+        for _ in range(ROUNDS):
+            runs["screening"].append(
+                wrk(f"http://127.0.0.1:{t_port}/v1/screenings", body=body, headers=auth, work=work_dir)
+            )
+            runs["health"].append(wrk(f"http://127.0.0.1:{t_port}/health", body=None, headers={}, work=work_dir))
+            runs["mlflow"].append(
+                wrk(
+                    f"http://127.0.0.1:{m_port}/invocations",
+                    body=mlflow_body,
+                    headers={"Content-Type": "application/json"},
+                    work=work_dir,
+                )
+            )
+        best = {k: max(v, key=lambda r: r["rps"]) for k, v in runs.items()}
+        batch = {"cases": [CASE] * 1000}
+        with httpx.Client(timeout=60) as client:
+            url = f"http://127.0.0.1:{t_port}/v1/screenings:batch"
+            client.post(url, json=batch, headers=auth)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                r = client.post(url, json=batch, headers=auth)
+                times.append(time.perf_counter() - t0)
+                r.raise_for_status()
+            server_ms = r.headers.get("server-timing", "")
+    finally:
+        for proc in (tarozu, mlflow_srv):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=20)
+    table = Table(title=f"Serving, wrk -c{CONCURRENCY}, {DURATION_S}s x {ROUNDS} interleaved rounds (best round)")
+    for col in ("endpoint", "req/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(col)
+    names = {
+        "screening": "Tarozu POST /v1/screenings (explained, logged)",
+        "health": "Tarozu GET /health (floor)",
+        "mlflow": "mlflow models serve POST /invocations",
+    }
+    for k, r in best.items():
+        table.add_row(names[k], f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", str(int(r["errors"])))
+    console.print(table)
+    s, h, m = best["screening"]["rps"], best["health"]["rps"], best["mlflow"]["rps"]
+    console.print(f"screening / mlflow models serve: {s / m:.1f}x (target >= 30x)")
+    console.print(f"screening / bare /health:        {s / h:.2f} (target >= 0.5)")
+    console.print(f"screening p99:                   {best['screening']['p99_ms']:.2f} ms (target < 10 ms)")
+    console.print(
+        f"batch of 1,000 explained cases:  {min(times) * 1000:.0f} ms round trip on loopback "
+        f"(best of 5; {server_ms or 'no Server-Timing header'}) (target < 50 ms server time)"
+    )
+    console.print(
+        f"ready after start:               {ready_s:.2f} s (target < 3 s); mlflow models serve: {mlflow_ready:.2f} s"
+    )
+    return {"best": best, "ready_s": ready_s}
