@@ -243,7 +243,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             notes = list(dataset.notes)
             if victims_only:
                 notes.insert(0, CTDC_NOTE)
-            notes += _selective_label_notes(dataset.frame)
+            notes += _selective_label_notes(dataset)
             data_summary = {
                 "source": dataset.source,
                 "layout": dataset.layout,
@@ -313,14 +313,14 @@ def _questionnaire_version() -> str:
     return load_questionnaire().version
 
 
-def _selective_label_notes(frame: pd.DataFrame) -> list[str]:
-    if "referred" not in frame:
+def _selective_label_notes(dataset: Dataset) -> list[str]:
+    """Field data (exported from the audit log) carries outcomes of referred people only."""
+    if "field" not in dataset.source.split("+"):
         return []
-    unreferred = int((frame["referred"] == 0).sum())
-    return [
-        f"Selective labels: outcomes exist only for referred people; {unreferred} screened people who were not "
-        "referred have no outcome and are not in the field data."
-    ]
+    report = Path(f"{dataset.path}.report.json")
+    if report.exists():
+        return [str(json.loads(report.read_text(encoding="utf-8"))["selective_labels"])]
+    return ["Selective labels: field data holds outcomes of referred people only; unreferred people have none."]
 
 
 def log_run(

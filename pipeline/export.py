@@ -1,0 +1,110 @@
+"""``tarozu export --from-log``: screenings with specialist outcomes, as anonymised training data.
+
+Only referred people get a specialist assessment, so only they have outcomes (selective
+labels). The export says how many screened people were not referred and so have none; the
+training run and the model card repeat it. Nothing that identifies a case leaves the log:
+no screening ids, case references, key ids or times, only the (corrected) answers, context,
+audit attributes and the outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from models.questionnaire import load_questionnaire
+from pipeline.cli import CommandError
+from pipeline.data.anonymity import anonymity_report
+from pipeline.data.schema import validate_frame, write_frame
+
+PAGE_SIZE = 500
+OUTCOME_LABELS = {"labour": (1, 0), "sexual": (0, 1), "both": (1, 1), "none": (0, 0)}
+NO_OUTCOMES = (
+    "the audit log has no screening with a known specialist outcome in that period "
+    "({screened} screened, {referred} referred); nothing to export"
+)
+SELECTIVE_LABELS = (
+    "Selective labels: outcomes exist only for referred people. Of {screened} screenings, {referred} were "
+    "referred and {with_outcome} have a known outcome; {unreferred} unreferred screenings have no outcome "
+    "and are not in this data."
+)
+
+
+def screenings_with_outcomes(
+    *, database_url: str | None, start: datetime | None, end: datetime | None
+) -> Iterator[dict[str, Any]]:
+    """Every screening of the period: current values, decision and latest outcome."""
+    from serving.db import make_engine
+    from serving.records import get_screening, list_screenings
+    from serving.settings import database_url as default_database_url
+
+    engine = make_engine(database_url or default_database_url())
+    page = 1
+    while True:
+        items = list_screenings(engine, start=start, end=end, page=page, page_size=PAGE_SIZE)["items"]
+        for item in items:
+            yield get_screening(engine, item["screening_id"])
+        if len(items) < PAGE_SIZE:
+            return
+        page += 1
+
+
+def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The Tarozu frame of screenings with a known outcome, and the counts behind it."""
+    q = load_questionnaire()
+    rows = []
+    referred = 0
+    for s in screenings:
+        decision = (s.get("decision") or {}).get("decision")
+        referred += decision == "referred"
+        outcomes = [o["outcome"] for o in s.get("outcomes", []) if o["outcome"] in OUTCOME_LABELS]
+        if not outcomes:
+            continue
+        current = s["current"]
+        flat: dict[str, Any] = {}
+        for section in current.values() if any(isinstance(v, dict) for v in current.values()) else [current]:
+            if isinstance(section, dict):
+                flat.update(section)
+        row: dict[str, Any] = {f.id: f.normalise(flat.get(f.id)) for f in q.all_fields}
+        row["is_labour"], row["is_sexual"] = OUTCOME_LABELS[outcomes[-1]]
+        rows.append(row)
+    counts = {
+        "screened": len(screenings),
+        "referred": referred,
+        "with_outcome": len(rows),
+        "unreferred": len(screenings) - referred,
+    }
+    if not rows:
+        raise CommandError(NO_OUTCOMES.format(**counts))
+    return validate_frame(pd.DataFrame(rows)), counts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from-log", action="store_true", required=True, help="export from the audit log")
+    parser.add_argument("--from", dest="start", type=datetime.fromisoformat, help="first day (ISO date)")
+    parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="day after the last (ISO date)")
+    parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
+    parser.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    parser.add_argument("--k", type=int, default=11, help="k for the k-anonymity report (default 11, CTDC's rule)")
+
+
+def run(args: argparse.Namespace) -> int:
+    screenings = list(screenings_with_outcomes(database_url=args.database_url, start=args.start, end=args.end))
+    frame, counts = export_frame(screenings)
+    out = write_frame(frame, args.out)
+    anonymity = anonymity_report(frame, k=args.k)
+    report = {"counts": counts, "selective_labels": SELECTIVE_LABELS.format(**counts), "anonymity": anonymity}
+    Path(f"{out}.report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    print(f"wrote {len(frame)} rows to {out}")
+    print(report["selective_labels"])
+    print(
+        f"k-anonymity over {', '.join(anonymity['quasi_identifiers'])}: k = {anonymity['k']}; "
+        f"a k={args.k} suppression would drop {anonymity['rows_suppressed']} rows"
+    )
+    return 0

@@ -1,0 +1,123 @@
+"""The Tarozu API: :func:`create_app` builds it; the lifespan loads the model and the log.
+
+Nothing happens at import. At start-up the lifespan limits BLAS threads, opens the audit
+database and runs its migrations, loads ``models:/<name>@champion`` (through an injectable
+loader), starts the audit-log writer and the API-key refresher, and freezes the objects
+loaded so far out of the garbage collector's way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
+from threadpoolctl import threadpool_limits
+
+from serving.auditlog import AuditWriter
+from serving.db import make_engine, run_migrations
+from serving.errors import install_error_handlers
+from serving.keys import KeyStore
+from serving.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from serving.openapi import install_openapi
+from serving.routes import admin, meta, mlflow, screenings, web
+from serving.settings import Settings, get_settings
+from serving.state import LoadedModel, ModelLoader, Services, registry_loader
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Risk-screening decision support for counter-trafficking work. A positive screen means
+"refer for a specialist assessment"; it is never a finding that a person is a victim.
+
+Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. Roles: screener
+(score, decide, correct), specialist (outcomes), reviewer (read screenings),
+data-scientist (reload the model, read everything), admin (keys).
+
+Every error is `{"error": {"code", "message", "field", "value", "allowed"}}`, except
+`/invocations`, which answers like MLflow's scoring server.
+"""
+
+
+def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | None = None) -> FastAPI:
+    """The API. ``model_loader(settings)`` returns a ``RegisteredModel`` (default: the MLflow registry)."""
+    settings = settings or get_settings()
+    loader = model_loader or registry_loader
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threadpool_limits(limits=settings.blas_threads)
+        engine = make_engine(settings.database_url)
+        writer: AuditWriter | None = None
+        try:
+            run_migrations(engine)
+            loaded = LoadedModel.prepare(loader(settings))
+            keys = KeyStore(engine, ttl=settings.key_cache_seconds)
+            keys.load()
+            writer = AuditWriter(engine)
+            writer.start()
+            services = Services(
+                settings=settings,
+                engine=engine,
+                writer=writer,
+                keys=keys,
+                loader=loader,
+                model=loaded,
+                hmac_key=settings.hmac_secret.get_secret_value().encode("utf-8"),
+            )
+            services.background.append(asyncio.create_task(keys.run_refresher()))
+            app.state.services = services
+            if settings.gc_freeze:
+                gc.collect()
+                gc.freeze()
+            logger.info("serving %s version %s", loaded.registered.name, loaded.registered.version)
+            yield
+        finally:
+            services_ = getattr(app.state, "services", None)
+            for task in services_.background if services_ else []:
+                task.cancel()
+            if writer is not None:
+                writer.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Tarozu screening API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    routers = [module.router for module in (screenings, mlflow, meta, admin, web)]
+    app.state.routers = routers
+    for router in routers:
+        app.include_router(router)
+    install_openapi(app, routers)
+    app.mount("/static", StaticFiles(directory=web.static_dir(), check_dir=False), name="static")
+
+    # Added innermost first: body limit, then CORS (only if origins are set), then headers.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        limits=[
+            ("/v1/screenings:batch", settings.max_batch_body_bytes),
+            ("/invocations", settings.max_batch_body_bytes),
+        ],
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

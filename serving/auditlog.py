@@ -1,0 +1,522 @@
+"""The append-only audit log: one hash chain, a group-commit writer, and its verifier.
+
+Every audit event (a screening, a decision, an outcome, a correction) is a row with a
+``seq`` unique across the four tables, the ``hash`` of the previous event (``prev_hash``)
+and its own ``hash = sha256(canonical JSON of the row's content + prev_hash)``. The
+``chain_head`` row holds the last ``seq`` and hash, so that a truncated tail is detected too.
+
+Writes go through one :class:`AuditWriter` per process: request handlers enqueue an
+operation and await its future; one thread takes everything queued, checks and writes it in
+one transaction (extending the chain in order), commits (with fsync), and only then resolves
+the futures. A request is answered only after its row is durable, and concurrent requests
+share one commit. If the transaction fails, it rolls back and every waiting request gets a
+503; operations that fail their own checks (a second decision, a missing screening) fail
+alone. Between processes the chain is serialised by the database: ``BEGIN IMMEDIATE`` on
+SQLite, ``pg_advisory_xact_lock`` on PostgreSQL. The writer's few statements are compiled
+once by SQLAlchemy and run on the DBAPI cursor (see :class:`_Compiled`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import heapq
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from serving.db import AUDIT_TABLES, IMMEDIATE, chain_head, corrections, decisions, screenings
+from serving.errors import (
+    ApiError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+
+logger = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+CHAIN_LOCK = 0x7A72_7561  # pg_advisory_xact_lock key of the audit chain
+MAX_ROWS_PER_COMMIT = 20_000
+
+NO_SCREENING = "no screening with id {id!r}"
+DECISION_EXISTS = "screening {id!r} already has a decision; a screening has one decision, and it is final"
+REASON_REQUIRED = (
+    "the decision {decision!r} differs from the recommendation (refer={refer}); "
+    "give a reason from the list in 'allowed'"
+)
+STALE_CORRECTION = (
+    "field {field!r} currently has the value {current!r}, not {old!r}; fetch the screening and correct "
+    "from its current value"
+)
+WRITE_FAILED = "the audit log could not be written, so nothing was recorded; retry shortly"
+WRITER_STOPPED = "the audit log writer is not running; the service is shutting down or failed to start"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled once for a dialect, executed on the DBAPI cursor.
+
+    Executing through SQLAlchemy costs about seven times as much CPU as the statement itself
+    on SQLite; the writer runs a handful per commit, so it compiles them once and runs them raw.
+    """
+
+    sql: str
+    names: tuple[str, ...] | None  # parameter order for positional paramstyles
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        return cls(str(compiled), names, dict(compiled.params))
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        merged = {**self.defaults, **values}
+        return tuple(merged[n] for n in self.names) if self.names is not None else merged
+
+
+@dataclass(frozen=True)
+class _Statements:
+    head: _Compiled
+    set_head: _Compiled
+    insert_head: _Compiled
+    insert: dict[str, _Compiled]
+    lock: _Compiled | None
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> _Statements:
+        d = engine.dialect
+        where = chain_head.c.id == 1
+        return cls(
+            head=_Compiled.of(select(chain_head.c.seq, chain_head.c.hash).where(where), d),
+            set_head=_Compiled.of(
+                update(chain_head).where(where).values(seq=bindparam("head_seq"), hash=bindparam("head_hash")), d
+            ),
+            insert_head=_Compiled.of(insert(chain_head), d),
+            insert={name: _Compiled.of(insert(table), d) for name, table in AUDIT_TABLES.items()},
+            lock=_Compiled.of(select(func.pg_advisory_xact_lock(bindparam("key"))), d)
+            if d.name == "postgresql"
+            else None,
+        )
+
+
+def now() -> str:
+    """The audit timestamp: UTC, microseconds, fixed width (so strings sort by time)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(table: str, row: Mapping[str, Any]) -> bytes:
+    """The bytes hashed for a row: its table and every column but ``hash``, keys sorted."""
+    content = {str(k): v for k, v in row.items() if k != "hash"}
+    content["table"] = table
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+
+
+def row_hash(table: str, row: Mapping[str, Any]) -> str:
+    """``sha256`` of the row's canonical content, which includes ``prev_hash``."""
+    return hashlib.sha256(canonical(table, row)).hexdigest()
+
+
+# ---------------------------------------------------------------------------- operations
+@dataclass
+class _Chain:
+    seq: int
+    hash: str
+
+
+class _Tx:
+    """One writer transaction: the SQLAlchemy connection (for checks), its DBAPI cursor (for
+    the hot statements), and screening rows waiting to be inserted in bulk."""
+
+    def __init__(self, conn: Connection, statements: _Statements) -> None:
+        self.conn = conn
+        self.statements = statements
+        self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self.screenings: list[dict[str, Any]] = []
+
+    def run(self, statement: _Compiled, values: Mapping[str, Any]) -> Any:
+        self.cursor.execute(statement.sql, statement.params(values))
+        return self.cursor
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        statement = self.statements.insert[table]
+        self.cursor.executemany(statement.sql, [statement.params(r) for r in rows])
+
+    def flush(self) -> None:
+        if self.screenings:
+            self.insert("screenings", self.screenings)
+            self.screenings = []
+
+
+class Operation:
+    """One unit of work for the writer; ``apply`` checks, then appends rows to the chain.
+
+    An operation that fails its checks raises an :class:`ApiError` before appending anything;
+    the other operations of the transaction go on.
+    """
+
+    rows_hint = 1
+
+    def apply(self, tx: _Tx, chain: _Chain) -> Any:
+        raise NotImplementedError
+
+
+def _append(table: str, row: dict[str, Any], chain: _Chain) -> dict[str, Any]:
+    chain.seq += 1
+    row["seq"] = chain.seq
+    row["prev_hash"] = chain.hash
+    row["hash"] = chain.hash = row_hash(table, row)
+    return row
+
+
+def _screening(conn: Connection, screening_id: str, columns: tuple[str, ...]) -> Any:
+    wanted = [screenings.c[c] for c in columns]
+    row = conn.execute(select(*wanted).where(screenings.c.screening_id == screening_id)).one_or_none()
+    if row is None:
+        raise NotFoundError(NO_SCREENING.format(id=screening_id), field="screening_id", value=screening_id)
+    return row
+
+
+@dataclass
+class AppendScreenings(Operation):
+    """Screenings (one, or a whole batch: all or nothing). Result: ``[(seq, created_at)]``."""
+
+    rows: list[dict[str, Any]]
+
+    @property
+    def rows_hint(self) -> int:  # type: ignore[override]
+        return len(self.rows)
+
+    def apply(self, tx: _Tx, chain: _Chain) -> list[tuple[int, str]]:
+        stamp = now()
+        out = []
+        for row in self.rows:
+            row["created_at"] = stamp
+            tx.screenings.append(_append("screenings", row, chain))
+            out.append((row["seq"], stamp))
+        return out
+
+
+@dataclass
+class AppendDecision(Operation):
+    """The human decision; refused if one exists or a needed reason is missing."""
+
+    row: dict[str, Any]
+    reasons: tuple[str, ...]
+
+    def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
+        tx.flush()
+        conn = tx.conn
+        sid = self.row["screening_id"]
+        (refer,) = _screening(conn, sid, ("refer",))
+        taken = conn.execute(select(decisions.c.seq).where(decisions.c.screening_id == sid)).first()
+        if taken is not None:
+            raise ConflictError(DECISION_EXISTS.format(id=sid), field="screening_id", value=sid)
+        decision = self.row["decision"]
+        differs = decision != ("referred" if refer else "not_referred")
+        if differs and self.row.get("reason") is None:
+            raise InvalidInputError(
+                REASON_REQUIRED.format(decision=decision, refer=bool(refer)),
+                field="reason",
+                value=None,
+                allowed=list(self.reasons),
+                code="reason_required",
+            )
+        row = {**self.row, "recommendation_refer": bool(refer), "differs": differs, "created_at": now()}
+        tx.insert("decisions", [_append("decisions", row, chain)])
+        return row
+
+
+@dataclass
+class AppendOutcome(Operation):
+    row: dict[str, Any]
+
+    def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
+        tx.flush()
+        _screening(tx.conn, self.row["screening_id"], ("seq",))
+        row = {**self.row, "created_at": now()}
+        tx.insert("outcomes", [_append("outcomes", row, chain)])
+        return row
+
+
+@dataclass
+class AppendCorrection(Operation):
+    """A correction of one field, checked against the field's current (corrected) value.
+
+    ``current`` maps the screening's original values and earlier corrections to the current
+    value of the field; the route has already checked the new value.
+    """
+
+    row: dict[str, Any]
+    current: Callable[[Any, list[Any]], Any]
+
+    def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
+        tx.flush()
+        conn = tx.conn
+        sid = self.row["screening_id"]
+        original = _screening(conn, sid, ("answers", "context", "audit", "screener_assessment"))
+        earlier = conn.execute(
+            select(corrections.c.field, corrections.c.new_value)
+            .where(corrections.c.screening_id == sid)
+            .order_by(corrections.c.seq)
+        ).all()
+        current = self.current(original, list(earlier))
+        old = orjson.loads(self.row["old_value"])
+        if current != old:
+            raise ConflictError(
+                STALE_CORRECTION.format(field=self.row["field"], current=current, old=old),
+                field="old_value",
+                value=old,
+                allowed=[current],
+                code="stale_value",
+            )
+        row = {**self.row, "created_at": now()}
+        tx.insert("corrections", [_append("corrections", row, chain)])
+        return row
+
+
+# ---------------------------------------------------------------------------- the writer
+@dataclass
+class _Item:
+    op: Operation
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+def _resolve(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in results:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+class AuditWriter:
+    """The process's single writer of the audit chain; see the module docstring."""
+
+    def __init__(self, engine: Engine, *, max_rows: int = MAX_ROWS_PER_COMMIT) -> None:
+        self.engine = engine
+        self.max_rows = max_rows
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._postgres = engine.dialect.name == "postgresql"
+        self._conn: Connection | None = None
+        self._statements = _Statements.for_engine(engine)
+        dbapi = engine.dialect.dbapi
+        self._integrity_errors: tuple[type[Exception], ...] = (
+            (IntegrityError, dbapi.IntegrityError) if dbapi is not None else (IntegrityError,)
+        )
+        self.commits = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="tarozu-audit-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    async def submit(self, op: Operation) -> Any:
+        """Queue ``op`` and wait until it is committed; raises its error (an ApiError)."""
+        if not self.running:
+            raise ServiceUnavailableError(WRITER_STOPPED, code="audit_log_unavailable")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Item(op, loop, future))
+        return await future
+
+    # -- the thread
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch, rows = [first], first.op.rows_hint
+            while rows < self.max_rows:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                rows += item.op.rows_hint
+            self._write(batch)
+        self._close()
+
+    def _write(self, batch: list[_Item]) -> None:
+        try:
+            outcomes = self._transaction(batch)
+        except Exception as exc:  # the whole transaction rolled back
+            if len(batch) > 1 and isinstance(exc, self._integrity_errors):
+                for item in batch:  # isolate the offending operation
+                    self._write([item])
+                return
+            logger.error("audit log transaction of %d operations failed: %s", len(batch), type(exc).__name__)
+            failure = _as_api_error(exc, self._integrity_errors)
+            outcomes = [(None, failure) for _ in batch]
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+        for item, (value, error) in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(item.loop, []).append((item.future, value, error))
+        for loop, results in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed while we wrote
+                loop.call_soon_threadsafe(_resolve, results)
+
+    def _connection(self) -> Connection:
+        """The writer thread's own connection, kept open between transactions."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect().execution_options(**{IMMEDIATE: True})
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _transaction(self, batch: list[_Item]) -> list[tuple[Any, ApiError | None]]:
+        outcomes: list[tuple[Any, ApiError | None]] = []
+        conn = self._connection()
+        sql = self._statements
+        try:
+            with conn.begin():  # BEGIN IMMEDIATE on SQLite
+                tx = _Tx(conn, sql)
+                if sql.lock is not None:
+                    tx.run(sql.lock, {"key": CHAIN_LOCK})
+                head = tx.run(sql.head, {}).fetchone()
+                chain = _Chain(seq=head[0], hash=head[1]) if head else _Chain(seq=0, hash=GENESIS)
+                start = chain.seq
+                for item in batch:
+                    try:
+                        outcomes.append((item.op.apply(tx, chain), None))
+                    except ApiError as exc:  # its checks failed before it appended anything
+                        outcomes.append((None, exc))
+                tx.flush()
+                if chain.seq != start:
+                    if head is None:
+                        tx.run(sql.insert_head, {"id": 1, "seq": chain.seq, "hash": chain.hash})
+                    else:
+                        tx.run(sql.set_head, {"head_seq": chain.seq, "head_hash": chain.hash})
+                tx.cursor.close()
+        except Exception:
+            self._close()  # a fresh connection for the next transaction
+            raise
+        self.commits += 1
+        return outcomes
+
+
+def _as_api_error(exc: Exception, integrity: tuple[type[Exception], ...]) -> ApiError:
+    if isinstance(exc, integrity) and "decisions" in str(getattr(exc, "orig", exc)):
+        return ConflictError("the screening already has a decision", code="conflict")
+    return ServiceUnavailableError(WRITE_FAILED, code="audit_log_unavailable")
+
+
+# ---------------------------------------------------------------------------- verification
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    table: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"row {self.seq} ({self.table}): {self.problem}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    rows: int
+    head_hash: str
+    problem: ChainProblem | None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+def _table_rows(conn: Connection, name: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    table = AUDIT_TABLES[name]
+    for row in conn.execute(select(table).order_by(table.c.seq)):
+        content = row._asdict()
+        yield content["seq"], name, content
+
+
+def _rows(conn: Connection) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Every audit row of every table, merged in ``seq`` order (streamed, not loaded at once)."""
+    streams = [_table_rows(conn, name) for name in AUDIT_TABLES]
+    yield from heapq.merge(*streams, key=lambda r: (r[0], r[1]))
+
+
+def verify_chain(engine: Engine) -> VerifyReport:
+    """Walk the chain in ``seq`` order and name the first row that was edited, deleted,
+    inserted or moved; also check the stored head against the last row."""
+    expected_seq, previous_hash, count = 1, GENESIS, 0
+    with engine.connect() as conn:
+        for seq, table, row in _rows(conn):
+            count += 1
+            if seq < expected_seq:
+                return VerifyReport(
+                    count,
+                    previous_hash,
+                    ChainProblem(seq, table, "a second row with this sequence number (inserted)"),
+                )
+            if seq > expected_seq:
+                missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq} to {seq - 1}"
+                return VerifyReport(
+                    count,
+                    previous_hash,
+                    ChainProblem(expected_seq, table, f"missing: row {missing} was deleted (the chain jumps to {seq})"),
+                )
+            if row["prev_hash"] != previous_hash:
+                return VerifyReport(
+                    count,
+                    previous_hash,
+                    ChainProblem(
+                        seq,
+                        table,
+                        "its prev_hash is not the hash of row "
+                        f"{seq - 1}: a row before it was changed, removed, inserted or reordered",
+                    ),
+                )
+            if row_hash(table, row) != row["hash"]:
+                return VerifyReport(
+                    count,
+                    previous_hash,
+                    ChainProblem(seq, table, "its content does not match its hash: the row was edited"),
+                )
+            expected_seq, previous_hash = seq + 1, row["hash"]
+        head = conn.execute(select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)).first()
+    last = expected_seq - 1
+    if head is None and last:
+        return VerifyReport(count, previous_hash, ChainProblem(last, "chain_head", "the chain head record is missing"))
+    if head is not None and (head.seq, head.hash) != (last, previous_hash):
+        if head.seq > last:
+            problem = f"rows {last + 1} to {head.seq} were deleted from the end (the head says {head.seq})"
+            return VerifyReport(count, previous_hash, ChainProblem(last + 1, "chain_head", problem))
+        return VerifyReport(
+            count,
+            previous_hash,
+            ChainProblem(head.seq, "chain_head", "the chain head does not match the last row"),
+        )
+    return VerifyReport(count, previous_hash, None)

@@ -1,0 +1,199 @@
+"""The audit database: tables (SQLAlchemy Core), engine set-up and Alembic migrations.
+
+SQLite by default (WAL, ``synchronous=FULL``, foreign keys on, write transactions with
+``BEGIN IMMEDIATE`` so that several processes serialise their writes), PostgreSQL when the
+URL says so. The schema is created and upgraded only by the migrations in
+``serving/migrations/``; :data:`metadata` mirrors them and a test checks that they agree.
+
+The audit tables (``screenings``, ``decisions``, ``outcomes``, ``corrections``) are
+append-only and form one hash chain in ``seq`` order (see :mod:`serving.auditlog`).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    make_url,
+)
+
+IMMEDIATE = "tarozu_immediate"
+"""Execution option: begin the transaction with ``BEGIN IMMEDIATE`` on SQLite."""
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _event_columns() -> list[Column[Any]]:
+    """Columns every audit event has: its place in the chain, when, and who (by key id)."""
+    return [
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("created_at", String(32), nullable=False),
+        Column("role", String(32), nullable=False),
+        Column("key_id", String(32), nullable=False),
+    ]
+
+
+def _chain_columns() -> list[Column[Any]]:
+    return [Column("prev_hash", String(64), nullable=False), Column("hash", String(64), nullable=False)]
+
+
+screenings = Table(
+    "screenings",
+    metadata,
+    *_event_columns(),
+    Column("screening_id", String(36), nullable=False, unique=True),
+    Column("source", String(16), nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("questionnaire_version", String(32), nullable=False),
+    Column("lang", String(8)),
+    Column("case_ref_hmac", String(64)),
+    Column("screener_assessment", String(16)),
+    Column("answers", Text, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("audit", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("refer", Boolean, nullable=False),
+    *_chain_columns(),
+    Index(None, "created_at"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    *_event_columns(),
+    Column("screening_id", String(36), ForeignKey("screenings.screening_id"), nullable=False, unique=True),
+    Column("decision", String(32), nullable=False),
+    Column("reason", String(32)),
+    Column("reason_text", Text),
+    Column("recommendation_refer", Boolean, nullable=False),
+    Column("differs", Boolean, nullable=False),
+    *_chain_columns(),
+)
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    *_event_columns(),
+    Column("screening_id", String(36), ForeignKey("screenings.screening_id"), nullable=False, index=True),
+    Column("outcome", String(16), nullable=False),
+    *_chain_columns(),
+)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    *_event_columns(),
+    Column("screening_id", String(36), ForeignKey("screenings.screening_id"), nullable=False, index=True),
+    Column("field", String(64), nullable=False),
+    Column("old_value", Text, nullable=False),
+    Column("new_value", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    *_chain_columns(),
+)
+
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("role", String(32), nullable=False),
+    Column("label", String(100)),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+    Column("dev", Boolean, nullable=False),
+)
+
+AUDIT_TABLES: dict[str, Table] = {t.name: t for t in (screenings, decisions, outcomes, corrections)}
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3, the driver Tarozu installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the audit database; creates the SQLite file's directory if needed."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # SQLAlchemy, not sqlite3, emits BEGIN (see _on_begin); pragmas per connection.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(IMMEDIATE) else "BEGIN")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(url: str | None = None) -> Any:
+    """The Alembic configuration of the packaged migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("serving").joinpath("migrations")))
+    if url:
+        config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return config
+
+
+def run_migrations(engine: Engine) -> None:
+    """Upgrade the database to the newest schema (idempotent, serialised between processes)."""
+    from alembic import command
+
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin
+    config = alembic_config()
+    with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,95 @@
+"""FastAPI dependencies: the caller (API key, role, services) and the app's settings.
+
+Each authenticated route has exactly one dependency, :func:`require`, which reads the key
+from ``Authorization: Bearer`` or ``X-API-Key`` itself: FastAPI's per-dependency work (and
+sub-dependencies such as ``HTTPBearer``) cost as much CPU as scoring a case. The security
+schemes and each route's roles are added to OpenAPI by :mod:`serving.openapi`. Every
+dependency is ``async``: FastAPI runs sync ones in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.datastructures import Headers
+
+from serving.errors import UnauthorizedError
+from serving.keys import Principal, authorise
+from serving.settings import Settings
+from serving.state import Services
+
+ROLES_ATTRIBUTE = "tarozu_roles"
+CONFLICTING_KEYS = "the Authorization header must be 'Bearer <key>', with the same key as X-API-Key if both are sent"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling (key id and role) and the services the route works with."""
+
+    principal: Principal
+    services: Services
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The API key from ``X-API-Key`` or ``Authorization: Bearer <key>``.
+
+    An ``Authorization`` header that is not ``Bearer <key>``, or two headers with different
+    keys, are refused rather than ignored: a request is authenticated by everything it sends.
+    """
+    key = headers.get("x-api-key")
+    authorization = headers.get("authorization")
+    if authorization is None:
+        return key
+    scheme, _, credentials = authorization.partition(" ")
+    bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+    if not bearer or (key is not None and key != bearer):
+        raise UnauthorizedError(CONFLICTING_KEYS, code="invalid_api_key")
+    return bearer
+
+
+def require(*roles: str) -> Any:
+    """A dependency that authenticates the key (401) and checks its role (403)."""
+
+    async def caller(request: Request) -> Caller:
+        services: Services = request.app.state.services
+        principal = await services.keys.authenticate(presented_key(request.headers))
+        return Caller(authorise(principal, roles), services)
+
+    setattr(caller, ROLES_ATTRIBUTE, roles)
+    return Depends(caller)
+
+
+def roles_of(call: Callable[..., Coroutine[Any, Any, Any]] | Any) -> tuple[str, ...] | None:
+    roles: tuple[str, ...] | None = getattr(call, ROLES_ATTRIBUTE, None)
+    return roles
+
+
+async def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def app_settings(request: Request) -> Settings:
+    """The settings the app was created with (``create_app`` defaults to the cached ``get_settings()``).
+
+    Read from the app rather than overridden with ``app.dependency_overrides``: with any
+    override registered, FastAPI re-inspects every dependency on every request.
+    """
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+Screener = Annotated[Caller, require("screener")]
+Specialist = Annotated[Caller, require("specialist")]
+Reader = Annotated[Caller, require("reviewer", "data-scientist")]
+CaseReader = Annotated[Caller, require("screener", "specialist", "reviewer", "data-scientist")]
+Scorer = Annotated[Caller, require("screener", "data-scientist")]
+DataScientist = Annotated[Caller, require("data-scientist")]
+Admin = Annotated[Caller, require("admin")]
+AnyRole = Annotated[Caller, require("screener", "specialist", "reviewer", "data-scientist", "admin")]

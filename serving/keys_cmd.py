@@ -1,0 +1,54 @@
+"""``tarozu keys``: create, list and revoke API keys (the key is printed once, never stored)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from serving.schemas import ROLES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--label", help="who or what the key is for (no personal names)")
+    sub.add_parser("list", help="list keys (ids, roles, labels; never the keys)")
+    revoke = sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", metavar="ID")
+
+
+def run(args: argparse.Namespace) -> int:
+    from serving.db import make_engine, run_migrations
+    from serving.errors import NotFoundError
+    from serving.keys import create_key, list_keys, revoke_key
+    from serving.settings import database_url
+
+    engine = make_engine(database_url(args.database_url))
+    try:
+        run_migrations(engine)
+        if args.action == "create":
+            created = create_key(engine, role=args.role, label=args.label)
+            print(created["key"])
+            print(
+                f"created key {created['key_id']} with role {created['role']}; it is shown only now, "
+                "so store it safely",
+                file=sys.stderr,
+            )
+        elif args.action == "list":
+            keys = list_keys(engine)
+            print(f"{'ID':<14}{'ROLE':<16}{'CREATED':<29}{'REVOKED':<29}LABEL")
+            for k in keys:
+                revoked = k["revoked_at"] or "-"
+                print(f"{k['key_id']:<14}{k['role']:<16}{k['created_at']:<29}{revoked:<29}{k['label'] or ''}")
+        else:
+            try:
+                info = revoke_key(engine, args.key_id)
+            except NotFoundError as exc:
+                print(f"tarozu keys: {exc.message}", file=sys.stderr)
+                return 1
+            print(f"revoked key {info['key_id']} ({info['role']}) at {info['revoked_at']}")
+    finally:
+        engine.dispose()
+    return 0

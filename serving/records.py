@@ -1,0 +1,237 @@
+"""Screenings as the audit log stores them, and the views the API reads back.
+
+A screening row keeps the values as submitted (every indicator, context field and audit
+attribute; unanswered ones as ``unknown``) and never changes; corrections are later rows.
+The current view applies them in order, and the history lists them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+from sqlalchemy import Engine, and_, func, select
+
+from models.questionnaire import UNKNOWN, load_questionnaire
+from serving.db import corrections, decisions, outcomes, screenings
+from serving.errors import NotFoundError
+
+SCREENER_ASSESSMENT = "screener_assessment"
+NO_SCREENING = "no screening with id {id!r}"
+
+
+def case_ref_hmac(secret: bytes, case_ref: str | None) -> str | None:
+    """The only form in which a case reference is kept."""
+    if case_ref is None:
+        return None
+    return hmac.new(secret, case_ref.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def group_values(group: BaseModel | None, ids: tuple[str, ...]) -> dict[str, Any]:
+    """Every field of a validated answers/context/audit group, unanswered as ``unknown``."""
+    given = group.__dict__ if group is not None else {}
+    return {fid: UNKNOWN if given.get(fid) is None else given[fid] for fid in ids}
+
+
+def stored_value(field_id: str, raw: Any) -> Any:
+    """A raw value (from /invocations or CSV) as the log keeps it: whole months or a level."""
+    field = load_questionnaire().field(field_id)
+    if field.numeric and isinstance(raw, (int, float, str)) and not isinstance(raw, bool):
+        try:
+            number = float(raw)
+        except ValueError:
+            number = float("nan")
+        if number.is_integer():
+            field.normalise(raw)  # range check
+            return int(number)
+    return field.normalise(raw)
+
+
+def section_of(field_id: str) -> str:
+    """Where a correctable field lives in a screening: answers, context, audit or the assessment."""
+    if field_id == SCREENER_ASSESSMENT:
+        return SCREENER_ASSESSMENT
+    kind = load_questionnaire().field(field_id).kind
+    return {"indicator": "answers", "context": "context", "audit": "audit"}[kind]
+
+
+def original_values(row: Any) -> dict[str, Any]:
+    return {
+        "answers": orjson.loads(row.answers),
+        "context": orjson.loads(row.context),
+        "audit": orjson.loads(row.audit),
+        SCREENER_ASSESSMENT: row.screener_assessment,
+    }
+
+
+def value_of(values: Mapping[str, Any], field_id: str) -> Any:
+    section = section_of(field_id)
+    if section == SCREENER_ASSESSMENT:
+        return values[SCREENER_ASSESSMENT]
+    return values[section].get(field_id)
+
+
+def apply_corrections(values: dict[str, Any], history: Sequence[Any]) -> dict[str, Any]:
+    """The values after ``history`` (rows with ``field`` and JSON ``new_value``), in order."""
+    current = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for entry in history:
+        section = section_of(entry.field)
+        new = orjson.loads(entry.new_value)
+        if section == SCREENER_ASSESSMENT:
+            current[SCREENER_ASSESSMENT] = new
+        else:
+            current[section][entry.field] = new
+    return current
+
+
+def current_value(field_id: str) -> Any:
+    """For :class:`serving.auditlog.AppendCorrection`: the field's value after earlier corrections."""
+
+    def compute(original_row: Any, history: list[Any]) -> Any:
+        return value_of(apply_corrections(original_values(original_row), history), field_id)
+
+    return compute
+
+
+# ---------------------------------------------------------------------------- reads
+def _probabilities(result: Mapping[str, Any]) -> dict[str, float | None]:
+    if "outcomes" in result:
+        return {name: o["probability"] for name, o in result["outcomes"].items()}
+    return {k.removesuffix("_probability"): v for k, v in result.items() if k.endswith("_probability")}
+
+
+def get_screening(engine: Engine, screening_id: str) -> dict[str, Any]:
+    """A screening with its current (corrected) values, history, decision and outcomes."""
+    with engine.connect() as conn:
+        row = conn.execute(select(screenings).where(screenings.c.screening_id == screening_id)).one_or_none()
+        if row is None:
+            raise NotFoundError(NO_SCREENING.format(id=screening_id), field="screening_id", value=screening_id)
+        history = conn.execute(
+            select(corrections).where(corrections.c.screening_id == screening_id).order_by(corrections.c.seq)
+        ).all()
+        decision = conn.execute(select(decisions).where(decisions.c.screening_id == screening_id)).one_or_none()
+        results = conn.execute(
+            select(outcomes).where(outcomes.c.screening_id == screening_id).order_by(outcomes.c.seq)
+        ).all()
+    original = original_values(row)
+    return {
+        "screening_id": row.screening_id,
+        "seq": row.seq,
+        "created_at": row.created_at,
+        "source": row.source,
+        "role": row.role,
+        "key_id": row.key_id,
+        "model": {"name": row.model_name, "version": row.model_version},
+        "lang": row.lang,
+        "has_case_ref": row.case_ref_hmac is not None,
+        "original": original,
+        "current": apply_corrections(original, history),
+        "result": orjson.loads(row.result),
+        "corrections": [
+            {
+                "field": c.field,
+                "old_value": orjson.loads(c.old_value),
+                "new_value": orjson.loads(c.new_value),
+                "reason": c.reason,
+                "created_at": c.created_at,
+                "role": c.role,
+                "key_id": c.key_id,
+            }
+            for c in history
+        ],
+        "decision": None
+        if decision is None
+        else {
+            "decision": decision.decision,
+            "reason": decision.reason,
+            "reason_text": decision.reason_text,
+            "differs_from_recommendation": decision.differs,
+            "created_at": decision.created_at,
+            "role": decision.role,
+            "key_id": decision.key_id,
+        },
+        "outcomes": [
+            {"outcome": o.outcome, "created_at": o.created_at, "role": o.role, "key_id": o.key_id} for o in results
+        ],
+    }
+
+
+def timestamp(value: datetime) -> str:
+    """A query bound in the audit timestamp format (naive times are UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def list_screenings(
+    engine: Engine, *, start: datetime | None, end: datetime | None, page: int, page_size: int
+) -> dict[str, Any]:
+    """Screenings with their decisions, oldest first, one page at a time."""
+    conditions = []
+    if start is not None:
+        conditions.append(screenings.c.created_at >= timestamp(start))
+    if end is not None:
+        conditions.append(screenings.c.created_at < timestamp(end))
+    where = and_(*conditions) if conditions else None
+    n_corrections = (
+        select(corrections.c.screening_id, func.count().label("n")).group_by(corrections.c.screening_id).subquery()
+    )
+    query = (
+        select(
+            screenings.c.screening_id,
+            screenings.c.seq,
+            screenings.c.created_at,
+            screenings.c.source,
+            screenings.c.role,
+            screenings.c.key_id,
+            screenings.c.model_name,
+            screenings.c.model_version,
+            screenings.c.screener_assessment,
+            screenings.c.refer,
+            screenings.c.result,
+            decisions.c.decision,
+            decisions.c.reason.label("decision_reason"),
+            func.coalesce(n_corrections.c.n, 0).label("n_corrections"),
+        )
+        .select_from(
+            screenings.outerjoin(decisions, decisions.c.screening_id == screenings.c.screening_id).outerjoin(
+                n_corrections, n_corrections.c.screening_id == screenings.c.screening_id
+            )
+        )
+        .order_by(screenings.c.seq)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    count = select(func.count()).select_from(screenings)
+    if where is not None:
+        query, count = query.where(where), count.where(where)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+        total = conn.execute(count).scalar_one()
+    items = []
+    for r in rows:
+        probabilities = _probabilities(orjson.loads(r.result))
+        items.append(
+            {
+                "screening_id": r.screening_id,
+                "seq": r.seq,
+                "created_at": r.created_at,
+                "source": r.source,
+                "role": r.role,
+                "key_id": r.key_id,
+                "model": {"name": r.model_name, "version": r.model_version},
+                "screener_assessment": r.screener_assessment,
+                "refer": r.refer,
+                "labour_probability": probabilities.get("labour"),
+                "sexual_probability": probabilities.get("sexual"),
+                "decision": r.decision,
+                "decision_reason": r.decision_reason,
+                "n_corrections": r.n_corrections,
+            }
+        )
+    return {"items": items, "page": page, "page_size": page_size, "total": total}

@@ -1,0 +1,423 @@
+"""Request and response models of the API.
+
+The case models (answers, context, audit attributes) are derived from the questionnaire with
+``create_model``: one optional field per indicator with the answers as a ``Literal``, one per
+context or audit field with its declared values, so adding a question to
+``models/questionnaire/questionnaire.yaml`` changes the API without touching this file.
+Response models are documentation for OpenAPI: handlers return ``orjson`` bytes directly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, create_model
+
+from models.questionnaire import LANGUAGES, UNKNOWN, load_questionnaire, load_texts
+from models.questionnaire import Field as QField
+
+TEXT_MAX_CHARS = 500
+CASE_REF_MAX_CHARS = 128
+
+Lang = Literal[LANGUAGES]  # type: ignore[valid-type]
+Assessment = Literal["low", "medium", "high"]
+Decision = Literal["referred", "not_referred", "needs_more_information"]
+DecisionReason = Literal[
+    "screener_judgement",
+    "additional_information",
+    "person_declined_referral",
+    "answers_unreliable",
+    "other",
+]
+SpecialistOutcome = Literal["labour", "sexual", "both", "none", "unknown"]
+Role = Literal["screener", "specialist", "reviewer", "data-scientist", "admin"]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+DECISION_REASONS: tuple[str, ...] = DecisionReason.__args__  # type: ignore[attr-defined]
+ASSESSMENTS: tuple[str, ...] = Assessment.__args__  # type: ignore[attr-defined]
+FREE_TEXT_FIELDS = frozenset({"case_ref", "reason_text", "reason", "label"})
+"""Fields whose values are never echoed in error bodies or logs (they may hold identifiers)."""
+
+STRICT = ConfigDict(extra="forbid")
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's ``integer`` includes ``14.0``; ``true`` and ``"14"`` stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole_number)]
+
+
+def _value_type(field: QField) -> Any:
+    """The type of a questionnaire field in a request: its levels, or whole months."""
+    if field.numeric:
+        low, high = field.bins[0][1], field.bins[-1][2]
+        return Annotated[WholeNumber, Field(ge=low, le=high)] | Literal[UNKNOWN] | None
+    return Literal[field.levels] | None
+
+
+def _group_model(name: str, fields: tuple[QField, ...], doc: str) -> type[BaseModel]:
+    en = load_texts("en")
+    definitions: dict[str, Any] = {
+        f.id: (_value_type(f), Field(default=None, description=en.question(f.id))) for f in fields
+    }
+    return create_model(name, __config__=STRICT, __doc__=doc, **definitions)
+
+
+_Q = load_questionnaire()
+
+Answers = _group_model(
+    "Answers",
+    _Q.indicators,
+    "Answers keyed by indicator id; an indicator left out is unknown (not asked).",
+)
+Context = _group_model(
+    "Context",
+    _Q.context,
+    "Context of the migration; months_abroad is a whole number of months (0 if not yet left).",
+)
+AuditAttributes = _group_model(
+    "AuditAttributes",
+    _Q.audit,
+    "Protected attributes, stored for the fairness audit and never used as model features "
+    "unless the model card says so.",
+)
+
+InvocationRecord = _group_model(
+    "InvocationRecord",
+    _Q.all_fields,
+    "One case for /invocations: columns are questionnaire field ids; missing ones are unknown.",
+)
+
+SCREENING_EXAMPLE: dict[str, Any] = {
+    "answers": {"documents_withheld": "yes", "debt_bondage": "no", "excessive_hours": "yes"},
+    "context": {
+        "migrant_status": "returnee",
+        "destination": "RUS",
+        "sector": "construction",
+        "months_abroad": 14,
+        "recruiter_relation": "friend",
+        "job_found_via": "friend_or_relative",
+    },
+    "audit": {"gender": "man", "age_band": "24-26", "citizenship": "TJK", "region": "khatlon"},
+    "case_ref": "NRM-2026-0042",
+    "lang": "en",
+    "screener_assessment": "medium",
+}
+
+ScreeningRequest = create_model(
+    "ScreeningRequest",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [SCREENING_EXAMPLE]}),
+    __doc__="One case to screen. The screener's own assessment is required and is made before any score is seen.",
+    answers=(Answers, Field(default_factory=Answers)),
+    context=(Context, Field(default_factory=Context)),
+    audit=(AuditAttributes | None, None),  # type: ignore[arg-type]
+    case_ref=(
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=CASE_REF_MAX_CHARS,
+            description="Your own case reference; stored only as an HMAC-SHA256 with the server secret.",
+        ),
+    ),
+    lang=(Lang, Field(default="en", description="Language of the texts in the result.")),
+    screener_assessment=(
+        Assessment,
+        Field(description="The screener's concern before seeing any score: low, medium or high."),
+    ),
+)
+
+BatchRequest = create_model(
+    "BatchRequest",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cases": [SCREENING_EXAMPLE]}]}),
+    __doc__="Several cases; all are validated before any is scored (all or nothing).",
+    cases=(list[ScreeningRequest], Field(min_length=1)),  # type: ignore[valid-type]
+)
+
+
+# ---------------------------------------------------------------------------- responses
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class Contribution(BaseModel):
+    field: str
+    answer: str
+    answer_text: str
+    contribution: float = Field(description="Contribution to the log-odds.")
+    direction: Literal["raises", "lowers", "none"]
+    reason: str
+
+
+class Explanation(BaseModel):
+    base_value: float
+    log_odds: float = Field(description="base_value + sum(contributions), exactly.")
+    contributions: list[Contribution] = Field(description="Every model field, largest contribution first.")
+
+
+class OutcomeResult(BaseModel):
+    label: str
+    probability: float = Field(description="Calibrated probability.")
+    interval: list[float] = Field(description="2.5% and 97.5% of the bootstrap ensemble.")
+    band: Literal["low", "medium", "high"]
+    band_label: str
+    above_threshold: bool
+    threshold: float
+    explanation: Explanation
+
+
+class Recommendation(BaseModel):
+    refer: bool
+    text: str
+
+
+class UnansweredQuestion(BaseModel):
+    indicator: str
+    if_yes: dict[str, float]
+    if_no: dict[str, float]
+    impact: float = Field(description="Largest change of the log-odds an answer would make.")
+    question: str
+
+
+class ScreeningResult(BaseModel):
+    screening_id: str
+    created_at: str
+    model: ModelRef
+    outcomes: dict[str, OutcomeResult]
+    recommendation: Recommendation
+    unanswered: list[UnansweredQuestion]
+    caveat: str
+
+
+class BatchResponse(BaseModel):
+    results: list[ScreeningResult]
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "not_referred", "reason": "person_declined_referral"}]},
+    )
+    decision: Decision
+    reason: DecisionReason | None = Field(
+        default=None, description="Required when the decision differs from the recommendation."
+    )
+    reason_text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=TEXT_MAX_CHARS,
+        description="Optional explanation; no names or other identifiers.",
+    )
+
+
+class DecisionResponse(BaseModel):
+    screening_id: str
+    decision: Decision
+    reason: DecisionReason | None
+    recommendation_refer: bool
+    differs_from_recommendation: bool
+    created_at: str
+
+
+class OutcomeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"outcome": "labour"}]})
+    outcome: SpecialistOutcome
+
+
+class OutcomeResponse(BaseModel):
+    screening_id: str
+    outcome: SpecialistOutcome
+    created_at: str
+
+
+CorrectableField = Literal[(*(f.id for f in _Q.all_fields), "screener_assessment")]  # type: ignore[valid-type]
+CorrectionValue = WholeNumber | str | None
+
+
+class CorrectionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "field": "documents_withheld",
+                    "old_value": "unknown",
+                    "new_value": "yes",
+                    "reason": "Answer entered in the wrong row; checked with the paper form.",
+                }
+            ]
+        },
+    )
+    field: CorrectableField  # type: ignore[valid-type]
+    old_value: CorrectionValue = Field(description="The current value; the correction is refused if it differs.")
+    new_value: CorrectionValue
+    reason: str = Field(min_length=1, max_length=TEXT_MAX_CHARS, description="Why; no identifiers.")
+
+
+class CorrectionResponse(BaseModel):
+    screening_id: str
+    field: str
+    old_value: CorrectionValue
+    new_value: CorrectionValue
+    created_at: str
+
+
+class CorrectionEntry(BaseModel):
+    field: str
+    old_value: CorrectionValue
+    new_value: CorrectionValue
+    reason: str
+    created_at: str
+    role: str
+    key_id: str
+
+
+class DecisionEntry(BaseModel):
+    decision: Decision
+    reason: DecisionReason | None
+    reason_text: str | None
+    differs_from_recommendation: bool
+    created_at: str
+    role: str
+    key_id: str
+
+
+class OutcomeEntry(BaseModel):
+    outcome: SpecialistOutcome
+    created_at: str
+    role: str
+    key_id: str
+
+
+class ScreeningValues(BaseModel):
+    answers: dict[str, str]
+    context: dict[str, Any]
+    audit: dict[str, str]
+    screener_assessment: Assessment | None
+
+
+class ScreeningRecord(BaseModel):
+    screening_id: str
+    seq: int
+    created_at: str
+    source: Literal["api", "batch", "invocations"]
+    role: str
+    key_id: str
+    model: ModelRef
+    lang: str | None
+    has_case_ref: bool
+    original: ScreeningValues = Field(description="The values as submitted; never edited.")
+    current: ScreeningValues = Field(description="The values after all corrections.")
+    result: dict[str, Any] = Field(description="Scores and explanation as logged (log-odds contributions).")
+    corrections: list[CorrectionEntry]
+    decision: DecisionEntry | None
+    outcomes: list[OutcomeEntry]
+
+
+class ScreeningSummary(BaseModel):
+    screening_id: str
+    seq: int
+    created_at: str
+    source: str
+    role: str
+    key_id: str
+    model: ModelRef
+    screener_assessment: str | None
+    refer: bool
+    labour_probability: float | None
+    sexual_probability: float | None
+    decision: Decision | None
+    decision_reason: DecisionReason | None
+    n_corrections: int
+
+
+class ScreeningPage(BaseModel):
+    items: list[ScreeningSummary]
+    page: int
+    page_size: int
+    total: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    fields: list[str]
+    outcomes: dict[str, dict[str, Any]] = Field(description="Per outcome: threshold, high_threshold, bands.")
+    bands: list[str]
+    metrics: dict[str, Any]
+    card: dict[str, Any]
+    loaded_at: str
+
+
+class ReloadResponse(BaseModel):
+    previous: ModelRef
+    current: ModelRef
+    changed: bool
+
+
+class QuestionnaireOut(BaseModel):
+    version: str
+    lang: Lang
+    answers: list[dict[str, str]]
+    dimensions: list[dict[str, Any]]
+    indicators: list[dict[str, Any]]
+    context: list[dict[str, Any]]
+    audit: list[dict[str, Any]]
+    screener_assessment: list[dict[str, str]]
+    decisions: list[str]
+    decision_reasons: list[str]
+    specialist_outcomes: list[str]
+    messages: dict[str, Any]
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "screener", "label": "desk 3"}]})
+    role: Role
+    label: str | None = Field(default=None, max_length=100)
+
+
+class KeyInfo(BaseModel):
+    key_id: str
+    role: Role
+    label: str | None
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyCreated(KeyInfo):
+    key: str = Field(description="Shown once; only its SHA-256 is stored.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "not_ready"]
+    model: ModelRef | None
+    database: Literal["ok", "unreachable"]
+
+
+# ---------------------------------------------------------------------------- errors
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable code, e.g. invalid_value, unknown_field.")
+    message: str = Field(description="What was wrong and how to fix it.")
+    field: str | None = Field(default=None, description="Dotted path of the offending field.")
+    value: Any = Field(default=None, description="The value sent (never echoed for free text).")
+    allowed: Any = Field(default=None, description="What is allowed instead.")
+    row: int | None = Field(default=None, description="1-based case number in a batch.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class MlflowError(BaseModel):
+    error_code: str = Field(examples=["BAD_REQUEST"])
+    message: str

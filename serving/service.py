@@ -1,0 +1,216 @@
+"""What the screening routes do, between parsing a request and writing its response.
+
+Each function reads ``services.model`` once and uses that one :class:`LoadedModel` for
+scoring, explaining and logging, so a reload in the middle cannot mix versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from models.questionnaire import QuestionnaireError, load_questionnaire
+from models.screening import flat_predictions
+from serving.auditlog import AppendScreenings
+from serving.errors import InvocationError
+from serving.keys import Principal
+from serving.records import case_ref_hmac, group_values, stored_value
+from serving.scoring import Scores
+from serving.state import LoadedModel, Services
+
+BATCH_CHUNK = 200
+
+_Q = load_questionnaire()
+_INDICATORS = tuple(f.id for f in _Q.indicators)
+_CONTEXT = tuple(f.id for f in _Q.context)
+_AUDIT = tuple(f.id for f in _Q.audit)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _row(
+    *,
+    principal: Principal,
+    loaded: LoadedModel,
+    source: str,
+    answers: dict[str, Any],
+    context: dict[str, Any],
+    audit: dict[str, Any],
+    result: dict[str, Any],
+    refer: bool,
+    lang: str | None = None,
+    assessment: str | None = None,
+    case_ref: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "screening_id": str(uuid.uuid4()),
+        "role": principal.role,
+        "key_id": principal.key_id,
+        "source": source,
+        "model_name": loaded.registered.name,
+        "model_version": str(loaded.registered.version),
+        "questionnaire_version": _Q.version,
+        "lang": lang,
+        "case_ref_hmac": case_ref,
+        "screener_assessment": assessment,
+        "answers": _dumps(answers),
+        "context": _dumps(context),
+        "audit": _dumps(audit),
+        "result": _dumps(result),
+        "refer": refer,
+    }
+
+
+def _values(case: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    return (
+        group_values(case.answers, _INDICATORS),
+        group_values(case.context, _CONTEXT),
+        group_values(case.audit, _AUDIT),
+    )
+
+
+def _case_row(
+    case: Any,
+    values: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+    *,
+    services: Services,
+    loaded: LoadedModel,
+    principal: Principal,
+    source: str,
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    answers, context, audit = values
+    return _row(
+        principal=principal,
+        loaded=loaded,
+        source=source,
+        answers=answers,
+        context=context,
+        audit=audit,
+        result=result,
+        refer=result["refer"],
+        lang=case.lang,
+        assessment=case.screener_assessment,
+        case_ref=case_ref_hmac(services.hmac_key, case.case_ref),
+    )
+
+
+async def screen_one(case: Any, *, services: Services, principal: Principal) -> bytes:
+    """Score, explain and log one case; the response body, once the log row is committed."""
+    loaded = services.model
+    compiled = loaded.compiled
+    values = _values(case)
+    answers, context, audit = values
+    codes = compiled.encode({**answers, **context, **audit})
+    scores = compiled.score(codes)
+    described, result = compiled.render(scores, 0, codes, lang=case.lang)
+    row = _case_row(case, values, services=services, loaded=loaded, principal=principal, source="api", result=result)
+    [(_seq, created_at)] = await services.writer.submit(AppendScreenings([row]))
+    return _with_ids(row["screening_id"], created_at, loaded, described)
+
+
+def _with_ids(screening_id: str, created_at: str, loaded: LoadedModel, described: bytes) -> bytes:
+    """The response object: the ids and the model, then the described case's fields."""
+    head = orjson.dumps({"screening_id": screening_id, "created_at": created_at, "model": loaded.ref})
+    return head[:-1] + b"," + described[1:]
+
+
+def _score_batch(
+    cases: Sequence[Any], *, services: Services, loaded: LoadedModel, principal: Principal
+) -> tuple[np.ndarray, Scores, list[dict[str, Any]]]:
+    compiled = loaded.compiled
+    values = [_values(c) for c in cases]
+    codes = compiled.encode_many([{**a, **c, **u} for a, c, u in values])
+    scores = compiled.score(codes)
+    rows = [
+        _case_row(
+            case,
+            values[i],
+            services=services,
+            loaded=loaded,
+            principal=principal,
+            source="batch",
+            result=compiled.compact(scores, i, codes[i]),
+        )
+        for i, case in enumerate(cases)
+    ]
+    return codes, scores, rows
+
+
+async def screen_batch(cases: Sequence[Any], *, services: Services, principal: Principal) -> AsyncIterator[bytes]:
+    """Score and log a batch in one transaction; then stream ``{"results": [...]}``.
+
+    The results are rendered chunk by chunk in a worker thread, so a batch of 10,000 cases
+    neither holds every explanation in memory nor blocks the event loop.
+    """
+    loaded = services.model
+    codes, scores, rows = await asyncio.to_thread(
+        _score_batch, cases, services=services, loaded=loaded, principal=principal
+    )
+    stamps = await services.writer.submit(AppendScreenings(rows))
+    ids = [r["screening_id"] for r in rows]
+    del rows
+
+    def render(start: int, stop: int) -> bytes:
+        parts = []
+        for i in range(start, stop):
+            described, _ = loaded.compiled.render(scores, i, codes[i], lang=cases[i].lang)
+            parts.append(_with_ids(ids[i], stamps[i][1], loaded, described))
+        return (b"," if start else b"") + b",".join(parts)
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b'{"results":['
+        for start in range(0, len(cases), BATCH_CHUNK):
+            yield await asyncio.to_thread(render, start, min(len(cases), start + BATCH_CHUNK))
+        yield b"]}"
+
+    return stream()
+
+
+def _invocation_rows(
+    records: list[dict[str, Any]],
+    predictions: list[dict[str, Any]],
+    *,
+    loaded: LoadedModel,
+    principal: Principal,
+) -> list[dict[str, Any]]:
+    rows = []
+    for record, prediction in zip(records, predictions, strict=True):
+        parts: dict[str, dict[str, Any]] = {"indicator": {}, "context": {}, "audit": {}}
+        for f in _Q.all_fields:
+            parts[f.kind][f.id] = stored_value(f.id, record.get(f.id))
+        rows.append(
+            _row(
+                principal=principal,
+                loaded=loaded,
+                source="invocations",
+                answers=parts["indicator"],
+                context=parts["context"],
+                audit=parts["audit"],
+                result=prediction,
+                refer=bool(prediction["refer"]),
+            )
+        )
+    return rows
+
+
+async def invoke(records: list[dict[str, Any]], *, services: Services, principal: Principal) -> bytes:
+    """``/invocations``: :func:`flat_predictions` of each record, logged like any screening."""
+    loaded = services.model
+    if not records:
+        return orjson.dumps({"predictions": []})
+    try:
+        codes = loaded.compiled.encode_many(records)
+        predictions = flat_predictions(loaded.registered.model, codes)
+        rows = _invocation_rows(records, predictions, loaded=loaded, principal=principal)
+    except QuestionnaireError as exc:
+        raise InvocationError(str(exc)) from None
+    await services.writer.submit(AppendScreenings(rows))
+    return orjson.dumps({"predictions": predictions})

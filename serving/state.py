@@ -1,0 +1,61 @@
+"""What the running service holds: the loaded model (swapped atomically) and its services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pipeline.registry import RegisteredModel
+from serving.auditlog import AuditWriter, now
+from serving.keys import KeyStore
+from serving.scoring import CompiledModel
+from serving.settings import Settings
+
+ModelLoader = Callable[[Settings], RegisteredModel]
+
+
+def registry_loader(settings: Settings) -> RegisteredModel:
+    """Load ``models:/<name>@<alias>`` from the MLflow registry (the default loader)."""
+    from pipeline.registry import load_registered
+
+    return load_registered(name=settings.model_name, alias=settings.model_alias, tracking_uri=settings.tracking_uri)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model prepared for serving. Never mutated: reload swaps the whole object."""
+
+    registered: RegisteredModel
+    compiled: CompiledModel
+    loaded_at: str
+
+    @classmethod
+    def prepare(cls, registered: RegisteredModel) -> LoadedModel:
+        return cls(registered=registered, compiled=CompiledModel(registered.model), loaded_at=now())
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return {"name": self.registered.name, "version": str(self.registered.version)}
+
+
+@dataclass
+class Services:
+    """Everything the routes need, kept in ``app.state.services`` by the lifespan.
+
+    ``model`` is the one reference that ``POST /v1/admin/reload`` replaces; a request reads
+    it once, so it scores, explains and logs with a single model version.
+    """
+
+    settings: Settings
+    engine: Engine
+    writer: AuditWriter
+    keys: KeyStore
+    loader: ModelLoader
+    model: LoadedModel
+    hmac_key: bytes
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    background: list[asyncio.Task[Any]] = field(default_factory=list)

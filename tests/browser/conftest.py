@@ -1,0 +1,131 @@
+"""A real uvicorn server with a small test model and a temporary SQLite audit log, and headless
+Chromium from Debian's packages driven by Playwright (never a downloaded browser).
+
+The server runs in a thread of the test process on a socket bound to a free port of
+127.0.0.1; one server and one browser serve the whole module (the browser tests must stay
+well under a minute).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ROLES = ("screener", "reviewer")
+
+# The serving tests' factories (tests/serving is not a package): import, never copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
+
+
+@dataclass
+class Server:
+    url: str
+    keys: dict[str, str]
+    engine: Any
+
+    def client(self, role: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.keys[role]}"}, timeout=10)
+
+
+def _build_app(tmp: Path) -> tuple[Any, dict[str, str], Any]:
+    """The API's own app factory with a test model, a temporary database and one key per role."""
+    from factories import make_registered  # type: ignore[import-not-found]
+
+    from serving.app import create_app
+    from serving.db import make_engine, run_migrations
+    from serving.keys import create_key
+    from serving.settings import Settings
+
+    url = f"sqlite:///{tmp / 'audit.db'}"
+    settings = Settings(environment="development", hmac_secret="x" * 48, database_url=url, gc_freeze=False)
+    engine = make_engine(url)
+    run_migrations(engine)
+    keys = {role: create_key(engine, role=role, label=f"browser {role}")["key"] for role in ROLES}
+    app = create_app(settings, model_loader=lambda _settings: make_registered())
+    return app, keys, engine
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import uvicorn
+
+    app, keys, engine = _build_app(tmp_path_factory.mktemp("browser"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield Server(url=url, keys=keys, engine=engine)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: run `make system-deps` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page (empty sessionStorage) that records console errors and failed requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda m: page.console_errors.append(m.text) if m.type == "error" else None,  # type: ignore[attr-defined]
+    )
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))  # type: ignore[attr-defined]
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

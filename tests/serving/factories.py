@@ -1,0 +1,63 @@
+"""Small real :class:`ScreeningModel` objects for the serving tests, built without MLflow.
+
+The tables are random but shaped so that the known effects hold: answering ``yes`` to a
+strong indicator (``documents_withheld``, ``debt_bondage``...) clearly raises the labour
+risk, ``sexual_violence`` and ``forced_tasks_or_clients`` raise the sexual risk, and
+``no`` lowers both a little. Audit attributes are never fields of these models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from models.questionnaire import load_questionnaire
+from models.screening import OutcomeModel, ScreeningModel
+from pipeline.registry import RegisteredModel
+
+STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
+SEXUAL_MARKERS = ("sexual_violence", "forced_tasks_or_clients", "deceived_marriage")
+
+
+def _outcome(rng: np.random.Generator, outcome: str, *, n_members: int) -> OutcomeModel:
+    tables: list[np.ndarray] = []
+    for field in load_questionnaire().feature_fields:
+        table = rng.normal(0.0, 0.05, size=len(field.levels))
+        if field.kind == "indicator":
+            levels = list(field.levels)
+            effect = STRENGTH_EFFECT[field.delphi_strength(outcome) or "weak"]
+            if outcome == "sexual":
+                effect = effect * (1.5 if field.id in SEXUAL_MARKERS else 0.3)
+            table[levels.index("yes")] += effect
+            table[levels.index("no")] -= 0.15 * effect
+        tables.append(table)
+    members = [[t + rng.normal(0.0, 0.1, size=t.shape) for t in tables] for _ in range(n_members)]
+    return OutcomeModel(
+        base_value=-3.0 if outcome == "labour" else -4.0,
+        contributions=tables,
+        threshold=0.2,
+        high_threshold=0.5,
+        ensemble_base_values=rng.normal(-3.0, 0.1, size=n_members),
+        ensemble_contributions=[np.vstack([m[j] for m in members]) for j in range(len(tables))] if n_members else [],
+        estimator="test-additive",
+    )
+
+
+def make_model(seed: int = 0, *, n_members: int = 20) -> ScreeningModel:
+    """A screening model over the questionnaire's feature fields for both outcomes."""
+    rng = np.random.default_rng(seed)
+    fields = [f.id for f in load_questionnaire().feature_fields]
+    outcomes = {name: _outcome(rng, name, n_members=n_members) for name in ("labour", "sexual")}
+    return ScreeningModel(fields=fields, outcomes=outcomes, metadata={"seed": seed})
+
+
+def make_registered(version: str = "1", *, seed: int = 0, name: str = "tarozu-screening") -> RegisteredModel:
+    """The model as the registry would return it, with a small model card."""
+    card: dict[str, Any] = {
+        "intended_use": "decision support for referral to a specialist assessment",
+        "metrics": {"labour": {"auc": 0.8}, "sexual": {"auc": 0.75}},
+    }
+    return RegisteredModel(
+        model=make_model(seed), name=name, version=version, alias="champion", run_id=f"run-{version}", card=card
+    )

@@ -1,0 +1,306 @@
+"""The service around the routes: settings, readiness, reload, headers, CORS, the web page,
+OpenAPI, and the ``tarozu serve`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TEST_SECRET, ModelBox, auth, example, registered, screen
+from fastapi.testclient import TestClient
+from pydantic import SecretStr, ValidationError
+
+from pipeline.cli import main
+from pipeline.registry import BrokenModelError, NoChampionError
+from serving.app import create_app
+from serving.db import make_engine
+from serving.settings import Settings
+
+# ---------------------------------------------------------------------------- settings
+
+
+def test_placeholder_secret_is_refused_outside_development(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="TAROZU_HMAC_SECRET"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="TAROZU_HMAC_SECRET"):
+        Settings(environment="staging", hmac_secret=SecretStr("short"))
+    assert Settings(environment="development").hmac_secret.get_secret_value() == "changethis"
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAROZU_ENVIRONMENT", "production")
+    monkeypatch.setenv("TAROZU_HMAC_SECRET", TEST_SECRET)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/tarozu")
+    monkeypatch.setenv("TAROZU_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("TAROZU_MAX_BATCH_CASES", "50")
+    s = Settings()
+    assert s.database_url == "postgresql://db/tarozu"
+    assert s.cors_origins == ["https://a.example", "https://b.example"]
+    assert s.max_batch_cases == 50
+    monkeypatch.setenv("TAROZU_DATABASE_URL", "sqlite:///x.db")
+    assert Settings().database_url == "sqlite:///x.db"
+
+
+# ---------------------------------------------------------------------------- readiness
+def test_ready_when_model_and_database_are(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "model": {"name": "tarozu-screening", "version": "1"},
+        "database": "ok",
+    }
+
+
+def test_not_ready_when_the_database_is_unreachable(client: TestClient) -> None:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    working = services.engine
+    services.engine = make_engine("sqlite:////nonexistent-dir/for/tarozu/audit.db")
+    try:
+        response = client.get("/ready")
+        assert response.status_code == 503
+        assert response.json()["database"] == "unreachable"
+        assert client.get("/health").status_code == 200
+    finally:
+        services.engine.dispose()
+        services.engine = working
+    assert client.get("/ready").status_code == 200
+
+
+# ---------------------------------------------------------------------------- reload
+def test_reload_switches_to_the_new_champion(client: TestClient, keys: dict[str, str], model_box: ModelBox) -> None:
+    before = screen(client, keys)
+    model_box.current = registered("2", seed=5)
+    response = client.post("/v1/admin/reload", headers=auth(keys, "data-scientist"))
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "previous": {"name": "tarozu-screening", "version": "1"},
+        "current": {"name": "tarozu-screening", "version": "2"},
+        "changed": True,
+    }
+    after = screen(client, keys)
+    assert (before["model"]["version"], after["model"]["version"]) == ("1", "2")
+    assert before["outcomes"]["labour"]["probability"] != after["outcomes"]["labour"]["probability"]
+    assert client.get("/v1/model", headers=auth(keys, "reviewer")).json()["version"] == "2"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [NoChampionError("no model has the alias @champion"), BrokenModelError("artifact corrupt")],
+)
+def test_failed_reload_keeps_the_old_model(
+    client: TestClient, keys: dict[str, str], model_box: ModelBox, error: Exception
+) -> None:
+    model_box.error = error
+    response = client.post("/v1/admin/reload", headers=auth(keys, "data-scientist"))
+    assert response.status_code == 503
+    assert str(error) in response.json()["error"]["message"]
+    assert screen(client, keys)["model"]["version"] == "1"
+
+
+@pytest.mark.parametrize("role", ["screener", "specialist", "reviewer", "admin"])
+def test_only_data_scientists_reload(client: TestClient, keys: dict[str, str], role: str) -> None:
+    assert client.post("/v1/admin/reload", headers=auth(keys, role)).status_code == 403
+
+
+def test_start_fails_without_a_champion(settings: Settings, keys: dict[str, str]) -> None:
+    box = ModelBox(error=NoChampionError("no champion"))
+    with pytest.raises(NoChampionError), TestClient(create_app(settings, model_loader=box.load)):
+        pass
+
+
+# ---------------------------------------------------------------------------- model and questionnaire
+def test_model_card(client: TestClient, keys: dict[str, str]) -> None:
+    assert client.get("/v1/model").status_code == 401
+    info = client.get("/v1/model", headers=auth(keys, "screener")).json()
+    assert (info["name"], info["version"], info["alias"]) == ("tarozu-screening", "1", "champion")
+    assert info["metrics"] == {"labour": {"auc": 0.8}, "sexual": {"auc": 0.75}}
+    assert info["outcomes"]["labour"]["threshold"] == 0.2
+    assert info["outcomes"]["labour"]["bands"]["medium"] == [0.2, 0.5]
+    assert info["bands"] == ["low", "medium", "high"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "tg"])
+def test_questionnaire_for_any_client(client: TestClient, lang: str) -> None:
+    from models.questionnaire import load_questionnaire
+
+    q = load_questionnaire()
+    body = client.get("/v1/questionnaire", params={"lang": lang}).json()
+    assert body["lang"] == lang
+    assert body["version"] == q.version
+    assert [i["id"] for i in body["indicators"]] == list(q.indicator_ids)
+    assert [c["id"] for c in body["context"]] == [f.id for f in q.context]
+    assert [a["id"] for a in body["audit"]] == list(q.audit_ids)
+    assert {d["id"] for d in body["dimensions"]} == {d for d, _ in q.dimensions}
+    months = next(c for c in body["context"] if c["id"] == "months_abroad")
+    assert (months["type"], months["min"], months["max"]) == ("months", 0, 600)
+    assert [o["value"] for o in body["indicators"][0]["options"]] == ["yes", "no", "unknown", "declined"]
+    assert "caveat" in body["messages"]
+
+
+def test_questionnaire_rejects_unknown_languages(client: TestClient) -> None:
+    response = client.get("/v1/questionnaire", params={"lang": "fr"})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "lang"
+
+
+# ---------------------------------------------------------------------------- HTTP surface
+SECURITY = {
+    "content-security-policy": "default-src 'self'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/health", 200),
+        ("GET", "/nowhere", 404),
+        ("POST", "/v1/screenings", 401),
+        ("GET", "/", 200),
+        ("DELETE", "/health", 405),
+        ("GET", "/static/index.html", 200),
+    ],
+)
+def test_security_headers_on_every_response(client: TestClient, method: str, path: str, status: int) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    for name, value in SECURITY.items():
+        assert response.headers[name] == value
+    if status >= 400:
+        assert "error" in response.json()
+
+
+def test_docs_page_loads_its_assets(client: TestClient) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert "cdn.jsdelivr.net" in response.headers["content-security-policy"]
+
+
+def test_web_page_at_root(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Tarozu" in response.text
+
+
+def test_cors_is_closed_by_default(client: TestClient) -> None:
+    preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    response = client.options("/v1/screenings", headers=preflight)
+    assert "access-control-allow-origin" not in response.headers
+    assert (
+        "access-control-allow-origin" not in client.get("/health", headers={"Origin": "https://evil.example"}).headers
+    )
+
+
+@pytest.mark.parametrize("settings_overrides", [{"cors_origins": ["https://screening.example"]}])
+def test_cors_opens_for_configured_origins(client: TestClient) -> None:
+    ok = {"Origin": "https://screening.example", "Access-Control-Request-Method": "POST"}
+    assert (
+        client.options("/v1/screenings", headers=ok).headers["access-control-allow-origin"]
+        == "https://screening.example"
+    )
+    bad = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    assert "access-control-allow-origin" not in client.options("/v1/screenings", headers=bad).headers
+
+
+def test_unexpected_errors_are_500_without_details(
+    client: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import serving.service
+
+    def explode(case: Any, *_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError(f"secret detail {case.case_ref}")  # request data in the message
+
+    monkeypatch.setattr(serving.service, "_case_row", explode)
+    response = client.post("/v1/screenings", json=example(), headers=auth(keys, "screener"))
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "NRM-2026-0042" not in response.text
+    assert "Traceback" not in response.text
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "NRM-2026-0042" not in caplog.text
+    assert "RuntimeError" in caplog.text
+
+
+def test_openapi_documents_bodies_errors_and_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    assert {"ScreeningRequest", "Answers", "Context", "AuditAttributes", "ErrorBody", "MlflowError"} <= set(components)
+    assert set(components["Answers"]["properties"]) >= {"documents_withheld", "debt_bondage"}
+    assert components["ScreeningRequest"]["additionalProperties"] is False
+    assert components["ScreeningRequest"]["examples"]
+    post = schema["paths"]["/v1/screenings"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ScreeningRequest")
+    assert {"400", "401", "403", "413", "422", "503"} <= set(post["responses"])
+    assert "text/csv" in schema["paths"]["/v1/screenings:batch"]["post"]["requestBody"]["content"]
+    decision = schema["paths"]["/v1/screenings/{screening_id}/decision"]["post"]["responses"]
+    assert {"404", "409"} <= set(decision)
+    security = schema["components"]["securitySchemes"]
+    assert {s["type"] for s in security.values()} == {"http", "apiKey"}
+    assert post["security"] == [{name: []} for name in security]
+    assert "Roles allowed: screener." in post["description"]
+    listing = schema["paths"]["/v1/screenings"]["get"]
+    assert "Roles allowed: reviewer, data-scientist." in listing["description"]
+    for public in ("/health", "/ready", "/v1/questionnaire"):
+        assert "security" not in schema["paths"][public]["get"]
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            own = [node["$ref"]] if "$ref" in node else []
+            return own + [r for v in node.values() for r in refs(v)]
+        return [r for v in node for r in refs(v)] if isinstance(node, list) else []
+
+    for ref in refs(schema):
+        assert ref.removeprefix("#/components/schemas/") in components, ref
+
+
+# ---------------------------------------------------------------------------- tarozu serve
+def test_serve_without_a_champion_exits_2_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    import serving.state
+
+    def no_champion(_settings: Settings) -> Any:
+        raise NoChampionError("no model has the alias @champion. Train one with `tarozu train`")
+
+    monkeypatch.setattr(serving.state, "registry_loader", no_champion)
+    monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
+    assert main(["serve", "--database-url", db_url]) == 2
+    err = capsys.readouterr().err
+    assert "tarozu train" in err
+    assert "Traceback" not in err
+
+
+def test_serve_refuses_a_placeholder_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TAROZU_ENVIRONMENT", "production")
+    monkeypatch.delenv("TAROZU_HMAC_SECRET", raising=False)
+    assert main(["serve"]) == 2
+    assert "TAROZU_HMAC_SECRET" in capsys.readouterr().err
+
+
+def test_serve_runs_one_worker_without_access_log(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+    import uvicorn
+
+    import serving.state
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(serving.state, "registry_loader", lambda _s: registered())
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
+    monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
+    assert main(["serve", "--database-url", db_url, "--port", "8123"]) == 0
+    assert (seen["host"], seen["port"], seen["workers"], seen["access_log"]) == ("127.0.0.1", 8123, 1, False)
+    with TestClient(seen["app"]) as started:
+        assert started.get("/version").json()["model"]["version"] == "1"
+
+
+def test_method_not_allowed_lists_every_method_of_the_path(client: TestClient, keys: dict[str, str]) -> None:
+    response = client.request("PUT", "/v1/admin/keys", headers=auth(keys, "admin"))
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) >= {"GET", "POST"}
+    assert {"GET", "POST"} <= set(response.json()["error"]["allowed"])
