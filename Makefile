@@ -28,13 +28,15 @@ system-deps:
 	@bash scripts/install-system-deps.sh
 
 ## run: generate data, train, register and promote a model, create dev keys, serve on 127.0.0.1:8000
+run: export TAROZU_ENVIRONMENT = development
 run: setup
 	$(BIN)/tarozu train
 	$(BIN)/tarozu promote || $(BIN)/tarozu promote --accept-risk "make run: development model on synthetic data, not for field use"
 	$(BIN)/python -m serving.dev_keys
 	$(BIN)/tarozu serve
 
-## serve: serve the current @champion (after `make run` or `tarozu train` + `tarozu promote`)
+## serve: serve the current @champion in development mode (after `make run` or `tarozu train` + `tarozu promote`)
+serve: export TAROZU_ENVIRONMENT = development
 serve: setup
 	$(BIN)/tarozu serve
 

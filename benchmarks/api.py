@@ -126,6 +126,8 @@ def main(*, work: str | None = None) -> dict[str, Any]:
         }
     )
     bin_dir = Path(sys.executable).parent
+    # `mlflow models serve --env-manager local` starts `uvicorn` by name.
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     from serving.db import make_engine, run_migrations
     from serving.keys import create_key
 

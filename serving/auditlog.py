@@ -391,8 +391,10 @@ class AuditWriter:
             self._conn = self.engine.connect().execution_options(**{IMMEDIATE: True})
         return self._conn
 
-    def _close(self) -> None:
+    def _close(self, *, invalidate: bool = False) -> None:
         if self._conn is not None:
+            if invalidate:  # its state is unknown after a failure: discard it, not back to the pool
+                self._conn.invalidate()
             self._conn.close()
             self._conn = None
 
@@ -421,7 +423,7 @@ class AuditWriter:
                         tx.run(sql.set_head, {"head_seq": chain.seq, "head_hash": chain.hash})
                 tx.cursor.close()
         except Exception:
-            self._close()  # a fresh connection for the next transaction
+            self._close(invalidate=True)  # a fresh connection for the next transaction
             raise
         self.commits += 1
         return outcomes

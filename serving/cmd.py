@@ -58,16 +58,17 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serving.app import create_app
-    from serving.db import make_engine, run_migrations
+    from serving.db import check_writable, make_engine, run_migrations
     from serving.state import registry_loader
 
     engine = make_engine(settings.database_url)
     try:
         run_migrations(engine)
+        check_writable(engine)
     except SQLAlchemyError as exc:
         print(
             NOT_STARTED.format(
-                reason=f"the audit database is unreachable or unusable ({type(exc).__name__}: "
+                reason=f"the audit database is unreachable, unusable or read-only ({type(exc).__name__}: "
                 f"{getattr(exc, 'orig', exc)}); check TAROZU_DATABASE_URL"
             ),
             file=sys.stderr,

@@ -188,6 +188,21 @@ def alembic_config(url: str | None = None) -> Any:
     return config
 
 
+def check_writable(engine: Engine) -> None:
+    """Raise if the audit log cannot be written (read-only file, mode, role or replica).
+
+    A no-op write in a transaction that is rolled back: nothing changes.
+    """
+    from sqlalchemy import update
+
+    with engine.connect().execution_options(**{IMMEDIATE: True}) as conn:
+        transaction = conn.begin()
+        try:
+            conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=chain_head.c.seq))
+        finally:
+            transaction.rollback()
+
+
 def run_migrations(engine: Engine) -> None:
     """Upgrade the database to the newest schema (idempotent, serialised between processes)."""
     from alembic import command

@@ -266,9 +266,20 @@ def validation_error(exc: ValidationError, model: type[BaseModel], *, row_offset
 
 
 # ------------------------------------------------------------------ handlers
+def _jsonable(value: Any) -> Any:
+    """``value`` with integers JSON cannot carry exactly (beyond 64 bits) written as text."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _api_error_response(exc: ApiError) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="tarozu"'} if exc.status == 401 else None
-    return json_response(exc.body(), exc.status, headers)
+    return json_response(_jsonable(exc.body()), exc.status, headers)
 
 
 async def _api_error(_request: Request, exc: Exception) -> Response:

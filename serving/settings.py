@@ -48,7 +48,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_batch_body_bytes: int = Field(default=32 << 20, ge=1024)
     max_batch_cases: int = Field(default=10_000, ge=1)
-    page_size_max: int = Field(default=500, ge=1)
     key_cache_seconds: float = Field(default=5.0, ge=0.0)
     cors_origins: Annotated[list[str], NoDecode] = []
     docs_enabled: bool = True

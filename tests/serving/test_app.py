@@ -304,3 +304,17 @@ def test_method_not_allowed_lists_every_method_of_the_path(client: TestClient, k
     assert response.status_code == 405
     assert set(response.headers["allow"].split(", ")) >= {"GET", "POST"}
     assert {"GET", "POST"} <= set(response.json()["error"]["allowed"])
+
+
+def test_serve_refuses_a_read_only_audit_database(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import serving.state
+
+    monkeypatch.setattr(serving.state, "registry_loader", lambda _s: registered())
+    monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
+    path = db_url.removeprefix("sqlite:///")
+    assert main(["serve", "--database-url", f"sqlite:///file:{path}?mode=ro&uri=true"]) == 2
+    err = capsys.readouterr().err
+    assert "read-only" in err
+    assert "Traceback" not in err

@@ -136,6 +136,18 @@ def test_failed_write_is_503_and_leaves_nothing(client: TestClient, keys: dict[s
     assert verify(db_url).intact
 
 
+def test_writer_recovers_with_a_fresh_connection(client: TestClient, keys: dict[str, str], db_url: str) -> None:
+    """A failure leaves the writer's connection in an unknown state: it must be discarded."""
+    screen(client, keys)
+    conn = client.app.state.services.writer._connection()  # type: ignore[attr-defined]
+    conn.exec_driver_sql("PRAGMA query_only = 1")  # this connection can no longer write
+    conn.commit()
+    assert client.post("/v1/screenings", json=example(), headers=auth(keys, "screener")).status_code == 503
+    screen(client, keys)
+    assert count_rows(db_url, "screenings") == 2
+    assert verify(db_url).intact
+
+
 def test_concurrent_writes_share_commits(db_url: str) -> None:
     """Group commit: many queued operations, few transactions, one intact chain."""
     engine = make_engine(db_url)

@@ -308,3 +308,24 @@ def test_every_key_header_sent_must_hold(client: TestClient, keys: dict[str, str
     assert error_of(response, 401)["code"] == "invalid_api_key"
     same = {**auth(keys, "screener"), "Authorization": f"Bearer {keys['screener']}"}
     assert client.post(URL, json=example(), headers=same).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"answers": {"documents_withheld": 2**70}}, {"context": {"months_abroad": 2**70}}, {"extra": -(2**80)}],
+)
+def test_integers_beyond_64_bits_are_422(client: TestClient, keys: dict[str, str], changes: dict[str, Any]) -> None:
+    response = client.post(
+        URL,
+        content=_with_big_int(example(), changes),
+        headers={**auth(keys, "screener"), "Content-Type": "application/json"},
+    )
+    error = error_of(response, 422)
+    assert error["value"] in (str(2**70), str(-(2**80)))
+
+
+def _with_big_int(case: dict[str, Any], changes: dict[str, Any]) -> bytes:
+    """orjson cannot write such integers: build the JSON by hand."""
+    import json
+
+    return json.dumps({**case, **changes}).encode()
