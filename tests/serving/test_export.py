@@ -1,0 +1,56 @@
+"""`tarozu export --from-log`: screenings with outcomes become anonymised training data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import auth, screen
+from fastapi.testclient import TestClient
+
+from pipeline.cli import main
+from pipeline.data.schema import load_dataset
+
+
+def test_export_writes_only_cases_with_outcomes_and_reports_selective_labels(
+    client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcomes = ["labour", "none", "sexual", None, None]
+    for i, outcome in enumerate(outcomes):
+        body = screen(client, keys, case_ref=f"CASE-{i}-SECRET")
+        sid = body["screening_id"]
+        decision = "referred" if outcome else "not_referred"
+        payload = {"decision": decision}
+        if decision != ("referred" if body["recommendation"]["refer"] else "not_referred"):
+            payload.update(reason="screener_judgement")
+        assert (
+            client.post(f"/v1/screenings/{sid}/decision", json=payload, headers=auth(keys, "screener")).status_code
+            == 201
+        )
+        if outcome:
+            url = f"/v1/screenings/{sid}/outcome"
+            assert client.post(url, json={"outcome": outcome}, headers=auth(keys, "specialist")).status_code == 201
+    out = tmp_path / "field.csv"
+    assert main(["export", "--from-log", "--database-url", db_url, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 unreferred screenings have no outcome" in printed
+    text = out.read_text(encoding="utf-8")
+    assert "SECRET" not in text
+    assert "screening_id" not in text
+    dataset = load_dataset(out)
+    assert dataset.source == "field"
+    assert len(dataset.frame) == 3
+    assert sorted(zip(dataset.frame["is_labour"], dataset.frame["is_sexual"], strict=True)) == [(0, 0), (0, 1), (1, 0)]
+    report = json.loads(Path(f"{out}.report.json").read_text(encoding="utf-8"))
+    assert report["counts"] == {"screened": 5, "referred": 3, "with_outcome": 3, "unreferred": 2}
+    assert report["anonymity"]["k"] >= 1
+
+
+def test_export_with_no_outcomes_is_a_clear_error(
+    client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    screen(client, keys)
+    assert main(["export", "--from-log", "--database-url", db_url, "--out", str(tmp_path / "x.csv")]) == 2
+    assert "no screening with a known specialist outcome" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
