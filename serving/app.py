@@ -25,7 +25,7 @@ from serving.errors import install_error_handlers
 from serving.keys import KeyStore
 from serving.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from serving.openapi import install_openapi
-from serving.routes import admin, meta, mlflow, screenings, web
+from serving.routes import admin, audit, meta, mlflow, screenings, web
 from serving.settings import Settings, get_settings
 from serving.state import LoadedModel, ModelLoader, Services, registry_loader
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
     )
     app.state.settings = settings
     install_error_handlers(app)
-    routers = [module.router for module in (screenings, mlflow, meta, admin, web)]
+    routers = [module.router for module in (screenings, mlflow, meta, audit, admin, web)]
     app.state.routers = routers
     for router in routers:
         app.include_router(router)

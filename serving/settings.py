@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=5.0, ge=0.0)
     cors_origins: Annotated[list[str], NoDecode] = []
     docs_enabled: bool = True
+    # Where `tarozu audit` publishes the champion's latest fairness report (latest.{json,html}).
+    audit_report_dir: str = "var/audit"
     blas_threads: int = Field(default=1, ge=1)
     gc_freeze: bool = True
 
