@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -57,16 +58,40 @@ def feature_names_of(estimator: Any, n_features: int) -> tuple[str, ...]:
     return tuple(str(n) for n in names)
 
 
-class AdditiveExplainerMixin:
+NOT_BINARY = "{name} needs exactly two classes in y, got {n}"
+
+
+class BinaryLogOddsMixin:
+    """``predict_proba`` and ``predict`` of a binary classifier from its ``decision_function``."""
+
+    classes_: np.ndarray
+
+    def decision_function(self, X: Any) -> np.ndarray:  # pragma: no cover - provided by the estimator
+        raise NotImplementedError
+
+    def _set_binary_classes(self, y: np.ndarray) -> np.ndarray:
+        """Store ``classes_`` and return ``y`` as booleans (the second class is positive)."""
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(NOT_BINARY.format(name=type(self).__name__, n=len(self.classes_)))
+        return np.asarray(y == self.classes_[1])
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
+
+
+class AdditiveExplainerMixin(BinaryLogOddsMixin):
     """``explain`` and ``shape_table`` for estimators whose log-odds is additive per column.
 
     The estimator implements ``decision_function`` and ``_categories()`` (per column, the
     values seen in training) and calls :meth:`_fit_explainer` at the end of ``fit``. The
     per-category shapes are tabulated once, so explaining is a table look-up.
     """
-
-    def decision_function(self, X: Any) -> np.ndarray:  # pragma: no cover - provided by the estimator
-        raise NotImplementedError
 
     def _categories(self) -> list[np.ndarray]:  # pragma: no cover - provided by the estimator
         raise NotImplementedError

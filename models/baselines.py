@@ -17,9 +17,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from models.additive import AdditiveExplainerMixin, Explanation, feature_names_of, logit
+from models.additive import AdditiveExplainerMixin, BinaryLogOddsMixin, Explanation, feature_names_of, logit
 
-NOT_BINARY = "{name} needs exactly two classes in y, got {n}"
 NO_INDICATORS = "{name} needs at least one indicator column"
 
 
@@ -46,10 +45,8 @@ class CountScreener(AdditiveExplainerMixin, ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y)
         if len(self.indicator_columns) == 0:
             raise ValueError(NO_INDICATORS.format(name=type(self).__name__))
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            raise ValueError(NOT_BINARY.format(name=type(self).__name__, n=len(self.classes_)))
-        self.link_ = LogisticRegression(C=1e6).fit(self.count(X).reshape(-1, 1), y == self.classes_[1])
+        target = self._set_binary_classes(y)
+        self.link_ = LogisticRegression(C=1e6).fit(self.count(X).reshape(-1, 1), target)
         self._fit_explainer(X)
         return self
 
@@ -61,18 +58,11 @@ class CountScreener(AdditiveExplainerMixin, ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False)
         return np.asarray(self.link_.decision_function(self.count(X).reshape(-1, 1)), dtype=float)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
-
 
 _WEIGHTS = {"strong": (1, 0, 0), "medium": (0, 1, 0), "weak": (0, 0, 1)}
 
 
-class DelphiRuleScreener(ClassifierMixin, BaseEstimator):
+class DelphiRuleScreener(BinaryLogOddsMixin, ClassifierMixin, BaseEstimator):
     """The Delphi combination rule (ILO/European Commission, 2009).
 
     A dimension is positive with 2 strong indicators, or 1 strong and 1 medium or weak, or
@@ -146,11 +136,8 @@ class DelphiRuleScreener(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y)
         if len(self.indicator_columns) == 0:
             raise ValueError(NO_INDICATORS.format(name=type(self).__name__))
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            raise ValueError(NOT_BINARY.format(name=type(self).__name__, n=len(self.classes_)))
         score = self.score(X)
-        positive = y == self.classes_[1]
+        positive = self._set_binary_classes(y)
         prior = positive.mean()
         rates = [(positive[score == s].sum() + prior) / ((score == s).sum() + 1.0) for s in range(4)]
         self.log_odds_ = logit(np.array(rates))
@@ -160,13 +147,6 @@ class DelphiRuleScreener(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "log_odds_")
         X = validate_data(self, X, reset=False)
         return np.asarray(self.log_odds_[self.score(X)], dtype=float)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
 
     def explain(self, X: Any) -> Explanation:
         check_is_fitted(self, "log_odds_")

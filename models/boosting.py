@@ -8,12 +8,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.preprocessing import OrdinalEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from models.additive import AdditiveExplainerMixin
-
-NOT_BINARY = "AdditiveBoostingClassifier needs exactly two classes in y, got {n}"
 
 
 class AdditiveBoostingClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEstimator):
@@ -52,10 +49,7 @@ class AdditiveBoostingClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEs
 
     def fit(self, X: Any, y: Any) -> AdditiveBoostingClassifier:
         X, y = validate_data(self, X, y)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            raise ValueError(NOT_BINARY.format(n=len(self.classes_)))
+        target = self._set_binary_classes(y)
         self.encoder_ = OrdinalEncoder(
             categories=self.categories,
             handle_unknown="use_encoded_value",
@@ -71,7 +65,7 @@ class AdditiveBoostingClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEs
             categorical_features=np.ones(codes.shape[1], dtype=bool),
             early_stopping=codes.shape[0] >= 1000,
             random_state=self.random_state,
-        ).fit(codes, y == self.classes_[1])
+        ).fit(codes, target)
         self._fit_explainer(X)
         return self
 
@@ -82,11 +76,3 @@ class AdditiveBoostingClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEs
         check_is_fitted(self, "boosting_")
         X = validate_data(self, X, reset=False)
         return np.asarray(self.boosting_.decision_function(self.encoder_.transform(X)), dtype=float)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        z = self.decision_function(X)
-        p = 1.0 / (1.0 + np.exp(-z))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])

@@ -11,12 +11,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from models.additive import AdditiveExplainerMixin
-
-NOT_BINARY = "SparseLogisticClassifier needs exactly two classes in y, got {n}"
 
 
 def fit_logistic(design: sp.csr_matrix, y: np.ndarray, *, C: float) -> tuple[np.ndarray, float]:
@@ -57,11 +54,7 @@ class SparseLogisticClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEsti
 
     def fit(self, X: Any, y: Any) -> SparseLogisticClassifier:
         X, y = validate_data(self, X, y)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            raise ValueError(NOT_BINARY.format(n=len(self.classes_)))
-        target = y == self.classes_[1]
+        target = self._set_binary_classes(y)
         self.encoder_ = OneHotEncoder(categories=self.categories, handle_unknown="ignore")
         design = self.encoder_.fit_transform(X).tocsr()
         # The lasso only chooses the support; the refit below is solved to convergence, so a
@@ -92,13 +85,6 @@ class SparseLogisticClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEsti
     def decision_function(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "coef_")
         return np.asarray(self.design_matrix(X) @ self.coef_ + self.intercept_, dtype=float)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
 
     @property
     def n_nonzero_(self) -> int:
