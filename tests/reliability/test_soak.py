@@ -1,0 +1,20 @@
+"""One minute of ``benchmarks/soak.py``: no errors, memory flat, latency steady."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.soak import run
+
+
+@pytest.mark.slow
+def test_one_minute_soak_has_no_errors_no_growth_no_slowdown() -> None:
+    result = run(seconds=60, concurrency=8)
+    print(result.report())
+    assert result.requests > 500, result.report()
+    assert not result.problems(), result.report()
