@@ -228,7 +228,12 @@ class ScreeningModel:
             raise ValueError(f"model file {Path(path).name} is corrupt: {exc}") from None
         if not isinstance(raw, dict):
             raise ValueError(BAD_FORMAT.format(found=type(raw).__name__, expected=FORMAT))
-        return cls.from_dict(raw)
+        try:
+            return cls.from_dict(raw)
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(
+                f"model file {Path(path).name} is not a complete Tarozu screening model: {exc!r}"
+            ) from None
 
     @property
     def outcome_names(self) -> tuple[str, ...]:

@@ -113,3 +113,26 @@ def test_single_class_data_is_a_clear_error(mlflow_home, small_frame, capsys):  
     assert main(["train", "--data", str(path)]) == 2
     assert "only negative cases" in capsys.readouterr().err
     assert not (mlflow_home / "mlflow.db").exists()
+
+
+def test_all_answers_unknown_trains_on_context_and_explains_nothing_by_indicators(small_frame):  # type: ignore[no-untyped-def]
+    """A data set where no indicator was ever answered: the models learn from context only."""
+    from models.encoding import FieldEncoder
+    from models.questionnaire import load_questionnaire
+    from pipeline.modeling import fit_outcome
+    from pipeline.train import split_data
+
+    frame = small_frame.copy()
+    for f in load_questionnaire().indicators:
+        frame[f.id] = "unknown"
+    config = load_config()
+    splits = split_data(frame, calibration=0.2, test=0.2, seed=0)
+    encoder = FieldEncoder(config.feature_fields)
+    fit = fit_outcome(
+        outcome="labour", config=config, encoder=encoder, train=splits.train, calibration=splits.calibration
+    )
+    est = fit.candidates["sparse_logistic"].estimator
+    explanation = est.explain(encoder.transform(splits.test))
+    indicator_columns = [i for i, f in enumerate(encoder.field_ids) if f in set(load_questionnaire().indicator_ids)]
+    np.testing.assert_allclose(explanation.values[:, indicator_columns], 0.0, atol=1e-12)
+    assert np.ptp(est.predict_proba(encoder.transform(splits.test))[:, 1]) > 0
