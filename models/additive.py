@@ -19,6 +19,10 @@ import pandas as pd
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from models.logodds import expit, logit
+
+__all__ = ["AdditiveExplainerMixin", "BinaryLogOddsMixin", "Explanation", "expit", "feature_names_of", "logit"]
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -39,16 +43,6 @@ class Explanation:
         frame = pd.DataFrame(self.values, columns=list(self.feature_names))
         frame.insert(0, "base_value", self.base_values)
         return frame
-
-
-def logit(p: np.ndarray | float) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-15, 1 - 1e-15)
-    return np.log(p) - np.log1p(-p)
-
-
-def expit(z: np.ndarray | float) -> np.ndarray:
-    z = np.asarray(z, dtype=float)
-    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def feature_names_of(estimator: Any, n_features: int) -> tuple[str, ...]:

@@ -8,12 +8,14 @@ training (a DataFrame at a time) and the API (one dict at a time, without pandas
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from models.questionnaire import Field, QuestionnaireError, load_questionnaire
+
+if TYPE_CHECKING:  # pandas is needed for frames only; the API encodes single cases without it
+    import pandas as pd
 
 NOT_A_FEATURE = "field {field!r} cannot be a model feature: it is not in the questionnaire"
 
@@ -44,6 +46,8 @@ class FieldEncoder:
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Codes for a frame of normalised level strings (one column per field)."""
+        import pandas as pd
+
         missing = [f for f in self.field_ids if f not in frame.columns]
         if missing:
             raise QuestionnaireError(f"columns missing from the data: {missing}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from models.additive import expit, logit
+from models.logodds import expit, logit
 from models.questionnaire import load_texts
 from models.screening import OutcomeModel, ScreeningModel
 

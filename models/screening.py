@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from models.additive import expit
 from models.encoding import FieldEncoder
+from models.logodds import expit
 from models.questionnaire import OUTCOMES, UNKNOWN, load_questionnaire
 
 FORMAT = "tarozu-screening-model/1"

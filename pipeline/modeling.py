@@ -10,12 +10,12 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from models.additive import expit, logit
 from models.baselines import CountScreener, DelphiRuleScreener
 from models.boosting import AdditiveBoostingClassifier
 from models.calibration import Platt, fit_platt, threshold_for_sensitivity
 from models.encoding import FieldEncoder
 from models.linear import SparseLogisticClassifier
+from models.logodds import expit, logit
 from models.questionnaire import load_questionnaire
 from models.screening import OutcomeModel, ScreeningModel
 from pipeline.config import TrainConfig

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from models.additive import expit
+from models.logodds import expit
 from models.questionnaire import ANSWERS, LANGUAGES, UNKNOWN, Field, load_questionnaire
 from models.screening import BANDS, INTERVAL, ScreeningModel
 
