@@ -195,3 +195,24 @@ def pg_url(postgres_server: str) -> str:
     with psycopg.connect(f"{postgres_server.replace('+psycopg', '')}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{postgres_server}/{name}"
+
+
+def raw_screening_row(screening_id: str, *, key_id: str, role: str = "screener", refer: bool = False) -> dict[str, Any]:
+    """A minimal screening row as the audit writer takes it (for writer-level tests)."""
+    return {
+        "screening_id": screening_id,
+        "role": role,
+        "key_id": key_id,
+        "source": "api",
+        "model_name": "m",
+        "model_version": "1",
+        "questionnaire_version": "q",
+        "lang": "en",
+        "case_ref_hmac": None,
+        "screener_assessment": "low",
+        "answers": "{}",
+        "context": "{}",
+        "audit": "{}",
+        "result": "{}",
+        "refer": refer,
+    }

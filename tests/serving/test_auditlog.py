@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import auth, count_rows, example, screen
+from conftest import auth, count_rows, example, raw_screening_row, screen
 from fastapi.testclient import TestClient
 
 from pipeline.cli import main
@@ -155,27 +155,13 @@ def test_concurrent_writes_share_commits(db_url: str) -> None:
     writer.start()
     who = Principal(key_id="k", role="screener")
 
-    def row(i: int) -> dict[str, Any]:
-        return {
-            "screening_id": f"id-{i}",
-            "role": who.role,
-            "key_id": who.key_id,
-            "source": "api",
-            "model_name": "m",
-            "model_version": "1",
-            "questionnaire_version": "q",
-            "lang": "en",
-            "case_ref_hmac": None,
-            "screener_assessment": "low",
-            "answers": "{}",
-            "context": "{}",
-            "audit": "{}",
-            "result": "{}",
-            "refer": False,
-        }
-
     async def many() -> list[Any]:
-        return await asyncio.gather(*(writer.submit(AppendScreenings([row(i)])) for i in range(60)))
+        return await asyncio.gather(
+            *(
+                writer.submit(AppendScreenings([raw_screening_row(f"id-{i}", key_id=who.key_id, role=who.role)]))
+                for i in range(60)
+            )
+        )
 
     try:
         results = asyncio.run(many())

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import ModelBox, auth, example
+from conftest import ModelBox, auth, example, raw_screening_row
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -22,26 +22,6 @@ from serving.schemas import ROLES
 from serving.settings import Settings
 
 
-def _row(i: int, who: str) -> dict[str, Any]:
-    return {
-        "screening_id": f"{who}-{i}",
-        "role": "screener",
-        "key_id": who,
-        "source": "api",
-        "model_name": "m",
-        "model_version": "1",
-        "questionnaire_version": "q",
-        "lang": "en",
-        "case_ref_hmac": None,
-        "screener_assessment": "low",
-        "answers": "{}",
-        "context": "{}",
-        "audit": "{}",
-        "result": "{}",
-        "refer": i % 2 == 0,
-    }
-
-
 def _two_writers(url: str) -> None:
     """Two writers with their own engines (as two API processes would have) write at once."""
     engines = [make_engine(url) for _ in range(2)]
@@ -52,7 +32,14 @@ def _two_writers(url: str) -> None:
 
     def client(k: int) -> list[Any]:
         async def many() -> list[Any]:
-            return await asyncio.gather(*(writers[k].submit(AppendScreenings([_row(i, f"w{k}")])) for i in range(40)))
+            return await asyncio.gather(
+                *(
+                    writers[k].submit(
+                        AppendScreenings([raw_screening_row(f"w{k}-{i}", key_id=f"w{k}", refer=i % 2 == 0)])
+                    )
+                    for i in range(40)
+                )
+            )
 
         return asyncio.run(many())
 
