@@ -47,15 +47,8 @@ client = serving_fixtures.client
 postgres_server = serving_fixtures.postgres_server
 pg_url = serving_fixtures.pg_url
 
-ModelBox = serving_fixtures.ModelBox
-TEST_SECRET: str = serving_fixtures.TEST_SECRET
-auth = serving_fixtures.auth
-example = serving_fixtures.example
-screen = serving_fixtures.screen
-count_rows = serving_fixtures.count_rows
-registered = serving_fixtures.registered
-
-from reliability_support import LiveServer  # noqa: E402
+# Helpers (ModelBox, TEST_SECRET, auth, ...) are re-exported once, by reliability_support.
+from reliability_support import TEST_SECRET, LiveServer, ModelBox  # noqa: E402
 
 
 @pytest.fixture
