@@ -22,8 +22,8 @@ from models.questionnaire import load_questionnaire
 from pipeline.cli import CommandError
 from pipeline.data.anonymity import anonymity_report
 from pipeline.data.schema import validate_frame, write_frame
+from serving.records import flat_values
 
-PAGE_SIZE = 500
 OUTCOME_LABELS = {"labour": (1, 0), "sexual": (0, 1), "both": (1, 1), "none": (0, 0)}
 NO_OUTCOMES = (
     "the audit log has no screening with a known specialist outcome in that period "
@@ -41,18 +41,12 @@ def screenings_with_outcomes(
 ) -> Iterator[dict[str, Any]]:
     """Every screening of the period: current values, decision and latest outcome."""
     from serving.db import make_engine
-    from serving.records import get_screening, list_screenings
+    from serving.records import iter_screenings
     from serving.settings import database_url as default_database_url
 
     engine = make_engine(database_url or default_database_url())
-    page = 1
-    while True:
-        items = list_screenings(engine, start=start, end=end, page=page, page_size=PAGE_SIZE)["items"]
-        for item in items:
-            yield get_screening(engine, item["screening_id"])
-        if len(items) < PAGE_SIZE:
-            return
-        page += 1
+    for _item, full in iter_screenings(engine, start=start, end=end):
+        yield full
 
 
 def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -66,11 +60,7 @@ def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[s
         outcomes = [o["outcome"] for o in s.get("outcomes", []) if o["outcome"] in OUTCOME_LABELS]
         if not outcomes:
             continue
-        current = s["current"]
-        flat: dict[str, Any] = {}
-        for section in current.values() if any(isinstance(v, dict) for v in current.values()) else [current]:
-            if isinstance(section, dict):
-                flat.update(section)
+        flat = flat_values(s["current"])
         row: dict[str, Any] = {f.id: f.normalise(flat.get(f.id)) for f in q.all_fields}
         row["is_labour"], row["is_sexual"] = OUTCOME_LABELS[outcomes[-1]]
         rows.append(row)

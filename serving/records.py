@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,14 @@ def original_values(row: Any) -> dict[str, Any]:
         "audit": orjson.loads(row.audit),
         SCREENER_ASSESSMENT: row.screener_assessment,
     }
+
+
+def flat_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """One mapping of every field (answers, context, audit) and the screener's assessment."""
+    flat: dict[str, Any] = {SCREENER_ASSESSMENT: values.get(SCREENER_ASSESSMENT)}
+    for section in ("answers", "context", "audit"):
+        flat.update(values.get(section) or {})
+    return flat
 
 
 def value_of(values: Mapping[str, Any], field_id: str) -> Any:
@@ -235,3 +243,17 @@ def list_screenings(
             }
         )
     return {"items": items, "page": page, "page_size": page_size, "total": total}
+
+
+def iter_screenings(
+    engine: Engine, *, start: datetime | None, end: datetime | None, page_size: int = 500
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every screening of the period, oldest first, as ``(listing item, full record)``."""
+    page = 1
+    while True:
+        items = list_screenings(engine, start=start, end=end, page=page, page_size=page_size)["items"]
+        for item in items:
+            yield item, get_screening(engine, item["screening_id"])
+        if len(items) < page_size:
+            return
+        page += 1

@@ -21,7 +21,6 @@ DEFAULT_ROWS = 50_000
 DEFAULT_SEED = 2027
 LATEST_DIR = Path("var") / "audit"
 ARTIFACT_PATH = "fairness"
-PAGE_SIZE = 500
 BAD_MODEL_URI = "--model must look like models:/<name>@<alias>, not {uri!r}"
 NO_REPORT = "no fairness report yet: run `tarozu audit --model models:/<name>@champion`"
 
@@ -68,29 +67,15 @@ def latest_report(*, root: str | Path = ".", kind: str = "json") -> Path:
 def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
     """Screenings of the serving audit log as flat rows for :func:`audit_screenings`."""
     from serving.db import make_engine
-    from serving.records import get_screening, list_screenings
+    from serving.records import flat_values, iter_screenings
+    from serving.settings import database_url as default_database_url
 
-    if database_url is None:
-        from serving.settings import get_settings
-
-        database_url = str(get_settings().database_url)
-    engine = make_engine(database_url)
-    page = 1
-    while True:
-        listing = list_screenings(engine, start=start, end=end, page=page, page_size=PAGE_SIZE)
-        items = listing["items"]
-        for item in items:
-            full = get_screening(engine, item["screening_id"])
-            row = {k: v for k, v in item.items() if not isinstance(v, Mapping)}
-            current = full["current"]
-            for value in current.values() if any(isinstance(v, Mapping) for v in current.values()) else [current]:
-                if isinstance(value, Mapping):
-                    row.update(value)
-            row["override_reason"] = item.get("decision_reason")
-            yield row
-        if len(items) < PAGE_SIZE:
-            return
-        page += 1
+    engine = make_engine(database_url or default_database_url())
+    for item, full in iter_screenings(engine, start=start, end=end):
+        row = {k: v for k, v in item.items() if not isinstance(v, Mapping)}
+        row.update(flat_values(full["current"]))
+        row["override_reason"] = item.get("decision_reason")
+        yield row
 
 
 def run(args: argparse.Namespace) -> int:

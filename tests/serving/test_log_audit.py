@@ -1,0 +1,37 @@
+"""`tarozu audit --from-log` on an audit log written by the API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import auth, screen
+from fastapi.testclient import TestClient
+
+from pipeline.cli import main
+
+
+def test_audit_from_log_reports_what_the_api_logged(
+    client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path
+) -> None:
+    for i in range(6):
+        gender = "woman" if i % 2 else "man"
+        body = screen(client, keys, audit={"gender": gender, "age_band": "24-26"})
+        decision = "referred" if body["recommendation"]["refer"] else "not_referred"
+        payload = {"decision": decision}
+        assert (
+            client.post(
+                f"/v1/screenings/{body['screening_id']}/decision", json=payload, headers=auth(keys, "screener")
+            ).status_code
+            == 201
+        )
+    out = tmp_path / "report"
+    assert main(["audit", "--from-log", "--database-url", db_url, "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["screenings"] == 6
+    by_gender = {g["group"]: g for g in report["by_group"]["gender"]}
+    assert {name: g["screenings"] for name, g in by_gender.items()} == {"man": 3, "woman": 3}
+    assert all(g["decided"] == 3 for g in by_gender.values())
+    assert report["overall"]["override_share"] == 0.0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script src" not in html
