@@ -46,7 +46,7 @@ def evaluate_outcome(
             ),
         }
         if truth is not None:
-            entry["truth"] = {k: v for k, v in _point(truth, p, candidate.threshold).items()}
+            entry["truth"] = _point(truth, p, candidate.threshold)
         result["models"][name] = entry
     if p_true is not None and truth is not None:
         bayes_obs = _point(y_obs, p_true, threshold=None)

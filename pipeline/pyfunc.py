@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
@@ -21,8 +22,6 @@ ARTIFACT_KEY = "screening_model"
 
 def input_frame_to_codes(model: ScreeningModel, frame: pd.DataFrame) -> Any:
     """Level codes of each row of ``frame`` (columns are field ids; absent ones are unknown)."""
-    import numpy as np
-
     records = frame.to_dict(orient="records")
     return np.vstack([model.encode(_clean(r)) for r in records]) if records else np.zeros((0, len(model.fields)))
 

@@ -88,3 +88,11 @@ def database_url(explicit: str | None = None) -> str:
     They do not use the HMAC secret, so the secret check is skipped for them.
     """
     return explicit or Settings(environment="development").database_url
+
+
+def audit_report_dir() -> str:
+    """Where the API finds the champion's latest fairness report (for ``tarozu audit``).
+
+    Like :func:`database_url`, it needs no HMAC secret.
+    """
+    return Settings(environment="development").audit_report_dir

@@ -2,7 +2,8 @@
 
 Reports go to ``--out`` (default ``reports/audit-<timestamp>/``), to the model's MLflow run
 (artifact path ``fairness``) and, as the latest report the API serves at
-``GET /v1/audit/report``, to ``var/audit/latest.{html,json}`` (see :func:`latest_report`).
+``GET /v1/audit/report``, to ``latest.{html,json}`` in the serving setting ``audit_report_dir``
+(default ``var/audit``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from pipeline.fairness.report import write_report
 
 DEFAULT_ROWS = 50_000
 DEFAULT_SEED = 2027
-LATEST_DIR = Path("var") / "audit"
 ARTIFACT_PATH = "fairness"
 BAD_MODEL_URI = "--model must look like models:/<name>@<alias>, not {uri!r}"
-NO_REPORT = "no fairness report yet: run `tarozu audit --model models:/<name>@champion`"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,21 +46,15 @@ def _parse_model_uri(uri: str) -> tuple[str, str]:
     return name, alias
 
 
-def publish_latest(html_path: Path, json_path: Path, *, root: str | Path = ".") -> Path:
-    """Copy a report to ``<root>/var/audit/latest.{html,json}``; returns the directory."""
-    target = Path(root) / LATEST_DIR
+def publish_latest(html_path: Path, json_path: Path) -> Path:
+    """Copy a report to where the API serves it (``latest.{html,json}``); returns the directory."""
+    from serving.settings import audit_report_dir
+
+    target = Path(audit_report_dir())
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(html_path, target / "latest.html")
     shutil.copyfile(json_path, target / "latest.json")
     return target
-
-
-def latest_report(*, root: str | Path = ".", kind: str = "json") -> Path:
-    """Path of the latest report (``kind`` ``json`` or ``html``) for the API; raises if none."""
-    path = Path(root) / LATEST_DIR / f"latest.{kind}"
-    if not path.is_file():
-        raise FileNotFoundError(NO_REPORT)
-    return path
 
 
 def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
