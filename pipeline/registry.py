@@ -124,32 +124,117 @@ def alias_version(*, name: str, alias: str, uri: str | None = None) -> Any | Non
         return None
 
 
+@dataclass(frozen=True)
+class _Located:
+    """Where the files of ``name@alias`` are on local disk."""
+
+    version: str
+    run_id: str
+    model_dir: Path  # holds ``artifacts/screening_model.json``
+    card: Path | None  # the run's ``model_card/model_card.json``
+
+
+# The registry tables of MLflow's SQL store at the pinned version (workspace "default").
+_ALIAS_SQL = """
+SELECT mv.version, mv.run_id, mv.status, mv.storage_location, r.artifact_uri
+FROM registered_model_aliases a
+JOIN model_versions mv ON mv.workspace = a.workspace AND mv.name = a.name AND mv.version = a.version
+LEFT JOIN runs r ON r.run_uuid = mv.run_id
+WHERE a.workspace = 'default' AND a.name = :name AND a.alias = :alias
+"""
+_SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def _local_dir(uri: str | None) -> Path | None:
+    if not uri or not uri.startswith("file://"):
+        return None
+    from urllib.parse import unquote, urlparse
+
+    path = Path(unquote(urlparse(uri).path))
+    return path if path.is_dir() else None
+
+
+def _locate_sql(name: str, alias: str, uri: str) -> _Located | None:
+    """``name@alias`` read straight from the registry's tables, without importing MLflow.
+
+    Importing MLflow and opening its store take about 2.8 s, most of the API's start-up;
+    this query takes milliseconds. It answers only for a SQL tracking store whose version
+    is READY with its files on local disk, and returns None otherwise (also when the
+    schema is not the one expected), so that :func:`_locate_mlflow` decides. A test checks
+    that both give the same answer on a real registry.
+    """
+    if uri.split(":", 1)[0].split("+", 1)[0] not in _SQL_SCHEMES:
+        return None
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None  # let MLflow create (or refuse) the store, as it always has
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text(_ALIAS_SQL), {"name": name, "alias": alias}).first()
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+    if row is None or row.status != "READY":
+        return None
+    model_dir = _local_dir(row.storage_location)
+    if model_dir is None:
+        return None
+    run_dir = _local_dir(row.artifact_uri)
+    card = run_dir / "model_card" / "model_card.json" if run_dir else None
+    return _Located(str(row.version), str(row.run_id), model_dir, card if card and card.is_file() else None)
+
+
+def _locate_mlflow(name: str, alias: str, uri: str | None) -> _Located | None:
+    """``name@alias`` through the MLflow client (any tracking store; downloads if remote)."""
+    mv = alias_version(name=name, alias=alias, uri=uri)
+    if mv is None:
+        return None
+    import mlflow.artifacts
+
+    try:
+        model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
+    except Exception as exc:
+        raise BrokenModelError(BROKEN_MODEL.format(name=name, version=mv.version, alias=alias, reason=exc)) from None
+    card: Path | None = None
+    try:
+        card = Path(mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="model_card/model_card.json"))
+    except Exception:
+        card = None
+    return _Located(str(mv.version), str(mv.run_id), model_dir, card)
+
+
 def load_registered(
     *, name: str = MODEL_NAME, alias: str = CHAMPION, tracking_uri: str | None = None
 ) -> RegisteredModel:
     """Load ``models:/<name>@<alias>``; raises :class:`NoChampionError` or :class:`BrokenModelError`."""
-    mv = alias_version(name=name, alias=alias, uri=tracking_uri)
-    if mv is None:
-        raise NoChampionError(
-            NO_CHAMPION.format(alias=alias, name=name, uri=_redact(resolve_tracking_uri(tracking_uri)))
-        )
-    try:
-        import mlflow.artifacts
+    uri = resolve_tracking_uri(tracking_uri)
+    located = _locate_sql(name, alias, uri) or _locate_mlflow(name, alias, uri)
+    if located is None:
+        raise NoChampionError(NO_CHAMPION.format(alias=alias, name=name, uri=_redact(uri)))
+    return _load(located, name=name, alias=alias)
 
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
-        model = ScreeningModel.load(local / "artifacts" / "screening_model.json")
-        card: dict[str, Any] = {}
-        try:
-            card_path = mlflow.artifacts.download_artifacts(
-                run_id=mv.run_id, artifact_path="model_card/model_card.json"
-            )
-            card = json.loads(Path(card_path).read_text(encoding="utf-8"))
-        except Exception:
-            log.warning("model %s version %s has no model card artifact", name, mv.version)
-    except (OSError, ValueError, KeyError, Exception) as exc:
-        raise BrokenModelError(BROKEN_MODEL.format(name=name, version=mv.version, alias=alias, reason=exc)) from None
+
+def _load(located: _Located, *, name: str, alias: str) -> RegisteredModel:
+    try:
+        model = ScreeningModel.load(located.model_dir / "artifacts" / "screening_model.json")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BrokenModelError(
+            BROKEN_MODEL.format(name=name, version=located.version, alias=alias, reason=exc)
+        ) from None
+    card: dict[str, Any] = {}
+    try:
+        card = json.loads(located.card.read_text(encoding="utf-8")) if located.card else {}
+    except (OSError, ValueError):
+        card = {}
+    if not card:
+        log.warning("model %s version %s has no readable model card artifact", name, located.version)
     return RegisteredModel(
-        model=model, name=name, version=str(mv.version), alias=alias, run_id=str(mv.run_id), card=card
+        model=model, name=name, version=located.version, alias=alias, run_id=located.run_id, card=card
     )
 
 

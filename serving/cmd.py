@@ -98,5 +98,6 @@ def run(args: argparse.Namespace) -> int:
         access_log=settings.access_log,
         server_header=False,
         log_level="info",
+        ws="none",  # no WebSocket routes: skip importing a WebSocket implementation at start-up
     )
     return 0

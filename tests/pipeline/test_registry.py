@@ -1,0 +1,62 @@
+"""Loading ``name@alias``: the direct read of the registry's tables agrees with MLflow's client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline import registry
+
+
+def _register(model: Any, *, card: dict[str, Any], alias: str) -> str:
+    import mlflow
+
+    experiment = registry.ensure_experiment("registry-test")
+    with mlflow.start_run(experiment_id=experiment):
+        mlflow.log_dict(card, "model_card/model_card.json")
+        version, _ = registry.log_screening_model(model, registered_name=registry.MODEL_NAME)
+    assert version is not None
+    registry.set_alias(name=registry.MODEL_NAME, alias=alias, version=version)
+    return version
+
+
+@pytest.mark.slow
+def test_direct_registry_read_equals_mlflow_client(trained: dict[str, Any], mlflow_home: Path) -> None:
+    uri = registry.resolve_tracking_uri()
+    with pytest.raises(registry.NoChampionError, match="tarozu train"):
+        registry.load_registered()  # an empty registry: nothing to serve, and says how to fix it
+
+    first = _register(trained["model"], card={"model_details": {"version": "first"}}, alias=registry.CHAMPION)
+    second = _register(trained["model"], card={"model_details": {"version": "second"}}, alias=registry.CHALLENGER)
+    assert (first, second) == ("1", "2")
+
+    for alias, version, card_version in ((registry.CHAMPION, "1", "first"), (registry.CHALLENGER, "2", "second")):
+        direct = registry._locate_sql(registry.MODEL_NAME, alias, uri)
+        assert direct is not None, "a local SQLite registry is read directly"
+        client = registry._locate_mlflow(registry.MODEL_NAME, alias, uri)
+        assert client is not None
+        assert direct.card is not None
+        assert client.card is not None
+        assert (direct.version, direct.run_id, direct.model_dir) == (client.version, client.run_id, client.model_dir)
+        assert direct.card.read_bytes() == client.card.read_bytes()  # MLflow hands back a copy
+        loaded = registry.load_registered(alias=alias)
+        assert (loaded.version, loaded.alias, loaded.card["model_details"]["version"]) == (version, alias, card_version)
+        assert loaded.model.to_dict() == trained["model"].to_dict()
+
+    # Moving an alias is seen at once (reload reads the registry each time).
+    registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=second)
+    assert registry.load_registered().version == "2"
+    assert registry._locate_sql(registry.MODEL_NAME, "no-such-alias", uri) is None
+
+
+def test_direct_read_leaves_other_stores_to_mlflow(tmp_path: Path) -> None:
+    assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, "http://127.0.0.1:9/") is None
+    assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, "databricks") is None
+    missing = tmp_path / "absent.db"
+    assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, f"sqlite:///{missing}") is None
+    assert not missing.exists(), "the direct read must not create a tracking database"
+    other = tmp_path / "other.db"
+    other.write_bytes(b"")  # an SQLite file without MLflow's tables
+    assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, f"sqlite:///{other}") is None
