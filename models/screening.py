@@ -137,7 +137,9 @@ class ScreeningModel:
             log_odds = outcome.base_value + contributions.sum(axis=1)
             probability = expit(log_odds)
             if matrix.shape[0] > 1:
-                members = expit(self._bases[name][1:, None] + matrix[1:][:, columns].sum(axis=2))
+                # np.take keeps the gathered rows C-ordered: every sum over fields is numpy's
+                # pairwise sum of one contiguous row, whatever the batch size (as in serving).
+                members = expit(self._bases[name][1:, None] + np.take(matrix[1:], columns, axis=1).sum(axis=2))
                 lower, upper = np.percentile(members, INTERVAL, axis=0)
                 lower, upper = np.minimum(lower, probability), np.maximum(upper, probability)
             else:

@@ -6,9 +6,10 @@ and its own ``hash = sha256(canonical JSON of the row's content + prev_hash)``. 
 ``chain_head`` row holds the last ``seq`` and hash, so that a truncated tail is detected too.
 
 Writes go through one :class:`AuditWriter` per process: request handlers enqueue an
-operation and await its future; one thread takes everything queued, checks and writes it in
-one transaction (extending the chain in order), commits (with fsync), and only then resolves
-the futures. A request is answered only after its row is durable, and concurrent requests
+operation and await its future (the operations of one turn of the event loop are handed
+over together, with one wake-up of the thread); one thread takes everything queued, checks
+and writes it in one transaction (extending the chain in order), commits (with fsync), and
+only then resolves the futures. A request is answered only after its row is durable, and concurrent requests
 share one commit. If the transaction fails, it rolls back and every waiting request gets a
 503; operations that fail their own checks (a second decision, a missing screening) fail
 alone. Between processes the chain is serialised by the database: ``BEGIN IMMEDIATE`` on
@@ -310,7 +311,10 @@ class AuditWriter:
     def __init__(self, engine: Engine, *, max_rows: int = MAX_ROWS_PER_COMMIT) -> None:
         self.engine = engine
         self.max_rows = max_rows
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
+        # Operations submitted during the current turn of each event loop, handed to the
+        # thread together at the end of the turn: one wake-up (and often one commit) for all.
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread: threading.Thread | None = None
         self._postgres = engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
@@ -329,6 +333,8 @@ class AuditWriter:
     def stop(self) -> None:
         """Write what is queued, then stop the thread."""
         if self._thread is not None:
+            for loop in list(self._pending):  # submitted in this turn of the loop: write them too
+                self._hand_over(loop)
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -343,8 +349,15 @@ class AuditWriter:
             raise ServiceUnavailableError(WRITER_STOPPED, code="audit_log_unavailable")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Item(op, loop, future))
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        pending.append(_Item(op, loop, future))
         return await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue.put(self._pending.pop(loop))
 
     # -- the thread
     def _run(self) -> None:
@@ -353,17 +366,18 @@ class AuditWriter:
             first = self._queue.get()
             if first is None:
                 break
-            batch, rows = [first], first.op.rows_hint
+            batch = list(first)
+            rows = sum(item.op.rows_hint for item in batch)
             while rows < self.max_rows:
                 try:
-                    item = self._queue.get_nowait()
+                    items = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if items is None:
                     stopping = True
                     break
-                batch.append(item)
-                rows += item.op.rows_hint
+                batch.extend(items)
+                rows += sum(item.op.rows_hint for item in items)
             self._write(batch)
         self._close()
 

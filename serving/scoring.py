@@ -60,7 +60,8 @@ class _Texts:
     caveat: str
     questions: dict[str, str]  # per indicator id
     # JSON fragments of one explanation entry, per model field: before the contribution (per
-    # level) and after it (per direction: raises, lowers, none).
+    # level, with the comma that separates entries) and after it (per direction: raises,
+    # lowers, none).
     heads: tuple[tuple[bytes, ...], ...]
     tails: tuple[tuple[bytes, bytes, bytes], ...]
 
@@ -135,6 +136,23 @@ class CompiledModel:
             self._delta_no[name] = np.array([float(t[_NO] - t[_UNKNOWN]) for t in tables])
             impact = np.maximum(impact, np.maximum(np.abs(self._delta_yes[name]), np.abs(self._delta_no[name])))
         self._impact = impact
+        # Ranking of the indicators for "unanswered": by impact, ties in questionnaire order.
+        self._impact_order: list[int] = np.argsort(-impact, kind="stable").tolist()
+        self._indicator_list: list[int] = self._indicators.tolist()
+        # One case: every outcome's table and ensemble members stacked, scored in one gather.
+        rows: list[np.ndarray] = []
+        bases: list[float] = []
+        self._spans: dict[str, tuple[int, int]] = {}
+        for name, o in self._outcomes.items():
+            start = len(rows)
+            rows.append(o.table)
+            bases.append(o.base_value)
+            if o.members is not None:
+                rows.extend(o.members)
+                bases.extend(o.member_bases[:, 0].tolist())
+            self._spans[name] = (start, len(rows))
+        self._stack = np.ascontiguousarray(np.vstack(rows))
+        self._stack_bases = np.asarray(bases, dtype=float)
         names = list(self._outcomes)
         self._deltas = np.vstack([self._delta_yes[n] for n in names] + [self._delta_no[n] for n in names])
         self._texts = {lang: self._load_texts(lang) for lang in LANGUAGES}
@@ -151,7 +169,7 @@ class CompiledModel:
             questions={self.fields[j]: texts.question(self.fields[j]) for j in self._indicators},
             heads=tuple(
                 tuple(
-                    b'{"field":%b,"answer":%b,"answer_text":%b,"contribution":'
+                    b',{"field":%b,"answer":%b,"answer_text":%b,"contribution":'
                     % (_json(f), _json(level), _json(texts.value(f, level)))
                     for level in levels
                 )
@@ -185,48 +203,57 @@ class CompiledModel:
     def score(self, codes: np.ndarray) -> Scores:
         """Scores of a ``(n, n_fields)`` array of codes, equal to :meth:`ScreeningModel.score_codes`.
 
-        The same numpy operations on the same shapes (so the same bits); for a single case the
-        interval and band are computed in Python floats, with numpy's ``linear`` percentile
-        arithmetic, which saves a dozen tiny numpy calls per outcome.
+        The same numpy operations on the same values (so the same bits). One case (the API's
+        hot path) is scored in one gather over every outcome and ensemble member at once, with
+        the interval and band computed in Python floats and numpy's ``linear`` percentile
+        arithmetic.
         """
         codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        if codes.shape[0] == 1:
+            return self._score_one(codes[0])
         columns = codes + self._offsets
-        one = codes.shape[0] == 1
         parts: dict[str, dict[str, Any]] = {k: {} for k in Scores.__dataclass_fields__}
         for name, o in self._outcomes.items():
             contributions = o.table[columns]
-            log_odds: Any = o.base_value + contributions.sum(axis=1)
-            probability: Any = expit(log_odds)
-            members = None
+            log_odds = o.base_value + contributions.sum(axis=1)
+            probability = expit(log_odds)
             if o.members is not None:
-                members = expit(o.member_bases + o.members[:, columns].sum(axis=2))
-            if one:
-                p = float(probability[0])
-                low = high = p
-                if members is not None:
-                    ordered = sorted(members[:, 0].tolist())
-                    low, high = (_lerp_percentile(ordered, q) for q in INTERVAL)
-                    low, high = min(low, p), max(high, p)
-                lower: Any = [low]
-                upper: Any = [high]
-                band: Any = [int(p >= o.threshold) + int(p >= o.high_threshold)]
-                above: Any = [p >= o.threshold]
-                log_odds, probability = log_odds.tolist(), [p]
+                members = expit(o.member_bases + np.take(o.members, columns, axis=1).sum(axis=2))
+                lower, upper = _percentiles(members)
+                lower, upper = np.minimum(lower, probability), np.maximum(upper, probability)
             else:
-                if members is not None:
-                    lower, upper = _percentiles(members)
-                    lower, upper = np.minimum(lower, probability), np.maximum(upper, probability)
-                else:
-                    lower = upper = probability
-                band = (probability >= o.threshold).astype(np.int64) + (probability >= o.high_threshold)
-                above = probability >= o.threshold
+                lower = upper = probability
             parts["log_odds"][name] = log_odds
             parts["probability"][name] = probability
             parts["lower"][name] = lower
             parts["upper"][name] = upper
             parts["contributions"][name] = contributions
-            parts["band"][name] = band
-            parts["above"][name] = above
+            parts["band"][name] = (probability >= o.threshold).astype(np.int64) + (probability >= o.high_threshold)
+            parts["above"][name] = probability >= o.threshold
+        return Scores(**parts)
+
+    def _score_one(self, codes: np.ndarray) -> Scores:
+        # (outcomes x (1 + members), n_fields), C-ordered so each row sums as in score_codes
+        gathered = np.take(self._stack, codes + self._offsets, axis=1)
+        log_odds = self._stack_bases + gathered.sum(axis=1)
+        probabilities = expit(log_odds).tolist()
+        z = log_odds.tolist()
+        parts: dict[str, dict[str, Any]] = {k: {} for k in Scores.__dataclass_fields__}
+        for name, (start, stop) in self._spans.items():
+            o = self._outcomes[name]
+            p = probabilities[start]
+            low = high = p
+            if stop > start + 1:
+                ordered = sorted(probabilities[start + 1 : stop])
+                low = min(_lerp_percentile(ordered, INTERVAL[0]), p)
+                high = max(_lerp_percentile(ordered, INTERVAL[1]), p)
+            parts["log_odds"][name] = [z[start]]
+            parts["probability"][name] = [p]
+            parts["lower"][name] = [low]
+            parts["upper"][name] = [high]
+            parts["contributions"][name] = gathered[start : start + 1]
+            parts["band"][name] = [int(p >= o.threshold) + int(p >= o.high_threshold)]
+            parts["above"][name] = [p >= o.threshold]
         return Scores(**parts)
 
     def describe(self, scores: Scores, i: int, codes: np.ndarray, *, lang: str) -> dict[str, Any]:
@@ -248,7 +275,7 @@ class CompiledModel:
             outcomes[name]["contributions"] = dict(
                 zip(self.fields, scores.contributions[name][i].tolist(), strict=True)
             )
-        unanswered = [self.fields[int(self._indicators[p])] for p in self._top_unanswered(codes).tolist()]
+        unanswered = [self.fields[self._indicator_list[p]] for p in self._top_unanswered(codes)]
         return {"outcomes": outcomes, "refer": refer, "unanswered": unanswered}
 
     def render(self, scores: Scores, i: int, codes: np.ndarray, *, lang: str) -> tuple[bytes, dict[str, Any]]:
@@ -259,6 +286,7 @@ class CompiledModel:
         a dictionary per model field and outcome.
         """
         texts = self._texts[lang]
+        heads, tails = texts.heads, texts.tails
         code_list = codes.tolist()
         parts = [b'{"outcomes":{']
         numbers: dict[str, Any] = {}
@@ -267,11 +295,13 @@ class CompiledModel:
             contributions = scores.contributions[name][i]
             values = contributions.tolist()
             floats = orjson.dumps(values)[1:-1].split(b",")
-            entries = []
+            flat: list[bytes] = []
             for j in np.argsort(-np.abs(contributions), kind="stable").tolist():
                 value = values[j]
-                direction = 0 if value > 0 else 1 if value < 0 else 2
-                entries.append(texts.heads[j][code_list[j]] + floats[j] + texts.tails[j][direction])
+                flat.append(heads[j][code_list[j]])
+                flat.append(floats[j])
+                flat.append(tails[j][0 if value > 0 else 1 if value < 0 else 2])
+            flat[0] = flat[0][1:]  # no comma before the first entry
             above = bool(scores.above[name][i])
             refer = refer or above
             n = self._numbers(scores, i, name, above)
@@ -286,7 +316,7 @@ class CompiledModel:
                 "explanation": {"base_value": n["base_value"], "log_odds": n["log_odds"], "contributions": None},
             }
             # {"label": ..., "explanation": {..., "contributions": null}} with the list spliced in
-            outcome = orjson.dumps(head)[: -len(b"null}}")] + b"[" + b",".join(entries) + b"]}}"
+            outcome = orjson.dumps(head)[: -len(b"null}}")] + b"[" + b"".join(flat) + b"]}}"
             parts.append(b"%b%b:%b" % (b"," if k else b"", _json(name), outcome))
             numbers[name] = {**n, "contributions": dict(zip(self.fields, values, strict=True))}
         top = self._top_unanswered(codes)
@@ -296,7 +326,7 @@ class CompiledModel:
             "caveat": texts.caveat,
         }
         parts.append(b"}," + orjson.dumps(rest)[1:])
-        unanswered = [self.fields[int(self._indicators[p])] for p in top.tolist()]
+        unanswered = [self.fields[self._indicator_list[p]] for p in top]
         return b"".join(parts), {"outcomes": numbers, "refer": refer, "unanswered": unanswered}
 
     def _numbers(self, scores: Scores, i: int, name: str, above: bool) -> dict[str, Any]:
@@ -311,13 +341,20 @@ class CompiledModel:
             "log_odds": float(scores.log_odds[name][i]),
         }
 
-    def _top_unanswered(self, codes: np.ndarray) -> np.ndarray:
+    def _top_unanswered(self, codes: np.ndarray) -> list[int]:
         """Positions (in the indicators) of the unanswered ones that could move the score most."""
-        open_ = np.flatnonzero(codes[self._indicators] == _UNKNOWN)
-        return open_[np.argsort(-self._impact[open_], kind="stable")[:TOP_UNANSWERED]]
+        code_list = codes.tolist()
+        indicators = self._indicator_list
+        top = []
+        for position in self._impact_order:
+            if code_list[indicators[position]] == _UNKNOWN:
+                top.append(position)
+                if len(top) == TOP_UNANSWERED:
+                    break
+        return top
 
-    def _unanswered(self, scores: Scores, i: int, top: np.ndarray, texts: _Texts) -> list[dict[str, Any]]:
-        if not top.size:
+    def _unanswered(self, scores: Scores, i: int, top: list[int], texts: _Texts) -> list[dict[str, Any]]:
+        if not top:
             return []
         names = list(self._outcomes)
         z = np.array([float(scores.log_odds[name][i]) for name in names] * 2)
@@ -325,8 +362,8 @@ class CompiledModel:
         probabilities = expit(z[:, None] + self._deltas[:, top]).tolist()
         k = len(names)
         rows = []
-        for col, position in enumerate(top.tolist()):
-            fid = self.fields[int(self._indicators[position])]
+        for col, position in enumerate(top):
+            fid = self.fields[self._indicator_list[position]]
             rows.append(
                 {
                     "indicator": fid,
