@@ -7,7 +7,8 @@ per server), measured side by side in interleaved rounds:
 - ``GET /health`` on the same server (the floor of this stack);
 - ``POST /invocations`` on ``mlflow models serve`` of the same model (no explanation).
 
-Also: a batch of 1,000 cases, and the time from process start until ``/ready``.
+Also: a batch of 1,000 cases, the time from process start until ``/ready``, and where a
+screening's CPU goes, step by step (:mod:`benchmarks.request_path`).
 """
 
 from __future__ import annotations
@@ -229,4 +230,8 @@ def main(*, work: str | None = None) -> dict[str, Any]:
     console.print(
         f"ready after start:               {ready_s:.2f} s (target < 3 s); mlflow models serve: {mlflow_ready:.2f} s"
     )
-    return {"best": best, "ready_s": ready_s}
+    from benchmarks import request_path
+    from pipeline.registry import load_registered
+
+    steps = request_path.main(load_registered(), CASE)
+    return {"best": best, "ready_s": ready_s, "steps_us": steps}

@@ -1,0 +1,220 @@
+"""Where a screening's time goes: CPU per request of each step, measured in one process.
+
+The API benchmark measures the server from outside (wrk); this one explains its figures. It
+drives the real app in-process through ASGI (no sockets), eight requests at a time, and
+times, side by side in one run:
+
+- ``GET /health`` and ``POST /v1/screenings`` end to end (all threads' CPU, so the audit
+  writer's work is included);
+- the steps of a screening alone: validating the request, encoding, scoring (both outcomes
+  and the uncertainty ensemble), rendering the explained response, and appending the row to
+  the audit log (a commit with fsync, shared by eight rows as under load);
+- the same steps for a batch of 1,000 cases.
+
+The "budget" line is what one screening may cost for the throughput targets of the issue
+(half the requests per second of ``/health``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+CONCURRENCY = 8
+
+
+def _per_call(fn: Callable[[], Any], *, number: int) -> float:
+    """Seconds per call: the best of five repeats (the least disturbed by the machine)."""
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+
+class _AsgiDriver:
+    """Calls an ASGI app directly, as uvicorn would, and keeps nothing of the response."""
+
+    def __init__(self, app: Any, key: str) -> None:
+        self.app = app
+        self.key = key
+
+    async def call(self, path: str, method: str = "GET", body: bytes = b"") -> int:
+        headers = [
+            (b"host", b"bench"),
+            (b"authorization", f"Bearer {self.key}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        delivered = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # never disconnects
+            return {}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await self.app(scope, receive, send)
+        return status
+
+    async def cpu_per_request(self, path: str, method: str = "GET", body: bytes = b"", *, n: int) -> float:
+        """Process CPU seconds per request (every thread), at CONCURRENCY requests in flight."""
+        for _ in range(2):  # warm up
+            await asyncio.gather(*[self.call(path, method, body) for _ in range(CONCURRENCY)])
+        start = time.process_time()
+        for _ in range(n // CONCURRENCY):
+            statuses = await asyncio.gather(*[self.call(path, method, body) for _ in range(CONCURRENCY)])
+            if any(s >= 300 for s in statuses):
+                raise RuntimeError(f"{method} {path} answered {statuses}")
+        return (time.process_time() - start) / (n // CONCURRENCY * CONCURRENCY)
+
+
+def _writer_cpu_per_row(engine: Any, row: dict[str, Any], *, per_commit: int, commits: int) -> float:
+    """CPU (both user and system, so fsync's share too) of appending rows, per row."""
+    import uuid
+
+    from serving.auditlog import AppendScreenings, AuditWriter, _Item
+
+    writer = AuditWriter(engine)
+    start = time.process_time()
+    for _ in range(commits):
+        items = [
+            _Item(AppendScreenings([{**row, "screening_id": str(uuid.uuid4())}]), None, None) for _ in range(per_commit)
+        ]
+        writer._transaction(items)
+    return (time.process_time() - start) / (commits * per_commit)
+
+
+def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
+    """Print the table; return microseconds per step."""
+    from serving import service
+    from serving.app import create_app
+    from serving.db import make_engine, run_migrations
+    from serving.keys import Principal, create_key
+    from serving.parsing import parse_batch, parse_json
+    from serving.schemas import ScreeningRequest
+    from serving.settings import Settings
+    from serving.state import LoadedModel
+
+    work = Path(tempfile.mkdtemp(prefix="tarozu-bench-path-"))
+    url = f"sqlite:///{work / 'audit.db'}"
+    engine = make_engine(url)
+    run_migrations(engine)
+    key = create_key(engine, role="screener", label="benchmark")["key"]
+    settings = Settings(environment="production", hmac_secret="b" * 48, database_url=url, gc_freeze=False)
+    app = create_app(settings, model_loader=lambda _s: registered)
+    body = json.dumps(case).encode()
+    driver = _AsgiDriver(app, key)
+
+    async def end_to_end() -> tuple[float, float]:
+        async with app.router.lifespan_context(app):
+            health = await driver.cpu_per_request("/health", n=4000)
+            screening = await driver.cpu_per_request("/v1/screenings", "POST", body, n=1600)
+        return health, screening
+
+    health, screening = asyncio.run(end_to_end())
+
+    loaded = LoadedModel.prepare(registered)
+    compiled = loaded.compiled
+    parsed = parse_json(body, ScreeningRequest, "application/json")
+    values = service._values(parsed)
+    merged = {**values[0], **values[1], **values[2]}
+    codes = compiled.encode(merged)
+    scores = compiled.score(codes)
+    services = type("Services", (), {"hmac_key": b"b" * 48})()
+    principal = Principal(key_id="bench", role="screener")
+    _, result = compiled.render(scores, 0, codes, lang="en")
+    row = service._case_row(
+        parsed, values, services=services, loaded=loaded, principal=principal, source="api", result=result
+    )
+    steps = {
+        "validate request (pydantic)": _per_call(
+            lambda: parse_json(body, ScreeningRequest, "application/json"), number=2000
+        ),
+        "encode answers": _per_call(lambda: compiled.encode(merged), number=2000),
+        "score (2 outcomes x ensemble)": _per_call(lambda: compiled.score(codes), number=2000),
+        "render explained response": _per_call(lambda: compiled.render(scores, 0, codes, lang="en"), number=2000),
+        "build audit row": _per_call(
+            lambda: service._case_row(
+                parsed, values, services=services, loaded=loaded, principal=principal, source="api", result=result
+            ),
+            number=2000,
+        ),
+        "append to the audit log (8 rows a commit)": _writer_cpu_per_row(engine, row, per_commit=8, commits=100),
+    }
+
+    batch_body = json.dumps({"cases": [case] * 1000}).encode()
+    cases = parse_batch(batch_body, "application/json", max_cases=10_000)
+    batch_codes, batch_scores, batch_rows = service._score_batch(
+        cases, services=services, loaded=loaded, principal=principal
+    )
+    batch = {
+        "validate 1,000 cases": _per_call(
+            lambda: parse_batch(batch_body, "application/json", max_cases=10_000), number=1
+        ),
+        "encode, score, audit rows": _per_call(
+            lambda: service._score_batch(cases, services=services, loaded=loaded, principal=principal),
+            number=1,
+        ),
+        "append 1,000 rows (one commit)": _writer_cpu_per_row(engine, batch_rows[0], per_commit=1000, commits=2) * 1000,
+        "render 1,000 explained results": _per_call(
+            lambda: [compiled.render(batch_scores, i, batch_codes[i], lang="en") for i in range(1000)], number=1
+        ),
+    }
+    engine.dispose()
+
+    console = Console()
+    table = Table(title=f"Where a screening's CPU goes (in-process ASGI, {CONCURRENCY} in flight, best of 5)")
+    table.add_column("step")
+    table.add_column("us per case", justify="right")
+    table.add_column("share of POST /v1/screenings", justify="right")
+    table.add_row("GET /health, end to end", f"{health * 1e6:.0f}", "")
+    table.add_row("POST /v1/screenings, end to end", f"{screening * 1e6:.0f}", "100%")
+    for name, seconds in steps.items():
+        table.add_row(f"  {name}", f"{seconds * 1e6:.0f}", f"{seconds / screening:.0%}")
+    rest = screening - sum(steps.values())
+    table.add_row(
+        "  the rest: framework, auth, audit thread hand-offs, cold caches",
+        f"{rest * 1e6:.0f}",
+        f"{rest / screening:.0%}",
+    )
+    table.add_row("budget: half of /health's requests per second", f"{2 * health * 1e6:.0f}", "")
+    console.print(table)
+    batch_table = Table(title="A batch of 1,000 explained cases, by step (ms, best of 5)")
+    batch_table.add_column("step")
+    batch_table.add_column("ms", justify="right")
+    for name, seconds in batch.items():
+        batch_table.add_row(name, f"{seconds * 1e3:.0f}")
+    batch_table.add_row("total", f"{sum(batch.values()) * 1e3:.0f}")
+    console.print(batch_table)
+    out = {"health": health * 1e6, "screening": screening * 1e6}
+    out.update({k: v * 1e6 for k, v in steps.items()})
+    return out
