@@ -45,49 +45,63 @@ def bench_training(console: Console, work: Path) -> dict[str, Any]:
         f"(ratio {seconds / TRAIN_TARGET_S:.2f}); stages: "
         + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     )
-    table = Table(title="Accuracy on the test split (observed labels); Bayes = generator's true probabilities")
-    for column in ("outcome", "model", "log-loss", "vs Bayes", "AUROC", "Bayes - AUROC", "ECE", "target met"):
+    table = Table(
+        title="Accuracy on the test split (observed labels). Bayes = the generator's true probabilities "
+        "given every field; Bayes | inputs = given only the model's inputs (no protected attributes)"
+    )
+    columns = ("outcome", "model", "log-loss", "vs Bayes", "vs Bayes | inputs", "AUROC", "Bayes - AUROC")
+    for column in (*columns, "Bayes | inputs - AUROC", "ECE", "targets met"):
         table.add_column(column)
     for outcome, ev in result.evaluation.items():
         bayes = ev["bayes_optimal"]["observed"]
+        inputs = ev["bayes_given_inputs"]["observed"]
         prod = ev["models"]["sparse_logistic"]["observed"]
         for name, entry in ev["models"].items():
             m = entry["observed"]
-            ratio = m["log_loss"]["value"] / bayes["log_loss"] - 1
-            gap = bayes["auroc"] - m["auroc"]["value"]
+            gap, gap_inputs = entry["gap_to_bayes"], entry["gap_to_bayes_given_inputs"]
             met = ""
             if name == "sparse_logistic":
                 baselines = [ev["models"][b]["observed"] for b in ("count_screener", "delphi_rule")]
-                ok = (
-                    ratio <= 0.03
-                    and gap <= 0.01
-                    and m["ece"]["value"] <= 0.02
+                common = (
+                    m["ece"]["value"] <= 0.02
                     and all(prod["auroc"]["value"] > b["auroc"]["value"] for b in baselines)
                     and all(prod["log_loss"]["value"] < b["log_loss"]["value"] for b in baselines)
                 )
-                met = "yes" if ok else "NO"
+                verdicts = [
+                    common and g["log_loss_ratio"] <= 0.03 and g["auroc_difference"] <= 0.01 for g in (gap, gap_inputs)
+                ]
+                met = f"vs Bayes: {'yes' if verdicts[0] else 'NO'}, vs Bayes | inputs: {'yes' if verdicts[1] else 'NO'}"
             table.add_row(
                 outcome,
                 name,
                 f"{m['log_loss']['value']:.4f}",
-                f"{ratio:+.2%}",
+                f"{gap['log_loss_ratio']:+.2%}",
+                f"{gap_inputs['log_loss_ratio']:+.2%}",
                 f"{m['auroc']['value']:.4f}",
-                f"{gap:+.4f}",
+                f"{gap['auroc_difference']:+.4f}",
+                f"{gap_inputs['auroc_difference']:+.4f}",
                 f"{m['ece']['value']:.4f}",
                 met,
             )
-        table.add_row(
-            outcome,
-            "bayes-optimal",
-            f"{bayes['log_loss']:.4f}",
-            "",
-            f"{bayes['auroc']:.4f}",
-            "",
-            f"{bayes['ece']:.4f}",
-            "",
-        )
+        for label, bound in (("bayes-optimal", bayes), ("bayes | inputs", inputs)):
+            ratio = bound["log_loss"] / bayes["log_loss"] - 1
+            table.add_row(
+                outcome,
+                label,
+                f"{bound['log_loss']:.4f}",
+                f"{ratio:+.2%}" if bound is inputs else "",
+                "",
+                f"{bound['auroc']:.4f}",
+                f"{bayes['auroc'] - bound['auroc']:+.4f}" if bound is inputs else "",
+                "",
+                f"{bound['ece']:.4f}",
+                "",
+            )
     console.print(table)
-    console.print("targets: log-loss within 3% of Bayes, AUROC within 0.01, ECE <= 0.02, better than both baselines")
+    console.print(
+        "targets: log-loss within 3% of Bayes, AUROC within 0.01, ECE <= 0.02, better than both baselines; "
+        "'bayes | inputs' vs Bayes is what leaving the protected attributes out costs any model"
+    )
     return {"train_s": seconds, "work": str(work)}
 
 

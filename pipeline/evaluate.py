@@ -20,9 +20,15 @@ def evaluate_outcome(
     n_boot: int,
     seed: int,
     label_column: str | None = None,
+    p_given_inputs: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Every candidate's metrics on the test split, against the observed label and,
     on synthetic data, against the true state; plus the Bayes-optimal bounds.
+
+    Two bounds: the generator's posterior given every recorded field (``bayes_optimal``),
+    and, when ``p_given_inputs`` is given, its posterior given only the fields the model
+    may use (``bayes_given_inputs``: without the protected attributes, the best any model
+    here can do). The gap between the two is the price of leaving those attributes out.
     """
     outcome = fit.outcome
     y_obs = test[label_column or LABELS[outcome]].to_numpy()
@@ -54,11 +60,20 @@ def evaluate_outcome(
         result["bayes_optimal"] = {"observed": bayes_obs, "truth": bayes_true}
         for entry in result["models"].values():
             obs = entry["observed"]
-            entry["gap_to_bayes"] = {
-                "log_loss_ratio": obs["log_loss"]["value"] / bayes_obs["log_loss"] - 1.0,
-                "auroc_difference": bayes_obs["auroc"] - obs["auroc"]["value"],
-            }
+            entry["gap_to_bayes"] = _gap(obs, bayes_obs)
+        if p_given_inputs is not None:
+            inputs_obs = _point(y_obs, p_given_inputs, threshold=None)
+            result["bayes_given_inputs"] = {"observed": inputs_obs, "truth": _point(truth, p_given_inputs, None)}
+            for entry in result["models"].values():
+                entry["gap_to_bayes_given_inputs"] = _gap(entry["observed"], inputs_obs)
     return result
+
+
+def _gap(observed: dict[str, Any], bound: dict[str, float]) -> dict[str, float]:
+    return {
+        "log_loss_ratio": observed["log_loss"]["value"] / bound["log_loss"] - 1.0,
+        "auroc_difference": bound["auroc"] - observed["auroc"]["value"],
+    }
 
 
 def _point(y: np.ndarray, p: np.ndarray, threshold: float | None) -> dict[str, float]:

@@ -40,6 +40,7 @@ def build_card(
             "observed": entry["observed"],
             "truth": entry.get("truth"),
             "gap_to_bayes": entry.get("gap_to_bayes"),
+            "gap_to_bayes_given_inputs": entry.get("gap_to_bayes_given_inputs"),
             "baselines": {
                 b: {k: ev["models"][b]["observed"][k] for k in ("auroc", "log_loss", "sensitivity", "specificity")}
                 for b in ("count_screener", "delphi_rule")
@@ -137,6 +138,12 @@ def card_markdown(card: dict[str, Any]) -> str:
             lines.append(
                 f"\nGap to the Bayes-optimal model: log-loss {g['log_loss_ratio']:+.2%}, "
                 f"AUROC {g['auroc_difference']:+.4f}."
+            )
+        if m.get("gap_to_bayes_given_inputs"):
+            g = m["gap_to_bayes_given_inputs"]
+            lines.append(
+                f"Gap to the Bayes-optimal model given only this model's inputs (no protected "
+                f"attributes): log-loss {g['log_loss_ratio']:+.2%}, AUROC {g['auroc_difference']:+.4f}."
             )
         if m.get("baselines"):
             lines += [

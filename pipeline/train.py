@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from models.encoding import FieldEncoder
+from models.questionnaire import load_questionnaire
 from models.scorecard import make_scorecard
 from models.screening import ScreeningModel
 from pipeline.config import TrainConfig, load_config
@@ -31,6 +32,7 @@ from pipeline.evaluate import evaluate_outcome, make_plots
 from pipeline.metrics import flatten
 from pipeline.modelcard import build_card, card_markdown
 from pipeline.modeling import (
+    GROUND_TRUTH_P,
     LABELS,
     OutcomeFit,
     check_compiled,
@@ -69,6 +71,23 @@ class TrainResult:
     fits: dict[str, OutcomeFit] = field(default_factory=dict)
     splits: Splits | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame | None:
+    """The generator's posterior given only the model's input fields, on generated data.
+
+    None when it cannot be computed exactly: data from files (their scenario is unknown),
+    combined data sets, or a model that does not use ``migrant_status``.
+    """
+    from pipeline.data.synthetic import STATUS_FIELD, true_probabilities
+
+    if config.data.source != "synthetic" or config.data.extra:
+        return None
+    q = load_questionnaire()
+    hidden = tuple(f.id for f in (*q.context, *q.audit) if f.id not in config.feature_fields)
+    if STATUS_FIELD in hidden:
+        return None
+    return true_probabilities(test, scenario=config.data.scenario, hidden=hidden)
 
 
 # ---------------------------------------------------------------- stage 1: load
@@ -222,6 +241,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             say(f"{config.calibration.ensemble_members} Laplace draws per outcome; tables match the fits to {gap:.1e}")
         with _stage(progress, task, "evaluate", timings) as say:
             codes = encoder.transform(splits.test)
+            given_inputs = bayes_given_inputs(splits.test, config)
             evaluation = {
                 o: evaluate_outcome(
                     fit=fits[o],
@@ -229,6 +249,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                     test=splits.test,
                     n_boot=config.evaluation.bootstrap,
                     seed=config.evaluation.seed,
+                    p_given_inputs=None if given_inputs is None else given_inputs[GROUND_TRUTH_P[o]].to_numpy(),
                 )
                 for o in outcomes
             }
@@ -308,8 +329,6 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
 
 
 def _questionnaire_version() -> str:
-    from models.questionnaire import load_questionnaire
-
     return load_questionnaire().version
 
 
@@ -357,10 +376,12 @@ def log_run(
         for o, ev in evaluation.items():
             for name, entry in ev["models"].items():
                 metrics.update(flatten(entry["observed"], f"{o}.{name}"))
-                if "gap_to_bayes" in entry:
-                    metrics.update(flatten(entry["gap_to_bayes"], f"{o}.{name}.gap_to_bayes"))
-            if "bayes_optimal" in ev:
-                metrics.update(flatten(ev["bayes_optimal"], f"{o}.bayes_optimal"))
+                for gap in ("gap_to_bayes", "gap_to_bayes_given_inputs"):
+                    if gap in entry:
+                        metrics.update(flatten(entry[gap], f"{o}.{name}.{gap}"))
+            for bound in ("bayes_optimal", "bayes_given_inputs"):
+                if bound in ev:
+                    metrics.update(flatten(ev[bound], f"{o}.{bound}"))
         mlflow.log_metrics({k.replace("[", "_").replace("]", "_"): v for k, v in metrics.items() if np.isfinite(v)})
         # MLflow infers a data set's schema value by value (minutes for 100,000 rows of text);
         # the schema comes from a sample, the digest from the whole file, the size from the params.

@@ -80,6 +80,7 @@ BAD_RATE = "{where}: {value!r} must be a probability from 0 to below 1"
 BAD_WEIGHT = "{where}: weights must be non-negative numbers with a positive sum"
 BAD_POSITIVE = "{where}: {value!r} must be a positive number"
 BAD_YEARS = "years: first ({first}) comes after last ({last})"
+UNMASKABLE = "cannot hide {fields}: only these context and audit fields can be left out: {allowed}"
 STATUS_REQUIRED = "migrant_status is 'unknown' in {count} row(s): the model needs it to compute probabilities"
 YES_RATE_TOO_HIGH = (
     "indicators.{indicator}: P(yes) reaches {value:.3f} (truth {truth}, dimension factor on); "
@@ -862,14 +863,32 @@ def _codes_of(frame: pd.DataFrame, model: PopulationModel, tables: _Tables) -> _
 
 
 def true_probabilities(
-    df: pd.DataFrame, *, scenario: str = "default", config_path: str | Path | None = None
+    df: pd.DataFrame,
+    *,
+    scenario: str = "default",
+    config_path: str | Path | None = None,
+    hidden: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """The generator's exact ``p_labour``/``p_sexual`` for the rows of a validated frame.
 
     Useful as the Bayes-optimal reference for edited or resampled synthetic rows. Rows
     whose ``migrant_status`` is "unknown" are not covered by the model (it always records it).
+
+    ``hidden`` names context or audit fields to leave out: the result is then the posterior
+    given the other fields, the best any model without them can do. It is exact, because
+    the generator leaves a field unrecorded independently of its value and of the truth, so
+    treating it as unrecorded sums it out. (Indicators cannot be hidden this way: whether an
+    answer is unknown depends on the truth.)
     """
     frame = validate_frame(df)
+    if hidden:
+        q = load_questionnaire()
+        maskable = {f.id for f in (*q.context, *q.audit)} - {STATUS_FIELD}
+        wrong = sorted(set(hidden) - maskable)
+        if wrong:
+            raise ValueError(UNMASKABLE.format(fields=wrong, allowed=sorted(maskable)))
+        frame = frame.copy()
+        frame[list(hidden)] = UNKNOWN
     model = load_population(scenario=scenario, config_path=config_path)
     tables = _tables(model)
     codes = _codes_of(frame, model, tables)

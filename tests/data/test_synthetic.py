@@ -251,6 +251,41 @@ def test_probabilities_are_calibrated(population: Factory, global_random_seed: i
         assert max(map(abs, _calibration_z(p**1.3, y))) > CALIBRATION_Z, outcome
 
 
+def test_posterior_without_the_protected_attributes_is_calibrated_and_ignores_them(
+    population: Factory, global_random_seed: int
+) -> None:
+    """``hidden`` gives P(truth | the other fields): the best any model without them can do."""
+    first = population(seed=global_random_seed).drop_duplicates("group_id")
+    hidden = ("gender", "age_band", "citizenship", "region")
+    restricted = true_probabilities(first, hidden=hidden)
+    for outcome in ("labour", "sexual"):
+        p = restricted[f"p_{outcome}"].to_numpy()
+        y = first[f"true_{outcome}"].to_numpy()
+        z = _calibration_z(p, y)
+        assert len(z) >= 4, outcome
+        assert max(map(abs, z)) <= CALIBRATION_Z, (outcome, z)
+        # Less information: a worse log-loss than the posterior given every field.
+        full = first[f"p_{outcome}"].to_numpy()
+        assert _log_loss(y, p) > _log_loss(y, full), outcome
+    # The hidden fields' values do not matter; the answers still do.
+    shuffled = first.copy()
+    shuffled["gender"] = np.where(first["gender"] == "woman", "man", "woman")
+    shuffled["age_band"] = first["age_band"].sample(frac=1.0, random_state=1).to_numpy()
+    pd.testing.assert_frame_equal(true_probabilities(shuffled, hidden=hidden), restricted, rtol=1e-12)
+    answered = first.copy()
+    answered["documents_withheld"] = np.where(first["documents_withheld"] == "yes", "no", "yes")
+    assert (true_probabilities(answered, hidden=hidden)["p_labour"] != restricted["p_labour"]).all()
+    with pytest.raises(ValueError, match="documents_withheld"):
+        true_probabilities(first, hidden=("documents_withheld",))  # whether it is unknown depends on the truth
+    with pytest.raises(ValueError, match="migrant_status"):
+        true_probabilities(first, hidden=("migrant_status",))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
 def test_scenarios_do_not_change_what_p_means(population: Factory) -> None:
     frame = population(rows=5_000, seed=6, scenario="bias-gender")
     recomputed = true_probabilities(frame, scenario="default")

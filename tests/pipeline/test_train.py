@@ -54,6 +54,10 @@ def test_train_registers_a_model_that_loads_back_identically(mlflow_home):  # ty
     auroc = ev["models"]["sparse_logistic"]["observed"]["auroc"]
     assert auroc["lower"] <= auroc["value"] <= auroc["upper"]
     assert "gap_to_bayes" in ev["models"]["sparse_logistic"]
+    # The bound without the protected attributes sits between the full bound and the model.
+    full, inputs = ev["bayes_optimal"]["observed"], ev["bayes_given_inputs"]["observed"]
+    assert full["log_loss"] < inputs["log_loss"] < ev["models"]["sparse_logistic"]["observed"]["log_loss"]["value"]
+    assert "gap_to_bayes_given_inputs" in result.card["metrics"]["labour"]
     assert result.card["out_of_scope_uses"]
     assert not registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHAMPION)
 
