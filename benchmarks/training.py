@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,12 +47,11 @@ def bench_training(console: Console, work: Path) -> dict[str, Any]:
         + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     )
     table = Table(
-        title="Accuracy on the test split (observed labels). Bayes = the generator's true probabilities "
-        "given every field; Bayes | inputs = given only the model's inputs (no protected attributes)"
+        title="Accuracy on the test split (observed labels); Bayes = the generator's true probabilities, "
+        "B|in = the same given only the model's inputs (no protected attributes)"
     )
-    columns = ("outcome", "model", "log-loss", "vs Bayes", "vs Bayes | inputs", "AUROC", "Bayes - AUROC")
-    for column in (*columns, "Bayes | inputs - AUROC", "ECE", "targets met"):
-        table.add_column(column)
+    for column in ("outcome", "model", "log-loss", "vs Bayes", "vs B|in", "AUROC", "gap", "gap B|in", "ECE", "met"):
+        table.add_column(column, no_wrap=True)
     for outcome, ev in result.evaluation.items():
         bayes = ev["bayes_optimal"]["observed"]
         inputs = ev["bayes_given_inputs"]["observed"]
@@ -67,16 +67,16 @@ def bench_training(console: Console, work: Path) -> dict[str, Any]:
                     and all(prod["auroc"]["value"] > b["auroc"]["value"] for b in baselines)
                     and all(prod["log_loss"]["value"] < b["log_loss"]["value"] for b in baselines)
                 )
-                verdicts = [
-                    common and g["log_loss_ratio"] <= 0.03 and g["auroc_difference"] <= 0.01 for g in (gap, gap_inputs)
-                ]
-                met = f"vs Bayes: {'yes' if verdicts[0] else 'NO'}, vs Bayes | inputs: {'yes' if verdicts[1] else 'NO'}"
+                met = "/".join(
+                    "yes" if common and g["log_loss_ratio"] <= 0.03 and g["auroc_difference"] <= 0.01 else "NO"
+                    for g in (gap, gap_inputs)
+                )
             table.add_row(
                 outcome,
                 name,
                 f"{m['log_loss']['value']:.4f}",
-                f"{gap['log_loss_ratio']:+.2%}",
-                f"{gap_inputs['log_loss_ratio']:+.2%}",
+                f"{gap['log_loss_ratio']:+.1%}",
+                f"{gap_inputs['log_loss_ratio']:+.1%}",
                 f"{m['auroc']['value']:.4f}",
                 f"{gap['auroc_difference']:+.4f}",
                 f"{gap_inputs['auroc_difference']:+.4f}",
@@ -84,12 +84,11 @@ def bench_training(console: Console, work: Path) -> dict[str, Any]:
                 met,
             )
         for label, bound in (("bayes-optimal", bayes), ("bayes | inputs", inputs)):
-            ratio = bound["log_loss"] / bayes["log_loss"] - 1
             table.add_row(
                 outcome,
                 label,
                 f"{bound['log_loss']:.4f}",
-                f"{ratio:+.2%}" if bound is inputs else "",
+                f"{bound['log_loss'] / bayes['log_loss'] - 1:+.1%}" if bound is inputs else "",
                 "",
                 f"{bound['auroc']:.4f}",
                 f"{bayes['auroc'] - bound['auroc']:+.4f}" if bound is inputs else "",
@@ -99,14 +98,16 @@ def bench_training(console: Console, work: Path) -> dict[str, Any]:
             )
     console.print(table)
     console.print(
-        "targets: log-loss within 3% of Bayes, AUROC within 0.01, ECE <= 0.02, better than both baselines; "
-        "'bayes | inputs' vs Bayes is what leaving the protected attributes out costs any model"
+        "targets: log-loss within 3% of Bayes, AUROC within 0.01, ECE <= 0.02, better than both baselines "
+        "('met': against Bayes / against B|in); the 'bayes | inputs' row's gap to Bayes is what leaving the "
+        "protected attributes out costs any model"
     )
     return {"train_s": seconds, "work": str(work)}
 
 
 def main() -> dict[str, Any]:
-    console = Console()
+    # The accuracy table is wide: keep it whole when the output goes to a file or a CI log.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     out: dict[str, Any] = {}
     out.update(bench_generator(console))
     work = Path(tempfile.mkdtemp(prefix="tarozu-bench-"))
