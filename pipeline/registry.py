@@ -165,6 +165,8 @@ def _locate_sql(name: str, alias: str, uri: str) -> _Located | None:
     """
     if uri.split(":", 1)[0].split("+", 1)[0] not in _SQL_SCHEMES:
         return None
+    if os.environ.get("MLFLOW_WORKSPACE", "default") != "default":
+        return None  # the query reads MLflow's default workspace only
     from sqlalchemy import create_engine, make_url, text
     from sqlalchemy.exc import SQLAlchemyError
 

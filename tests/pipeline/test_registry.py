@@ -23,7 +23,9 @@ def _register(model: Any, *, card: dict[str, Any], alias: str) -> str:
 
 
 @pytest.mark.slow
-def test_direct_registry_read_equals_mlflow_client(trained: dict[str, Any], mlflow_home: Path) -> None:
+def test_direct_registry_read_equals_mlflow_client(
+    trained: dict[str, Any], mlflow_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     uri = registry.resolve_tracking_uri()
     with pytest.raises(registry.NoChampionError, match="tarozu train"):
         registry.load_registered()  # an empty registry: nothing to serve, and says how to fix it
@@ -49,6 +51,8 @@ def test_direct_registry_read_equals_mlflow_client(trained: dict[str, Any], mlfl
     registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=second)
     assert registry.load_registered().version == "2"
     assert registry._locate_sql(registry.MODEL_NAME, "no-such-alias", uri) is None
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "field-office")  # the query reads the default workspace only
+    assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, uri) is None
 
 
 def test_direct_read_leaves_other_stores_to_mlflow(tmp_path: Path) -> None:
