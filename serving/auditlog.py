@@ -9,9 +9,9 @@ Writes go through one :class:`AuditWriter` per process: request handlers enqueue
 operation and await its future (the operations of one turn of the event loop are handed
 over together, with one wake-up of the thread); one thread takes everything queued, checks
 and writes it in one transaction (extending the chain in order), commits (with fsync), and
-only then resolves the futures. A request is answered only after its row is durable, and concurrent requests
-share one commit. If the transaction fails, it rolls back and every waiting request gets a
-503; operations that fail their own checks (a second decision, a missing screening) fail
+only then resolves the futures. A request is answered only after its row is durable, and
+concurrent requests share one commit. If the transaction fails, it rolls back and every
+waiting request gets a 503; operations that fail their own checks (a second decision, a missing screening) fail
 alone. Between processes the chain is serialised by the database: ``BEGIN IMMEDIATE`` on
 SQLite, ``pg_advisory_xact_lock`` on PostgreSQL. The writer's few statements are compiled
 once by SQLAlchemy and run on the DBAPI cursor (see :class:`_Compiled`).
