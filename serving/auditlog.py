@@ -11,10 +11,11 @@ over together, with one wake-up of the thread); one thread takes everything queu
 and writes it in one transaction (extending the chain in order), commits (with fsync), and
 only then resolves the futures. A request is answered only after its row is durable, and
 concurrent requests share one commit. If the transaction fails, it rolls back and every
-waiting request gets a 503; operations that fail their own checks (a second decision, a missing screening) fail
-alone. Between processes the chain is serialised by the database: ``BEGIN IMMEDIATE`` on
-SQLite, ``pg_advisory_xact_lock`` on PostgreSQL. The writer's few statements are compiled
-once by SQLAlchemy and run on the DBAPI cursor (see :class:`_Compiled`).
+waiting request gets a 503; operations that fail their own checks (a second decision, a
+missing screening) fail alone. Between processes the chain is serialised by the database:
+``BEGIN IMMEDIATE`` on SQLite, ``pg_advisory_xact_lock`` on PostgreSQL. The writer's few
+statements are compiled once by SQLAlchemy and run on the DBAPI cursor (see
+:class:`_Compiled`).
 """
 
 from __future__ import annotations
