@@ -173,7 +173,10 @@ def _locate_sql(name: str, alias: str, uri: str) -> _Located | None:
     url = make_url(uri)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
         return None  # let MLflow create (or refuse) the store, as it always has
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError):  # e.g. no driver for the URI here: MLflow's client decides
+        return None
     try:
         with engine.connect() as conn:
             row = conn.execute(text(_ALIAS_SQL), {"name": name, "alias": alias}).first()

@@ -58,6 +58,8 @@ def test_direct_registry_read_equals_mlflow_client(
 def test_direct_read_leaves_other_stores_to_mlflow(tmp_path: Path) -> None:
     assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, "http://127.0.0.1:9/") is None
     assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, "databricks") is None
+    no_driver = "mssql+nosuchdriver://user@127.0.0.1:9/mlflow"  # no such DBAPI module installed
+    assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, no_driver) is None
     missing = tmp_path / "absent.db"
     assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, f"sqlite:///{missing}") is None
     assert not missing.exists(), "the direct read must not create a tracking database"
