@@ -2,7 +2,8 @@
 
 training: generator speed, training time, accuracy against the Bayes-optimal model and the
 baselines; api: throughput and latency against `mlflow models serve` and the bare /health;
-soak: 10 minutes at concurrency 8; fuzz: 2,000 schemathesis cases per operation.
+soak: 10 minutes at concurrency 8; fuzz: 2,000 schemathesis cases per operation;
+structure (only when named): which model classes can approach the Bayes-optimal bounds.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import argparse
 
 BENCHMARKS = ("training", "api", "soak", "fuzz")
+EXTRA = ("structure",)  # on request only: several minutes
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--only", nargs="*", choices=BENCHMARKS, help="run only these benchmarks")
+    parser.add_argument(
+        "--only", nargs="*", choices=BENCHMARKS + EXTRA, help="run only these benchmarks (structure only when named)"
+    )
     args = parser.parse_args()
     chosen = set(args.only or BENCHMARKS)
     status = 0
@@ -35,6 +39,10 @@ def main() -> int:
         from benchmarks import fuzz
 
         status |= fuzz.main([])
+    if "structure" in chosen:
+        from benchmarks import model_structure
+
+        model_structure.main([])
     return status
 
 
