@@ -238,14 +238,18 @@ def _calibration_z(p: np.ndarray, y: np.ndarray) -> list[float]:
     return out
 
 
+def _assert_calibrated(p: np.ndarray, y: np.ndarray, outcome: str) -> None:
+    z = _calibration_z(p, y)
+    assert len(z) >= 4, outcome
+    assert max(map(abs, z)) <= CALIBRATION_Z, (outcome, z)
+
+
 def test_probabilities_are_calibrated(population: Factory, global_random_seed: int) -> None:
     first = population(seed=global_random_seed).drop_duplicates("group_id")  # one row per case: independent
     for outcome in ("labour", "sexual"):
         p = first[f"p_{outcome}"].to_numpy()
         y = first[f"true_{outcome}"].to_numpy()
-        z = _calibration_z(p, y)
-        assert len(z) >= 4, outcome
-        assert max(map(abs, z)) <= CALIBRATION_Z, (outcome, z)
+        _assert_calibrated(p, y, outcome)
         # The test fails on a score that is merely good at ranking.
         assert max(map(abs, _calibration_z(np.sqrt(p), y))) > CALIBRATION_Z, outcome
         assert max(map(abs, _calibration_z(p**1.3, y))) > CALIBRATION_Z, outcome
@@ -261,9 +265,7 @@ def test_posterior_without_the_protected_attributes_is_calibrated_and_ignores_th
     for outcome in ("labour", "sexual"):
         p = restricted[f"p_{outcome}"].to_numpy()
         y = first[f"true_{outcome}"].to_numpy()
-        z = _calibration_z(p, y)
-        assert len(z) >= 4, outcome
-        assert max(map(abs, z)) <= CALIBRATION_Z, (outcome, z)
+        _assert_calibrated(p, y, outcome)
         # Less information: a worse log-loss than the posterior given every field.
         full = first[f"p_{outcome}"].to_numpy()
         assert _log_loss(y, p) > _log_loss(y, full), outcome
