@@ -42,15 +42,24 @@ class SparseLogisticClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEsti
     categories
         ``"auto"`` or, per column, the codes it can take (from
         :attr:`models.encoding.FieldEncoder.categories`).
+    random_state
+        Seed of the L1 fit's random coordinate order (saga), so that a fit is reproducible.
     """
 
     def __init__(
-        self, C: float = 0.05, *, refit_C: float = 10.0, selection_tol: float = 1e-2, categories: Any = "auto"
+        self,
+        C: float = 0.05,
+        *,
+        refit_C: float = 10.0,
+        selection_tol: float = 1e-2,
+        categories: Any = "auto",
+        random_state: int | None = 0,
     ) -> None:
         self.C = C
         self.selection_tol = selection_tol
         self.refit_C = refit_C
         self.categories = categories
+        self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> SparseLogisticClassifier:
         X, y = validate_data(self, X, y)
@@ -59,7 +68,14 @@ class SparseLogisticClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEsti
         design = self.encoder_.fit_transform(X).tocsr()
         # The lasso only chooses the support; the refit below is solved to convergence, so a
         # loose tolerance here costs nothing in the final coefficients and saves most of the time.
-        lasso = LogisticRegression(C=self.C, l1_ratio=1.0, solver="saga", tol=self.selection_tol, max_iter=300)
+        lasso = LogisticRegression(
+            C=self.C,
+            l1_ratio=1.0,
+            solver="saga",
+            tol=self.selection_tol,
+            max_iter=300,
+            random_state=self.random_state,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             lasso.fit(design, target)

@@ -70,7 +70,7 @@ def make_estimators(config: TrainConfig, encoder: FieldEncoder) -> dict[str, Bas
     m = config.models
     return {
         "sparse_logistic": SparseLogisticClassifier(
-            C=m.sparse_logistic.C, refit_C=m.sparse_logistic.refit_C, categories=cats
+            C=m.sparse_logistic.C, refit_C=m.sparse_logistic.refit_C, categories=cats, random_state=config.split.seed
         ),
         "additive_boosting": AdditiveBoostingClassifier(
             max_iter=m.additive_boosting.max_iter,

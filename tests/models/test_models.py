@@ -78,6 +78,18 @@ def test_null_indicator_gets_near_zero_weight(trained):  # type: ignore[no-untyp
         assert np.median([spread[f] for f in strong]) > 4 * spread["deceived_education"]
 
 
+def test_sparse_logistic_fit_is_reproducible(small_frame):  # type: ignore[no-untyped-def]
+    from models.encoding import FieldEncoder
+    from pipeline.config import load_config
+
+    encoder = FieldEncoder(load_config().feature_fields)
+    X = encoder.transform(small_frame).to_numpy()
+    y = small_frame["is_labour"].to_numpy()
+    first, second = (SparseLogisticClassifier(categories=encoder.categories).fit(X, y) for _ in range(2))
+    np.testing.assert_array_equal(first.support_, second.support_)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+
+
 def test_single_class_is_a_clear_error():
     X = np.zeros((20, 3), dtype=int)
     with pytest.raises(ValueError, match="exactly two classes"):
