@@ -15,13 +15,21 @@ from typing import Any, Literal
 
 import yaml
 
-ANSWERS: tuple[str, ...] = ("yes", "no", "unknown", "declined")
+ANSWERS: tuple[str, ...] = ("yes", "no", "dont_know", "declined", "not_asked")
+"""Indicator answers. ``not_asked`` is the reference level: it and ``declined`` contribute 0."""
+YES, NO, DONT_KNOW, DECLINED, NOT_ASKED = ANSWERS
+NON_ANSWERS: frozenset[str] = frozenset({DECLINED, NOT_ASKED})
+"""Answers that are never evidence: they contribute exactly 0 and never appear as a reason."""
+NOT_ASKED_REASONS: tuple[str, ...] = ("not_applicable", "not_reached", "not_safe_here", "deferred")
 UNKNOWN = "unknown"
+"""The level of a context or audit field that was not recorded (its reference level)."""
 LANGUAGES: tuple[str, ...] = ("en", "ru", "tg")
 STRENGTHS: tuple[str, ...] = ("strong", "medium", "weak")
 OUTCOMES: tuple[str, ...] = ("labour", "sexual")
 
 FieldKind = Literal["indicator", "context", "audit"]
+STATUS_FIELD = "migrant_status"
+"""Who is being screened: asked first, since it decides which questions apply."""
 
 UNKNOWN_FIELD = "unknown field {field!r}: allowed fields are {allowed}"
 BAD_VALUE = "field {field!r}: value {value!r} is not allowed; allowed values are {allowed}"
@@ -37,8 +45,11 @@ class QuestionnaireError(ValueError):
 class Field:
     """One answerable item: an indicator question, a context field or an audit attribute.
 
-    ``levels`` are the values the field takes after normalisation, always ending with
-    ``"unknown"``; for numeric fields (``months_abroad``) they are the bin names.
+    ``levels`` are the values the field takes after normalisation, always ending with the
+    field's :attr:`reference` level (``"not_asked"`` for indicators, ``"unknown"`` for the
+    others); for numeric fields (``months_abroad``) they are the bin names.
+    ``applies_to`` lists the ``migrant_status`` values whose interviews include the question
+    (empty: everyone).
     """
 
     id: str
@@ -51,10 +62,20 @@ class Field:
     ilo: str | None = None
     htcds: str | None = None
     bins: tuple[tuple[str, int, int], ...] = ()
+    applies_to: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> bool:
         return bool(self.bins)
+
+    @property
+    def reference(self) -> str:
+        """The level that is no evidence (contribution exactly 0): not asked / not recorded."""
+        return self.levels[-1]
+
+    def applies(self, migrant_status: str | None) -> bool:
+        """Whether the question is put to a person of this ``migrant_status`` (unknown: yes)."""
+        return not self.applies_to or migrant_status in (None, UNKNOWN) or migrant_status in self.applies_to
 
     def delphi_strength(self, outcome: str) -> str | None:
         """Delphi strength of an indicator for ``outcome`` (``labour`` or ``sexual``)."""
@@ -63,9 +84,9 @@ class Field:
         return self.strength
 
     def normalise(self, value: Any) -> str:
-        """Map a raw answer to one of ``levels``; ``None`` and empty mean unknown."""
+        """Map a raw answer to one of ``levels``; ``None`` and empty mean the reference level."""
         if value is None or (isinstance(value, float) and value != value) or value == "":
-            return UNKNOWN
+            return self.reference
         if self.numeric:
             if isinstance(value, str) and value in self.levels:
                 return value
@@ -105,6 +126,9 @@ class Texts:
             if field_id in self.raw[section]:
                 return str(self.raw[section][field_id][key])
         raise KeyError(field_id)
+
+    def not_asked_reason(self, reason: str) -> str:
+        return str(self.raw["not_asked_reasons"][reason])
 
     def reason(self, field_id: str) -> str:
         """The plain-language reason shown beside a contribution."""
@@ -164,11 +188,15 @@ class Questionnaire:
     def dimension_stage(self, dimension_id: str) -> str:
         return dict(self.dimensions)[dimension_id]
 
+    def applicable(self, migrant_status: str | None) -> tuple[Field, ...]:
+        """The indicators put to a person of this ``migrant_status`` (all if it is unknown)."""
+        return tuple(f for f in self.indicators if f.applies(migrant_status))
+
     def texts(self, lang: str) -> Texts:
         return load_texts(lang)
 
     def normalise(self, values: Mapping[str, Any], *, kinds: tuple[FieldKind, ...]) -> dict[str, str]:
-        """Complete and check one case: every field of ``kinds``, unanswered as unknown."""
+        """Complete and check one case: every field of ``kinds``, absent ones at their reference level."""
         wanted = [f for f in self.all_fields if f.kind in kinds]
         allowed = {f.id for f in wanted}
         for key in values:
@@ -187,6 +215,9 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
     answers = tuple(raw["answers"])
     if answers != ANSWERS:
         raise QuestionnaireError(f"answers must be {list(ANSWERS)}, not {list(answers)}")
+    if tuple(raw.get("not_asked_reasons", ())) != NOT_ASKED_REASONS:
+        raise QuestionnaireError(f"not_asked_reasons must be {list(NOT_ASKED_REASONS)}")
+    applies = {d["id"]: tuple(d.get("applies_to", ())) for d in raw["dimensions"]}
     indicators = []
     for item in raw["indicators"]:
         if item["dimension"] not in dim_ids:
@@ -205,6 +236,7 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
                 strength_sexual=item.get("strength_sexual"),
                 ilo=item.get("ilo"),
                 htcds=item.get("htcds"),
+                applies_to=tuple(item.get("applies_to", applies[item["dimension"]])),
             )
         )
 
@@ -221,6 +253,11 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
         return Field(id=item["id"], kind=kind, levels=_levels(item["values"]), ctdc=item.get("ctdc"))
 
     context = tuple(other(item, "context") for item in raw["context"])
+    statuses = next((f.levels[:-1] for f in context if f.id == STATUS_FIELD), ())
+    for f in indicators:
+        wrong = sorted(set(f.applies_to) - set(statuses))
+        if wrong:
+            raise QuestionnaireError(f"indicator {f.id!r}: applies_to names unknown migrant_status values {wrong}")
     audit = tuple(other(item, "audit") for item in raw["audit"])
     q = Questionnaire(
         version=str(raw["version"]),
@@ -262,6 +299,9 @@ def load_texts(lang: str) -> Texts:
                 texts.value(f.id, level)
         except KeyError as exc:
             raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"{f.id} ({exc})")) from None
+    for reason in NOT_ASKED_REASONS:
+        if reason not in texts.raw.get("not_asked_reasons", {}):
+            raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"not_asked reason {reason}"))
     for dim, _ in q.dimensions:
         if dim not in texts.raw["dimensions"]:
             raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"dimension {dim}"))
