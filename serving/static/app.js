@@ -20,7 +20,12 @@
   const DRAFT_STORE = "tarozu.draft";
   const LANG_STORE = "tarozu.lang";
   const TOP_REASONS = 8;
-  const TOP_UNANSWERED = 5;
+  const TOP_NEXT = 5;
+  // The answers a screener can give to a question that was put; anything else is not asked.
+  const GIVEN = ["yes", "no", "dont_know", "declined"];
+  const DANGER = ["yes", "no", "declined"];
+  const NOT_ASKED_REASONS = ["not_reached", "not_safe_here", "deferred"];
+  const STATUSES = ["refer", "no_referral", "ask_more"];
 
   // ------------------------------------------------------------------ UI chrome strings
   const UI = {
@@ -40,7 +45,7 @@
       signed_out: "Signed out.",
       form_h: "Questionnaire",
       form_intro:
-        "Go through the questions with the person. A question left unchanged counts as not asked.",
+        "Go through the questions with the person. A question left without an answer counts as not asked: it has no effect on the score. A declined question is never evidence.",
       context_h: "About the migration",
       audit_h: "Optional: used only for the fairness audit",
       audit_note:
@@ -70,7 +75,6 @@
       reasons_note: "Longer bars matter more. + raises the score, − lowers it.",
       no_reasons: "No answer changed this score.",
       answer: "answer",
-      unanswered_h: "Unanswered questions that would change the score most",
       decision_h: "Record your decision",
       decision: "Decision",
       dec_referred: "Referred",
@@ -116,10 +120,49 @@
       col_reason: "Reason",
       yes: "Yes",
       no: "No",
+      declined: "Declined to answer",
       none: "—",
       band_low: "Low",
       band_medium: "Medium",
       band_high: "High",
+      child_h: "Adults only",
+      child_notice: "Tarozu is not for children. If the person is under 18, do not go on: follow the child-protection procedure.",
+      child_stop: "The person is under 18. Tarozu is not validated for children: stop here and follow the child-protection procedure. Nothing was sent or recorded.",
+      consent_h: "Consent: read this to the person before any question",
+      consent_intro: "Say your name and the organisation you work for, then read:",
+      consent_1: "I am asking these questions to find out whether you may need help or protection in connection with migration for work.",
+      consent_2: "Your answers are recorded without your name. They are used only to decide whether to offer you a referral to specialist services, and to check that this tool is fair to everyone.",
+      consent_3: "You may leave any question unanswered, and you may stop at any time.",
+      consent_4: "The help you can get does not depend on whether you answer.",
+      consent_check: "The person heard this and agrees to go on.",
+      need_consent: "Record the person's consent first: read them the statement above and tick the box.",
+      who_h: "Ask first",
+      who_hint: "Who is being screened decides which questions are put: those that do not apply to this person are hidden.",
+      hidden_n: "{n} questions do not apply to this person: they are hidden and recorded as not applicable.",
+      age_hint: "Optional. Under 18: stop and follow the child-protection procedure.",
+      danger_h: "Safety first",
+      danger_q: "Are you, or is anyone close to you, in danger now?",
+      danger_note: "Protection comes first: follow the emergency and referral procedure now, whatever the score.",
+      not_asked_label: "Not asked:",
+      not_asked_none: "—",
+      na_not_applicable: "Does not apply to this person",
+      na_not_reached: "Not reached in this interview",
+      na_not_safe_here: "Not safe to ask here",
+      na_deferred: "Left for a later conversation",
+      clear: "Clear",
+      clear_answer: "Clear the answer",
+      urgent_h: "Urgent",
+      urgent_text: "The person, or someone close to them, may be in danger now: protection and referral come first, whatever the score.",
+      status_refer: "Refer for assessment",
+      status_no_referral: "No referral now",
+      status_ask_more: "Ask more questions",
+      not_settled: "Not settled yet: no risk level until more questions are asked.",
+      range: "With the questions not yet asked, the estimate could still be anywhere from {lo} to {hi}.",
+      next_h_ask: "Ask these questions next, if it is safe and the person agrees",
+      next_h: "Questions worth asking",
+      if_yes: "If yes",
+      if_no: "If no",
+      interview: "Answered {answered} of {total}; declined {declined}; not asked {not_asked} (no effect on the score)",
     },
     ru: {
       skip: "Перейти к содержанию",
@@ -137,7 +180,7 @@
       signed_out: "Вы вышли.",
       form_h: "Опросник",
       form_intro:
-        "Пройдите вопросы вместе с человеком. Вопрос, оставленный без изменений, считается незаданным.",
+        "Пройдите вопросы вместе с человеком. Вопрос без ответа считается незаданным и не влияет на оценку. Отказ от ответа никогда не считается признаком.",
       context_h: "О миграции",
       audit_h: "Необязательно: используется только для проверки справедливости",
       audit_note:
@@ -167,7 +210,6 @@
       reasons_note: "Чем длиннее полоса, тем сильнее влияние. «+» повышает оценку, «−» понижает её.",
       no_reasons: "Ни один ответ не повлиял на эту оценку.",
       answer: "ответ",
-      unanswered_h: "Вопросы без ответа, которые сильнее всего изменили бы оценку",
       decision_h: "Запишите ваше решение",
       decision: "Решение",
       dec_referred: "Направлен(а)",
@@ -213,10 +255,49 @@
       col_reason: "Причина",
       yes: "Да",
       no: "Нет",
+      declined: "Отказ от ответа",
       none: "—",
       band_low: "Низкий",
       band_medium: "Средний",
       band_high: "Высокий",
+      child_h: "Только для взрослых",
+      child_notice: "Tarozu не предназначен для детей. Если человеку нет 18 лет, не продолжайте: действуйте по процедуре защиты детей.",
+      child_stop: "Человеку нет 18 лет. Tarozu не проверен для работы с детьми: остановитесь и действуйте по процедуре защиты детей. Ничего не отправлено и не записано.",
+      consent_h: "Согласие: прочитайте это человеку до любого вопроса",
+      consent_intro: "Назовите своё имя и организацию, в которой вы работаете, затем прочитайте:",
+      consent_1: "Я задаю эти вопросы, чтобы понять, может ли вам понадобиться помощь или защита в связи с трудовой миграцией.",
+      consent_2: "Ваши ответы записываются без вашего имени. Они используются только для того, чтобы решить, предложить ли вам направление к специалистам, и чтобы проверить, что этот инструмент справедлив ко всем.",
+      consent_3: "Вы можете не отвечать на любой вопрос и можете остановиться в любой момент.",
+      consent_4: "Помощь, которую вы можете получить, не зависит от того, ответите ли вы.",
+      consent_check: "Человек выслушал это и согласен продолжить.",
+      need_consent: "Сначала отметьте согласие человека: прочитайте ему текст выше и поставьте отметку.",
+      who_h: "Спросите сначала",
+      who_hint: "От того, кто проходит скрининг, зависит, какие вопросы задавать: вопросы, которые не относятся к этому человеку, скрыты.",
+      hidden_n: "Вопросов, которые не относятся к этому человеку: {n}. Они скрыты и записываются как неприменимые.",
+      age_hint: "Необязательно. Младше 18 лет: остановитесь и действуйте по процедуре защиты детей.",
+      danger_h: "Сначала безопасность",
+      danger_q: "Находитесь ли вы или кто-то из ваших близких в опасности сейчас?",
+      danger_note: "Защита прежде всего: сейчас же действуйте по процедуре экстренной помощи и направления, независимо от оценки.",
+      not_asked_label: "Не спрашивали:",
+      not_asked_none: "—",
+      na_not_applicable: "Не относится к этому человеку",
+      na_not_reached: "Не дошли в этой беседе",
+      na_not_safe_here: "Здесь спрашивать небезопасно",
+      na_deferred: "Отложено до следующей беседы",
+      clear: "Очистить",
+      clear_answer: "Очистить ответ",
+      urgent_h: "Срочно",
+      urgent_text: "Человек или кто-то из его близких может быть в опасности сейчас: защита и направление прежде всего, независимо от оценки.",
+      status_refer: "Направить на оценку",
+      status_no_referral: "Пока без направления",
+      status_ask_more: "Задать ещё вопросы",
+      not_settled: "Пока не ясно: уровень риска не показывается, пока не заданы другие вопросы.",
+      range: "С учётом ещё не заданных вопросов оценка может оказаться где угодно от {lo} до {hi}.",
+      next_h_ask: "Задайте эти вопросы дальше, если это безопасно и человек согласен",
+      next_h: "Вопросы, которые стоит задать",
+      if_yes: "Если да",
+      if_no: "Если нет",
+      interview: "Получено ответов: {answered} из {total}; отказ от ответа: {declined}; не спрашивали: {not_asked} (не влияет на оценку)",
     },
     tg: {
       skip: "Гузариш ба мундариҷа",
@@ -234,7 +315,7 @@
       signed_out: "Шумо баромадед.",
       form_h: "Саволнома",
       form_intro:
-        "Саволҳоро якҷоя бо шахс гузаред. Саволе, ки бетағйир монад, ҳамчун пурсиданашуда ҳисоб мешавад.",
+        "Саволҳоро якҷоя бо шахс гузаред. Саволи беҷавоб ҳамчун пурсиданашуда ҳисоб мешавад ва ба баҳо таъсир намерасонад. Радди ҷавоб ҳеҷ гоҳ далел ҳисоб намешавад.",
       context_h: "Дар бораи муҳоҷират",
       audit_h: "Ихтиёрӣ: танҳо барои санҷиши беғаразӣ истифода мешавад",
       audit_note:
@@ -264,7 +345,6 @@
       reasons_note: "Ҳар қадар рах дарозтар бошад, таъсираш ҳамон қадар зиёд аст. «+» баҳоро баланд мекунад, «−» паст мекунад.",
       no_reasons: "Ягон ҷавоб ба ин баҳо таъсир нарасонд.",
       answer: "ҷавоб",
-      unanswered_h: "Саволҳои беҷавоб, ки баҳоро аз ҳама бештар тағйир медиҳанд",
       decision_h: "Қарори худро сабт кунед",
       decision: "Қарор",
       dec_referred: "Равон карда шуд",
@@ -310,19 +390,62 @@
       col_reason: "Сабаб",
       yes: "Ҳа",
       no: "Не",
+      declined: "Аз ҷавоб даст кашид",
       none: "—",
       band_low: "Паст",
       band_medium: "Миёна",
       band_high: "Баланд",
+      child_h: "Танҳо барои калонсолон",
+      child_notice: "Tarozu барои кӯдакон нест. Агар шахс аз 18 сола хурдтар бошад, идома надиҳед: тибқи тартиби ҳифзи кӯдак амал кунед.",
+      child_stop: "Шахс аз 18 сола хурдтар аст. Tarozu барои кӯдакон санҷида нашудааст: дар ҳамин ҷо бас кунед ва тибқи тартиби ҳифзи кӯдак амал кунед. Ҳеҷ чиз фиристода ё сабт нашуд.",
+      consent_h: "Розигӣ: инро пеш аз ҳар савол ба шахс хонед",
+      consent_intro: "Номи худ ва ташкилотеро, ки дар он кор мекунед, гӯед, баъд хонед:",
+      consent_1: "Ман ин саволҳоро медиҳам, то бифаҳмам, ки оё ба Шумо дар робита бо муҳоҷирати меҳнатӣ кӯмак ё ҳимоя лозим аст.",
+      consent_2: "Ҷавобҳои Шумо бе номи Шумо сабт мешаванд. Онҳо танҳо барои он истифода мешаванд, ки қарор диҳем, оё Шуморо ба мутахассисон равон кунем, ва санҷем, ки ин абзор ба ҳама одилона аст.",
+      consent_3: "Шумо метавонед ба ҳар саволе ҷавоб надиҳед ва ҳар вақт бас кунед.",
+      consent_4: "Кӯмаке, ки Шумо гирифта метавонед, аз ҷавоб додан ё надодани Шумо вобаста нест.",
+      consent_check: "Шахс инро шунид ва розӣ аст, ки идома диҳем.",
+      need_consent: "Аввал розигии шахсро сабт кунед: матни болоро ба ӯ хонед ва аломат гузоред.",
+      who_h: "Аввал пурсед",
+      who_hint: "Аз он ки кӣ скрининг мешавад, вобаста аст, ки кадом саволҳо дода мешаванд: саволҳое, ки ба ин шахс тааллуқ надоранд, пинҳон карда мешаванд.",
+      hidden_n: "{n} савол ба ин шахс тааллуқ надорад: онҳо пинҳон ва ҳамчун татбиқнашаванда сабт мешаванд.",
+      age_hint: "Ихтиёрӣ. Агар аз 18 хурдтар бошад: бас кунед ва тибқи тартиби ҳифзи кӯдак амал кунед.",
+      danger_h: "Аввал бехатарӣ",
+      danger_q: "Оё Шумо ё касе аз наздикони Шумо ҳозир дар хатар ҳастед?",
+      danger_note: "Ҳимоя аз ҳама муҳимтар аст: ҳозир тибқи тартиби ёрии фаврӣ ва равонкунӣ амал кунед, новобаста аз баҳо.",
+      not_asked_label: "Пурсида нашуд:",
+      not_asked_none: "—",
+      na_not_applicable: "Ба ин шахс тааллуқ надорад",
+      na_not_reached: "Дар ин суҳбат ба он нарасидем",
+      na_not_safe_here: "Дар ин ҷо пурсидан бехатар нест",
+      na_deferred: "Ба суҳбати дигар гузошта шуд",
+      clear: "Тоза кардан",
+      clear_answer: "Тоза кардани ҷавоб",
+      urgent_h: "Фаврӣ",
+      urgent_text: "Шахс ё касе аз наздиконаш метавонад ҳозир дар хатар бошад: ҳимоя ва равонкунӣ аз ҳама муҳимтаранд, новобаста аз баҳо.",
+      status_refer: "Барои арзёбӣ равон кардан",
+      status_no_referral: "Ҳоло бе равонкунӣ",
+      status_ask_more: "Саволҳои бештар диҳед",
+      not_settled: "Ҳанӯз маълум нест: то пурсидани саволҳои бештар сатҳи хатар нишон дода намешавад.",
+      range: "Бо саволҳое, ки ҳанӯз пурсида нашудаанд, баҳо метавонад дар ҳар ҷое аз {lo} то {hi} бошад.",
+      next_h_ask: "Агар бехатар бошад ва шахс розӣ бошад, ин саволҳоро минбаъд диҳед",
+      next_h: "Саволҳое, ки пурсиданашон арзанда аст",
+      if_yes: "Агар ҳа",
+      if_no: "Агар не",
+      interview: "Ҷавоб дода шуд: {answered} аз {total}; аз ҷавоб даст кашид: {declined}; пурсида нашуд: {not_asked} (ба баҳо таъсир надорад)",
     },
   };
 
   // ------------------------------------------------------------------ state
+  // Nothing is selected at the start: an answer left out is sent as not asked.
+  function emptyDraft() {
+    return { answers: {}, reasons: {}, context: {}, audit: {}, danger: null, consent: false, assessment: null, case_ref: "" };
+  }
   const state = {
     lang: "en",
     key: null,
     q: null, // normalised questionnaire of state.lang
-    draft: { answers: {}, context: {}, audit: {}, assessment: null, case_ref: "" },
+    draft: emptyDraft(),
     result: null, // last ScreeningResult
     resultLang: null, // language the result texts came back in
     resultAssessment: null,
@@ -368,6 +491,19 @@
       return null;
     }
   }
+  // A draft saved by an older page may hold answers this one no longer offers ("unknown").
+  function cleanDraft(d) {
+    const obj = (x) => (x && typeof x === "object" && !Array.isArray(x) ? x : {});
+    d.answers = obj(d.answers);
+    d.reasons = obj(d.reasons);
+    d.context = obj(d.context);
+    d.audit = obj(d.audit);
+    Object.keys(d.answers).forEach((k) => GIVEN.indexOf(d.answers[k]) < 0 && delete d.answers[k]);
+    Object.keys(d.reasons).forEach((k) => (NOT_ASKED_REASONS.indexOf(d.reasons[k]) < 0 || d.answers[k]) && delete d.reasons[k]);
+    if (DANGER.indexOf(d.danger) < 0) d.danger = null;
+    d.consent = d.consent === true;
+    return d;
+  }
   function saveDraft() {
     store("session", DRAFT_STORE, JSON.stringify(state.draft));
   }
@@ -410,6 +546,8 @@
     const id = String(path).split(".").pop();
     if (id === "screener_assessment") return t("assess_h");
     if (id === "case_ref") return t("case_ref");
+    if (id === "consent") return t("consent_check");
+    if (id === "danger") return t("danger_q");
     const f = state.q && state.q.byId[id];
     return f ? f.text : id;
   }
@@ -425,6 +563,9 @@
     if (s === 413) return t("err_413");
     if (s === 400 || s === 422) {
       const e = (err.body && err.body.error) || {};
+      const id = String(e.field || "").split(".").pop();
+      if (id === "consent") return t("need_consent");
+      if (id === "age_band") return t("child_stop");
       return t("err_422", { field: fieldLabel(e.field) || "?" });
     }
     if (s === 503) return t("err_503");
@@ -472,6 +613,7 @@
       dimension: f.dimension,
       text: String(pick(f, kind === "indicator" ? ["question", "label", "text"] : ["label", "question", "text"]) || id),
       reason: pick(f, ["reason"]),
+      appliesTo: Array.isArray(f.applies_to) ? f.applies_to.map(String) : null,
       options: normOptions(pick(f, ["options", "values", "bins", "levels"])),
       numeric: isNumeric,
       min: pick(range, ["min", "ge"]) !== undefined ? pick(range, ["min", "ge"]) : pick(f, ["min", "minimum"]),
@@ -490,15 +632,25 @@
         id,
         label: String(pick(d, ["label", "text", "name"]) || id),
         indicators: nested || indicators.filter((i) => i.dimension === id).map((i) => i.id),
+        appliesTo: Array.isArray(d.applies_to) ? d.applies_to.map(String) : [],
       };
     });
     const byId = {};
     indicators.concat(context, audit).forEach((f) => (byId[f.id] = f));
+    // Who each question applies to: the indicator's own list, else its dimension's (empty: everyone).
+    const dimById = Object.fromEntries(dimensions.map((d) => [d.id, d]));
+    dimensions.forEach((d) => d.indicators.forEach((iid) => byId[iid] && !byId[iid].dimension && (byId[iid].dimension = d.id)));
+    indicators.forEach((f) => {
+      if (!f.appliesTo) f.appliesTo = (dimById[f.dimension] && dimById[f.dimension].appliesTo) || [];
+    });
+    const naRaw = raw.not_asked_reasons || (raw.texts && raw.texts.not_asked_reasons) || (raw.messages && raw.messages.not_asked_reasons);
+    const notAskedLabel = Object.fromEntries(normOptions(naRaw).map((o) => [o.value, o.label]));
     const messages = raw.messages || {};
     return {
       raw,
       answers,
       answerLabel: Object.fromEntries(answers.map((a) => [a.value, a.label])),
+      notAskedLabel,
       indicators,
       dimensions,
       context,
@@ -570,20 +722,92 @@
     return wrap;
   }
 
+  // Who is screened decides which questions are put; no status yet: every question shows.
+  function applies(f) {
+    const status = state.draft.context.migrant_status;
+    return !status || !f.appliesTo || !f.appliesTo.length || f.appliesTo.indexOf(status) >= 0;
+  }
+
+  // Age bands such as "0-8" or "9-17" whose upper end is under 18.
+  function isChildBand(value) {
+    const m = /^(\d+)\s*[-–]\s*(\d+)$/.exec(String(value || ""));
+    return !!m && Number(m[2]) < 18;
+  }
+
+  function notAskedText(reason) {
+    return state.q.notAskedLabel[reason] || t("na_" + reason);
+  }
+
+  function answerLabelOf(value) {
+    return state.q.answerLabel[value] || t(value);
+  }
+
+  function renderQuestion(f) {
+    const q = state.q;
+    const name = "a-" + f.id;
+    const answer = state.draft.answers[f.id] || null;
+    const offered = f.options.length ? f.options.map((o) => o.value) : GIVEN;
+    const opts = el("div", { className: "options" });
+    GIVEN.filter((v) => offered.indexOf(v) >= 0).forEach((v) => {
+      const label = (f.options.find((o) => o.value === v) || {}).label || q.answerLabel[v] || v;
+      opts.appendChild(radio(name, v, label, v === answer, { "data-group": "answers", "data-field": f.id }));
+    });
+    const selId = "r-" + f.id;
+    const select = el("select", { id: selId, className: "na-select", "data-group": "reasons", "data-field": f.id });
+    select.appendChild(el("option", { value: "", text: t("not_asked_none") }));
+    NOT_ASKED_REASONS.forEach((r) => select.appendChild(el("option", { value: r, text: notAskedText(r) })));
+    select.value = state.draft.reasons[f.id] || "";
+    const clear = el("button", {
+      type: "button",
+      className: "clear",
+      id: "c-" + f.id,
+      "data-clear": f.id,
+      "aria-label": t("clear_answer") + ": " + f.text,
+      text: t("clear"),
+    });
+    clear.hidden = !answer;
+    // Answered: a way back to "not asked"; not answered: why it was not asked (optional).
+    const na = el("span", { className: "na", id: "na-" + f.id }, [
+      el("label", { for: selId, className: "na-label", text: t("not_asked_label") }),
+      select,
+    ]);
+    na.hidden = !!answer;
+    const extra = el("div", { className: "q-extra" }, [na, clear]);
+    return el("fieldset", { className: "q", id: "q-" + f.id, "data-field": f.id }, [
+      el("legend", { text: f.text }),
+      el("div", { className: "q-row" }, [opts, extra]),
+    ]);
+  }
+
   function renderForm() {
     const q = state.q;
+    $("consent").checked = !!state.draft.consent;
+
+    const who = $("who-fields");
+    who.textContent = "";
+    const status = q.context.find((f) => f.id === "migrant_status");
+    const age = q.audit.find((f) => f.id === "age_band");
+    if (status) who.appendChild(selectField(status, "context"));
+    if (age) {
+      const field = selectField(age, "audit");
+      field.appendChild(el("p", { className: "hint", text: t("age_hint") }));
+      who.appendChild(field);
+    }
+
+    const danger = $("danger-options");
+    danger.textContent = "";
+    DANGER.forEach((v) => danger.appendChild(radio("danger", v, answerLabelOf(v), state.draft.danger === v, { "data-group": "danger" })));
+    const dclear = el("button", { type: "button", className: "clear", id: "c-danger", "data-clear": "danger", "aria-label": t("clear_answer") + ": " + t("danger_q"), text: t("clear") });
+    dclear.hidden = !state.draft.danger;
+    danger.appendChild(dclear);
+
     const box = $("questions");
     box.textContent = "";
     q.dimensions.forEach((d) => {
       const fs = el("fieldset", { className: "group", id: "dim-" + d.id }, [el("legend", { text: d.label })]);
       d.indicators.forEach((iid) => {
         const f = q.byId[iid];
-        if (!f) return;
-        const name = "a-" + f.id;
-        const answer = state.draft.answers[f.id] || "unknown";
-        const opts = el("div", { className: "options" });
-        q.answers.forEach((a) => opts.appendChild(radio(name, a.value, a.label, a.value === answer, { "data-group": "answers", "data-field": f.id })));
-        fs.appendChild(el("fieldset", { className: "q", id: "q-" + f.id }, [el("legend", { text: f.text }), opts]));
+        if (f) fs.appendChild(renderQuestion(f));
       });
       box.appendChild(fs);
     });
@@ -591,13 +815,13 @@
     const ctx = $("context");
     ctx.textContent = "";
     ctx.appendChild(el("legend", { text: t("context_h") }));
-    q.context.forEach((f) => ctx.appendChild(selectField(f, "context")));
+    q.context.forEach((f) => f !== status && ctx.appendChild(selectField(f, "context")));
 
     const audit = $("audit");
     audit.textContent = "";
     audit.appendChild(el("legend", { text: t("audit_h") }));
     audit.appendChild(el("p", { className: "hint", text: t("audit_note") }));
-    q.audit.forEach((f) => audit.appendChild(selectField(f, "audit")));
+    q.audit.forEach((f) => f !== age && audit.appendChild(selectField(f, "audit")));
 
     const ao = $("assess-options");
     ao.textContent = "";
@@ -606,14 +830,91 @@
       ao.appendChild(radio("assessment", a.value, label, state.draft.assessment === a.value, { "data-group": "assessment" }));
     });
     $("case_ref").value = state.draft.case_ref || "";
+    applyVisibility();
+    updateDanger();
+    updateChildStop(false);
+  }
+
+  // Hides the questions that do not apply to who is being screened (and dimensions left empty).
+  function applyVisibility() {
+    const q = state.q;
+    let hidden = 0;
+    q.dimensions.forEach((d) => {
+      let shown = 0;
+      d.indicators.forEach((iid) => {
+        const f = q.byId[iid];
+        const node = $("q-" + iid);
+        if (!f || !node) return;
+        const ok = applies(f);
+        node.hidden = !ok;
+        if (ok) shown++;
+        else hidden++;
+      });
+      const fs = $("dim-" + d.id);
+      if (fs) fs.hidden = shown === 0;
+    });
+    $("hidden-note").textContent = hidden ? t("hidden_n", { n: hidden }) : "";
+  }
+
+  function updateDanger() {
+    $("danger-note").hidden = state.draft.danger !== "yes";
+    $("danger-box").classList.toggle("is-yes", state.draft.danger === "yes");
+  }
+
+  function childSelected() {
+    return isChildBand(state.draft.audit.age_band);
+  }
+
+  function updateChildStop(focus) {
+    const child = childSelected();
+    const box = $("child-stop");
+    box.textContent = child ? t("child_stop") : "";
+    box.hidden = !child;
+    $("child-notice").classList.toggle("is-active", child);
+    const sel = $("f-age_band");
+    if (sel) {
+      if (child) sel.setAttribute("aria-invalid", "true");
+      else sel.removeAttribute("aria-invalid");
+      if (child && focus) sel.focus();
+    }
+  }
+
+  function setAnswer(id, value) {
+    if (value) {
+      state.draft.answers[id] = value;
+      delete state.draft.reasons[id];
+    } else delete state.draft.answers[id];
+    document.querySelectorAll('input[name="a-' + CSS.escape(id) + '"]').forEach((r) => (r.checked = r.value === value));
+    const sel = $("r-" + id);
+    if (sel && value) sel.value = "";
+    const clear = $("c-" + id);
+    if (clear) clear.hidden = !value;
+    const na = $("na-" + id);
+    if (na) na.hidden = !!value;
   }
 
   function onFormInput(event) {
     const target = event.target;
     const group = target.getAttribute("data-group");
+    const field = target.getAttribute("data-field");
     if (target.id === "case_ref") state.draft.case_ref = target.value;
-    else if (group === "answers" && target.checked) state.draft.answers[target.getAttribute("data-field")] = target.value;
-    else if (group === "assessment" && target.checked) {
+    else if (group === "answers" && target.checked) setAnswer(field, target.value);
+    else if (group === "reasons") {
+      if (target.value) {
+        setAnswer(field, null);
+        state.draft.reasons[field] = target.value;
+      } else delete state.draft.reasons[field];
+    } else if (group === "danger" && target.checked) {
+      state.draft.danger = target.value;
+      $("c-danger").hidden = false;
+      updateDanger();
+    } else if (group === "consent") {
+      state.draft.consent = !!target.checked;
+      if (target.checked) {
+        $("consent-box").classList.remove("is-missing");
+        $("consent-error").hidden = true;
+      }
+    } else if (group === "assessment" && target.checked) {
       state.draft.assessment = target.value;
       $("assessment").classList.remove("is-missing");
       $("assess-error").hidden = true;
@@ -621,15 +922,48 @@
       if (target.value === "") delete state.draft[group][target.name];
       else state.draft[group][target.name] = target.value;
       target.removeAttribute("aria-invalid");
+      if (target.name === "migrant_status") applyVisibility();
+      if (target.name === "age_band" && event.type === "change") {
+        updateChildStop(false);
+        if (!childSelected()) showAlert("");
+      }
+    }
+    saveDraft();
+  }
+
+  function onFormClick(event) {
+    const button = event.target.closest ? event.target.closest("[data-clear]") : null;
+    if (!button) return;
+    const id = button.getAttribute("data-clear");
+    if (id === "danger") {
+      state.draft.danger = null;
+      document.querySelectorAll('input[name="danger"]').forEach((r) => (r.checked = false));
+      button.hidden = true;
+      updateDanger();
+      const first = document.querySelector('input[name="danger"]');
+      if (first) first.focus();
+    } else {
+      setAnswer(id, null);
+      const sel = $("r-" + id);
+      if (sel) sel.focus();
     }
     saveDraft();
   }
 
   function buildPayload() {
     const q = state.q;
+    // An answer left out is not asked; a question that does not apply is not asked, and says why.
     const answers = {};
-    Object.keys(state.draft.answers).forEach((k) => {
-      if (q.byId[k] && state.draft.answers[k] !== "unknown") answers[k] = state.draft.answers[k];
+    const reasons = {};
+    q.indicators.forEach((f) => {
+      if (!applies(f)) {
+        reasons[f.id] = "not_applicable";
+        return;
+      }
+      const a = state.draft.answers[f.id];
+      const r = state.draft.reasons[f.id];
+      if (GIVEN.indexOf(a) >= 0) answers[f.id] = a;
+      else if (NOT_ASKED_REASONS.indexOf(r) >= 0) reasons[f.id] = r;
     });
     const context = {};
     for (const f of q.context) {
@@ -645,7 +979,15 @@
         context[f.id] = n;
       } else context[f.id] = v;
     }
-    const payload = { answers, context, lang: state.lang, screener_assessment: state.draft.assessment };
+    const payload = {
+      consent: true,
+      danger: DANGER.indexOf(state.draft.danger) >= 0 ? state.draft.danger : "not_asked",
+      answers,
+      context,
+      lang: state.lang,
+      screener_assessment: state.draft.assessment,
+    };
+    if (Object.keys(reasons).length) payload.not_asked_reasons = reasons;
     const audit = {};
     q.audit.forEach((f) => {
       if (state.draft.audit[f.id]) audit[f.id] = state.draft.audit[f.id];
@@ -659,6 +1001,19 @@
   async function onSubmit(event) {
     event.preventDefault();
     clearMessages();
+    // Children are never screened here: nothing is sent.
+    if (childSelected()) {
+      updateChildStop(true);
+      showAlert(t("child_stop"));
+      return;
+    }
+    if (!state.draft.consent) {
+      $("consent-box").classList.add("is-missing");
+      $("consent-error").hidden = false;
+      showAlert(t("need_consent"));
+      $("consent").focus();
+      return;
+    }
     // The number input reports "" for text that is not a number: read the raw validity too.
     const months = document.querySelector('#context input[type="number"]');
     if (months && months.validity && months.validity.badInput) {
@@ -706,7 +1061,7 @@
       if (err instanceof ApiFailure && err.status === 401) signOut(true);
       else if (err instanceof ApiFailure && err.body && err.body.error && err.body.error.field) {
         const id = String(err.body.error.field).split(".").pop();
-        const node = $("f-" + id) || document.querySelector('#q-' + CSS.escape(id) + " input");
+        const node = $(id === "consent" ? "consent" : "f-" + id) || document.querySelector("#q-" + CSS.escape(id) + " input");
         if (node) node.setAttribute("aria-invalid", "true");
       }
     } finally {
@@ -753,24 +1108,40 @@
     return el("span", { className: "band band-" + band, "data-band": band }, [meter, el("span", { className: "band-text", text })]);
   }
 
-  function renderOutcome(name, o) {
-    const headingId = "out-" + name;
-    const card = el("section", { className: "card outcome", "aria-labelledby": headingId, "data-outcome": name });
-    card.appendChild(el("h2", { id: headingId, text: outcomeLabel(name, o) }));
-    card.appendChild(el("p", {}, [el("span", { className: "sr-label", text: t("risk_level") + ": " }), bandBadge(o.band, bandText(o))]));
-    const interval = o.interval && o.interval.length === 2 ? t("interval", { lo: pct(o.interval[0]), hi: pct(o.interval[1]) }) : "";
-    card.appendChild(
-      el("p", { className: "prob" }, [t("probability") + ": ", el("strong", { className: "prob-value", text: pct(o.probability) })])
-    );
-    if (interval) card.appendChild(el("p", { className: "hint interval", text: interval }));
+  function statusOf(r) {
+    const rec = (r && r.recommendation) || {};
+    if (STATUSES.indexOf(rec.status) >= 0) return rec.status;
+    return rec.refer ? "refer" : "no_referral";
+  }
 
+  function renderOutcome(name, o, status) {
+    const headingId = "out-" + name;
+    const card = el("section", { className: "card outcome", "aria-labelledby": headingId, "data-outcome": name, "data-status": status });
+    card.appendChild(el("h2", { id: headingId, text: outcomeLabel(name, o) }));
+    if (status === "ask_more") {
+      // Not settled: no band and no single number, only where the estimate could still go.
+      card.appendChild(el("p", { className: "not-settled", text: t("not_settled") }));
+      const range = o.range && o.range.length === 2 ? o.range : o.interval;
+      if (range && range.length === 2) {
+        card.appendChild(el("p", { className: "range", "data-lo": String(range[0]), "data-hi": String(range[1]), text: t("range", { lo: pct(range[0]), hi: pct(range[1]) }) }));
+      }
+    } else {
+      card.appendChild(el("p", {}, [el("span", { className: "sr-label", text: t("risk_level") + ": " }), bandBadge(o.band, bandText(o))]));
+      const interval = o.interval && o.interval.length === 2 ? t("interval", { lo: pct(o.interval[0]), hi: pct(o.interval[1]) }) : "";
+      card.appendChild(
+        el("p", { className: "prob" }, [t("probability") + ": ", el("strong", { className: "prob-value", text: pct(o.probability) })])
+      );
+      if (interval) card.appendChild(el("p", { className: "hint interval", text: interval }));
+    }
+
+    // Only what the API lists as evidence; zero contributions say nothing.
     const contributions = ((o.explanation && o.explanation.contributions) || [])
       .filter((c) => Math.abs(c.contribution) > 1e-9)
       .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
       .slice(0, TOP_REASONS);
     card.appendChild(el("h3", { text: t("reasons_h") }));
     if (!contributions.length) {
-      card.appendChild(el("p", { text: t("no_reasons") }));
+      card.appendChild(el("p", { className: "no-reasons", text: t("no_reasons") }));
       return card;
     }
     card.appendChild(el("p", { className: "legend-note", text: t("reasons_note") }));
@@ -798,28 +1169,74 @@
     return card;
   }
 
+  function interviewText(r) {
+    const iv = r.interview;
+    if (!iv) return "";
+    if (sameLang() && iv.text) return iv.text;
+    const tpl = state.q.messages.interview || t("interview");
+    let s = tpl;
+    Object.keys(iv).forEach((k) => typeof iv[k] === "number" && (s = s.split("{" + k + "}").join(String(iv[k]))));
+    return s;
+  }
+
+  function effectText(map) {
+    const labels = state.q.messages.outcomes || {};
+    return Object.keys(map || {})
+      .map((name) => (labels[name] || name) + " " + pct(map[name]))
+      .join(", ");
+  }
+
+  function renderNext(r, status) {
+    const list = $("next-questions");
+    list.textContent = "";
+    const next = (r.next_questions || []).slice(0, TOP_NEXT);
+    next.forEach((n) => {
+      const f = state.q.byId[n.indicator];
+      const text = sameLang() || !f ? n.question || (f && f.text) || n.indicator : f.text;
+      const item = el("li", { className: "next-q", "data-field": n.indicator }, [el("span", { className: "next-text", text })]);
+      const parts = [];
+      if (n.if_yes && Object.keys(n.if_yes).length) parts.push(t("if_yes") + ": " + effectText(n.if_yes));
+      if (n.if_no && Object.keys(n.if_no).length) parts.push(t("if_no") + ": " + effectText(n.if_no));
+      if (parts.length) item.appendChild(el("span", { className: "next-effect", text: parts.join(" · ") }));
+      if (typeof n.effect === "string" && n.effect) item.appendChild(el("span", { className: "next-effect", text: n.effect }));
+      list.appendChild(item);
+    });
+    const box = $("next-box");
+    box.hidden = next.length === 0;
+    box.classList.toggle("is-main", status === "ask_more");
+    $("next-h").textContent = t(status === "ask_more" ? "next_h_ask" : "next_h");
+    // Asking more is the result itself: its questions come before the outcomes, otherwise after.
+    if (status === "ask_more") $("outcomes").before(box);
+    else $("caveat").after(box);
+  }
+
   function renderResult() {
     const r = state.result;
     if (!r) return;
     const a = state.resultAssessment;
+    const rec = r.recommendation || {};
+    const status = statusOf(r);
+    const msgs = state.q.messages;
+    $("result").setAttribute("data-status", status);
     $("result-assessment").textContent = a ? t("your_assessment") + ": " + (UI[state.lang]["assess_" + a] || a) : "";
+
+    const urgent = !!rec.urgent;
+    $("urgent").hidden = !urgent;
+    $("urgent-text").textContent = urgent ? msgs.urgent || t("urgent_text") : "";
+
+    const badge = $("rec-status");
+    badge.className = "status status-" + status + (urgent ? " is-urgent" : "");
+    badge.setAttribute("data-status", status);
+    badge.textContent =
+      sameLang() && rec.status_label ? rec.status_label : (msgs.statuses && msgs.statuses[status]) || t("status_" + status);
+    $("rec-text").textContent = sameLang() || !msgs[status] ? rec.text || msgs[status] || "" : msgs[status];
+    $("interview").textContent = interviewText(r);
+
     const box = $("outcomes");
     box.textContent = "";
-    Object.keys(r.outcomes || {}).forEach((name) => box.appendChild(renderOutcome(name, r.outcomes[name])));
-    const refer = r.recommendation && r.recommendation.refer;
-    const msgs = state.q.messages;
-    $("rec-text").textContent =
-      sameLang() || !msgs.refer ? r.recommendation.text : refer ? msgs.refer : msgs.no_referral;
+    Object.keys(r.outcomes || {}).forEach((name) => box.appendChild(renderOutcome(name, r.outcomes[name], status)));
     $("caveat").textContent = sameLang() || !msgs.caveat ? r.caveat : msgs.caveat;
-
-    const un = $("unanswered");
-    un.textContent = "";
-    const unanswered = (r.unanswered || []).slice().sort((x, y) => (y.impact || 0) - (x.impact || 0)).slice(0, TOP_UNANSWERED);
-    unanswered.forEach((u) => {
-      const f = state.q.byId[u.indicator];
-      un.appendChild(el("li", { "data-field": u.indicator, text: sameLang() || !f ? u.question : f.text }));
-    });
-    $("unanswered-box").hidden = unanswered.length === 0;
+    renderNext(r, status);
     renderDecisionForm();
   }
 
@@ -985,7 +1402,7 @@
     state.key = null;
     store("session", KEY_STORE, null);
     if (!keepDraft) {
-      state.draft = { answers: {}, context: {}, audit: {}, assessment: null, case_ref: "" };
+      state.draft = emptyDraft();
       store("session", DRAFT_STORE, null);
       state.result = null;
     }
@@ -1021,7 +1438,7 @@
   }
 
   function newScreening() {
-    state.draft = { answers: {}, context: {}, audit: {}, assessment: null, case_ref: "" };
+    state.draft = emptyDraft();
     state.result = null;
     saveDraft();
     $("dec-text").value = "";
@@ -1043,7 +1460,7 @@
     state.lang = LANGS.indexOf(saved) >= 0 ? saved : LANGS.indexOf(nav) >= 0 ? nav : "en";
     try {
       const draft = JSON.parse(load("session", DRAFT_STORE) || "null");
-      if (draft && typeof draft === "object") state.draft = Object.assign(state.draft, draft);
+      if (draft && typeof draft === "object") state.draft = cleanDraft(Object.assign(emptyDraft(), draft));
     } catch (e) {
       /* a broken draft is ignored */
     }
@@ -1059,6 +1476,7 @@
     $("qform").addEventListener("change", onFormInput);
     $("qform").addEventListener("input", onFormInput);
     $("qform").addEventListener("submit", onSubmit);
+    $("qform").addEventListener("click", onFormClick);
     $("dform").addEventListener("submit", onDecision);
     $("dform").addEventListener("change", (e) => {
       if (e.target.id === "dec-reason") e.target.removeAttribute("aria-invalid");
