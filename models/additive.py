@@ -152,6 +152,21 @@ class AdditiveExplainerMixin(BinaryLogOddsMixin):
             feature_names=feature_names_of(self, array.shape[1]),
         )
 
+    def reference_tables(self, categories: list[np.ndarray], reference: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        """The model as ``(base, tables)`` relative to a reference row, in log-odds.
+
+        ``base`` is the log-odds of the ``reference`` row (for Tarozu: an empty form) and
+        ``tables[j][k] = f_j(categories[j][k]) - f_j(reference[j])``, so the reference level
+        of every column contributes exactly 0 and ``base + sum_j tables[j][x_j]`` is the
+        log-odds of any row ``x``.
+        """
+        check_is_fitted(self, "shape_means_")
+        reference = np.asarray(reference)
+        base = float(self.decision_function(self._as_input(reference[None, :]))[0])
+        shapes = self._shape_many([np.asarray(c) for c in categories])
+        at_reference = self._shape_many([np.asarray([r]) for r in reference])
+        return base, [shape - float(ref[0]) for shape, ref in zip(shapes, at_reference, strict=True)]
+
     def shape_table(self, categories: list[np.ndarray]) -> list[np.ndarray]:
         """Centred contribution of every given category of every column (the model as a table)."""
         check_is_fitted(self, "shape_means_")

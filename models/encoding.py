@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.questionnaire import Field, QuestionnaireError, load_questionnaire
+from models.questionnaire import DECLINED, DONT_KNOW, Field, QuestionnaireError, load_questionnaire
 
 if TYPE_CHECKING:  # pandas is needed for frames only; the API encodes single cases without it
     import pandas as pd
@@ -43,6 +43,31 @@ class FieldEncoder:
     @property
     def n_levels(self) -> tuple[int, ...]:
         return tuple(len(f.levels) for f in self.fields)
+
+    @property
+    def reference_codes(self) -> np.ndarray:
+        """Per field, the code of its reference level (not asked / not recorded): always the last."""
+        return np.array([len(f.levels) - 1 for f in self.fields], dtype=np.int64)
+
+    def codes_of(self, level: str) -> list[tuple[int, int]]:
+        """``(column, code)`` of ``level`` in every indicator column (e.g. every ``dont_know``)."""
+        return [(j, f.levels.index(level)) for j, f in enumerate(self.fields) if f.kind == "indicator"]
+
+    @property
+    def dont_know_codes(self) -> list[tuple[int, int]]:
+        return self.codes_of(DONT_KNOW)
+
+    def fold_declined(self, codes: pd.DataFrame) -> pd.DataFrame:
+        """Codes with every ``declined`` answer as ``not_asked``: what models are trained on.
+
+        Declining is the person's right and never evidence, so a model must learn nothing
+        from it: with it folded into the reference level, its weight is exactly 0.
+        """
+        out = codes.copy()
+        for j, code in self.codes_of(DECLINED):
+            column = out.columns[j]
+            out[column] = out[column].where(out[column] != code, len(self.fields[j].levels) - 1)
+        return out
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Codes for a frame of normalised level strings (one column per field)."""

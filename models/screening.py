@@ -19,13 +19,26 @@ from typing import Any
 import numpy as np
 
 from models.encoding import FieldEncoder
+from models.interview import CLASSES
 from models.logodds import expit
-from models.questionnaire import OUTCOMES, UNKNOWN, load_questionnaire
+from models.questionnaire import ANSWERS, DECLINED, DONT_KNOW, NOT_ASKED, OUTCOMES, STATUS_FIELD, load_questionnaire
 
-FORMAT = "tarozu-screening-model/1"
+ASKED_ANSWERS: tuple[str, ...] = tuple(a for a in ANSWERS if a != NOT_ASKED)
+"""The answers a question can get once it is asked: their codes are 0, 1, 2, 3."""
+
+FORMAT = "tarozu-screening-model/2"
 BANDS: tuple[str, ...] = ("low", "medium", "high")
 BAD_FORMAT = "not a Tarozu screening model (format {found!r}, expected {expected!r})"
 BAD_SHAPE = "outcome {outcome!r}: field {field!r} has {found} contributions for {expected} levels"
+NOT_ZERO = (
+    "outcome {outcome!r}: field {field!r} gives {level!r} a contribution of {value!r}; an unasked, "
+    "unrecorded or declined answer must contribute exactly 0"
+)
+OVER_CAP = (
+    "outcome {outcome!r}: the don't-know answers together move the log-odds by up to {total:.4f}, "
+    "above the model's cap of {cap}"
+)
+BAD_ANSWER_MODEL = "answer model: {problem}; retrain the model"
 INTERVAL = (2.5, 97.5)
 
 
@@ -74,6 +87,36 @@ class OutcomeModel:
         )
 
 
+@dataclass
+class AnswerModel:
+    """``P(answer | class, migrant_status)`` of every indicator once asked, from training data.
+
+    ``p[s, k, i, a]``: status level ``s`` (of ``migrant_status``, unknown last), class ``k``
+    (:data:`models.interview.CLASSES`), indicator ``i`` (in ``indicators`` order), answer ``a``
+    (:data:`ASKED_ANSWERS`). It is the predictive distribution of the questions not yet asked.
+    ``settled_flip_chance`` is the level below which a recommendation is settled.
+    """
+
+    indicators: tuple[str, ...]
+    p: np.ndarray
+    settled_flip_chance: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indicators": list(self.indicators),
+            "p": self.p.tolist(),
+            "settled_flip_chance": self.settled_flip_chance,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> AnswerModel:
+        return cls(
+            indicators=tuple(raw["indicators"]),
+            p=np.asarray(raw["p"], dtype=float),
+            settled_flip_chance=float(raw["settled_flip_chance"]),
+        )
+
+
 @dataclass(frozen=True)
 class OutcomeScores:
     """Scores of ``n`` cases for one outcome."""
@@ -96,10 +139,14 @@ class ScreeningModel:
         *,
         fields: Sequence[str],
         outcomes: Mapping[str, OutcomeModel],
+        answer_model: AnswerModel,
+        dont_know_cap: float,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.fields = tuple(fields)
         self.outcomes = dict(outcomes)
+        self.answer_model = answer_model
+        self.dont_know_cap = float(dont_know_cap)
         self.metadata = dict(metadata or {})
         self.encoder = FieldEncoder(self.fields)
         levels = self.encoder.n_levels
@@ -107,6 +154,10 @@ class ScreeningModel:
             for fid, n, table in zip(self.fields, levels, outcome.contributions, strict=True):
                 if table.shape != (n,):
                     raise ValueError(BAD_SHAPE.format(outcome=name, field=fid, found=table.shape, expected=n))
+            self._check_no_evidence(name, outcome.contributions)
+            for member in range(len(outcome.ensemble_base_values)):
+                self._check_no_evidence(name, [t[member] for t in outcome.ensemble_contributions])
+        self._check_answer_model()
         # One matrix per outcome: row 0 is the model, rows 1.. the ensemble; columns are
         # (field, level) pairs, so a case's contributions are matrix[:, offsets + codes].
         self._offsets = np.concatenate([[0], np.cumsum(levels)[:-1]]).astype(np.int64)
@@ -120,6 +171,35 @@ class ScreeningModel:
                 bases.extend(outcome.ensemble_base_values.tolist())
             self._matrices[name] = np.ascontiguousarray(np.vstack(rows))
             self._bases[name] = np.asarray(bases, dtype=float)
+
+    def _check_no_evidence(self, name: str, tables: Sequence[np.ndarray]) -> None:
+        """Non-answers contribute exactly 0; don't-know answers stay within the cap."""
+        dont_know = []
+        for f, table in zip(self.encoder.fields, tables, strict=True):
+            silent = [f.reference, DECLINED] if f.kind == "indicator" else [f.reference]
+            for level in silent:
+                value = float(table[f.levels.index(level)])
+                if value != 0.0:
+                    raise ValueError(NOT_ZERO.format(outcome=name, field=f.id, level=level, value=value))
+            if f.kind == "indicator":
+                dont_know.append(float(table[f.levels.index(DONT_KNOW)]))
+        weights = np.asarray(dont_know)
+        total = max(float(weights[weights > 0].sum()), float(-weights[weights < 0].sum())) if weights.size else 0.0
+        if total > self.dont_know_cap * (1 + 1e-9):
+            raise ValueError(OVER_CAP.format(outcome=name, total=total, cap=self.dont_know_cap))
+
+    def _check_answer_model(self) -> None:
+        am = self.answer_model
+        q = load_questionnaire()
+        n_status = len(q.field(STATUS_FIELD).levels)
+        expected = (n_status, len(CLASSES), len(am.indicators), len(ASKED_ANSWERS))
+        if am.p.shape != expected:
+            raise ValueError(BAD_ANSWER_MODEL.format(problem=f"shape {am.p.shape}, expected {expected}"))
+        if not np.allclose(am.p.sum(axis=-1), 1.0) or (am.p < 0).any():
+            raise ValueError(BAD_ANSWER_MODEL.format(problem="rows are not probability distributions"))
+        missing = sorted(set(am.indicators) - set(self.fields))
+        if missing:
+            raise ValueError(BAD_ANSWER_MODEL.format(problem=f"indicators {missing} are not model fields"))
 
     # ------------------------------------------------------------------ scoring
     def encode(self, values: Mapping[str, Any]) -> np.ndarray:
@@ -160,39 +240,6 @@ class ScreeningModel:
     def predict_proba(self, codes: np.ndarray) -> dict[str, np.ndarray]:
         return {name: s.probability for name, s in self.score_codes(codes).items()}
 
-    def level_delta(self, outcome: str, field_index: int, from_code: int, to_code: int) -> float:
-        """Change of the log-odds of ``outcome`` if one field changed level."""
-        table = self.outcomes[outcome].contributions[field_index]
-        return float(table[to_code] - table[from_code])
-
-    def unanswered_impact(self, codes: np.ndarray, *, top: int = 5) -> list[dict[str, Any]]:
-        """Unanswered indicators whose answer would move the score most.
-
-        For each indicator answered ``unknown``, the probability of each outcome if the
-        answer were ``yes`` and if it were ``no``, ranked by the largest change in log-odds.
-        """
-        q = load_questionnaire()
-        indicator_ids = set(q.indicator_ids)
-        yes, no, unknown = (q.indicators[0].levels.index(a) for a in ("yes", "no", UNKNOWN))
-        scores = self.score_codes(codes)
-        rows = []
-        for j, fid in enumerate(self.fields):
-            if fid not in indicator_ids or int(codes[j]) != unknown:
-                continue
-            item: dict[str, Any] = {"indicator": fid, "if_yes": {}, "if_no": {}}
-            impact = 0.0
-            for name in self.outcomes:
-                z = float(scores[name].log_odds[0])
-                d_yes = self.level_delta(name, j, unknown, yes)
-                d_no = self.level_delta(name, j, unknown, no)
-                item["if_yes"][name] = float(expit(z + d_yes))
-                item["if_no"][name] = float(expit(z + d_no))
-                impact = max(impact, abs(d_yes), abs(d_no))
-            item["impact"] = impact
-            rows.append(item)
-        rows.sort(key=lambda r: -r["impact"])
-        return rows[:top]
-
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,6 +247,8 @@ class ScreeningModel:
             "fields": list(self.fields),
             "levels": {f.id: list(f.levels) for f in self.encoder.fields},
             "outcomes": {name: o.to_dict() for name, o in self.outcomes.items()},
+            "answer_model": self.answer_model.to_dict(),
+            "dont_know_cap": self.dont_know_cap,
             "metadata": self.metadata,
         }
 
@@ -210,6 +259,8 @@ class ScreeningModel:
         model = cls(
             fields=raw["fields"],
             outcomes={name: OutcomeModel.from_dict(o) for name, o in raw["outcomes"].items()},
+            answer_model=AnswerModel.from_dict(raw["answer_model"]),
+            dont_know_cap=float(raw["dont_know_cap"]),
             metadata=raw.get("metadata", {}),
         )
         declared = {f.id: list(f.levels) for f in model.encoder.fields}
@@ -240,108 +291,3 @@ class ScreeningModel:
     @property
     def outcome_names(self) -> tuple[str, ...]:
         return tuple(o for o in OUTCOMES if o in self.outcomes)
-
-
-def describe_case(
-    model: ScreeningModel,
-    codes: np.ndarray,
-    *,
-    lang: str = "en",
-    top_unanswered: int = 5,
-) -> dict[str, Any]:
-    """The screener-facing result of one case: scores, bands, reasons, recommendation.
-
-    Every feature field appears in each outcome's explanation, sorted by the size of its
-    contribution; ``base_value + sum(contribution) == log_odds`` exactly.
-    """
-    texts = load_questionnaire().texts(lang)
-    messages = texts.raw["messages"]
-    codes = np.asarray(codes, dtype=np.int64)
-    scores = model.score_codes(codes)
-    levels = [f.levels for f in model.encoder.fields]
-    outcomes: dict[str, Any] = {}
-    refer = False
-    for name in model.outcome_names:
-        s = scores[name]
-        outcome = model.outcomes[name]
-        contributions = s.contributions[0]
-        order = np.argsort(-np.abs(contributions), kind="stable")
-        reasons = []
-        for j in order:
-            value = float(contributions[j])
-            fid = model.fields[j]
-            level = levels[j][codes[j]]
-            direction = "raises" if value > 0 else "lowers" if value < 0 else "none"
-            reasons.append(
-                {
-                    "field": fid,
-                    "answer": level,
-                    "answer_text": texts.value(fid, level),
-                    "contribution": value,
-                    "direction": direction,
-                    "reason": texts.reason(fid),
-                }
-            )
-        band = BANDS[int(s.band[0])]
-        above = bool(s.above_threshold[0])
-        refer = refer or above
-        outcomes[name] = {
-            "label": messages["outcomes"][name],
-            "probability": float(s.probability[0]),
-            "interval": [float(s.lower[0]), float(s.upper[0])],
-            "band": band,
-            "band_label": messages["bands"][band],
-            "above_threshold": above,
-            "threshold": outcome.threshold,
-            "explanation": {
-                "base_value": s.base_value,
-                "log_odds": float(s.log_odds[0]),
-                "contributions": reasons,
-            },
-        }
-    unanswered = [
-        {**item, "question": texts.question(item["indicator"])}
-        for item in model.unanswered_impact(codes, top=top_unanswered)
-    ]
-    return {
-        "outcomes": outcomes,
-        "recommendation": {
-            "refer": refer,
-            "text": " ".join(str(messages["refer" if refer else "no_referral"]).split()),
-        },
-        "unanswered": unanswered,
-        "caveat": " ".join(str(messages["caveat"]).split()),
-    }
-
-
-def flat_predictions(model: ScreeningModel, codes: np.ndarray, *, top_reasons: int = 3) -> list[dict[str, Any]]:
-    """One flat record per case: what the MLflow pyfunc and ``/invocations`` return.
-
-    Columns per outcome ``o``: ``o_probability``, ``o_lower``, ``o_upper``, ``o_band``,
-    ``o_above_threshold``, ``o_base_value``, ``o_log_odds`` and ``o_top_reasons`` (the
-    fields with the largest contributions, as ``field=answer:+contribution`` strings
-    joined by ``;``), then ``refer``.
-    """
-    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-    scores = model.score_codes(codes)
-    levels = [f.levels for f in model.encoder.fields]
-    records: list[dict[str, Any]] = [{} for _ in range(codes.shape[0])]
-    refer = np.zeros(codes.shape[0], dtype=bool)
-    for name in model.outcome_names:
-        s = scores[name]
-        refer |= s.above_threshold
-        top = np.argsort(-np.abs(s.contributions), axis=1, kind="stable")[:, :top_reasons]
-        for i, record in enumerate(records):
-            record[f"{name}_probability"] = float(s.probability[i])
-            record[f"{name}_lower"] = float(s.lower[i])
-            record[f"{name}_upper"] = float(s.upper[i])
-            record[f"{name}_band"] = BANDS[int(s.band[i])]
-            record[f"{name}_above_threshold"] = bool(s.above_threshold[i])
-            record[f"{name}_base_value"] = float(s.base_value)
-            record[f"{name}_log_odds"] = float(s.log_odds[i])
-            record[f"{name}_top_reasons"] = ";".join(
-                f"{model.fields[j]}={levels[j][codes[i, j]]}:{s.contributions[i, j]:+.4f}" for j in top[i]
-            )
-    for i, record in enumerate(records):
-        record["refer"] = bool(refer[i])
-    return records

@@ -67,6 +67,9 @@ class FeatureConfig(_Strict):
 class SparseLogisticConfig(_Strict):
     C: float = Field(default=0.05, gt=0)
     refit_C: float = Field(default=10.0, gt=0)
+    # The most that all "don't know" answers of one case together may move its log-odds
+    # (either way): a person who does not know is not to be scored as exploited for it.
+    dont_know_cap: float = Field(default=0.5, gt=0)
 
 
 class BoostingConfig(_Strict):
@@ -85,6 +88,9 @@ class CalibrationConfig(_Strict):
     target_sensitivity: float = Field(default=0.90, gt=0, le=1)
     high_band_sensitivity: float = Field(default=0.50, gt=0, le=1)
     ensemble_members: int = Field(default=50, ge=0, le=500)
+    # A recommendation to refer or not is "settled" only when the questions not yet asked
+    # would change it with at most this chance; otherwise the status is "ask_more".
+    settled_flip_chance: float = Field(default=0.05, gt=0, lt=0.5)
 
     @model_validator(mode="after")
     def _ordered(self) -> CalibrationConfig:

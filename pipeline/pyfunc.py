@@ -1,8 +1,8 @@
 """The MLflow pyfunc wrapper: explained scores from ``mlflow models serve`` and ``spark_udf`` too.
 
 The registered artifact is the JSON of a :class:`models.screening.ScreeningModel`; the
-wrapper encodes each input row and returns :func:`models.screening.flat_predictions`,
-the same records that Tarozu's ``/invocations`` returns.
+wrapper encodes each input row and returns :meth:`models.engine.ScreeningEngine.flat` of
+it, the same records that Tarozu's ``/invocations`` returns.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, Schema
 
-from models.screening import ScreeningModel, flat_predictions
+from models.engine import ScreeningEngine
+from models.screening import ScreeningModel
 
 ARTIFACT_KEY = "screening_model"
 
 
 def input_frame_to_codes(model: ScreeningModel, frame: pd.DataFrame) -> Any:
-    """Level codes of each row of ``frame`` (columns are field ids; absent ones are unknown)."""
+    """Level codes of each row of ``frame`` (columns are field ids; absent ones are not asked)."""
     records = frame.to_dict(orient="records")
     return np.vstack([model.encode(_clean(r)) for r in records]) if records else np.zeros((0, len(model.fields)))
 
@@ -35,12 +36,13 @@ class TarozuPyfunc(PythonModel):
 
     def load_context(self, context: Any) -> None:
         self.model = ScreeningModel.load(context.artifacts[ARTIFACT_KEY])
+        self.scorer = ScreeningEngine(self.model)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         known = [c for c in frame.columns if c in set(self.model.fields)]
         codes = input_frame_to_codes(self.model, frame[known])
-        return pd.DataFrame(flat_predictions(self.model, codes))
+        return pd.DataFrame([self.scorer.flat(a) for a in self.scorer.assess_many(codes)])
 
 
 def signature_for(model: ScreeningModel) -> ModelSignature:
@@ -50,7 +52,8 @@ def signature_for(model: ScreeningModel) -> ModelSignature:
     both the raw form and Tarozu's canonical frames pass MLflow's schema enforcement.
     """
     inputs = Schema([ColSpec("string", f, required=False) for f in model.fields])
-    example = flat_predictions(model, model.encode({}).reshape(1, -1))[0]
+    scorer = ScreeningEngine(model)
+    example = scorer.flat(scorer.assess(model.encode({"migrant_status": "returnee"})))
     outputs = Schema(
         [
             ColSpec("boolean" if isinstance(v, bool) else "double" if isinstance(v, float) else "string", k)
@@ -61,11 +64,12 @@ def signature_for(model: ScreeningModel) -> ModelSignature:
 
 
 def input_example(model: ScreeningModel) -> pd.DataFrame:
-    row: dict[str, Any] = {f: "unknown" for f in model.fields}
+    row: dict[str, Any] = {f: model.encoder.fields[j].reference for j, f in enumerate(model.fields)}
     row.update(
         {
             "documents_withheld": "yes",
             "excessive_hours": "yes",
+            "migrant_status": "returnee",
             "destination": "RUS",
             "sector": "construction",
             "months_abroad": "14",

@@ -37,6 +37,7 @@ from pipeline.modeling import (
     OutcomeFit,
     check_compiled,
     compile_screening_model,
+    fit_answer_model,
     fit_outcome,
     uncertainty_ensemble,
 )
@@ -233,7 +234,17 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             model = compile_screening_model(
-                fits=fits, production=prod, encoder=encoder, ensembles=ensembles, metadata=metadata
+                fits=fits,
+                production=prod,
+                encoder=encoder,
+                ensembles=ensembles,
+                answer_model=fit_answer_model(
+                    encoder=encoder,
+                    frame=splits.train,
+                    settled_flip_chance=config.calibration.settled_flip_chance,
+                ),
+                dont_know_cap=config.models.sparse_logistic.dont_know_cap,
+                metadata=metadata,
             )
             gap = check_compiled(model, fits, prod, splits.test)
             if gap > 1e-6:

@@ -1,0 +1,369 @@
+"""The one scoring engine: every score, explanation and recommendation that Tarozu gives.
+
+The API (one case and batches), ``/invocations``, the MLflow pyfunc and training's checks
+all go through :class:`ScreeningEngine`. For each case it gives, per outcome, the calibrated
+probability with its interval, the band and the exact explanation (``base_value +
+sum(contributions) == log_odds``), and for the case the recommendation:
+
+- ``refer`` or ``no_referral`` only when the decision is settled (see
+  :mod:`models.interview`): the questions not yet asked would change it with a chance below
+  the model's level;
+- ``ask_more`` otherwise, with the range the probability could still reach and the next
+  questions, best first;
+- never ``refer`` on non-answers alone: without a ``yes`` answer, the screener's own "high"
+  concern or the danger question, the strongest status is ``ask_more``;
+- ``refer`` with ``urgent`` whenever the person, or someone close to them, is in danger now.
+
+A question not asked, a declined answer and an unrecorded context field contribute exactly 0
+(the model checks that when it loads) and never appear among the reasons. The base value is
+the score of an empty form for who is being screened (``migrant_status``), so every reason
+is a change from "nothing asked yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from models.interview import class_posterior, outlook
+from models.logodds import expit, logit
+from models.questionnaire import (
+    DECLINED,
+    DONT_KNOW,
+    LANGUAGES,
+    NOT_ASKED,
+    STATUS_FIELD,
+    YES,
+    Field,
+    load_questionnaire,
+)
+from models.screening import ASKED_ANSWERS, BANDS, ScreeningModel
+
+STATUSES: tuple[str, ...] = ("refer", "no_referral", "ask_more")
+TOP_NEXT = 5
+DANGER_ANSWERS: tuple[str, ...] = ("yes", "no", "declined", "not_asked")
+
+
+@dataclass(frozen=True)
+class Interview:
+    """What the screener recorded beside the answers: the danger question and their own concern."""
+
+    danger: str = NOT_ASKED
+    screener_assessment: str | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeAssessment:
+    probability: float
+    interval: tuple[float, float]
+    range: tuple[float, float]
+    band: str
+    above_threshold: bool
+    threshold: float
+    base_value: float
+    log_odds: float
+    contributions: dict[str, float]
+    """Only fields that carry evidence, in field order: answered questions, recorded context."""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One case's scores, explanation and recommendation, as numbers (no texts)."""
+
+    codes: tuple[int, ...]
+    outcomes: dict[str, OutcomeAssessment]
+    status: str
+    urgent: bool
+    settled: bool
+    flip_chance: float
+    next_questions: tuple[tuple[str, float], ...]
+    counts: dict[str, int]
+
+    @property
+    def refer(self) -> bool:
+        return self.status == "refer"
+
+    def compact(self) -> dict[str, Any]:
+        """What the audit log keeps: every number the person's screener was given."""
+        return {
+            "outcomes": {
+                name: {
+                    "probability": o.probability,
+                    "interval": list(o.interval),
+                    "range": list(o.range),
+                    "band": o.band,
+                    "above_threshold": o.above_threshold,
+                    "threshold": o.threshold,
+                    "base_value": o.base_value,
+                    "log_odds": o.log_odds,
+                    "contributions": o.contributions,
+                }
+                for name, o in self.outcomes.items()
+            },
+            "status": self.status,
+            "refer": self.refer,
+            "urgent": self.urgent,
+            "settled": self.settled,
+            "flip_chance": self.flip_chance,
+            "next_questions": [fid for fid, _ in self.next_questions],
+            "interview": self.counts,
+        }
+
+
+class ScreeningEngine:
+    """A :class:`ScreeningModel` ready to score; see the module docstring."""
+
+    def __init__(self, model: ScreeningModel) -> None:
+        q = load_questionnaire()
+        self.model = model
+        self.fields: tuple[str, ...] = model.fields
+        self.field_defs: tuple[Field, ...] = tuple(model.encoder.fields)
+        self._codes = tuple({level: k for k, level in enumerate(f.levels)} for f in self.field_defs)
+        self.outcome_names = model.outcome_names
+        kinds = [f.kind for f in self.field_defs]
+        self._indicators = np.array([j for j, k in enumerate(kinds) if k == "indicator"], dtype=np.int64)
+        self._not_asked = np.array([self.field_defs[j].levels.index(NOT_ASKED) for j in self._indicators])
+        self._yes = [self.field_defs[j].levels.index(YES) for j in self._indicators]
+        self._dont_know = [self.field_defs[j].levels.index(DONT_KNOW) for j in self._indicators]
+        self._declined = [self.field_defs[j].levels.index(DECLINED) for j in self._indicators]
+        self._status = self.fields.index(STATUS_FIELD) if STATUS_FIELD in self.fields else None
+        status_levels = q.field(STATUS_FIELD).levels
+        self._status_levels = status_levels
+        # applicable[s, i]: indicator i is put to a person of status level s
+        self._applicable = np.array(
+            [[self.field_defs[j].applies(s) for j in self._indicators] for s in status_levels], dtype=bool
+        )
+        # the questionnaire's reference levels: never evidence, never a reason
+        self._silent = [{f.reference, DECLINED} if f.kind == "indicator" else {f.reference} for f in self.field_defs]
+        # (O, I, A): change of each outcome's log-odds if indicator i got answer a
+        self._answer_tables = np.stack(
+            [
+                np.stack([model.outcomes[o].contributions[j][: len(ASKED_ANSWERS)] for j in self._indicators])
+                for o in self.outcome_names
+            ]
+        )
+        self._cutoffs = np.array([float(logit(model.outcomes[o].threshold)) for o in self.outcome_names])
+        am = model.answer_model
+        order = [am.indicators.index(self.fields[j]) for j in self._indicators]
+        self._answer_p = am.p[:, :, order, :]  # (S, K, I, A)
+        self._level = am.settled_flip_chance
+        self._texts = {lang: q.texts(lang) for lang in LANGUAGES}
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, values: Mapping[str, Any]) -> np.ndarray:
+        """Level codes of one case given as ``{field: raw value}``; absent fields are not asked."""
+        codes = []
+        for fid, table, field in zip(self.fields, self._codes, self.field_defs, strict=True):
+            value = values.get(fid)
+            code = table.get(value) if isinstance(value, str) else None
+            codes.append(table[field.normalise(value)] if code is None else code)
+        return np.array(codes, dtype=np.int64)
+
+    def encode_many(self, cases: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if not cases:
+            return np.zeros((0, len(self.fields)), dtype=np.int64)
+        return np.vstack([self.encode(case) for case in cases])
+
+    # ------------------------------------------------------------------ assessing
+    def status_level(self, codes: np.ndarray) -> str:
+        """The case's migrant_status level (unknown when the model does not use it)."""
+        if self._status is None:
+            return self._status_levels[-1]
+        return self.field_defs[self._status].levels[int(codes[self._status])]
+
+    def assess_many(self, codes: np.ndarray, interviews: Sequence[Interview] | None = None) -> list[Assessment]:
+        """Every case of a ``(n, n_fields)`` array of codes; ``interviews`` default to none recorded."""
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        scores = self.model.score_codes(codes)
+        interviews = interviews if interviews is not None else [Interview()] * codes.shape[0]
+        return [self._assess(codes[i], scores, i, interviews[i]) for i in range(codes.shape[0])]
+
+    def assess(self, codes: np.ndarray, interview: Interview | None = None) -> Assessment:
+        return self.assess_many(np.asarray(codes)[None, :], [interview or Interview()])[0]
+
+    def _assess(self, codes: np.ndarray, scores: Any, i: int, interview: Interview) -> Assessment:
+        code_list = [int(c) for c in codes]
+        status_code = code_list[self._status] if self._status is not None else len(self._status_levels) - 1
+        applicable = self._applicable[status_code]
+        answers = codes[self._indicators]
+        unasked = np.flatnonzero(applicable & (answers == self._not_asked))
+        status_shift = {
+            name: float(self.model.outcomes[name].contributions[self._status][status_code])
+            if self._status is not None
+            else 0.0
+            for name in self.outcome_names
+        }
+        log_odds = np.array([float(scores[name].log_odds[i]) for name in self.outcome_names])
+        probabilities = expit(log_odds)
+        by_outcome = dict(zip(self.outcome_names, probabilities.tolist(), strict=True))
+        class_p = class_posterior(np.array([by_outcome.get("labour", 0.0), by_outcome.get("sexual", 0.0)]))
+        view = outlook(
+            log_odds=log_odds,
+            cutoffs=self._cutoffs,
+            tables=self._answer_tables[:, unasked, :],
+            answer_p=self._answer_p[status_code][:, unasked, :],
+            class_p=class_p,
+            level=self._level,
+            seed=code_list,
+        )
+        outcomes = {}
+        for k, name in enumerate(self.outcome_names):
+            s = scores[name]
+            row = s.contributions[i]
+            outcomes[name] = OutcomeAssessment(
+                probability=float(s.probability[i]),
+                interval=(float(s.lower[i]), float(s.upper[i])),
+                range=(float(view.ranges[k, 0]), float(view.ranges[k, 1])),
+                band=BANDS[int(s.band[i])],
+                above_threshold=bool(s.above_threshold[i]),
+                threshold=self.model.outcomes[name].threshold,
+                base_value=float(s.base_value) + status_shift[name],
+                log_odds=float(s.log_odds[i]),
+                contributions={
+                    fid: float(row[j])
+                    for j, fid in enumerate(self.fields)
+                    if j != self._status and self.field_defs[j].levels[code_list[j]] not in self._silent[j]
+                },
+            )
+        answered_yes = bool(np.any(applicable & (answers == np.asarray(self._yes))))
+        eligible = answered_yes or interview.screener_assessment == "high" or interview.danger == YES
+        above = any(o.above_threshold for o in outcomes.values())
+        urgent = interview.danger == YES
+        if urgent:
+            status = "refer"
+        elif not view.settled:
+            status = "ask_more"
+        elif above:
+            status = "refer" if eligible else "ask_more"
+        else:
+            status = "no_referral"
+        next_questions = tuple(
+            (self.fields[self._indicators[unasked[p]]], float(view.effects[p])) for p in view.order[:TOP_NEXT]
+        )
+        applicable_answers = answers[applicable]
+        dont_know = int(np.sum(applicable & (answers == np.asarray(self._dont_know))))
+        declined = int(np.sum(applicable & (answers == np.asarray(self._declined))))
+        not_asked = len(unasked)
+        counts = {
+            "total": int(applicable.sum()),
+            "answered": int(applicable_answers.size) - not_asked - declined,
+            "dont_know": dont_know,
+            "declined": declined,
+            "not_asked": not_asked,
+            "not_applicable": int((~applicable).sum()),
+        }
+        return Assessment(
+            codes=tuple(code_list),
+            outcomes=outcomes,
+            status=status,
+            urgent=urgent,
+            settled=view.settled,
+            flip_chance=view.flip_chance,
+            next_questions=next_questions,
+            counts=counts,
+        )
+
+    # ------------------------------------------------------------------ describing
+    def describe(self, assessment: Assessment, *, lang: str = "en") -> dict[str, Any]:
+        """The screener-facing result of one case, texts in ``lang``."""
+        texts = self._texts[lang]
+        messages = texts.raw["messages"]
+        codes = assessment.codes
+        outcomes: dict[str, Any] = {}
+        for name, o in assessment.outcomes.items():
+            reasons = []
+            for fid in sorted(o.contributions, key=lambda f: -abs(o.contributions[f])):
+                value = o.contributions[fid]
+                j = self.fields.index(fid)
+                level = self.field_defs[j].levels[codes[j]]
+                reasons.append(
+                    {
+                        "field": fid,
+                        "answer": level,
+                        "answer_text": texts.value(fid, level),
+                        "contribution": value,
+                        "direction": "raises" if value > 0 else "lowers" if value < 0 else "none",
+                        "reason": texts.reason(fid),
+                    }
+                )
+            outcomes[name] = {
+                "label": messages["outcomes"][name],
+                "probability": o.probability,
+                "interval": list(o.interval),
+                "range": list(o.range),
+                "band": o.band,
+                "band_label": messages["bands"][o.band],
+                "above_threshold": o.above_threshold,
+                "threshold": o.threshold,
+                "explanation": {"base_value": o.base_value, "log_odds": o.log_odds, "contributions": reasons},
+            }
+        text = " ".join(str(messages[assessment.status]).split())
+        if assessment.urgent:
+            text = " ".join(str(messages["urgent"]).split()) + " " + text
+        next_questions = []
+        for fid, effect in assessment.next_questions:
+            j = self.fields.index(fid)
+            table = self.fields.index(fid)
+            if_yes, if_no = {}, {}
+            for name, o in assessment.outcomes.items():
+                contributions = self.model.outcomes[name].contributions[table]
+                levels = self.field_defs[j].levels
+                if_yes[name] = float(expit(o.log_odds + contributions[levels.index(YES)]))
+                if_no[name] = float(expit(o.log_odds + contributions[levels.index("no")]))
+            next_questions.append(
+                {"indicator": fid, "question": texts.question(fid), "if_yes": if_yes, "if_no": if_no, "effect": effect}
+            )
+        counts = assessment.counts
+        return {
+            "outcomes": outcomes,
+            "recommendation": {
+                "status": assessment.status,
+                "status_label": messages["statuses"][assessment.status],
+                "refer": assessment.refer,
+                "urgent": assessment.urgent,
+                "settled": assessment.settled,
+                "flip_chance": assessment.flip_chance,
+                "text": text,
+            },
+            "interview": {**counts, "text": str(messages["interview"]).format(**counts)},
+            "next_questions": next_questions,
+            "caveat": " ".join(str(messages["caveat"]).split()),
+        }
+
+    def render(self, assessment: Assessment, *, lang: str = "en") -> bytes:
+        """:meth:`describe` as JSON."""
+        return orjson.dumps(self.describe(assessment, lang=lang))
+
+    def flat(self, assessment: Assessment, *, top_reasons: int = 3) -> dict[str, Any]:
+        """One flat record: what the MLflow pyfunc and ``/invocations`` return per case.
+
+        Columns per outcome ``o``: ``o_probability``, ``o_lower``, ``o_upper``, ``o_band``,
+        ``o_above_threshold``, ``o_base_value``, ``o_log_odds`` and ``o_top_reasons`` (the
+        evidence with the largest contributions, as ``field=answer:+contribution`` joined by
+        ``;``); then ``status``, ``refer``, ``settled``, ``flip_chance`` and
+        ``next_questions`` (indicator ids joined by ``;``).
+        """
+        record: dict[str, Any] = {}
+        for name, o in assessment.outcomes.items():
+            top = sorted(o.contributions, key=lambda f: -abs(o.contributions[f]))[:top_reasons]
+            record[f"{name}_probability"] = o.probability
+            record[f"{name}_lower"], record[f"{name}_upper"] = o.interval
+            record[f"{name}_band"] = o.band
+            record[f"{name}_above_threshold"] = o.above_threshold
+            record[f"{name}_base_value"] = o.base_value
+            record[f"{name}_log_odds"] = o.log_odds
+            record[f"{name}_top_reasons"] = ";".join(
+                f"{fid}={self.field_defs[self.fields.index(fid)].levels[assessment.codes[self.fields.index(fid)]]}"
+                f":{o.contributions[fid]:+.4f}"
+                for fid in top
+            )
+        record["status"] = assessment.status
+        record["refer"] = assessment.refer
+        record["settled"] = assessment.settled
+        record["flip_chance"] = assessment.flip_chance
+        record["next_questions"] = ";".join(fid for fid, _ in assessment.next_questions)
+        return record

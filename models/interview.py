@@ -1,0 +1,159 @@
+"""Partial interviews: is a recommendation settled, and which question to ask next.
+
+A screener rarely asks every question. The recommendation to refer (or not) is *settled*
+when the questions not yet asked would change it only rarely: the chance of a flip is taken
+under the model's own predictive distribution of the remaining answers given those already
+given. That distribution mixes per-class answer tables, ``P(answer | class, status)``
+estimated on training data, by the case's current class posterior (classes ``none``,
+``labour``, ``sexual``, ``both``). With few questions left every completion is enumerated
+and the chance is exact; otherwise completions are sampled (seeded by the case, so the same
+case always gets the same answer) and the decision counts as settled only when a one-sided
+95% upper bound of the flip chance is below the level.
+
+The next question is the one whose answer best foretells the final decision (the largest
+expected reduction of the error of guessing it now), then the one with the largest expected
+change of the log-odds, then the questionnaire's own order. Everything here is arrays: no questionnaire, no model
+file, so it can be checked by enumeration on a questionnaire of any size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.logodds import expit
+
+CLASSES: tuple[str, ...] = ("none", "labour", "sexual", "both")
+EXACT_COMPLETIONS = 4096
+"""Enumerate every completion (exact flip chance) when there are at most this many."""
+SAMPLES = 400
+"""Completions drawn when there are more."""
+RANGE = (5.0, 95.0)
+"""Percentiles of the probability over completions: the range it could still reach."""
+_Z95 = 1.6448536269514722
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What the unasked questions could still do to one case's recommendation.
+
+    ``flip_chance`` is the chance that answering every remaining question changes the
+    decision; ``settled`` says whether that is (provably, when sampled) below the level.
+    ``ranges`` is, per outcome, the 5th and 95th percentile of the probability over
+    completions. ``order`` lists positions of the unasked questions, best next first, and
+    ``effects`` gives for each position how much its answer is expected to reduce the chance
+    of guessing the final decision wrongly.
+    """
+
+    flip_chance: float
+    settled: bool
+    exact: bool
+    ranges: np.ndarray
+    order: list[int]
+    effects: np.ndarray
+
+
+def class_posterior(probabilities: np.ndarray) -> np.ndarray:
+    """``P(class)`` from the two outcome probabilities, taken as independent."""
+    labour, sexual = float(probabilities[0]), float(probabilities[1])
+    return np.array(
+        [(1 - labour) * (1 - sexual), labour * (1 - sexual), (1 - labour) * sexual, labour * sexual], dtype=float
+    )
+
+
+def upper_bound(flips: float, n: int) -> float:
+    """One-sided 95% Wilson upper bound of a proportion of ``flips`` in ``n``."""
+    p = flips / n
+    z2 = _Z95 * _Z95
+    centre = p + z2 / (2 * n)
+    spread = _Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return float(min(1.0, (centre + spread) / (1 + z2 / n)))
+
+
+def _decide(log_odds: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+    """Refer when any outcome's log-odds reaches its cut-off; ``log_odds`` is (O, ...)."""
+    return np.any(log_odds >= cutoffs.reshape((-1,) + (1,) * (log_odds.ndim - 1)), axis=0)
+
+
+def _completions(
+    answer_p: np.ndarray, class_p: np.ndarray, *, rng: np.random.Generator, samples: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Answers of the completions, (C, U), and their weights, (C,); exact when small."""
+    n_classes, n_questions, n_answers = answer_p.shape
+    if n_answers**n_questions <= EXACT_COMPLETIONS:
+        grid = np.indices((n_answers,) * n_questions).reshape(n_questions, -1).T
+        per_class = np.prod(answer_p[:, np.arange(n_questions)[None, :], grid], axis=2)  # (K, C)
+        return grid, class_p @ per_class, True
+    classes = np.minimum(np.searchsorted(np.cumsum(class_p), rng.random(samples), side="right"), n_classes - 1)
+    cdf = np.cumsum(answer_p, axis=2)[classes]  # (N, U, A)
+    u = rng.random((samples, n_questions, 1))
+    answers = np.minimum((cdf <= u).sum(axis=2), n_answers - 1)
+    return answers, np.full(samples, 1.0 / samples), False
+
+
+def _weighted_percentiles(values: np.ndarray, weights: np.ndarray, percentiles: tuple[float, ...]) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    cumulative /= cumulative[-1]
+    picks = np.searchsorted(cumulative, np.asarray(percentiles) / 100.0 - 1e-12, side="left")
+    return values[order][np.minimum(picks, len(values) - 1)]
+
+
+def outlook(
+    *,
+    log_odds: np.ndarray,
+    cutoffs: np.ndarray,
+    tables: np.ndarray,
+    answer_p: np.ndarray,
+    class_p: np.ndarray,
+    level: float,
+    seed: int | list[int] = 0,
+    samples: int = SAMPLES,
+) -> Outlook:
+    """The outlook of one case; see the module docstring.
+
+    Parameters
+    ----------
+    log_odds : (O,) the case's log-odds per outcome now.
+    cutoffs : (O,) the log-odds at which each outcome's threshold is reached.
+    tables : (O, U, A) the change of each outcome's log-odds if unasked question ``u`` got
+        answer ``a`` (0 for answers that are never evidence).
+    answer_p : (K, U, A) ``P(answer | class)`` of each unasked question.
+    class_p : (K,) the case's class posterior.
+    level : the largest flip chance at which the decision is settled.
+    seed : seeds the sampled completions (use the case's codes: same case, same outlook).
+    """
+    n_outcomes = len(log_odds)
+    n_questions = tables.shape[1]
+    if n_questions == 0:
+        point = expit(np.asarray(log_odds, dtype=float))
+        return Outlook(0.0, True, True, np.column_stack([point, point]), [], np.zeros(0))
+    rng = np.random.default_rng(seed)
+    answers, weights, exact = _completions(answer_p, class_p, rng=rng, samples=samples)
+    positions = np.arange(n_questions)
+    completed = log_odds[:, None] + tables[:, positions[None, :], answers].sum(axis=2)  # (O, C)
+    now = bool(_decide(log_odds, cutoffs))
+    decided = _decide(completed, cutoffs)  # (C,)
+    flip_chance = float(weights @ (decided != now))
+    bound = flip_chance if exact else upper_bound(flip_chance * len(weights), len(weights))
+    settled = bound < level
+    ranges = np.vstack(
+        [_weighted_percentiles(expit(completed[o]), weights, RANGE) for o in range(n_outcomes)]
+    )  # (O, 2)
+    # How well would question u's answer alone foretell the final decision? Given answer a,
+    # the better guess of the final decision is wrong for the smaller of the completions
+    # that refer and those that do not; the expected error left after asking u is the sum
+    # of those over a, and its effect is how much it lowers the error of the best guess now.
+    n_answers = tables.shape[2]
+    hits = np.zeros((n_questions, n_answers, 2))
+    for a in range(n_answers):
+        mask = (answers == a) * weights[:, None]  # (C, U)
+        hits[:, a, 1] = decided @ mask
+        hits[:, a, 0] = mask.sum(axis=0) - hits[:, a, 1]
+    share = float(weights @ decided)
+    effects = min(share, 1.0 - share) - hits.min(axis=2).sum(axis=1)
+    predictive = np.einsum("k,kua->ua", class_p, answer_p)
+    movement = (predictive * np.abs(tables).max(axis=0)).sum(axis=1)
+    order = np.lexsort((positions, -movement, -np.round(effects, 12))).tolist()
+    return Outlook(flip_chance, settled, exact, ranges, order, effects)
