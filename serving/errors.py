@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving.schemas import FREE_TEXT_FIELDS, ErrorBody, MlflowError
+from serving.schemas import CASE_RULES, FREE_TEXT_FIELDS, ErrorBody, MlflowError
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,10 @@ def validation_error(exc: ValidationError, model: type[BaseModel], *, row_offset
         field = ".".join(str(p) for p in rest) or None
         value = err.get("input")
         allowed: Any
-        if err["type"] == "extra_forbidden":
+        if err["type"] in CASE_RULES:
+            # a rule of the whole case: its own code and message, nothing echoed
+            code, value, allowed, message = err["type"], None, None, str(err["msg"])
+        elif err["type"] == "extra_forbidden":
             code, allowed = "unknown_field", sorted(parent.model_fields)
             message = UNKNOWN_FIELD.format(field=field)
         elif err["type"] == "missing":

@@ -133,8 +133,11 @@ def _csv_case(record: Mapping[str, str]) -> dict[str, Any]:
     for column, value in record.items():
         if value == "":
             continue
-        if column in ("lang", "screener_assessment", "case_ref"):
+        if column in ("lang", "screener_assessment", "case_ref", "danger"):
             case[column] = value
+            continue
+        if column == "consent":
+            case[column] = value.strip().lower() == "true" if value.strip().lower() in ("true", "false") else value
             continue
         field = q.field(column)
         section = {"indicator": "answers", "context": "context", "audit": "audit"}[field.kind]

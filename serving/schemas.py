@@ -11,9 +11,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
-from models.questionnaire import LANGUAGES, UNKNOWN, load_questionnaire, load_texts
+from models.engine import DANGER_ANSWERS, STATUSES
+from models.questionnaire import (
+    LANGUAGES,
+    NOT_ASKED,
+    NOT_ASKED_REASONS,
+    STATUS_FIELD,
+    UNKNOWN,
+    load_questionnaire,
+    load_texts,
+)
 from models.questionnaire import Field as QField
 
 TEXT_MAX_CHARS = 500
@@ -71,7 +81,15 @@ _Q = load_questionnaire()
 Answers = _group_model(
     "Answers",
     _Q.indicators,
-    "Answers keyed by indicator id; an indicator left out is unknown (not asked).",
+    "Answers keyed by indicator id: yes, no, dont_know (asked; the person does not know), declined "
+    "(asked; the person chose not to answer) or not_asked. An indicator left out is not asked. "
+    "Declined and not-asked answers are never evidence: they contribute exactly 0.",
+)
+NotAskedReasons = create_model(
+    "NotAskedReasons",
+    __config__=STRICT,
+    __doc__="Why a question was not put, keyed by indicator id (only for questions not asked).",
+    **{f.id: (Literal[NOT_ASKED_REASONS] | None, Field(default=None)) for f in _Q.indicators},  # type: ignore[call-overload]
 )
 Context = _group_model(
     "Context",
@@ -84,6 +102,51 @@ AuditAttributes = _group_model(
     "Protected attributes, stored for the fairness audit and never used as model features "
     "unless the model card says so.",
 )
+
+CHILD_AGE_BANDS: tuple[str, ...] = ("0-8", "9-17")
+CASE_RULES: tuple[str, ...] = ("consent_required", "child_protection", "migrant_status_required", "not_applicable")
+CONSENT_REQUIRED = (
+    "consent is required before anything is scored: tell the person who is asking, why, what happens "
+    "with the answers, that any question may be left unanswered and that help does not depend on it; "
+    "then record their agreement as consent: true. Without it nothing is scored or logged."
+)
+CHILD_PROTECTION = (
+    "audit.age_band {band!r} is under 18: Tarozu is not validated for children. Follow the "
+    "child-protection procedure (best interests of the child, a guardian, a child-protection "
+    "specialist) instead of this screening."
+)
+STATUS_REQUIRED = (
+    "context.migrant_status is required: who is being screened is asked first, since it decides "
+    "which questions apply (returnee, prospective or family_member)."
+)
+NOT_APPLICABLE = (
+    "answers {fields} do not apply to a {status} person: they are not put to them. Leave them out "
+    "(or send not_asked), or correct context.migrant_status."
+)
+REASON_FOR_ANSWERED = (
+    "not_asked_reasons names {fields}, which were answered: a reason is only for a question not asked."
+)
+
+
+def _case_rules(case: Any) -> Any:
+    """The rules of a screening beyond each field's type (each a 422 with its own code)."""
+    if case.consent is not True:
+        raise PydanticCustomError("consent_required", CONSENT_REQUIRED)
+    band = getattr(case.audit, "age_band", None) if case.audit is not None else None
+    if band in CHILD_AGE_BANDS:
+        raise PydanticCustomError("child_protection", CHILD_PROTECTION.format(band=band))
+    status = getattr(case.context, STATUS_FIELD)
+    if status in (None, UNKNOWN):
+        raise PydanticCustomError("migrant_status_required", STATUS_REQUIRED)
+    answered = {f.id for f in _Q.indicators if getattr(case.answers, f.id) not in (None, NOT_ASKED)}
+    wrong = sorted(f.id for f in _Q.indicators if f.id in answered and not f.applies(status))
+    if wrong:
+        raise PydanticCustomError("not_applicable", NOT_APPLICABLE.format(fields=wrong, status=status))
+    reasons = {f.id for f in _Q.indicators if getattr(case.not_asked_reasons, f.id) is not None}
+    if reasons & answered:
+        raise PydanticCustomError("not_applicable", REASON_FOR_ANSWERED.format(fields=sorted(reasons & answered)))
+    return case
+
 
 InvocationRecord = _group_model(
     "InvocationRecord",
@@ -102,6 +165,9 @@ SCREENING_EXAMPLE: dict[str, Any] = {
         "job_found_via": "friend_or_relative",
     },
     "audit": {"gender": "man", "age_band": "24-26", "citizenship": "TJK", "region": "khatlon"},
+    "not_asked_reasons": {"sexual_violence": "not_safe_here"},
+    "danger": "no",
+    "consent": True,
     "case_ref": "NRM-2026-0042",
     "lang": "en",
     "screener_assessment": "medium",
@@ -110,8 +176,22 @@ SCREENING_EXAMPLE: dict[str, Any] = {
 ScreeningRequest = create_model(
     "ScreeningRequest",
     __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [SCREENING_EXAMPLE]}),
-    __doc__="One case to screen. The screener's own assessment is required and is made before any score is seen.",
+    __doc__="One case to screen, with the person's consent. The screener's own assessment is required and "
+    "is made before any score is seen.",
+    __validators__={"case_rules": model_validator(mode="after")(_case_rules)},  # type: ignore[dict-item]
+    consent=(
+        bool,
+        Field(description="The person agreed to the screening after being told what it is (required: true)."),
+    ),
     answers=(Answers, Field(default_factory=Answers)),
+    not_asked_reasons=(NotAskedReasons, Field(default_factory=NotAskedReasons)),
+    danger=(  # type: ignore[arg-type]
+        Literal[DANGER_ANSWERS],
+        Field(
+            default=NOT_ASKED,
+            description="Are you, or is anyone close to you, in danger now? yes refers urgently, whatever the score.",
+        ),
+    ),
     context=(Context, Field(default_factory=Context)),
     audit=(AuditAttributes | None, None),  # type: ignore[arg-type]
     case_ref=(
@@ -156,13 +236,19 @@ class Contribution(BaseModel):
 class Explanation(BaseModel):
     base_value: float
     log_odds: float = Field(description="base_value + sum(contributions), exactly.")
-    contributions: list[Contribution] = Field(description="Every model field, largest contribution first.")
+    contributions: list[Contribution] = Field(
+        description="The answers and context that carry evidence, largest contribution first; questions not asked, "
+        "declined answers and unrecorded context contribute exactly 0 and are not listed."
+    )
 
 
 class OutcomeResult(BaseModel):
     label: str
     probability: float = Field(description="Calibrated probability.")
     interval: list[float] = Field(description="2.5% and 97.5% of the bootstrap ensemble.")
+    range: list[float] = Field(
+        description="5th and 95th percentile the probability could still reach if the remaining questions were asked."
+    )
     band: Literal["low", "medium", "high"]
     band_label: str
     above_threshold: bool
@@ -171,16 +257,34 @@ class OutcomeResult(BaseModel):
 
 
 class Recommendation(BaseModel):
+    status: Literal[STATUSES] = Field(  # type: ignore[valid-type]
+        description="refer or no_referral only when settled; ask_more when the questions not yet asked could "
+        "still change it, or when nothing but non-answers points to a referral."
+    )
+    status_label: str
     refer: bool
+    urgent: bool = Field(description="The danger question was answered yes: protection and referral come first.")
+    settled: bool
+    flip_chance: float = Field(description="Chance that the questions not yet asked would change the decision.")
     text: str
 
 
-class UnansweredQuestion(BaseModel):
+class InterviewCounts(BaseModel):
+    total: int = Field(description="Questions that apply to this person.")
+    answered: int = Field(description="Answered yes, no or don't know.")
+    dont_know: int
+    declined: int
+    not_asked: int
+    not_applicable: int
+    text: str
+
+
+class NextQuestion(BaseModel):
     indicator: str
+    question: str
     if_yes: dict[str, float]
     if_no: dict[str, float]
-    impact: float = Field(description="Largest change of the log-odds an answer would make.")
-    question: str
+    effect: float = Field(description="How much the answer is expected to settle the decision (larger first).")
 
 
 class ScreeningResult(BaseModel):
@@ -189,7 +293,8 @@ class ScreeningResult(BaseModel):
     model: ModelRef
     outcomes: dict[str, OutcomeResult]
     recommendation: Recommendation
-    unanswered: list[UnansweredQuestion]
+    interview: InterviewCounts
+    next_questions: list[NextQuestion] = Field(description="Questions to ask next, best first.")
     caveat: str
 
 

@@ -11,16 +11,14 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import numpy as np
 import orjson
 
+from models.engine import Assessment, Interview
 from models.questionnaire import QuestionnaireError, load_questionnaire
-from models.screening import flat_predictions
 from serving.auditlog import AppendScreenings
 from serving.errors import InvocationError
 from serving.keys import Principal
 from serving.records import case_ref_hmac, group_values, stored_value
-from serving.scoring import Scores
 from serving.state import LoadedModel, Services
 
 BATCH_CHUNK = 200
@@ -76,6 +74,21 @@ def _values(case: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     )
 
 
+def _interview(case: Any) -> Interview:
+    return Interview(danger=case.danger, screener_assessment=case.screener_assessment)
+
+
+def _logged_result(case: Any, assessment: Assessment) -> dict[str, Any]:
+    """The audit log's copy of a result: its numbers, the consent and why questions were not asked."""
+    reasons = group_values(case.not_asked_reasons, _INDICATORS)
+    return {
+        **assessment.compact(),
+        "consent": case.consent,
+        "danger": case.danger,
+        "not_asked_reasons": {k: v for k, v in reasons.items() if v is not None},
+    }
+
+
 def _case_row(
     case: Any,
     values: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
@@ -105,12 +118,12 @@ def _case_row(
 async def screen_one(case: Any, *, services: Services, principal: Principal) -> bytes:
     """Score, explain and log one case; the response body, once the log row is committed."""
     loaded = services.model
-    compiled = loaded.compiled
+    scorer = loaded.scorer
     values = _values(case)
     answers, context, audit = values
-    codes = compiled.encode({**answers, **context, **audit})
-    scores = compiled.score(codes)
-    described, result = compiled.render(scores, 0, codes, lang=case.lang)
+    assessment = scorer.assess(scorer.encode({**answers, **context, **audit}), _interview(case))
+    described = scorer.render(assessment, lang=case.lang)
+    result = _logged_result(case, assessment)
     row = _case_row(case, values, services=services, loaded=loaded, principal=principal, source="api", result=result)
     [(_seq, created_at)] = await services.writer.submit(AppendScreenings([row]))
     return _with_ids(row["screening_id"], created_at, loaded, described)
@@ -124,11 +137,11 @@ def _with_ids(screening_id: str, created_at: str, loaded: LoadedModel, described
 
 def _score_batch(
     cases: Sequence[Any], *, services: Services, loaded: LoadedModel, principal: Principal
-) -> tuple[np.ndarray, Scores, list[dict[str, Any]]]:
-    compiled = loaded.compiled
+) -> tuple[list[Assessment], list[dict[str, Any]]]:
+    scorer = loaded.scorer
     values = [_values(c) for c in cases]
-    codes = compiled.encode_many([{**a, **c, **u} for a, c, u in values])
-    scores = compiled.score(codes)
+    codes = scorer.encode_many([{**a, **c, **u} for a, c, u in values])
+    assessments = scorer.assess_many(codes, [_interview(c) for c in cases])
     rows = [
         _case_row(
             case,
@@ -137,11 +150,11 @@ def _score_batch(
             loaded=loaded,
             principal=principal,
             source="batch",
-            result=compiled.compact(scores, i, codes[i]),
+            result=_logged_result(case, assessments[i]),
         )
         for i, case in enumerate(cases)
     ]
-    return codes, scores, rows
+    return assessments, rows
 
 
 async def screen_batch(cases: Sequence[Any], *, services: Services, principal: Principal) -> AsyncIterator[bytes]:
@@ -151,7 +164,7 @@ async def screen_batch(cases: Sequence[Any], *, services: Services, principal: P
     neither holds every explanation in memory nor blocks the event loop.
     """
     loaded = services.model
-    codes, scores, rows = await asyncio.to_thread(
+    assessments, rows = await asyncio.to_thread(
         _score_batch, cases, services=services, loaded=loaded, principal=principal
     )
     stamps = await services.writer.submit(AppendScreenings(rows))
@@ -161,7 +174,7 @@ async def screen_batch(cases: Sequence[Any], *, services: Services, principal: P
     def render(start: int, stop: int) -> bytes:
         parts = []
         for i in range(start, stop):
-            described, _ = loaded.compiled.render(scores, i, codes[i], lang=cases[i].lang)
+            described = loaded.scorer.render(assessments[i], lang=cases[i].lang)
             parts.append(_with_ids(ids[i], stamps[i][1], loaded, described))
         return (b"," if start else b"") + b",".join(parts)
 
@@ -202,13 +215,13 @@ def _invocation_rows(
 
 
 async def invoke(records: list[dict[str, Any]], *, services: Services, principal: Principal) -> bytes:
-    """``/invocations``: :func:`flat_predictions` of each record, logged like any screening."""
+    """``/invocations``: the engine's flat record of each case, logged like any screening."""
     loaded = services.model
     if not records:
         return orjson.dumps({"predictions": []})
     try:
-        codes = loaded.compiled.encode_many(records)
-        predictions = flat_predictions(loaded.registered.model, codes)
+        scorer = loaded.scorer
+        predictions = [scorer.flat(a) for a in scorer.assess_many(scorer.encode_many(records))]
         rows = _invocation_rows(records, predictions, loaded=loaded, principal=principal)
     except QuestionnaireError as exc:
         raise InvocationError(str(exc)) from None

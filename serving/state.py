@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from models.engine import ScreeningEngine
 from pipeline.registry import RegisteredModel
 from serving.auditlog import AuditWriter, now
 from serving.keys import KeyStore
-from serving.scoring import CompiledModel
 from serving.settings import Settings
 
 ModelLoader = Callable[[Settings], RegisteredModel]
@@ -30,12 +30,12 @@ class LoadedModel:
     """A registered model prepared for serving. Never mutated: reload swaps the whole object."""
 
     registered: RegisteredModel
-    compiled: CompiledModel
+    scorer: ScreeningEngine
     loaded_at: str
 
     @classmethod
     def prepare(cls, registered: RegisteredModel) -> LoadedModel:
-        return cls(registered=registered, compiled=CompiledModel(registered.model), loaded_at=now())
+        return cls(registered=registered, scorer=ScreeningEngine(registered.model), loaded_at=now())
 
     @property
     def ref(self) -> dict[str, str]:

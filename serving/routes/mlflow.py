@@ -3,7 +3,7 @@
 ``/invocations`` accepts what ``mlflow models serve`` accepts for a DataFrame model
 (``dataframe_split``, ``dataframe_records``, ``inputs``, ``instances`` and CSV; columns are
 questionnaire field ids) and returns ``{"predictions": [...]}``, the records of
-:func:`models.screening.flat_predictions`. Unlike MLflow's server it requires an API key
+:meth:`models.engine.ScreeningEngine.flat`. Unlike MLflow's server it requires an API key
 (screener or data-scientist) and logs every score to the audit log, because every score
 made here must be accountable.
 """
