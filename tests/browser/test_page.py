@@ -1,7 +1,9 @@
-"""The screening page in a real browser: sign in, screen, explain, decide, review, languages.
+"""The screening page in a real browser: consent, who is screened, the interview, the result,
+decisions, review, languages.
 
-Everything the page shows is checked against what the API itself answers for the same case,
-so the tests hold for any test model, not for numbers copied from one.
+Everything the page shows is checked against what the API itself answers for the request the
+page sent (captured and replayed), so the tests hold for any test model, not for numbers
+copied from one.
 """
 
 from __future__ import annotations
@@ -32,18 +34,8 @@ HIGH = {
         "months_abroad": 14,
     },
 }
-LOW = {
-    "answers": {
-        "documents_withheld": "no",
-        "debt_bondage": "no",
-        "movement_restricted": "no",
-        "excessive_hours": "no",
-        "sexual_violence": "no",
-        "physical_violence": "no",
-        "threats": "no",
-    },
-    "context": {"migrant_status": "prospective", "destination": "KAZ", "months_abroad": 0},
-}
+GIVEN = ("yes", "no", "dont_know", "declined")
+CHILD_BANDS = ("0-8", "9-17")
 PAGE_BUDGET_BYTES = 200_000
 
 
@@ -53,13 +45,18 @@ def sign_in(page: Any, server: Any, role: str = "screener") -> None:
     page.fill("#apikey", server.keys[role])
     page.click("#signin-form button[type=submit]")
     page.wait_for_selector("#nav:not([hidden])")
+    page.wait_for_selector("#q-documents_withheld")
 
 
 def fill_case(page: Any, case: dict[str, Any]) -> None:
-    page.wait_for_selector("#q-documents_withheld")
+    """Who is screened first (it decides which questions show), then answers and context."""
+    context = dict(case["context"])
+    status = context.pop("migrant_status", None)
+    if status:
+        page.select_option("#f-migrant_status", status)
     for field, answer in case["answers"].items():
         page.check(f"#a-{field}--{answer}")
-    for field, value in case["context"].items():
+    for field, value in context.items():
         selector = f"#f-{field}"
         if page.get_attribute(selector, "type") == "number":
             page.fill(selector, str(value))
@@ -67,15 +64,35 @@ def fill_case(page: Any, case: dict[str, Any]) -> None:
             page.select_option(selector, value)
 
 
-def submit_with_assessment(page: Any, assessment: str) -> None:
-    page.check(f"#assessment--{assessment}")
-    page.click("#submit")
+def all_no_case(q: dict[str, Any], status: str = "returnee") -> dict[str, Any]:
+    """Every question that applies to `status` answered no."""
+    answers = {i["id"]: "no" for i in q["indicators"] if applies(i, status)}
+    return {"answers": answers, "context": {"migrant_status": status, "destination": "KAZ", "months_abroad": 3}}
+
+
+def applies(indicator: dict[str, Any], status: str) -> bool:
+    return not indicator.get("applies_to") or status in indicator["applies_to"]
+
+
+def is_screening_post(request: Any) -> bool:
+    return request.method == "POST" and request.url.endswith("/v1/screenings")
+
+
+def submit(page: Any, assessment: str | None = "medium") -> dict[str, Any]:
+    """Gives the screener's assessment, submits, waits for the result; returns the body sent."""
+    if assessment:
+        page.check(f"#assessment--{assessment}")
+    with page.expect_request(is_screening_post) as sent:
+        page.click("#submit")
     page.wait_for_selector("#result:not([hidden]) .outcome")
+    body: dict[str, Any] = sent.value.post_data_json
+    return body
 
 
-def api_result(server: Any, case: dict[str, Any], lang: str = "en") -> dict[str, Any]:
+def replay(server: Any, body: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """What the API answers for the body the page sent (a new screening of the same case)."""
     with server.client("screener") as client:
-        response = client.post("/v1/screenings", json={**case, "lang": lang, "screener_assessment": "medium"})
+        response = client.post("/v1/screenings", json={**body, **changes})
     assert response.status_code in (200, 201), response.text
     return response.json()
 
@@ -92,27 +109,184 @@ def question_text(q: dict[str, Any], field: str) -> str:
     return str(item.get("question") or item.get("label") or item.get("text"))
 
 
-def top_reason(outcome: dict[str, Any]) -> str:
+def top_reason(outcome: dict[str, Any]) -> str | None:
     nonzero = [c for c in outcome["explanation"]["contributions"] if abs(c["contribution"]) > 1e-9]
-    return max(nonzero, key=lambda c: abs(c["contribution"]))["reason"]
+    return max(nonzero, key=lambda c: abs(c["contribution"]))["reason"] if nonzero else None
 
 
-def shown_outcome(page: Any, name: str) -> tuple[str, str, str]:
-    card = page.locator(f'.outcome[data-outcome="{name}"]')
-    return (
-        card.locator(".band").get_attribute("data-band"),
-        card.locator(".band-text").inner_text().strip(),
-        card.locator(".reason-label").first.inner_text().strip(),
-    )
+def count_posts(page: Any) -> list[Any]:
+    posts: list[Any] = []
+    page.on("request", lambda r: posts.append(r) if is_screening_post(r) else None)
+    return posts
+
+
+def assert_result_matches(page: Any, expected: dict[str, Any]) -> None:
+    """The page shows the API's status, counts, texts, and per outcome a band or the range."""
+    rec = expected["recommendation"]
+    status = rec["status"]
+    expect(page.locator("#rec-status")).to_have_attribute("data-status", status)
+    assert page.locator("#rec-status").inner_text().strip() == rec["status_label"]
+    assert page.locator("#rec-text").inner_text().strip() == rec["text"]
+    assert page.locator("#interview").inner_text().strip() == expected["interview"]["text"]
+    assert page.locator("#caveat").inner_text().strip() == expected["caveat"]
+    assert page.locator("#urgent").is_visible() == bool(rec["urgent"])
+    for name, outcome in expected["outcomes"].items():
+        card = page.locator(f'.outcome[data-outcome="{name}"]')
+        if status == "ask_more":
+            assert card.locator(".band").count() == 0, "no band while the result is not settled"
+            lo, hi = outcome["range"]
+            assert float(card.locator(".range").get_attribute("data-lo")) == pytest.approx(lo)
+            assert float(card.locator(".range").get_attribute("data-hi")) == pytest.approx(hi)
+        else:
+            assert card.locator(".band").get_attribute("data-band") == outcome["band"]
+            assert card.locator(".band-text").inner_text().strip() == outcome["band_label"]
+        # Reasons: only the fields the API lists as evidence, the largest first.
+        listed = {c["field"] for c in outcome["explanation"]["contributions"]}
+        shown = card.locator(".reason").evaluate_all("nodes => nodes.map(n => n.dataset.field)")
+        assert set(shown) <= listed
+        reason = top_reason(outcome)
+        if reason is None:
+            assert card.locator(".reason").count() == 0
+        else:
+            assert card.locator(".reason-label").first.inner_text().strip() == reason
+    next_ids = [n["indicator"] for n in expected["next_questions"]][:5]
+    shown_next = page.locator("#next-questions li").evaluate_all("nodes => nodes.map(n => n.dataset.field)")
+    assert shown_next == next_ids
 
 
 def no_horizontal_scroll(page: Any) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
-# ---------------------------------------------------------------------------- tests
+# ---------------------------------------------------------------------------- the form
+def test_form_starts_with_nothing_selected(page: Any, server: Any) -> None:
+    sign_in(page, server)
+    assert page.locator("#qform input:checked").count() == 0, "no answer, consent or danger is pre-selected"
+    assert page.locator("#q-documents_withheld input[type=radio]").count() == len(GIVEN)
+    for answer in GIVEN:
+        assert page.locator(f"#a-documents_withheld--{answer}").count() == 1
+    assert page.locator(".q .na-select").evaluate_all("nodes => nodes.every(n => n.value === '')")
+    for reason in ("not_reached", "not_safe_here", "deferred"):
+        assert page.locator(f'#r-documents_withheld option[value="{reason}"]').count() == 1
+    # The order of the page: the child notice, consent and who is screened before the questions.
+    order = page.evaluate(
+        """() => ['child-notice', 'consent-box', 'f-migrant_status', 'danger-box', 'questions']
+             .map(id => document.getElementById(id))
+             .every((node, i, all) => i === 0
+                || (all[i - 1].compareDocumentPosition(node) & Node.DOCUMENT_POSITION_FOLLOWING))"""
+    )
+    assert order
+    assert "18" in page.locator("#child-notice").inner_text()
+    assert page.locator("#danger-box").is_visible()
+
+
+def test_prospective_hides_the_questions_that_do_not_apply(page: Any, server: Any) -> None:
+    q = questionnaire(server, "en")
+    not_applicable = [i["id"] for i in q["indicators"] if not applies(i, "prospective")]
+    applicable = [i["id"] for i in q["indicators"] if applies(i, "prospective")]
+    assert not_applicable, "the questionnaire endpoint must give applies_to for each indicator"
+    sign_in(page, server)
+    page.select_option("#f-migrant_status", "returnee")
+    page.check("#a-documents_withheld--yes")
+    page.select_option("#f-migrant_status", "prospective")
+    for field in not_applicable:
+        expect(page.locator(f"#q-{field}")).to_be_hidden()
+    for field in applicable:
+        expect(page.locator(f"#q-{field}")).to_be_visible()
+    assert str(len(not_applicable)) in page.locator("#hidden-note").inner_text()
+
+    page.check("#consent")
+    page.check(f"#a-{applicable[0]}--no")
+    page.select_option(f"#r-{applicable[1]}", "not_safe_here")
+    body = submit(page)
+    assert body["context"]["migrant_status"] == "prospective"
+    assert body["answers"] == {applicable[0]: "no"}, "a hidden answer is never sent"
+    reasons = body["not_asked_reasons"]
+    assert reasons[applicable[1]] == "not_safe_here"
+    assert {k for k, v in reasons.items() if v == "not_applicable"} == set(not_applicable)
+
+    # Back to a returnee: the questions and the answer kept in the draft come back.
+    page.click("#back")
+    page.select_option("#f-migrant_status", "returnee")
+    expect(page.locator("#q-documents_withheld")).to_be_visible()
+    assert page.is_checked("#a-documents_withheld--yes")
+
+
+def test_submit_needs_consent(page: Any, server: Any) -> None:
+    posts = count_posts(page)
+    sign_in(page, server)
+    fill_case(page, HIGH)
+    page.check("#assessment--high")
+    page.click("#submit")
+    expect(page.locator("#alert")).to_contain_text("consent")
+    assert page.locator("#consent-error").is_visible()
+    assert page.evaluate("document.activeElement.id") == "consent"
+    assert page.locator("#result").is_hidden()
+    assert not posts, "nothing is sent before consent is recorded"
+
+    page.check("#consent")
+    body = submit(page, assessment=None)
+    assert body["consent"] is True
+    assert len(posts) == 1
+
+
+def test_under_18_shows_the_child_protection_notice_and_sends_nothing(page: Any, server: Any) -> None:
+    posts = count_posts(page)
+    sign_in(page, server)
+    page.check("#consent")
+    fill_case(page, HIGH)
+    page.check("#assessment--medium")
+    for band in CHILD_BANDS:
+        page.select_option("#f-age_band", band)
+        expect(page.locator("#child-stop")).to_be_visible()
+        assert "child-protection" in page.locator("#child-stop").inner_text()
+        page.click("#submit")
+        expect(page.locator("#alert")).to_contain_text("child-protection")
+        assert page.locator("#result").is_hidden()
+    assert not posts, "an under-18 screening is never sent"
+
+    page.select_option("#f-age_band", "21-23")
+    expect(page.locator("#child-stop")).to_be_hidden()
+
+
+# ---------------------------------------------------------------------------- results
+def test_empty_form_asks_more_with_next_questions_and_no_band(page: Any, server: Any, artifacts: Path) -> None:
+    sign_in(page, server)
+    page.check("#consent")
+    page.select_option("#f-migrant_status", "returnee")
+    body = submit(page)
+    assert body["answers"] == {}, "an unselected question is not sent"
+    assert body["danger"] == "not_asked"
+    expected = replay(server, body)
+    assert expected["recommendation"]["status"] == "ask_more", "an empty interview cannot settle anything"
+    assert_result_matches(page, expected)
+    assert page.locator(".band").count() == 0
+    assert page.locator("#next-questions li").count() >= 1
+    assert page.locator("#next-box").is_visible()
+    assert "0" in page.locator("#interview").inner_text()
+    assert page.evaluate("document.activeElement.id") == "result-h", "focus moves to the result heading"
+    page.screenshot(path=str(artifacts / "result-ask-more-1280.png"), full_page=True)
+
+
+def test_danger_yes_refers_urgently_whatever_the_score(page: Any, server: Any) -> None:
+    sign_in(page, server)
+    page.check("#consent")
+    page.select_option("#f-migrant_status", "returnee")
+    page.check("#danger--yes")
+    expect(page.locator("#danger-note")).to_be_visible()
+    body = submit(page, "low")
+    assert body["danger"] == "yes"
+    expected = replay(server, body)
+    assert expected["recommendation"]["status"] == "refer"
+    assert expected["recommendation"]["urgent"] is True
+    assert_result_matches(page, expected)
+    expect(page.locator("#urgent")).to_be_visible()
+    expect(page.locator("#rec-status")).to_have_attribute("data-status", "refer")
+
+
 def test_assessment_first_then_high_case_matches_the_api(page: Any, server: Any, artifacts: Path) -> None:
     sign_in(page, server)
+    page.check("#consent")
     fill_case(page, HIGH)
     page.click("#submit")
     alert = page.locator("#alert")
@@ -120,17 +294,13 @@ def test_assessment_first_then_high_case_matches_the_api(page: Any, server: Any,
     assert "assessment" in alert.inner_text().lower()
     assert page.locator("#result").is_hidden(), "no score may be shown before the screener's own assessment"
 
-    submit_with_assessment(page, "high")
-    assert page.evaluate("document.activeElement.id") == "result-h", "focus moves to the result heading"
-    expected = api_result(server, HIGH)
+    body = submit(page, "high")
+    assert body["answers"] == HIGH["answers"]
+    assert body["consent"] is True
+    expected = replay(server, body)
+    assert expected["recommendation"]["status"] == "refer", "HIGH must be referred"
     assert expected["outcomes"]["labour"]["band"] == "high", "HIGH must be high risk"
-    for name, outcome in expected["outcomes"].items():
-        band, band_text, reason = shown_outcome(page, name)
-        assert band == outcome["band"]
-        assert band_text == outcome["band_label"]
-        assert reason == top_reason(outcome)
-    assert page.locator("#rec-text").inner_text().strip() == expected["recommendation"]["text"]
-    assert page.locator("#caveat").inner_text().strip() == expected["caveat"]
+    assert_result_matches(page, expected)
     bars = page.locator('.outcome[data-outcome="labour"] .reason')
     assert 1 <= bars.count() <= 8
     assert bars.first.locator(".sign").inner_text().startswith("+")
@@ -142,57 +312,64 @@ def test_assessment_first_then_high_case_matches_the_api(page: Any, server: Any,
     assert not [e for e in page.console_errors if "Content Security Policy" in e]
 
 
-def test_low_case_matches_the_api(page: Any, server: Any) -> None:
+def test_all_no_case_matches_the_api(page: Any, server: Any) -> None:
+    case = all_no_case(questionnaire(server, "en"))
     sign_in(page, server)
-    fill_case(page, LOW)
-    submit_with_assessment(page, "low")
-    expected = api_result(server, LOW)
-    assert expected["outcomes"]["labour"]["band"] == "low"
-    for name, outcome in expected["outcomes"].items():
-        band, band_text, reason = shown_outcome(page, name)
-        assert (band, band_text) == (outcome["band"], outcome["band_label"])
-        assert reason == top_reason(outcome)
-    assert page.locator("#rec-text").inner_text().strip() == expected["recommendation"]["text"]
+    page.check("#consent")
+    page.check("#danger--no")
+    fill_case(page, case)
+    body = submit(page, "low")
+    assert body["answers"] == case["answers"]
+    expected = replay(server, body)
+    assert expected["recommendation"]["status"] != "refer"
+    assert_result_matches(page, expected)
 
 
 @pytest.mark.parametrize("lang", ["tg", "ru"])
 def test_language_switch_changes_texts_and_keeps_answers(page: Any, server: Any, lang: str) -> None:
     sign_in(page, server)
+    page.check("#consent")
     fill_case(page, HIGH)
+    page.select_option("#r-deceived_wages", "deferred")
     english = page.locator("#q-documents_withheld legend").inner_text().strip()
+    english_consent = page.locator("#consent-box legend").inner_text().strip()
     page.select_option("#lang", lang)
     q = questionnaire(server, lang)
     legend = page.locator("#q-documents_withheld legend")
-    expected = question_text(q, "documents_withheld")
-    expect(legend).to_have_text(expected)
+    expect(legend).to_have_text(question_text(q, "documents_withheld"))
     assert legend.inner_text().strip() != english
+    assert page.locator("#consent-box legend").inner_text().strip() != english_consent
     assert page.evaluate("document.documentElement.lang") == lang
     assert page.is_checked("#a-documents_withheld--yes"), "answers survive a language switch"
+    assert page.is_checked("#consent")
+    assert page.input_value("#r-deceived_wages") == "deferred"
     assert page.input_value("#f-months_abroad") == "14"
 
     # Reasons come back in the chosen language.
-    submit_with_assessment(page, "medium")
-    expected_result = api_result(server, HIGH, lang=lang)
-    _band, band_text, reason = shown_outcome(page, "labour")
-    assert band_text == expected_result["outcomes"]["labour"]["band_label"]
-    assert reason == top_reason(expected_result["outcomes"]["labour"])
+    body = submit(page, "medium")
+    assert body["lang"] == lang
+    assert_result_matches(page, replay(server, body))
     # Switching back after a result re-renders it from the questionnaire texts, writing nothing.
     page.select_option("#lang", "en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    english_result = api_result(server, HIGH, lang="en")
+    english_result = replay(server, body, lang="en")
     first_reason = page.locator('.outcome[data-outcome="labour"] .reason-label').first
-    expect(first_reason).to_have_text(top_reason(english_result["outcomes"]["labour"]))
+    expect(first_reason).to_have_text(str(top_reason(english_result["outcomes"]["labour"])))
+    expect(page.locator("#rec-status")).to_have_text(english_result["recommendation"]["status_label"])
 
 
 def test_decision_is_recorded_once_and_appears_in_the_audit_log(page: Any, server: Any) -> None:
     sign_in(page, server)
+    page.check("#consent")
     fill_case(page, HIGH)
-    submit_with_assessment(page, "high")
+    body = submit(page, "high")
     screening_id = page.get_attribute("#result", "data-screening-id")
     assert screening_id
+    refer = replay(server, body)["recommendation"]["refer"]
 
-    # The recommendation is to refer: "not referred" needs a reason from the API's list.
-    page.check("#decision--not_referred")
+    # A decision against the recommendation needs a reason from the API's list.
+    against = "not_referred" if refer else "referred"
+    page.check(f"#decision--{against}")
     page.click("#dec-submit")
     assert "reason" in page.locator("#dec-msg").inner_text().lower()
     page.select_option("#dec-reason", "person_declined_referral")
@@ -206,13 +383,18 @@ def test_decision_is_recorded_once_and_appears_in_the_audit_log(page: Any, serve
     with server.client("reviewer") as client:
         items = client.get("/v1/screenings", params={"page_size": 50}).json()["items"]
     logged = next(i for i in items if i["screening_id"] == screening_id)
-    assert logged["decision"] == "not_referred"
+    assert logged["decision"] == against
     assert logged["decision_reason"] == "person_declined_referral"
     assert logged["screener_assessment"] == "high"
 
 
 def test_reviewer_view_lists_screenings_and_says_when_there_is_no_report(page: Any, server: Any) -> None:
-    api_result(server, LOW)
+    with server.client("screener") as client:
+        response = client.post(
+            "/v1/screenings",
+            json={**HIGH, "consent": True, "danger": "no", "lang": "en", "screener_assessment": "medium"},
+        )
+    assert response.status_code in (200, 201), response.text
     sign_in(page, server, role="reviewer")
     page.click("#nav-review")
     page.wait_for_selector("#screenings tbody tr")
@@ -229,25 +411,35 @@ def test_page_weight_and_draft_survives_a_reload(page: Any, server: Any) -> None
     sizes: list[int] = []
     page.on("requestfinished", lambda request: sizes.append(len(request.response().body())))
     sign_in(page, server)
-    page.wait_for_selector("#q-documents_withheld")
     page.wait_for_load_state("networkidle")
     total = sum(sizes)
     print(f"page weight: {total} bytes in {len(sizes)} responses")
     assert total < PAGE_BUDGET_BYTES, f"page weight {total} bytes"
 
+    page.check("#consent")
+    page.check("#danger--declined")
     page.check("#a-isolation--yes")
+    page.select_option("#r-economic_pressure", "not_reached")
     page.select_option("#f-sector", "agriculture")
     page.reload()
     page.wait_for_selector("#q-isolation")
     assert page.is_checked("#a-isolation--yes"), "the draft is kept in sessionStorage"
+    assert page.is_checked("#consent")
+    assert page.is_checked("#danger--declined")
+    assert page.input_value("#r-economic_pressure") == "not_reached"
     assert page.input_value("#f-sector") == "agriculture"
+
+    # Clearing an answer returns the question to "not asked".
+    page.click("#c-isolation")
+    assert page.locator("#q-isolation input:checked").count() == 0
+    expect(page.locator("#r-isolation")).to_be_visible()
 
 
 def test_bad_months_and_no_horizontal_scroll_on_the_form(page: Any, server: Any) -> None:
     page.set_viewport_size({"width": 360, "height": 800})
     sign_in(page, server)
-    page.wait_for_selector("#q-documents_withheld")
     assert no_horizontal_scroll(page), "the questionnaire scrolls sideways at 360 px"
+    page.check("#consent")
     page.fill("#f-months_abroad", "700")
     page.check("#assessment--low")
     page.click("#submit")
