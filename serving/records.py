@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, func, select
 
-from models.questionnaire import UNKNOWN, load_questionnaire
+from models.questionnaire import load_questionnaire
 from serving.db import corrections, decisions, outcomes, screenings
 from serving.errors import NotFoundError
 
@@ -33,9 +33,11 @@ def case_ref_hmac(secret: bytes, case_ref: str | None) -> str | None:
 
 
 def group_values(group: BaseModel | None, ids: tuple[str, ...]) -> dict[str, Any]:
-    """Every field of a validated answers/context/audit group, unanswered as ``unknown``."""
+    """Every field of a validated answers/context/audit group, absent ones at their reference level
+    (``not_asked`` for questions, ``unknown`` for context and audit fields)."""
     given = group.__dict__ if group is not None else {}
-    return {fid: UNKNOWN if given.get(fid) is None else given[fid] for fid in ids}
+    q = load_questionnaire()
+    return {fid: q.field(fid).reference if given.get(fid) is None else given[fid] for fid in ids}
 
 
 def stored_value(field_id: str, raw: Any) -> Any:

@@ -350,7 +350,7 @@ class CorrectionRequest(BaseModel):
             "examples": [
                 {
                     "field": "documents_withheld",
-                    "old_value": "unknown",
+                    "old_value": "not_asked",
                     "new_value": "yes",
                     "reason": "Answer entered in the wrong row; checked with the paper form.",
                 }
@@ -470,6 +470,8 @@ class QuestionnaireOut(BaseModel):
     version: str
     lang: Lang
     answers: list[dict[str, str]]
+    not_asked_reasons: list[dict[str, str]]
+    danger: dict[str, Any]
     dimensions: list[dict[str, Any]]
     indicators: list[dict[str, Any]]
     context: list[dict[str, Any]]

@@ -32,7 +32,13 @@ def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
     """Fitted candidates and the compiled model of both outcomes on the small frame (no MLflow)."""
     from models.encoding import FieldEncoder
     from pipeline.config import load_config
-    from pipeline.modeling import LABELS, compile_screening_model, fit_outcome, uncertainty_ensemble
+    from pipeline.modeling import (
+        LABELS,
+        compile_screening_model,
+        fit_answer_model,
+        fit_outcome,
+        uncertainty_ensemble,
+    )
     from pipeline.train import split_data
 
     config = load_config()
@@ -55,7 +61,15 @@ def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
         for o in fits
     }
     model = compile_screening_model(
-        fits=fits, production="sparse_logistic", encoder=encoder, ensembles=ensembles, metadata={}
+        fits=fits,
+        production="sparse_logistic",
+        encoder=encoder,
+        ensembles=ensembles,
+        answer_model=fit_answer_model(
+            encoder=encoder, frame=splits.train, settled_flip_chance=config.calibration.settled_flip_chance
+        ),
+        dont_know_cap=config.models.sparse_logistic.dont_know_cap,
+        metadata={},
     )
     return {"config": config, "splits": splits, "encoder": encoder, "fits": fits, "model": model}
 

@@ -299,6 +299,9 @@ def load_texts(lang: str) -> Texts:
                 texts.value(f.id, level)
         except KeyError as exc:
             raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"{f.id} ({exc})")) from None
+    danger = texts.raw.get("danger", {})
+    if "question" not in danger or set(danger.get("options", {})) != {YES, NO, DECLINED, NOT_ASKED}:
+        raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what="the danger question and its four options"))
     for reason in NOT_ASKED_REASONS:
         if reason not in texts.raw.get("not_asked_reasons", {}):
             raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"not_asked reason {reason}"))

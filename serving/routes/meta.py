@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import Engine, select
 
-from models.questionnaire import ANSWERS, LANGUAGES, load_questionnaire
+from models.questionnaire import ANSWERS, LANGUAGES, NOT_ASKED_REASONS, load_questionnaire
 from models.screening import BANDS
 from serving.db import chain_head
 from serving.deps import AnyRole, ServicesDep
@@ -60,6 +60,11 @@ def questionnaire_body(lang: str) -> bytes:
         "version": q.version,
         "lang": lang,
         "answers": [{"value": a, "label": texts.answer(a)} for a in ANSWERS],
+        "not_asked_reasons": [{"value": r, "label": texts.not_asked_reason(r)} for r in NOT_ASKED_REASONS],
+        "danger": {
+            "question": str(texts.raw["danger"]["question"]),
+            "options": [{"value": a, "label": str(label)} for a, label in texts.raw["danger"]["options"].items()],
+        },
         "dimensions": [
             {
                 "id": dim,
@@ -77,6 +82,7 @@ def questionnaire_body(lang: str) -> bytes:
                 "reason": texts.reason(f.id),
                 "strength": {"labour": f.delphi_strength("labour"), "sexual": f.delphi_strength("sexual")},
                 "options": [{"value": a, "label": texts.answer(a)} for a in f.levels],
+                "applies_to": list(f.applies_to),
             }
             for f in q.indicators
         ],

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
+from models.questionnaire import load_questionnaire
 from serving.auditlog import AppendCorrection, AppendDecision, AppendOutcome
 from serving.deps import CaseReader, Reader, Screener, SettingsDep, Specialist
 from serving.errors import InvalidInputError, describe_allowed, error_responses, json_response
@@ -174,10 +175,17 @@ async def record_outcome(screening_id: ScreeningId, request: Request, caller: Sp
     )
 
 
+def reference_of(field: str) -> str:
+    """What an absent value of ``field`` means: not asked (questions) or not recorded."""
+    if section_of(field) == SCREENER_ASSESSMENT:
+        return "unknown"
+    return load_questionnaire().field(field).reference
+
+
 def _checked_value(field: str, value: Any, *, name: str) -> Any:
     """A correction's value, validated like the same field in a screening request."""
     if value is None:
-        value = "unknown"
+        value = reference_of(field)
     if section_of(field) == SCREENER_ASSESSMENT:
         if value not in ASSESSMENTS:
             raise InvalidInputError(
@@ -215,7 +223,7 @@ def _checked_value(field: str, value: Any, *, name: str) -> Any:
 async def record_correction(screening_id: ScreeningId, request: Request, caller: Screener) -> Response:
     body = parse_json(await request.body(), CorrectionRequest, request.headers.get("content-type"))
     new = _checked_value(body.field, body.new_value, name="new_value")
-    old = "unknown" if body.old_value is None else body.old_value
+    old = reference_of(body.field) if body.old_value is None else body.old_value
     row = {
         "screening_id": screening_id,
         "role": caller.principal.role,

@@ -3,7 +3,9 @@
 The tables are random but shaped so that the known effects hold: answering ``yes`` to a
 strong indicator (``documents_withheld``, ``debt_bondage``...) clearly raises the labour
 risk, ``sexual_violence`` and ``forced_tasks_or_clients`` raise the sexual risk, and
-``no`` lowers both a little. Audit attributes are never fields of these models.
+``no`` lowers both a little, and ``dont_know`` weighs little. Questions not asked, declined
+answers and unrecorded context weigh exactly 0, as the model requires. Audit attributes are
+never fields of these models.
 """
 
 from __future__ import annotations
@@ -12,17 +14,29 @@ from typing import Any
 
 import numpy as np
 
-from models.questionnaire import load_questionnaire
-from models.screening import OutcomeModel, ScreeningModel
+from models.interview import CLASSES
+from models.questionnaire import DECLINED, DONT_KNOW, STATUS_FIELD, load_questionnaire
+from models.screening import ASKED_ANSWERS, AnswerModel, OutcomeModel, ScreeningModel
 from pipeline.registry import RegisteredModel
 
 STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
+DONT_KNOW_CAP = 0.5
 SEXUAL_MARKERS = ("sexual_violence", "forced_tasks_or_clients", "deceived_marriage")
+
+
+def _silenced(field: Any, table: np.ndarray) -> np.ndarray:
+    """``table`` with the non-answers at 0 and don't know at its small share of the cap."""
+    table[-1] = 0.0
+    if field.kind == "indicator":
+        table[field.levels.index(DECLINED)] = 0.0
+        table[field.levels.index(DONT_KNOW)] = DONT_KNOW_CAP / 40
+    return table
 
 
 def _outcome(rng: np.random.Generator, outcome: str, *, n_members: int) -> OutcomeModel:
     tables: list[np.ndarray] = []
-    for field in load_questionnaire().feature_fields:
+    fields = load_questionnaire().feature_fields
+    for field in fields:
         table = rng.normal(0.0, 0.05, size=len(field.levels))
         if field.kind == "indicator":
             levels = list(field.levels)
@@ -31,8 +45,14 @@ def _outcome(rng: np.random.Generator, outcome: str, *, n_members: int) -> Outco
                 effect = effect * (1.5 if field.id in SEXUAL_MARKERS else 0.3)
             table[levels.index("yes")] += effect
             table[levels.index("no")] -= 0.15 * effect
+            table[levels.index(DONT_KNOW)] = DONT_KNOW_CAP / 40
+            table[levels.index(DECLINED)] = 0.0
+        table[-1] = 0.0  # the reference level: not asked, not recorded
         tables.append(table)
-    members = [[t + rng.normal(0.0, 0.1, size=t.shape) for t in tables] for _ in range(n_members)]
+    members = [
+        [_silenced(field, t + rng.normal(0.0, 0.1, size=t.shape)) for field, t in zip(fields, tables, strict=True)]
+        for _ in range(n_members)
+    ]
     return OutcomeModel(
         base_value=-3.0 if outcome == "labour" else -4.0,
         contributions=tables,
@@ -49,7 +69,24 @@ def make_model(seed: int = 0, *, n_members: int = 20) -> ScreeningModel:
     rng = np.random.default_rng(seed)
     fields = [f.id for f in load_questionnaire().feature_fields]
     outcomes = {name: _outcome(rng, name, n_members=n_members) for name in ("labour", "sexual")}
-    return ScreeningModel(fields=fields, outcomes=outcomes, metadata={"seed": seed})
+    return ScreeningModel(
+        fields=fields,
+        outcomes=outcomes,
+        answer_model=make_answer_model(),
+        dont_know_cap=DONT_KNOW_CAP,
+        metadata={"seed": seed},
+    )
+
+
+def make_answer_model() -> AnswerModel:
+    """Victims answer yes more often; everyone sometimes does not know or declines."""
+    q = load_questionnaire()
+    n_status = len(q.field(STATUS_FIELD).levels)
+    p = np.zeros((n_status, len(CLASSES), len(q.indicators), len(ASKED_ANSWERS)))
+    for k, klass in enumerate(CLASSES):
+        yes = 0.05 if klass == "none" else 0.35
+        p[:, k, :, :] = [yes, 0.9 - yes, 0.07, 0.03]
+    return AnswerModel(indicators=q.indicator_ids, p=p, settled_flip_chance=0.05)
 
 
 def make_registered(version: str = "1", *, seed: int = 0, name: str = "tarozu-screening") -> RegisteredModel:
