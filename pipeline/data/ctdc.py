@@ -14,8 +14,9 @@ Decisions, each reported in :attr:`Mapped.notes` when it affects a file:
   Marking every indicator of the group "yes" would invent answers. Where the mapping is
   one-to-one the indicator gets "yes"; where it is one-to-many only the group's *primary*
   indicator (the first declared among the strongest, by Delphi strength for labour) gets
-  "yes" and the others stay "unknown". An empty flag leaves all of them "unknown".
-  On export a ``means*`` flag is 1 if any indicator of its group is "yes".
+  "yes" and the others stay "not_asked". An empty flag means the sign was not recorded: all
+  of them stay "not_asked" (no evidence), never "no". Indicators CTDC has no column for are
+  "not_asked" too. On export a ``means*`` flag is 1 if any indicator of its group is "yes".
 - ``traffickMonths`` is the duration of the trafficking episode, Tarozu's ``months_abroad``
   the time abroad: bands are mapped to the bins they overlap (0--12 -> ``1_12``: a
   registered case lasted some time; on export ``none`` and ``1_12`` both give 0--12).
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.questionnaire import STRENGTHS, UNKNOWN, Field, load_questionnaire
+from models.questionnaire import NOT_ASKED, STRENGTHS, UNKNOWN, YES, Field, load_questionnaire
 from pipeline.data.columns import YEAR_COLUMN, DataFormatError, FrameValidationError
 
 CTDC_V2024_COLUMNS: tuple[str, ...] = (
@@ -233,9 +234,10 @@ def _flags(raw: pd.DataFrame, column: str) -> pd.Series:
     return values.isin(FLAG_TRUE)
 
 
-def _unknown_frame(n: int) -> pd.DataFrame:
+def _reference_frame(n: int) -> pd.DataFrame:
+    """Every field at its reference level: indicators not asked, other fields unknown."""
     q = load_questionnaire()
-    return pd.DataFrame({f.id: np.full(n, UNKNOWN, dtype=object) for f in q.all_fields})
+    return pd.DataFrame({f.id: np.full(n, f.reference, dtype=object) for f in q.all_fields})
 
 
 def _one_of_flags(raw: pd.DataFrame, columns: dict[str, str], out: pd.DataFrame, field_id: str) -> int:
@@ -253,7 +255,7 @@ def from_v2024(raw: pd.DataFrame) -> Mapped:
     """Map a CTDC v2024 Global Synthetic table (all cells read as strings) to Tarozu columns."""
     q = load_questionnaire()
     n = len(raw)
-    out = _unknown_frame(n)
+    out = _reference_frame(n)
     notes: list[str] = []
     used: set[str] = set()
     provided: set[str] = set()
@@ -282,14 +284,18 @@ def from_v2024(raw: pd.DataFrame) -> Mapped:
 
     for column, indicators in means_groups().items():
         primary, others = indicators[0], indicators[1:]
-        out.loc[_flags(raw, column), primary] = "yes"
+        out.loc[_flags(raw, column), primary] = YES
         used.add(column)
         provided.add(primary)
         if others:
             notes.append(
                 f"{column}: a flag marks only {primary!r} 'yes'; it also covers {others}, "
-                "which stay 'unknown' (CTDC cannot say which of them occurred)"
+                f"which stay '{NOT_ASKED}' (CTDC cannot say which of them occurred)"
             )
+    notes.append(
+        f"means* flags: an empty flag means the sign was not recorded, so its indicators are '{NOT_ASKED}' "
+        "(no evidence either way), never 'no'"
+    )
 
     for field_id in ("sector", "recruiter_relation"):
         columns = flag_columns(field_id)
@@ -328,7 +334,7 @@ def from_v2024(raw: pd.DataFrame) -> Mapped:
 def from_vp_condensed(raw: pd.DataFrame) -> Mapped:
     """Map the CTDC Victim-Perpetrator condensed table (cells as strings) to Tarozu columns."""
     q = load_questionnaire()
-    out = _unknown_frame(len(raw))
+    out = _reference_frame(len(raw))
     notes: list[str] = []
 
     gender = _clean(raw["gender"])
@@ -379,8 +385,9 @@ def from_vp_condensed(raw: pd.DataFrame) -> Mapped:
 def to_v2024(df: pd.DataFrame) -> pd.DataFrame:
     """The CTDC v2024 table (27 columns, flags 1 or empty) of a validated Tarozu frame.
 
-    Lossy by design: indicators collapse into their ``means*`` group, "declined" and
-    "unknown" both become empty, and sectors without a v2024 flag are dropped.
+    Lossy by design: indicators collapse into their ``means*`` group (1 if any is "yes";
+    "no", "dont_know", "declined" and "not_asked" all become empty), and sectors without a
+    v2024 flag are dropped.
     """
     n = len(df)
     empty = np.full(n, "", dtype=object)
@@ -394,7 +401,7 @@ def to_v2024(df: pd.DataFrame) -> pd.DataFrame:
     months = df["months_abroad"].map({**TRAFFICK_MONTHS_CTDC, UNKNOWN: ""})
     out["traffickMonths"] = months.to_numpy(dtype=object)
     for column, indicators in means_groups().items():
-        out[column] = flag((df[indicators] == "yes").any(axis=1))
+        out[column] = flag((df[indicators] == YES).any(axis=1))
     for field_id in ("sector", "recruiter_relation"):
         for column, level in flag_columns(field_id).items():
             out[column] = flag(df[field_id] == level)

@@ -10,8 +10,9 @@ the same information, so that CTDC tools read the shared columns:
 - ``is_labour``, ``is_sexual``, ``year`` are written as ``isForcedLabour``,
   ``isSexualExploit``, ``yearOfRegistration``, with labels 0/1 (not CTDC's 1/empty: a
   Tarozu file knows who is not a victim);
-- every other column keeps its Tarozu id and level names (indicators have four answers
-  and ``months_abroad`` has a ``none`` bin, which CTDC columns cannot hold).
+- every other column keeps its Tarozu id and level names (indicators have five answers,
+  ``yes``, ``no``, ``dont_know``, ``declined``, ``not_asked``, and ``months_abroad`` has a
+  ``none`` bin, which CTDC columns cannot hold).
 
 Nothing here validates: :mod:`pipeline.data.schema` validates after reading and before
 writing.

@@ -3,7 +3,9 @@
 The canonical in-memory frame has one row per screened person:
 
 - one string column per questionnaire field (indicators, context, audit), holding a level
-  of :attr:`Field.levels` (``"unknown"`` always allowed; ``months_abroad`` holds its bin);
+  of :attr:`Field.levels`: an indicator holds one of the five answers (``yes``, ``no``,
+  ``dont_know``, ``declined``, ``not_asked``), a context or audit field one of its values or
+  ``"unknown"`` (not recorded); ``months_abroad`` holds its bin;
 - the observed labels ``is_labour`` and ``is_sexual`` (int 0/1);
 - optionally the synthetic ground truth ``true_labour``, ``true_sexual`` (int 0/1) and
   ``p_labour``, ``p_sexual`` (the generator's exact probabilities), ``group_id`` (int,
@@ -25,6 +27,7 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
+from models.questionnaire import UNKNOWN, load_questionnaire
 from pipeline.data import ctdc, formats
 from pipeline.data.columns import (
     FLOAT_COLUMNS,
@@ -49,7 +52,8 @@ EMPTY_FILE = "{path!r} is empty: there is nothing to load"
 INVALID_FRAME = "the data does not fit the Tarozu frame:\n  - {problems}"
 MISSING_COLUMNS = (
     "missing required column(s) {columns}: a Tarozu frame holds every questionnaire field "
-    "(unanswered as 'unknown') and the labels is_labour, is_sexual"
+    "(a question not put as 'not_asked', a field not recorded as 'unknown') and the labels "
+    "is_labour, is_sexual"
 )
 UNEXPECTED_COLUMNS = (
     "unexpected column(s) {columns}: besides the questionnaire fields and labels a Tarozu frame "
@@ -59,7 +63,13 @@ BAD_TYPE = "column {column!r}: expected {expected}, found dtype {found} (for exa
 BAD_CATEGORY = "column {column!r}: value(s) {values} not allowed; allowed values are {allowed}"
 MISSING_VALUES = (
     "column {column!r}: {count} missing value(s); allowed values are {allowed} "
-    "(an unanswered field is 'unknown', not empty)"
+    "(a question not put is 'not_asked' and a field not recorded is 'unknown', not empty)"
+)
+OLD_UNKNOWN_ANSWER = (
+    "indicator column(s) {columns} hold the answer 'unknown' ({count} cell(s)), which no longer "
+    "exists: questionnaire 2026.12 split it into 'dont_know' (the question was asked and the "
+    "person does not know) and 'not_asked' (the question was not put). Regenerate the data, "
+    "or map each 'unknown' explicitly to one of the two (they mean different things to the model)"
 )
 BAD_VALUE = "column {column!r}: value(s) {values} not allowed; expected {expected}"
 UNPAIRED = "column {present!r} needs {missing!r} beside it"
@@ -167,6 +177,7 @@ def _describe(failures: pd.DataFrame, df: pd.DataFrame) -> list[str]:
             UNEXPECTED_COLUMNS.format(columns=[str(c) for c in unexpected], optional=list(OPTIONAL_COLUMNS))
         )
     per_column = failures[failures["column"].notna()]
+    problems.extend(_old_unknown_answers(df))
     for column in [c for c in specs if c in set(per_column["column"])]:
         spec = specs[column]
         allowed = list(spec.allowed) if spec.allowed is not None else None
@@ -186,12 +197,29 @@ def _describe(failures: pd.DataFrame, df: pd.DataFrame) -> list[str]:
             count = int(df[column].isna().sum())
             problems.append(MISSING_VALUES.format(column=column, count=count, allowed=allowed or spec.expected))
         bad = rows.loc[checks != "not_nullable", "failure_case"]
+        if column in _indicator_ids():
+            bad = bad[bad != UNKNOWN]  # reported once for all indicators, above
         if len(bad):
             if allowed is not None:
                 problems.append(BAD_CATEGORY.format(column=column, values=_examples(bad), allowed=allowed))
             else:
                 problems.append(BAD_VALUE.format(column=column, values=_examples(bad), expected=spec.expected))
     return problems
+
+
+@cache
+def _indicator_ids() -> tuple[str, ...]:
+    return load_questionnaire().indicator_ids
+
+
+def _old_unknown_answers(df: pd.DataFrame) -> list[str]:
+    """The one problem of data written before the answer 'unknown' was split, if it is that."""
+    old = {c: int((df[c] == UNKNOWN).sum()) for c in _indicator_ids() if c in df.columns}
+    old = {c: n for c, n in old.items() if n}
+    if not old:
+        return []
+    columns = list(old)[:MAX_LISTED] + (["..."] if len(old) > MAX_LISTED else [])
+    return [OLD_UNKNOWN_ANSWER.format(columns=columns, count=sum(old.values()))]
 
 
 def _consistency(df: pd.DataFrame) -> list[str]:

@@ -1,23 +1,31 @@
 """Synthetic screened population with known truth and exact ground-truth probabilities.
 
 The population model is data: ``data/synthetic/population.yaml`` (prevalences, mixes,
-effect sizes, missingness, scenarios). This module reads it, draws people from it and
-computes for every row the exact posterior ``p_labour``/``p_sexual`` of the true outcome
-given all recorded fields. The generative model (one group = one case; rows of a group are
-repeat screenings of it):
+effect sizes, missingness, interview forms, scenarios). This module reads it, draws people
+from it and computes for every row the exact posterior ``p_labour``/``p_sexual`` of the true
+outcome given all recorded fields. The generative model (one group = one case; rows of a
+group are repeat screenings of it):
 
 1. ``migrant_status`` -> ``gender`` -> truth ``T`` in {none, labour, sexual, both};
 2. every other context and audit field drawn from its mix for (status, gender), tilted by
    ``T``; then each recorded as "unknown" at a fixed rate, independent of value and truth;
 3. an answering style ``W`` (open or guarded; depends on ``T``) and one binary latent factor
    ``Z_d`` per Delphi dimension (independent of ``T``, it correlates the dimension's answers);
-4. each indicator answer, independently given (``T``, ``W``, ``Z``, status): declined with
-   rate ``delta[W]``, else unknown with rate ``u[T, status, stage]``, else yes with
-   ``q[T, Z_d, indicator]``. Null indicators are drawn independently of everything.
+4. per screening, the interview: a form (full, short form, interrupted, random skips) drawn
+   from the status's mix, and from it the set ``A`` of questions put. It depends on the
+   status and the form only (never on ``T`` or the answers); questions that do not apply to
+   the status are never put. Questions outside ``A`` are ``not_asked``;
+5. each asked indicator's answer, independently given (``T``, ``W``, ``Z``, status):
+   declined with rate ``delta[W]``, else ``dont_know`` with rate ``u[T, status, stage]``,
+   else yes with ``q[T, Z_d, indicator]``. Null indicators are drawn independently of
+   everything.
 
 The posterior sums out ``W``, the ``Z_d`` and an unrecorded gender exactly (2 x 2^6 x 3
-terms, factorised), so ``p`` is the Bayes-optimal score given the row's fields. Observed
-labels equal the truth unless a scenario makes identification depend on gender.
+terms, factorised). A ``not_asked`` indicator has no factor in the likelihood (summed over
+its answers it is 1), and since ``A`` is independent of ``T`` given the context, ``p`` is
+the Bayes-optimal score given the row's fields for every partial interview. Observed labels
+equal the truth unless a scenario makes identification depend on gender.
+:func:`mask_interviews` cuts interviews shorter after the fact, keeping that property.
 """
 
 from __future__ import annotations
@@ -34,10 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from models.questionnaire import ANSWERS, STRENGTHS, UNKNOWN, Field, load_questionnaire
+from models.questionnaire import ANSWERS, NOT_ASKED, STRENGTHS, UNKNOWN, Field, load_questionnaire
 from pipeline.data.columns import (
     GROUP_COLUMN,
     LABEL_COLUMNS,
@@ -56,6 +65,7 @@ __all__ = [
     "export_ctdc_v2024",
     "generate",
     "load_population",
+    "mask_interviews",
     "scenario_names",
     "true_probabilities",
     "write_frame",
@@ -65,7 +75,11 @@ TRUTHS: tuple[str, ...] = ("none", "labour", "sexual", "both")
 OUTCOMES: tuple[str, str] = ("labour", "sexual")
 STATUS_FIELD = "migrant_status"
 GENDER_FIELD = "gender"
-YES, NO, ANSWER_UNKNOWN, DECLINED = (ANSWERS.index(a) for a in ("yes", "no", "unknown", "declined"))
+YES, NO, DONT_KNOW, DECLINED, NOT_ASKED_CODE = (
+    ANSWERS.index(a) for a in ("yes", "no", "dont_know", "declined", "not_asked")
+)  # answer codes: the drawing and the lookup tables rely on this order
+N_CODES = len(ANSWERS)
+FORMS: tuple[str, ...] = ("full", "short_form", "interrupted", "random_skips")
 CHUNK_ROWS = 100_000
 MAX_YES_RATE = 0.95
 BENCH_ROWS = 1_000_000
@@ -80,7 +94,10 @@ BAD_RATE = "{where}: {value!r} must be a probability from 0 to below 1"
 BAD_WEIGHT = "{where}: weights must be non-negative numbers with a positive sum"
 BAD_POSITIVE = "{where}: {value!r} must be a positive number"
 BAD_YEARS = "years: first ({first}) comes after last ({last})"
-UNMASKABLE = "cannot hide {fields}: only these context and audit fields can be left out: {allowed}"
+UNMASKABLE = "cannot hide {fields}: only indicators and these context and audit fields can be left out: {allowed}"
+BAD_ASKED_RANGE = "{where}: min_asked ({low}) must be at least 0 and at most max_asked ({high})"
+EMPTY_SHORT_FORM = "interviews.short_form: list at least one indicator, each once"
+BAD_MASK_RANGE = "mask_interviews: min_asked ({low}) must be at least 0 and at most max_asked ({high})"
 STATUS_REQUIRED = "migrant_status is 'unknown' in {count} row(s): the model needs it to compute probabilities"
 YES_RATE_TOO_HIGH = (
     "indicators.{indicator}: P(yes) reaches {value:.3f} (truth {truth}, dimension factor on); "
@@ -136,16 +153,35 @@ class Declined(_Strict):
 
 class NullAnswers(_Strict):
     declined: float
-    unknown: float
+    dont_know: float
     yes: float
 
 
 class AnswerSpec(_Strict):
     guarded_share: dict[str, float]
     declined: Declined
-    unknown: dict[str, dict[str, float]]
-    victim_unknown_odds_ratio: float
+    dont_know: dict[str, dict[str, float]]
+    victim_dont_know_odds_ratio: float
     null_indicator: NullAnswers
+
+
+class Interrupted(_Strict):
+    min_asked: int
+    max_asked: int
+
+
+class RandomSkips(_Strict):
+    rate: float
+
+
+FormMix = dict[str, float | dict[str, float]]
+
+
+class InterviewSpec(_Strict):
+    forms: FormMix
+    short_form: list[str]
+    interrupted: Interrupted
+    random_skips: RandomSkips
 
 
 class Years(_Strict):
@@ -155,7 +191,7 @@ class Years(_Strict):
 
 class MissingnessScale(_Strict):
     declined: float = 1.0
-    unknown_odds: float = 1.0
+    dont_know_odds: float = 1.0
     context_unknown: float = 1.0
 
 
@@ -164,6 +200,7 @@ class Scenario(_Strict):
     identification: dict[str, dict[str, float]] | None = None
     context_mix: dict[str, MixSpec] | None = None
     missingness_scale: MissingnessScale | None = None
+    interview_forms: FormMix | None = None
 
 
 class PopulationConfig(_Strict):
@@ -176,6 +213,7 @@ class PopulationConfig(_Strict):
     context: dict[str, ContextSpec]
     unknown_rate: dict[str, float]
     indicators: IndicatorSpec
+    interviews: InterviewSpec
     answers: AnswerSpec
     identification: dict[str, dict[str, float]]
     repeat_screenings: dict[int, float]
@@ -204,9 +242,14 @@ class PopulationModel:
     dimensions, stages : dimension ids and stage names; dim_index, stage_index : (I,).
     yes_p : (T, 2, I) P(yes | answered, truth, dimension factor off/on).
     factor_share : P(Z_d = 1).
-    guarded_p : (T,) P(guarded | truth). declined_p : (2,) P(declined | open, guarded).
-    unknown_p : (T, S, stages) P(unknown | not declined, truth, status, stage).
-    null_rates : (declined, unknown, yes) of null indicators.
+    guarded_p : (T,) P(guarded | truth). declined_p : (2,) P(declined | asked, open, guarded).
+    dont_know_p : (T, S, stages) P(dont_know | asked, not declined, truth, status, stage).
+    null_rates : (declined, dont_know, yes) of null indicators when asked.
+    applicable : (S, I) True where the indicator is put to people of the status.
+    form_p : (S, F) P(interview form | status), forms in :data:`FORMS` order.
+    short_form : (I,) True for the short form's indicators.
+    interrupted_range : (min, max) number of applicable questions of an interrupted interview.
+    skip_rate : P(an applicable question is skipped) in a random-skips interview.
     identification : (2, G) P(label observed | true outcome, gender), outcomes labour, sexual.
     group_sizes, group_p : repeat-screening group sizes and their probabilities.
     years : first and last year.
@@ -232,8 +275,13 @@ class PopulationModel:
     factor_share: float
     guarded_p: np.ndarray
     declined_p: np.ndarray
-    unknown_p: np.ndarray
+    dont_know_p: np.ndarray
     null_rates: tuple[float, float, float]
+    applicable: np.ndarray
+    form_p: np.ndarray
+    short_form: np.ndarray
+    interrupted_range: tuple[int, int]
+    skip_rate: float
     identification: np.ndarray
     group_sizes: np.ndarray
     group_p: np.ndarray
@@ -423,24 +471,50 @@ def _compile(config: PopulationConfig, scenario: str) -> PopulationModel:
             _rate(ans.declined.guarded * scale.declined, where="answers.declined.guarded"),
         ]
     )
-    _check_keys(ans.unknown, statuses, where="answers.unknown", complete=True)
-    unknown_p = np.zeros((len(TRUTHS), len(statuses), len(stages)))
+    _check_keys(ans.dont_know, statuses, where="answers.dont_know", complete=True)
+    _positive(ans.victim_dont_know_odds_ratio, where="answers.victim_dont_know_odds_ratio")
+    dont_know_p = np.zeros((len(TRUTHS), len(statuses), len(stages)))
     for j, s in enumerate(statuses):
-        _check_keys(ans.unknown[s], stages, where=f"answers.unknown.{s}", complete=True)
+        _check_keys(ans.dont_know[s], stages, where=f"answers.dont_know.{s}", complete=True)
         for k, stage in enumerate(stages):
-            rate = _rate(ans.unknown[s][stage], where=f"answers.unknown.{s}.{stage}")
-            odds = rate / (1.0 - rate) * scale.unknown_odds
+            rate = _rate(ans.dont_know[s][stage], where=f"answers.dont_know.{s}.{stage}")
+            odds = rate / (1.0 - rate) * scale.dont_know_odds
             for t, truth in enumerate(TRUTHS):
-                o = odds * (ans.victim_unknown_odds_ratio if truth != "none" else 1.0)
-                unknown_p[t, j, k] = o / (1.0 + o)
+                o = odds * (ans.victim_dont_know_odds_ratio if truth != "none" else 1.0)
+                dont_know_p[t, j, k] = o / (1.0 + o)
     null = ans.null_indicator
-    null_unknown = _rate(null.unknown, where="answers.null_indicator.unknown")
-    null_unknown_odds = null_unknown / (1.0 - null_unknown) * scale.unknown_odds
+    null_dont_know = _rate(null.dont_know, where="answers.null_indicator.dont_know")
+    null_dont_know_odds = null_dont_know / (1.0 - null_dont_know) * scale.dont_know_odds
     null_rates = (
         _rate(null.declined * scale.declined, where="answers.null_indicator.declined"),
-        null_unknown_odds / (1.0 + null_unknown_odds),
+        null_dont_know_odds / (1.0 + null_dont_know_odds),
         _rate(null.yes, where="answers.null_indicator.yes"),
     )
+
+    interviews = config.interviews
+    applicable = np.array([[f.applies(s) for f in q.indicators] for s in statuses])
+    form_spec = chosen.interview_forms or interviews.forms
+    form_where = f"scenarios.{scenario}.interview_forms" if chosen.interview_forms else "interviews.forms"
+    if form_spec and set(form_spec) <= set(statuses):
+        _check_keys(form_spec, statuses, where=form_where, complete=True)
+        per_status = []
+        for s in statuses:
+            sub = form_spec[s]
+            if not isinstance(sub, dict):
+                raise PopulationConfigError(BAD_WEIGHT.format(where=f"{form_where}.{s}"))
+            per_status.append(_weights(sub, FORMS, where=f"{form_where}.{s}"))
+        form_p = np.stack(per_status)
+    else:
+        form_p = np.broadcast_to(_weights(form_spec, FORMS, where=form_where), (len(statuses), len(FORMS))).copy()
+    short = interviews.short_form
+    _check_keys(short, q.indicator_ids, where="interviews.short_form", complete=False)
+    if not short or len(set(short)) != len(short):
+        raise PopulationConfigError(EMPTY_SHORT_FORM)
+    short_form = np.isin(np.array(q.indicator_ids), short)
+    low, high = interviews.interrupted.min_asked, interviews.interrupted.max_asked
+    if not 0 <= low <= high:
+        raise PopulationConfigError(BAD_ASKED_RANGE.format(where="interviews.interrupted", low=low, high=high))
+    skip_rate = _rate(interviews.random_skips.rate, where="interviews.random_skips.rate")
 
     ident_spec = chosen.identification or config.identification
     _check_keys(ident_spec, OUTCOMES, where="identification", complete=True)
@@ -488,8 +562,13 @@ def _compile(config: PopulationConfig, scenario: str) -> PopulationModel:
         factor_share=share,
         guarded_p=guarded_p,
         declined_p=declined_p,
-        unknown_p=unknown_p,
+        dont_know_p=dont_know_p,
         null_rates=null_rates,
+        applicable=applicable,
+        form_p=form_p,
+        short_form=short_form,
+        interrupted_range=(low, high),
+        skip_rate=skip_rate,
         identification=identification,
         group_sizes=sizes,
         group_p=group_p,
@@ -536,21 +615,23 @@ def _categorical_by(table: np.ndarray, combo: np.ndarray, u: np.ndarray) -> np.n
     return np.minimum(found, k - 1).astype(np.int64)
 
 
-BLOCK_SIZE = 6  # indicators per answer-pattern lookup table: 4**6 patterns
+BLOCK_SIZE = 5  # indicators per answer-pattern lookup table: 5**5 patterns
+COUNT_SHIFT = 256  # packs two counts of a block's answers in one int (blocks are far smaller)
 
 
 @dataclass(frozen=True)
 class _Block:
     """Lookup tables over the answer patterns of up to ``BLOCK_SIZE`` indicators of one dimension.
 
-    A row's pattern is sum_j answer_j * 4**j over the block's columns (answer codes 0-3).
+    A row's pattern is sum_j answer_j * 5**j over the block's columns (answer codes 0-4 in
+    :data:`ANSWERS` order). A ``not_asked`` answer has no factor: it adds nothing to any table.
     """
 
     columns: np.ndarray  # positions in the ``_Tables.real`` order
     dimension: int
-    base: np.ndarray  # (S * 4**m, T): log P(answers | truth, status, W summed out later, factor off)
-    delta: np.ndarray  # (4**m, T): log P(yes/no answers | factor on) - ... | factor off)
-    declined: np.ndarray  # (4**m,): number of declined answers
+    base: np.ndarray  # (S * 5**m, T): log P(asked answers | truth, status, W summed out later, factor off)
+    delta: np.ndarray  # (5**m, T): log P(yes/no answers | factor on) - ... | factor off)
+    counts: np.ndarray  # (5**m,) int32: declined answers * 256 + asked questions
 
 
 @dataclass(frozen=True)
@@ -565,6 +646,7 @@ class _Tables:
     nulls: np.ndarray
     dim_of_real: np.ndarray
     blocks: tuple[_Block, ...]
+    ask_rank: np.ndarray  # (S * F, I) int16, questionnaire order: asked if below the row's k
     cut_yes: np.ndarray  # (R, I') float32: P(yes) per row type, see ``_row_type``
     cut_no: np.ndarray  # (R, I') float32: P(yes or no)
     prior: np.ndarray  # (S * G, T)
@@ -575,27 +657,49 @@ class _Tables:
 def _block(model: PopulationModel, real: np.ndarray, columns: np.ndarray) -> _Block:
     """Exact per-pattern log-likelihoods of one block of indicators (see :class:`_Block`)."""
     m = len(columns)
-    patterns = (np.arange(4**m)[:, None] >> (2 * np.arange(m))[None, :]) & 3  # (P, m) answer codes
+    patterns = (np.arange(N_CODES**m)[:, None] // (N_CODES ** np.arange(m))[None, :]) % N_CODES  # (P, m)
     indicators = real[columns]
     yes_p = model.yes_p[:, :, indicators]  # (T, 2, m)
     stage = int(model.stage_index[indicators[0]])
-    unknown_p = model.unknown_p[:, :, stage]  # (T, S)
+    dont_know_p = model.dont_know_p[:, :, stage]  # (T, S)
     is_yes = (patterns == YES).astype(float)
     is_no = (patterns == NO).astype(float)
     answered = is_yes.sum(axis=1) + is_no.sum(axis=1)  # (P,)
-    unknown = (patterns == ANSWER_UNKNOWN).sum(axis=1).astype(float)
+    dont_know = (patterns == DONT_KNOW).sum(axis=1).astype(float)
     log_z = [is_yes @ _log(yes_p[:, z, :]).T + is_no @ np.log1p(-yes_p[:, z, :]).T for z in (0, 1)]  # (P, T)
     style = (
-        unknown[None, :, None] * _log(unknown_p).T[:, None, :]
-        + answered[None, :, None] * np.log1p(-unknown_p).T[:, None, :]
+        dont_know[None, :, None] * _log(dont_know_p).T[:, None, :]
+        + answered[None, :, None] * np.log1p(-dont_know_p).T[:, None, :]
     )
+    declined = (patterns == DECLINED).sum(axis=1)
+    asked = (patterns != NOT_ASKED_CODE).sum(axis=1)
     return _Block(
         columns=columns,
         dimension=int(model.dim_index[indicators[0]]),
         base=(style + log_z[0][None, :, :]).reshape(-1, len(TRUTHS)),
         delta=log_z[1] - log_z[0],
-        declined=(patterns == DECLINED).sum(axis=1),
+        counts=(declined * COUNT_SHIFT + asked).astype(np.int32),
     )
+
+
+def _ask_rank(model: PopulationModel) -> np.ndarray:
+    """(S * F, I) int16: indicator i is asked in a row of (status, form) iff rank < the row's k.
+
+    Full, short-form and random-skips rows have k = 1 (rank 0: asked); interrupted rows have
+    their drawn k and the rank of each applicable indicator in questionnaire order. Random
+    skips are applied after this comparison.
+    """
+    never = np.int16(np.iinfo(np.int16).max)
+    n_s, n_i = model.applicable.shape
+    rank = np.full((n_s, len(FORMS), n_i), never, dtype=np.int16)
+    for s in range(n_s):
+        applies = model.applicable[s]
+        order = np.cumsum(applies) - 1
+        rank[s, FORMS.index("full")] = np.where(applies, 0, never)
+        rank[s, FORMS.index("short_form")] = np.where(applies & model.short_form, 0, never)
+        rank[s, FORMS.index("interrupted")] = np.where(applies, order, never)
+        rank[s, FORMS.index("random_skips")] = np.where(applies, 0, never)
+    return rank.reshape(n_s * len(FORMS), n_i)
 
 
 def _tables(model: PopulationModel) -> _Tables:
@@ -614,7 +718,7 @@ def _tables(model: PopulationModel) -> _Tables:
     yes = np.where(
         bits[None] == 1, model.yes_p[:, 1, real][:, None, :], model.yes_p[:, 0, real][:, None, :]
     )  # (T, 2^D, I')
-    answered = (1.0 - model.declined_p)[None, None, :, None] * (1.0 - model.unknown_p[:, :, model.stage_index[real]])[
+    answered = (1.0 - model.declined_p)[None, None, :, None] * (1.0 - model.dont_know_p[:, :, model.stage_index[real]])[
         :, :, None, :
     ]  # (T, S, W, I')
     cut_no = np.broadcast_to(answered[:, :, :, None, :], (n_t, n_s, 2, len(bits), len(real)))
@@ -628,6 +732,7 @@ def _tables(model: PopulationModel) -> _Tables:
         nulls=np.flatnonzero(model.null_mask),
         dim_of_real=dim_of_real,
         blocks=tuple(blocks),
+        ask_rank=_ask_rank(model),
         cut_yes=cut_yes.reshape(-1, len(real)).astype(np.float32),
         cut_no=cut_no.reshape(-1, len(real)).astype(np.float32),
         prior=(_log(model.gender_p)[:, :, None] + _log(model.truth_p)).reshape(n_s * n_g, n_t),
@@ -638,7 +743,10 @@ def _tables(model: PopulationModel) -> _Tables:
 
 @dataclass
 class _Codes:
-    """Integer codes of a batch of rows; -1 marks a context field recorded as unknown."""
+    """Integer codes of a batch of rows; -1 marks a context field recorded as unknown.
+
+    Answer codes index :data:`ANSWERS` (``not_asked`` included).
+    """
 
     status: np.ndarray
     gender: np.ndarray
@@ -684,19 +792,33 @@ def _draw_chunk(
     masks = np.array([model.unknown_rate.get(f, 0.0) for f in model.context_ids])
     recorded_context = np.where(rng.random((n, len(model.context_ids))) < masks, -1, context)
 
-    # Answers, with u uniform: yes below cut_yes, no below cut_no, unknown below
-    # 1 - P(declined), else declined: answer codes follow that order. Thresholds are
+    # Answers as if asked, with u uniform: yes below cut_yes, no below cut_no, dont_know
+    # below 1 - P(declined), else declined: answer codes follow that order. Thresholds are
     # float32 (error below 1e-7).
     u = rng.random((n, len(tables.real)), dtype=np.float32)
     row_type = _row_type(model, truth, status, guarded, factors)
     answers = (u >= tables.cut_yes[row_type]).astype(np.int8)
     answers += u >= tables.cut_no[row_type]
     answers += u >= (1.0 - model.declined_p.astype(np.float32))[guarded][:, None]
-    null_declined, null_unknown, null_yes = model.null_rates
-    answered = (1 - null_declined) * (1 - null_unknown)
+    null_declined, null_dont_know, null_yes = model.null_rates
+    answered = (1 - null_declined) * (1 - null_dont_know)
     null_cuts = np.array([answered * null_yes, answered, 1 - null_declined])
     un = rng.random((n, len(tables.nulls)))
     null_answers = (un[..., None] >= null_cuts).sum(axis=-1).astype(np.int8)
+
+    # The interview, drawn from the status and a form only (never from the truth or the
+    # answers): questions not put are not_asked.
+    form = _categorical_by(model.form_p, status, rng.random(n))
+    low, high = model.interrupted_range
+    stop = rng.integers(low, high + 1, size=n)
+    reach = np.where(form == FORMS.index("interrupted"), stop, 1).astype(np.int16)
+    asked = tables.ask_rank[status * len(FORMS) + form] < reach[:, None]  # (n, I), questionnaire order
+    skips = np.flatnonzero(form == FORMS.index("random_skips"))
+    if len(skips):
+        kept = rng.random((len(skips), asked.shape[1]), dtype=np.float32) >= np.float32(model.skip_rate)
+        asked[skips] &= kept
+    np.putmask(answers, ~asked[:, tables.real], np.int8(NOT_ASKED_CODE))
+    np.putmask(null_answers, ~asked[:, tables.nulls], np.int8(NOT_ASKED_CODE))
     return {
         "status": status,
         "gender": recorded_gender,
@@ -754,21 +876,23 @@ def _posterior(model: PopulationModel, tables: _Tables, codes: _Codes) -> np.nda
         each = [_log_context(model, tables, subset, np.full(len(subset.status), g)) for g in range(len(model.genders))]
         log_t[unknown_gender] = _logsumexp(np.stack(each, axis=1), axis=1)
 
-    # Answers, read through the block lookup tables: the unknown/answered part and the
+    # Answers, read through the block lookup tables: the dont_know/answered part and the
     # yes/no part with every latent factor off go straight into log_t; declined answers
-    # and the answering style W, and the factors Z_d, are summed out below.
+    # and the answering style W, and the factors Z_d, are summed out below. A not_asked
+    # answer adds nothing anywhere (it is not counted among the asked either).
     columns = np.ascontiguousarray(codes.answers.T)  # (I', n): contiguous per indicator
-    row_base = codes.status.astype(np.int64)
-    n_declined = np.zeros(n)
+    row_base = codes.status.astype(np.intp)
+    counts = np.zeros(n, dtype=np.int32)
     delta = {d: np.zeros((n, len(TRUTHS))) for d in {block.dimension for block in tables.blocks}}
     for block in tables.blocks:
-        pattern = np.zeros(n, dtype=np.int64)
-        for j, column in enumerate(block.columns):
-            pattern |= columns[column].astype(np.int64) << (2 * j)
+        pattern = columns[block.columns[0]].astype(np.intp)
+        for j, column in enumerate(block.columns[1:], start=1):
+            pattern += columns[column].astype(np.intp) * N_CODES**j
         log_t += block.base[row_base * len(block.delta) + pattern]
         delta[block.dimension] += block.delta[pattern]
-        n_declined += block.declined[pattern]
-    not_declined = (codes.answers.shape[1] - n_declined)[:, None]
+        counts += block.counts[pattern]
+    n_declined = (counts // COUNT_SHIFT).astype(float)
+    not_declined = ((counts % COUNT_SHIFT) - n_declined)[:, None]
     by_style = [
         n_declined[:, None] * _log(model.declined_p[w])
         + not_declined * np.log1p(-model.declined_p[w])
@@ -843,22 +967,28 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _level_codes(series: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
+    """Position of each value of a validated text column in ``levels`` (fast, via Arrow)."""
+    found = pc.index_in(pa.array(series, type=pa.large_string()), value_set=pa.array(list(levels), pa.large_string()))
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _codes_of(frame: pd.DataFrame, model: PopulationModel, tables: _Tables) -> _Codes:
     """Integer codes of a canonical frame's fields under ``model``."""
     q = load_questionnaire()
 
     def codes(field_id: str) -> np.ndarray:
-        levels = q.field(field_id).levels
-        lookup = {level: (i if level != UNKNOWN else -1) for i, level in enumerate(levels)}
-        return frame[field_id].map(lookup).to_numpy(dtype=np.int64)
+        levels = q.field(field_id).levels  # known levels, then "unknown": coded -1
+        out = _level_codes(frame[field_id], levels)
+        out[out == len(levels) - 1] = -1
+        return out
 
-    answer_code = {a: i for i, a in enumerate(ANSWERS)}
     real_ids = [model.indicator_ids[i] for i in tables.real]
     return _Codes(
         status=codes(STATUS_FIELD),
         gender=codes(GENDER_FIELD),
         context=np.stack([codes(f) for f in model.context_ids], axis=1),
-        answers=np.stack([frame[i].map(answer_code).to_numpy(dtype=np.int8) for i in real_ids], axis=1),
+        answers=np.stack([_level_codes(frame[i], ANSWERS).astype(np.int8) for i in real_ids], axis=1),
     )
 
 
@@ -874,21 +1004,33 @@ def true_probabilities(
     Useful as the Bayes-optimal reference for edited or resampled synthetic rows. Rows
     whose ``migrant_status`` is "unknown" are not covered by the model (it always records it).
 
-    ``hidden`` names context or audit fields to leave out: the result is then the posterior
-    given the other fields, the best any model without them can do. It is exact, because
-    the generator leaves a field unrecorded independently of its value and of the truth, so
-    treating it as unrecorded sums it out. (Indicators cannot be hidden this way: whether an
-    answer is unknown depends on the truth.)
+    The posterior is given the questions that were asked: a ``not_asked`` indicator has no
+    factor in the likelihood (a ``declined`` one keeps its factor: declining says something
+    about the answering style). Since the generator chooses the questions from the context
+    only, this is the Bayes bound of each partial interview, including interviews cut
+    shorter afterwards (:func:`mask_interviews`).
+
+    ``hidden`` names fields to leave out: the result is then the posterior given the other
+    fields, the best any model without them can do. Context and audit fields are treated as
+    unrecorded, indicators as not asked; both are exact, because the generator leaves a
+    field unrecorded independently of its value and of the truth, and a question that is
+    not asked has no factor. ``migrant_status`` cannot be hidden.
     """
     frame = validate_frame(df)
     if hidden:
         q = load_questionnaire()
-        maskable = {f.id for f in (*q.context, *q.audit)} - {STATUS_FIELD}
+        context = {f.id for f in (*q.context, *q.audit)} - {STATUS_FIELD}
+        maskable = context | set(q.indicator_ids)
         wrong = sorted(set(hidden) - maskable)
         if wrong:
-            raise ValueError(UNMASKABLE.format(fields=wrong, allowed=sorted(maskable)))
+            raise ValueError(UNMASKABLE.format(fields=wrong, allowed=sorted(context)))
         frame = frame.copy()
-        frame[list(hidden)] = UNKNOWN
+        hidden_context = [f for f in hidden if f in context]
+        hidden_indicators = [f for f in hidden if f not in context]
+        if hidden_context:
+            frame[hidden_context] = UNKNOWN
+        if hidden_indicators:
+            frame[hidden_indicators] = NOT_ASKED
     model = load_population(scenario=scenario, config_path=config_path)
     tables = _tables(model)
     codes = _codes_of(frame, model, tables)
@@ -896,6 +1038,71 @@ def true_probabilities(
         raise PopulationConfigError(STATUS_REQUIRED.format(count=int((codes.status < 0).sum())))
     p_labour, p_sexual = _outcome_probabilities(_posterior(model, tables, codes))
     return pd.DataFrame({PROBABILITY_COLUMNS[0]: p_labour, PROBABILITY_COLUMNS[1]: p_sexual}, index=frame.index)
+
+
+def mask_interviews(
+    frame: pd.DataFrame,
+    *,
+    seed: int,
+    min_asked: int = 3,
+    max_asked: int | None = None,
+) -> pd.DataFrame:
+    """Cut each row's interview to a random subset of the questions it asked.
+
+    For every row, the candidates are its indicators that apply to its ``migrant_status``
+    and were asked (not ``not_asked``). A number ``k`` is drawn uniformly from ``min_asked``
+    to the number of candidates (capped at ``max_asked``; a row with fewer candidates than
+    ``min_asked`` keeps them all), a uniformly random subset of ``k`` candidates is kept and
+    every other indicator becomes ``not_asked``. Whatever is masked depends on the seed, the
+    status and what was asked only, never on the answers or the truth, so
+    :func:`true_probabilities` on the result is the exact Bayes bound of the cut interviews.
+
+    Parameters
+    ----------
+    frame : a Tarozu frame (validated here).
+    seed : seed of :func:`numpy.random.default_rng`; the same seed masks the same questions.
+    min_asked, max_asked : range of the number of questions kept per row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The validated frame with the masked answers, without ``p_labour``/``p_sexual`` (they
+        were the posterior given the unmasked answers: recompute them with
+        :func:`true_probabilities`).
+    """
+
+    def whole(value: object) -> bool:
+        return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+    if (
+        not whole(min_asked)
+        or min_asked < 0
+        or (max_asked is not None and (not whole(max_asked) or max_asked < min_asked))
+    ):
+        raise ValueError(BAD_MASK_RANGE.format(low=min_asked, high=max_asked))
+    out = validate_frame(frame).drop(columns=list(PROBABILITY_COLUMNS), errors="ignore")
+    q = load_questionnaire()
+    ids = list(q.indicator_ids)
+    statuses = out[STATUS_FIELD].to_numpy(dtype=object)
+    applies = np.ones((len(out), len(ids)), dtype=bool)
+    for status in np.unique(statuses):
+        rows = statuses == status
+        applies[rows] = [f.applies(str(status)) for f in q.indicators]
+    codes = np.stack([_level_codes(out[i], ANSWERS) for i in ids], axis=1)
+    candidate = applies & (codes != NOT_ASKED_CODE)
+    available = candidate.sum(axis=1)
+    rng = np.random.default_rng(seed)
+    top = available if max_asked is None else np.minimum(available, max_asked)
+    low = np.minimum(min_asked, top)
+    k = rng.integers(low, top + 1)  # uniform on [low, top] per row
+    keys = np.where(candidate, rng.random(candidate.shape), np.inf)
+    # Keep the k candidates with the smallest keys: a uniformly random k-subset.
+    threshold = np.take_along_axis(np.sort(keys, axis=1), np.maximum(k - 1, 0)[:, None], axis=1)
+    keep = candidate & (keys <= threshold) & (k > 0)[:, None]
+    codes[~keep] = NOT_ASKED_CODE
+    for j, indicator in enumerate(ids):
+        out[indicator] = _text_column(codes[:, j], ANSWERS).set_axis(out.index)
+    return out
 
 
 def generate(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.questionnaire import UNKNOWN, load_questionnaire
+from models.questionnaire import load_questionnaire
 from pipeline.data.synthetic import generate
 
 # Rows of the populations statistical tests draw; they run once per seed of the project's
@@ -50,14 +50,15 @@ def population() -> Callable[..., pd.DataFrame]:
 
 @pytest.fixture
 def make_frame() -> Callable[..., pd.DataFrame]:
-    """``make_frame(n, **columns)``: a valid Tarozu frame of ``n`` rows, all fields unknown.
+    """``make_frame(n, **columns)``: a valid Tarozu frame of ``n`` rows, every field at its
+    reference level (indicators not_asked, other fields unknown).
 
     Keyword arguments set columns (a scalar or a sequence of ``n`` values).
     """
 
     def make(n: int = 3, **columns: object) -> pd.DataFrame:
         fields = load_questionnaire().all_fields
-        data: dict[str, object] = {f.id: [UNKNOWN] * n for f in fields}
+        data: dict[str, object] = {f.id: [f.reference] * n for f in fields}
         data["is_labour"] = np.zeros(n, dtype=np.int64)
         data["is_sexual"] = np.zeros(n, dtype=np.int64)
         for name, value in columns.items():

@@ -57,6 +57,8 @@ def test_vp_file_reports_what_it_cannot_give(vp: Dataset, ctdc_vp_path: Path) ->
     assert {"age_band", "destination", "citizenship", "deceived_job_nature"} <= set(vp.missing_fields)
     assert (vp.frame["age_band"] == "unknown").all()  # Adult/Minor does not give a band
     assert (vp.frame["destination"] == "unknown").all()  # regions, not countries
+    indicators = list(load_questionnaire().indicator_ids)
+    assert (vp.frame[indicators] == "not_asked").all().all()  # the file records no indicator
     assert any("6519 row(s) have neither" in note for note in vp.notes)
     assert any("1212 minors" in note for note in vp.notes)
 
@@ -90,9 +92,14 @@ def test_v2024_round_trip(population: Factory, tmp_path: Path) -> None:
         pd.testing.assert_series_equal(loaded[column], frame[column], check_names=True)
     for column, indicators in means_groups().items():
         primary, others = indicators[0], indicators[1:]
-        expected = (frame[indicators] == "yes").any(axis=1).map({True: "yes", False: "unknown"})
+        expected = (frame[indicators] == "yes").any(axis=1).map({True: "yes", False: "not_asked"})
         assert (loaded[primary] == expected).all(), column
-        assert (loaded[others] == "unknown").all().all(), column
+        assert (loaded[others] == "not_asked").all().all(), column
+    # Indicators without a CTDC column come back not asked: nothing is invented.
+    grouped = {i for indicators in means_groups().values() for i in indicators}
+    unmapped = [i for i in load_questionnaire().indicator_ids if i not in grouped]
+    assert unmapped
+    assert (loaded[unmapped] == "not_asked").all().all()
     assert set(loaded["months_abroad"]) <= {"1_12", "13_24", "25_plus", "unknown"}
     assert (loaded.loc[frame["months_abroad"] == "none", "months_abroad"] == "1_12").all()
     assert (loaded["migrant_status"] == "unknown").all()
@@ -139,15 +146,17 @@ def test_v2024_reading_rules(tmp_path: Path) -> None:
     assert first["destination"] == "OTH"  # a country outside the questionnaire's list
     assert first["months_abroad"] == "13_24"
     assert first["deceived_job_nature"] == "yes"  # primary indicator of meansFalsePromises
-    assert first["deceived_wages"] == "unknown"  # same CTDC column, not guessed
+    assert first["deceived_wages"] == "not_asked"  # same CTDC column, not guessed
     assert first["excessive_hours"] == "yes"  # one-to-one
     assert first["sector"] == "unknown"  # two sector flags: ambiguous
     assert first["recruiter_relation"] == "friend"
     assert (first["is_labour"], first["is_sexual"]) == (0, 1)
     assert second["gender"] == "trans_nonconforming"
     assert second["months_abroad"] == "25_plus"
-    assert second["deceived_job_nature"] == "unknown"  # empty flag: not recorded, not "no"
-    assert (dataset.frame[list(load_questionnaire().indicator_ids)] != "no").all().all()
+    assert second["deceived_job_nature"] == "not_asked"  # empty flag: not recorded, not "no"
+    answers = dataset.frame[list(load_questionnaire().indicator_ids)]
+    assert set(answers.to_numpy().ravel()) == {"yes", "not_asked"}  # never "no", never evidence from a blank
+    assert any("an empty flag means the sign was not recorded" in note for note in dataset.notes)
     assert any("sector: 1 row(s) with several" in note for note in dataset.notes)
 
 

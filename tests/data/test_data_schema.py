@@ -40,9 +40,41 @@ def test_unknown_category_names_column_and_allowed_values(make_frame: Factory) -
         validate_frame(frame)
     message = str(info.value)
     assert "column 'threats': value(s) ['maybe'] not allowed" in message
-    assert "allowed values are ['yes', 'no', 'unknown', 'declined']" in message
+    assert "allowed values are ['yes', 'no', 'dont_know', 'declined', 'not_asked']" in message
     assert "column 'destination': value(s) ['FRA']" in message
     assert str(list(load_questionnaire().field("destination").levels)) in message
+
+
+def test_the_five_answers_are_accepted(make_frame: Factory) -> None:
+    answers = ["yes", "no", "dont_know", "declined", "not_asked"]
+    out = validate_frame(make_frame(5, threats=answers, isolation=answers[::-1]))
+    assert out["threats"].tolist() == answers
+
+
+def test_the_old_unknown_answer_is_refused_with_what_it_became(make_frame: Factory) -> None:
+    frame = make_frame(3, threats=["yes", "unknown", "no"], isolation="unknown", gender="unknown")
+    with pytest.raises(FrameValidationError) as info:
+        validate_frame(frame)
+    message = str(info.value)
+    assert "['isolation', 'threats'] hold the answer 'unknown' (4 cell(s))" in message  # questionnaire order
+    assert "questionnaire 2026.12 split it into 'dont_know'" in message
+    assert "'not_asked' (the question was not put)" in message
+    assert "Regenerate the data, or map each 'unknown' explicitly" in message
+    assert len(message.splitlines()) == 2  # one problem, not one per column; gender's 'unknown' is fine
+    # Beside another bad value of the same column, both are reported.
+    with pytest.raises(FrameValidationError) as info:
+        validate_frame(make_frame(2, threats=["unknown", "maybe"]))
+    assert "['threats'] hold the answer 'unknown'" in str(info.value)
+    assert "column 'threats': value(s) ['maybe'] not allowed" in str(info.value)
+
+
+def test_an_old_file_with_unknown_answers_is_refused_on_loading(population: Factory, tmp_path: Path) -> None:
+    path = write_frame(population(rows=200, seed=5), tmp_path / "old.csv")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw["documents_withheld"] = raw["documents_withheld"].replace({"dont_know": "unknown", "not_asked": "unknown"})
+    raw.to_csv(path, index=False)
+    with pytest.raises(FrameValidationError, match=r"\['documents_withheld'\] hold the answer 'unknown'.*2026\.12"):
+        load_dataset(path)
 
 
 def test_wrong_type_names_column_and_expected_type(make_frame: Factory) -> None:

@@ -74,7 +74,7 @@ def test_identifier_like_content_under_any_name() -> None:
             "col_a": [f"Firuza Rahimova {i}" for i in range(n)],  # names
             "col_b": [f"+992 93 555 {1000 + i}" for i in range(n)],  # formatted phone numbers
             "col_c": ["The recruiter took her passport at the border and kept it"] * n,  # free text
-            "col_d": ["yes", "no", "unknown"] * (n // 3),  # a coded answer
+            "col_d": ["yes", "no", "not_asked"] * (n // 3),  # a coded answer
             "col_e": [f"{i / n:.6f}" for i in range(n)],  # numbers as text
         }
     )

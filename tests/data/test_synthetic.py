@@ -1,4 +1,5 @@
-"""The synthetic population: reproducible, faithful to its config, exactly calibrated.
+"""The synthetic population: reproducible, faithful to its config, exactly calibrated,
+for full and partial interviews alike.
 
 Statistical tests run for every seed of ``global_random_seed``; their tolerances are 4.5-5 standard
 errors (binomial, with rows of one group counted as the cluster they are), so any seed
@@ -23,6 +24,7 @@ from models.questionnaire import ANSWERS, load_questionnaire
 from pipeline.data import synthetic
 from pipeline.data.schema import validate_frame, write_frame
 from pipeline.data.synthetic import (
+    FORMS,
     TRUTHS,
     PopulationConfigError,
     PopulationModel,
@@ -30,6 +32,7 @@ from pipeline.data.synthetic import (
     default_config_path,
     generate,
     load_population,
+    mask_interviews,
     true_probabilities,
 )
 
@@ -37,6 +40,8 @@ Factory = Callable[..., pd.DataFrame]
 Z_TOLERANCE = 5.0
 CALIBRATION_Z = 4.5
 NULL_INDICATOR = "deceived_education"
+INDICATORS = list(load_questionnaire().indicator_ids)
+OUTCOMES = ("labour", "sexual")
 
 
 def _cluster_se(hits: pd.Series, groups: pd.Series, p: float) -> float:
@@ -146,29 +151,182 @@ def test_destination_shift_moves_away_from_russia(population: Factory) -> None:
     assert (shifted["destination"] == "RUS").mean() < (default["destination"] == "RUS").mean() - 0.1
 
 
-def test_prospective_migrants_mostly_lack_destination_stage_answers(population: Factory) -> None:
+def test_prospective_migrants_are_never_asked_questions_that_do_not_apply(population: Factory) -> None:
+    q = load_questionnaire()
     frame = population(seed=3)
+    for status in ("returnee", "prospective", "family_member"):
+        rows = frame[frame["migrant_status"] == status]
+        for f in q.indicators:
+            asked = rows[f.id] != "not_asked"
+            if f.applies(status):
+                assert asked.mean() > 0.4, (status, f.id)
+            else:
+                assert not asked.any(), (status, f.id)
+    not_applicable = [f.id for f in q.indicators if not f.applies("prospective")]
+    assert len(not_applicable) >= 20  # the exploitation and destination questions
+    # Asked questions are answered as before: dont_know is the person's answer, not a blank.
     prospective = frame[frame["migrant_status"] == "prospective"]
-    returnee = frame[frame["migrant_status"] == "returnee"]
-    assert (prospective["excessive_hours"] == "unknown").mean() > 0.7
-    assert (returnee["excessive_hours"] == "unknown").mean() < 0.2
-    assert (prospective["deceived_job_nature"] == "unknown").mean() < 0.2
+    asked = prospective["deceived_job_nature"][prospective["deceived_job_nature"] != "not_asked"]
+    assert 0.05 < (asked == "dont_know").mean() < 0.25
 
 
 def test_more_missing_scenario_has_more_missing_answers(population: Factory) -> None:
-    indicators = list(load_questionnaire().indicator_ids)
-    missing = {}
+    missing, not_asked = {}, {}
     for scenario in ("default", "more-missing"):
-        answers = population(rows=20_000, seed=4, scenario=scenario)[indicators]
-        missing[scenario] = float(answers.isin(["unknown", "declined"]).to_numpy().mean())
-    assert missing["more-missing"] > 1.3 * missing["default"]
+        answers = population(rows=20_000, seed=4, scenario=scenario)[INDICATORS]
+        asked = answers != "not_asked"
+        missing[scenario] = float(answers.isin(["dont_know", "declined"]).to_numpy().sum() / asked.to_numpy().sum())
+        not_asked[scenario] = float((~asked).to_numpy().mean())
+    assert missing["more-missing"] > 1.3 * missing["default"]  # among the asked questions
+    assert not_asked["more-missing"] > not_asked["default"] + 0.03  # and fewer questions asked
+
+
+def test_partial_interviews_scenario_asks_fewer_questions(population: Factory) -> None:
+    counts = {}
+    for scenario in ("default", "partial-interviews"):
+        answers = population(rows=20_000, seed=4, scenario=scenario)[INDICATORS]
+        counts[scenario] = float((answers != "not_asked").sum(axis=1).mean())
+    assert counts["partial-interviews"] < counts["default"] - 3
 
 
 def test_victims_decline_more(population: Factory) -> None:
     frame = population(seed=3)
-    declined = (frame[list(load_questionnaire().indicator_ids)] == "declined").mean(axis=1)
+    answers = frame[INDICATORS]
+    declined = (answers == "declined").sum(axis=1) / (answers != "not_asked").sum(axis=1).clip(lower=1)
     victim = (frame["true_labour"] == 1) | (frame["true_sexual"] == 1)
     assert declined[victim].mean() > 1.5 * declined[~victim].mean()
+
+
+# --------------------------------------------------------------------------- interviews
+
+
+def _expected_asked_rate(model: PopulationModel, status: str) -> np.ndarray:
+    """P(indicator asked | status) from the config's interview forms, (I,)."""
+    s = model.statuses.index(status)
+    applies = model.applicable[s]
+    low, high = model.interrupted_range
+    rank = np.cumsum(applies) - 1  # position among the applicable questions, in declared order
+    stops = np.arange(low, high + 1)
+    reached = (stops[None, :] > rank[:, None]).mean(axis=1)  # P(k > rank), k uniform
+    forms = dict(zip(FORMS, model.form_p[s], strict=True))
+    rate = (
+        forms["full"]
+        + forms["short_form"] * model.short_form
+        + forms["interrupted"] * reached
+        + forms["random_skips"] * (1 - model.skip_rate)
+    )
+    return np.where(applies, rate, 0.0)
+
+
+def test_which_questions_are_asked_does_not_depend_on_the_truth(population: Factory, global_random_seed: int) -> None:
+    """Per status and question: victims and non-victims are asked at the rate the forms give."""
+    frame = population(seed=global_random_seed)
+    model = load_population()
+    victim = ((frame["true_labour"] == 1) | (frame["true_sexual"] == 1)).to_numpy()
+    for status in model.statuses:
+        in_status = (frame["migrant_status"] == status).to_numpy()
+        expected = _expected_asked_rate(model, status)
+        asked = {
+            "victims": (frame.loc[in_status & victim, INDICATORS] != "not_asked").to_numpy(),
+            "non-victims": (frame.loc[in_status & ~victim, INDICATORS] != "not_asked").to_numpy(),
+        }
+        assert len(asked["victims"]) > 300, status
+        # Asking is drawn per screening given the status, so rows are independent given the truth.
+        for who, table in asked.items():
+            se = np.sqrt(expected * (1 - expected) / len(table))
+            gap = np.abs(table.mean(axis=0) - expected)
+            assert (gap <= Z_TOLERANCE * se + 1e-12).all(), (status, who, np.array(INDICATORS)[gap > Z_TOLERANCE * se])
+        rates = [t.mean(axis=0) for t in asked.values()]
+        se = np.sqrt(expected * (1 - expected) * sum(1 / len(t) for t in asked.values()))
+        assert (np.abs(rates[0] - rates[1]) <= Z_TOLERANCE * se + 1e-12).all(), status
+        # Nor does the number of questions asked.
+        counts = [t.sum(axis=1) for t in asked.values()]
+        pooled = np.concatenate(counts).std()
+        diff_se = pooled * math.sqrt(sum(1 / len(c) for c in counts))
+        assert abs(counts[0].mean() - counts[1].mean()) <= Z_TOLERANCE * diff_se, status
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_each_interview_form_asks_what_it_declares(tmp_path: Path, form: str) -> None:
+    def only(config: dict[str, Any]) -> None:
+        config["interviews"]["forms"] = {form: 1.0}
+
+    path = _config_with(tmp_path, only)
+    model = load_population(config_path=path)
+    q = load_questionnaire()
+    frame = generate(rows=4_000, seed=2, config_path=path)
+    asked = (frame[INDICATORS] != "not_asked").to_numpy()
+    statuses = frame["migrant_status"].to_numpy()
+    applies = np.array([[f.applies(s) for f in q.indicators] for s in statuses])
+    assert not (asked & ~applies).any()
+    if form == "full":
+        assert (asked == applies).all()
+    elif form == "short_form":
+        assert (asked == (applies & model.short_form)).all()
+        assert 12 <= model.short_form.sum() <= 16
+        dims = {q.field(i).dimension for i in np.array(INDICATORS)[model.short_form]}
+        assert dims == {d for d, _ in q.dimensions}  # every dimension has a question on it
+    elif form == "interrupted":
+        low, high = model.interrupted_range
+        for row_asked, row_applies in zip(asked, applies, strict=True):
+            k = int(row_asked.sum())
+            assert min(low, row_applies.sum()) <= k <= min(high, row_applies.sum())
+            # The first k applicable questions, in the questionnaire's order.
+            assert (row_asked == (row_applies & (np.cumsum(row_applies) <= k))).all()
+    else:
+        rate = 1 - float(asked[applies].mean())
+        n = int(applies.sum())
+        assert abs(rate - model.skip_rate) <= Z_TOLERANCE * math.sqrt(model.skip_rate * (1 - model.skip_rate) / n)
+
+
+def test_mask_interviews_keeps_a_random_subset_of_the_applicable_asked_questions(population: Factory) -> None:
+    frame = validate_frame(population(rows=6_000, seed=3))
+    masked = mask_interviews(frame, seed=5, min_asked=3, max_asked=20)
+    assert not {"p_labour", "p_sexual"} & set(masked.columns)
+    before = (frame[INDICATORS] != "not_asked").to_numpy()
+    after = (masked[INDICATORS] != "not_asked").to_numpy()
+    q = load_questionnaire()
+    applies = np.array([[f.applies(s) for f in q.indicators] for s in frame["migrant_status"]])
+    assert not (after & ~before).any()  # never asks what was not asked
+    assert not (after & ~applies).any()
+    kept = after.sum(axis=1)
+    available = before.sum(axis=1)
+    assert (kept >= np.minimum(3, available)).all()
+    assert (kept <= np.minimum(20, available)).all()
+    # Kept answers are unchanged; other columns too.
+    answers, original = masked[INDICATORS].to_numpy(), frame[INDICATORS].to_numpy()
+    assert (answers[after] == original[after]).all()
+    others = [c for c in masked.columns if c not in INDICATORS]
+    pd.testing.assert_frame_equal(masked[others], frame[others])
+    # Same seed, same mask; another seed, another one.
+    pd.testing.assert_frame_equal(mask_interviews(frame, seed=5, min_asked=3, max_asked=20), masked)
+    assert not mask_interviews(frame, seed=6, min_asked=3, max_asked=20).equals(masked)
+
+
+def test_mask_interviews_draws_k_and_the_subset_uniformly(population: Factory) -> None:
+    frame = population(rows=40_000, seed=3)
+    asked = (frame[INDICATORS] != "not_asked").to_numpy()
+    full = frame[(frame["migrant_status"] == "returnee").to_numpy() & asked.all(axis=1)]  # 37 asked
+    assert len(full) > 3_000
+    masked = mask_interviews(full, seed=1, min_asked=3)
+    after = (masked[INDICATORS] != "not_asked").to_numpy()
+    k = after.sum(axis=1)
+    # k uniform on 3..37: mean 20, variance (35^2 - 1) / 12.
+    assert abs(k.mean() - 20) <= Z_TOLERANCE * math.sqrt((35**2 - 1) / 12 / len(k))
+    assert {3, 37} <= set(k.tolist())
+    # Given k, every question is equally likely to be kept: share k/37.
+    expected = (k / 37).mean()
+    se = math.sqrt(expected * (1 - expected) / len(k))
+    assert (np.abs(after.mean(axis=0) - expected) <= Z_TOLERANCE * se).all()
+
+
+def test_mask_interviews_refuses_a_bad_range(population: Factory) -> None:
+    frame = population(rows=50, seed=3)
+    for low, high in ((-1, None), (5, 4), (2.5, None)):
+        with pytest.raises(ValueError, match="min_asked"):
+            mask_interviews(frame, seed=1, min_asked=low, max_asked=high)  # type: ignore[arg-type]
+    nothing = mask_interviews(frame, seed=1, min_asked=0, max_asked=0)
+    assert (nothing[INDICATORS] == "not_asked").all().all()
 
 
 # --------------------------------------------------------------------------- effects
@@ -277,8 +435,12 @@ def test_posterior_without_the_protected_attributes_is_calibrated_and_ignores_th
     answered = first.copy()
     answered["documents_withheld"] = np.where(first["documents_withheld"] == "yes", "no", "yes")
     assert (true_probabilities(answered, hidden=hidden)["p_labour"] != restricted["p_labour"]).all()
-    with pytest.raises(ValueError, match="documents_withheld"):
-        true_probabilities(first, hidden=("documents_withheld",))  # whether it is unknown depends on the truth
+    # An indicator can be hidden too: it is then a question not asked.
+    not_asked = first.copy()
+    not_asked["documents_withheld"] = "not_asked"
+    pd.testing.assert_frame_equal(
+        true_probabilities(first, hidden=("documents_withheld",)), true_probabilities(not_asked), rtol=1e-12
+    )
     with pytest.raises(ValueError, match="migrant_status"):
         true_probabilities(first, hidden=("migrant_status",))
 
@@ -286,6 +448,51 @@ def test_posterior_without_the_protected_attributes_is_calibrated_and_ignores_th
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     p = np.clip(p, 1e-15, 1 - 1e-15)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+ASKED_BINS = ((0, 8), (9, 16), (17, 28), (29, 37))
+
+
+def test_posterior_is_calibrated_by_number_of_questions_asked(population: Factory, global_random_seed: int) -> None:
+    """On generated partial interviews and on interviews cut further by ``mask_interviews``."""
+    first = population(seed=global_random_seed).drop_duplicates("group_id")
+    masked = mask_interviews(first, seed=global_random_seed, min_asked=3)
+    masked_p = true_probabilities(masked)
+    # The same questions read as "no" when not asked: a plausible mistake the test must catch.
+    as_no = masked.copy()
+    as_no[INDICATORS] = as_no[INDICATORS].replace("not_asked", "no")
+    as_no_p = true_probabilities(as_no)
+    worst_as_no = 0.0
+    for frame, p in ((first, first[["p_labour", "p_sexual"]]), (masked, masked_p)):
+        n_asked = (frame[INDICATORS] != "not_asked").sum(axis=1).to_numpy()
+        for low, high in ASKED_BINS:
+            inside = (n_asked >= low) & (n_asked <= high)
+            assert inside.sum() > 5_000, (low, high)
+            for outcome in ("labour", "sexual"):
+                y = frame[f"true_{outcome}"].to_numpy()[inside]
+                _assert_calibrated(p[f"p_{outcome}"].to_numpy()[inside], y, f"{outcome}, {low}-{high} asked")
+                if frame is masked:
+                    z = _calibration_z(as_no_p[f"p_{outcome}"].to_numpy()[inside], y)
+                    worst_as_no = max([worst_as_no, *map(abs, z)])
+    assert worst_as_no > CALIBRATION_Z
+
+
+def test_asking_fewer_questions_never_gives_a_better_log_loss(population: Factory, global_random_seed: int) -> None:
+    """The exact posterior of nested interviews: the fewer questions, the larger the log-loss."""
+    first = population(seed=global_random_seed).drop_duplicates("group_id")
+    full = first[(first["migrant_status"] != "prospective") & (first[INDICATORS] != "not_asked").all(axis=1)]
+    losses = {}
+    frame = full
+    for max_asked in (37, 24, 12, 5, 0):
+        frame = mask_interviews(frame, seed=global_random_seed, min_asked=min(3, max_asked), max_asked=max_asked)
+        p = true_probabilities(frame)
+        losses[max_asked] = sum(_log_loss(full[f"true_{o}"].to_numpy(), p[f"p_{o}"].to_numpy()) for o in OUTCOMES)
+    values = list(losses.values())
+    assert all(a < b for a, b in itertools.pairwise(values)), losses
+    # With every question masked, what is left is the context: the same p for the same context.
+    q = load_questionnaire()
+    context = [f.id for f in (*q.context, *q.audit)]
+    assert p.groupby([full[c] for c in context]).nunique().max().max() == 1
 
 
 def test_scenarios_do_not_change_what_p_means(population: Factory) -> None:
@@ -297,6 +504,12 @@ def test_scenarios_do_not_change_what_p_means(population: Factory) -> None:
 
 def _brute_force(model: PopulationModel, row: pd.Series) -> np.ndarray:
     """P(truth | row) by enumerating gender, truth, answering style and all 2^D factor settings."""
+    joint = _brute_joint(model, row)
+    return joint / joint.sum()
+
+
+def _brute_joint(model: PopulationModel, row: pd.Series) -> np.ndarray:
+    """P(truth, row's fields), up to a factor the same for every truth; not_asked has factor 1."""
     q = load_questionnaire()
     s = model.statuses.index(row["migrant_status"])
     genders = range(len(model.genders)) if row["gender"] == "unknown" else [model.genders.index(row["gender"])]
@@ -315,19 +528,20 @@ def _brute_force(model: PopulationModel, row: pd.Series) -> np.ndarray:
             total = 0.0
             for w in (0, 1):
                 declined = model.declined_p[w]
-                unknown = model.unknown_p[t, s, model.stage_index[real]]
+                dont_know = model.dont_know_p[t, s, model.stage_index[real]]
                 yes = np.where(on, model.yes_p[t, 1, real], model.yes_p[t, 0, real])  # (2^D, I')
                 cell = {
                     "declined": np.full_like(yes, declined),
-                    "unknown": np.broadcast_to((1 - declined) * unknown, yes.shape),
-                    "yes": (1 - declined) * (1 - unknown) * yes,
-                    "no": (1 - declined) * (1 - unknown) * (1 - yes),
+                    "dont_know": np.broadcast_to((1 - declined) * dont_know, yes.shape),
+                    "yes": (1 - declined) * (1 - dont_know) * yes,
+                    "no": (1 - declined) * (1 - dont_know) * (1 - yes),
+                    "not_asked": np.ones_like(yes),
                 }
                 probs = np.stack([cell[a][:, j] for j, a in enumerate(answers)], axis=1)  # (2^D, I')
                 p_w = model.guarded_p[t] if w else 1 - model.guarded_p[t]
                 total += p_w * float((p_settings * probs.prod(axis=1)).sum())
             joint[t] += prior * total
-    return joint / joint.sum()
+    return joint
 
 
 def test_probabilities_are_the_exact_posterior(population: Factory) -> None:
@@ -343,11 +557,43 @@ def test_probabilities_are_the_exact_posterior(population: Factory) -> None:
     edited = rows.reset_index(drop=True)
     edited["gender"] = edited["gender"].where(edited.index >= 4, "unknown")
     edited["destination"] = edited["destination"].where((edited.index < 2) | (edited.index >= 6), "unknown")
-    edited = pd.concat([rows, edited], ignore_index=True)
+    partial = frame[(frame[INDICATORS] == "not_asked").sum(axis=1).between(5, 30)].head(4)
+    edited = pd.concat([rows, edited, partial], ignore_index=True)
     fast = true_probabilities(edited).to_numpy()
     for i in range(len(edited)):
         exact = _brute_force(model, edited.iloc[i])
         np.testing.assert_allclose(fast[i], [exact[1] + exact[3], exact[2] + exact[3]], rtol=1e-9)
+
+
+def test_a_question_not_asked_is_the_same_as_summing_over_its_answers(population: Factory) -> None:
+    """The posterior of a cut interview equals the full model's, marginalised over the cut answers.
+
+    Brute force: for rows whose interview was complete, mask two asked questions (one of them
+    declined where possible, since declining informs the answering style), then sum the
+    full-interview joint over all 4 x 4 answers the two could have had.
+    """
+    model = load_population()
+    frame = validate_frame(population(rows=20_000, seed=9))
+    complete = frame[(frame[INDICATORS] != "not_asked").all(axis=1) & (frame["migrant_status"] == "returnee")]
+    declined = complete[(complete[INDICATORS] == "declined").any(axis=1)]
+    rows = pd.concat([declined.head(3), complete[complete["true_labour"] == 1].head(2), complete.head(2)])
+    assert len(rows) == 7
+    answers = ("yes", "no", "dont_know", "declined")
+    masked = rows.copy()
+    for n, (index, row) in enumerate(rows.iterrows()):
+        said = [i for i in INDICATORS if i != NULL_INDICATOR and row[i] == "declined"]
+        first = said[0] if said else "documents_withheld"
+        cut = [first, "deceived_wages" if first != "deceived_wages" else "isolation"]
+        masked.loc[index, cut] = "not_asked"
+        summed = np.zeros(len(TRUTHS))
+        for a, b in itertools.product(answers, repeat=2):
+            filled = row.copy()
+            filled[cut] = [a, b]
+            summed += _brute_joint(model, filled)
+        summed /= summed.sum()
+        fast = true_probabilities(masked.loc[[index]]).to_numpy()[0]
+        np.testing.assert_allclose(fast, [summed[1] + summed[3], summed[2] + summed[3]], rtol=1e-9)
+        assert not np.allclose(fast, row[["p_labour", "p_sexual"]].to_numpy(float), rtol=1e-6), n
 
 
 # --------------------------------------------------------------------------- identification bias
@@ -396,6 +642,18 @@ def _config_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path
         (lambda c: c["context"].pop("job_found_via"), r"context: missing \['job_found_via'\]"),
         (lambda c: c["indicators"]["likelihood_ratio"].update(strong=40.0), "P\\(yes\\) reaches"),
         (lambda c: c["truth"]["returnee"]["man"].update(labour=1.5), "must be a probability"),
+        (lambda c: c["interviews"]["forms"].update(phone=0.1), r"interviews.forms: \['phone'\] not allowed"),
+        (lambda c: c["interviews"]["short_form"].append("threatz"), r"interviews.short_form: \['threatz'\]"),
+        (lambda c: c["interviews"]["short_form"].clear(), "list at least one indicator"),
+        (lambda c: c["interviews"]["interrupted"].update(min_asked=9, max_asked=4), r"min_asked \(9\)"),
+        (lambda c: c["interviews"]["random_skips"].update(rate=1.0), "must be a probability"),
+        (lambda c: c.pop("interviews"), "interviews: Field required"),
+        (
+            lambda c: c["scenarios"]["default"].update(interview_forms={"full": -1.0, "short_form": 1.0}),
+            r"scenarios.default.interview_forms: weights must be non-negative",
+        ),
+        # A config written before the answer 'unknown' was split into dont_know and not_asked.
+        (lambda c: c["answers"].update(unknown=c["answers"].pop("dont_know")), "answers.dont_know: Field required"),
     ],
 )
 def test_config_errors_are_clear(tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str) -> None:
