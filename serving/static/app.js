@@ -152,7 +152,7 @@
       clear: "Clear",
       clear_answer: "Clear the answer",
       urgent_h: "Urgent",
-      urgent_text: "The person, or someone close to them, may be in danger now: protection and referral come first, whatever the score.",
+      urgent_text: "Asked whether they or anyone close to them is in danger now, the person said yes.",
       status_refer: "Refer for assessment",
       status_no_referral: "No referral now",
       status_ask_more: "Ask more questions",
@@ -287,7 +287,7 @@
       clear: "Очистить",
       clear_answer: "Очистить ответ",
       urgent_h: "Срочно",
-      urgent_text: "Человек или кто-то из его близких может быть в опасности сейчас: защита и направление прежде всего, независимо от оценки.",
+      urgent_text: "На вопрос, в опасности ли сейчас они сами или кто-то из близких, человек ответил «да».",
       status_refer: "Направить на оценку",
       status_no_referral: "Пока без направления",
       status_ask_more: "Задать ещё вопросы",
@@ -422,7 +422,7 @@
       clear: "Тоза кардан",
       clear_answer: "Тоза кардани ҷавоб",
       urgent_h: "Фаврӣ",
-      urgent_text: "Шахс ё касе аз наздиконаш метавонад ҳозир дар хатар бошад: ҳимоя ва равонкунӣ аз ҳама муҳимтаранд, новобаста аз баҳо.",
+      urgent_text: "Ба саволи он, ки оё худаш ё касе аз наздиконаш ҳозир дар хатар аст, шахс «ҳа» ҷавоб дод.",
       status_refer: "Барои арзёбӣ равон кардан",
       status_no_referral: "Ҳоло бе равонкунӣ",
       status_ask_more: "Саволҳои бештар диҳед",
@@ -564,8 +564,8 @@
     if (s === 400 || s === 422) {
       const e = (err.body && err.body.error) || {};
       const id = String(e.field || "").split(".").pop();
-      if (id === "consent") return t("need_consent");
-      if (id === "age_band") return t("child_stop");
+      if (e.code === "consent_required" || id === "consent") return t("need_consent");
+      if (e.code === "child_protection" || id === "age_band") return t("child_stop");
       return t("err_422", { field: fieldLabel(e.field) || "?" });
     }
     if (s === 503) return t("err_503");
@@ -651,6 +651,10 @@
       answers,
       answerLabel: Object.fromEntries(answers.map((a) => [a.value, a.label])),
       notAskedLabel,
+      danger: {
+        question: raw.danger && raw.danger.question ? String(raw.danger.question) : null,
+        label: Object.fromEntries(normOptions(raw.danger && raw.danger.options).map((o) => [o.value, o.label])),
+      },
       indicators,
       dimensions,
       context,
@@ -796,8 +800,12 @@
 
     const danger = $("danger-options");
     danger.textContent = "";
-    DANGER.forEach((v) => danger.appendChild(radio("danger", v, answerLabelOf(v), state.draft.danger === v, { "data-group": "danger" })));
-    const dclear = el("button", { type: "button", className: "clear", id: "c-danger", "data-clear": "danger", "aria-label": t("clear_answer") + ": " + t("danger_q"), text: t("clear") });
+    $("danger-q").textContent = q.danger.question || t("danger_q");
+    DANGER.forEach((v) => {
+      const label = q.danger.label[v] || answerLabelOf(v);
+      danger.appendChild(radio("danger", v, label, state.draft.danger === v, { "data-group": "danger" }));
+    });
+    const dclear = el("button", { type: "button", className: "clear", id: "c-danger", "data-clear": "danger", "aria-label": t("clear_answer") + ": " + (q.danger.question || t("danger_q")), text: t("clear") });
     dclear.hidden = !state.draft.danger;
     danger.appendChild(dclear);
 
@@ -1222,14 +1230,16 @@
 
     const urgent = !!rec.urgent;
     $("urgent").hidden = !urgent;
-    $("urgent-text").textContent = urgent ? msgs.urgent || t("urgent_text") : "";
+    $("urgent-text").textContent = urgent ? t("urgent_text") : "";
 
     const badge = $("rec-status");
     badge.className = "status status-" + status + (urgent ? " is-urgent" : "");
     badge.setAttribute("data-status", status);
     badge.textContent =
       sameLang() && rec.status_label ? rec.status_label : (msgs.statuses && msgs.statuses[status]) || t("status_" + status);
-    $("rec-text").textContent = sameLang() || !msgs[status] ? rec.text || msgs[status] || "" : msgs[status];
+    // In another language than the result's, the text is rebuilt as the API builds it.
+    const rebuilt = (urgent && msgs.urgent ? msgs.urgent + " " : "") + (msgs[status] || "");
+    $("rec-text").textContent = sameLang() || !msgs[status] ? rec.text || rebuilt : rebuilt;
     $("interview").textContent = interviewText(r);
 
     const box = $("outcomes");

@@ -160,14 +160,18 @@ def no_horizontal_scroll(page: Any) -> bool:
 
 # ---------------------------------------------------------------------------- the form
 def test_form_starts_with_nothing_selected(page: Any, server: Any) -> None:
+    q = questionnaire(server, "en")
     sign_in(page, server)
     assert page.locator("#qform input:checked").count() == 0, "no answer, consent or danger is pre-selected"
     assert page.locator("#q-documents_withheld input[type=radio]").count() == len(GIVEN)
     for answer in GIVEN:
         assert page.locator(f"#a-documents_withheld--{answer}").count() == 1
     assert page.locator(".q .na-select").evaluate_all("nodes => nodes.every(n => n.value === '')")
+    reasons = {r["value"]: r["label"] for r in q["not_asked_reasons"]}
     for reason in ("not_reached", "not_safe_here", "deferred"):
-        assert page.locator(f'#r-documents_withheld option[value="{reason}"]').count() == 1
+        option = page.locator(f'#r-documents_withheld option[value="{reason}"]')
+        assert option.inner_text().strip() == reasons[reason]
+    assert page.locator("#danger-q").inner_text().strip() == q["danger"]["question"]
     # The order of the page: the child notice, consent and who is screened before the questions.
     order = page.evaluate(
         """() => ['child-notice', 'consent-box', 'f-migrant_status', 'danger-box', 'questions']
@@ -282,6 +286,12 @@ def test_danger_yes_refers_urgently_whatever_the_score(page: Any, server: Any) -
     assert_result_matches(page, expected)
     expect(page.locator("#urgent")).to_be_visible()
     expect(page.locator("#rec-status")).to_have_attribute("data-status", "refer")
+    # In another language the page rebuilds the texts as the API would give them.
+    page.select_option("#lang", "ru")
+    russian = replay(server, body, lang="ru")["recommendation"]
+    expect(page.locator("#rec-status")).to_have_text(russian["status_label"])
+    expect(page.locator("#rec-text")).to_have_text(russian["text"])
+    expect(page.locator("#urgent")).to_be_visible()
 
 
 def test_assessment_first_then_high_case_matches_the_api(page: Any, server: Any, artifacts: Path) -> None:
