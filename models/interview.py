@@ -8,7 +8,7 @@ estimated on training data, by the case's current class posterior (classes ``non
 ``labour``, ``sexual``, ``both``). With few questions left every completion is enumerated
 and the chance is exact; otherwise completions are sampled (seeded by the case, so the same
 case always gets the same answer) and the decision counts as settled only when a one-sided
-95% upper bound of the flip chance is below the level.
+99.9% upper bound of the flip chance is below the level (a close call draws more samples).
 
 The next question is the one whose answer best foretells the final decision (the largest
 expected reduction of the error of guessing it now), then the one with the largest expected
@@ -28,10 +28,11 @@ CLASSES: tuple[str, ...] = ("none", "labour", "sexual", "both")
 EXACT_COMPLETIONS = 4096
 """Enumerate every completion (exact flip chance) when there are at most this many."""
 SAMPLES = 400
-"""Completions drawn when there are more."""
+"""Completions drawn first when there are more; a close call draws ``MORE_SAMPLES`` more."""
+MORE_SAMPLES = 1600
 RANGE = (5.0, 95.0)
 """Percentiles of the probability over completions: the range it could still reach."""
-_Z95 = 1.6448536269514722
+_Z = 3.090232306167813  # one-sided 99.9%: a sampled "settled" is wrong about once in a thousand close calls
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,11 @@ def class_posterior(probabilities: np.ndarray) -> np.ndarray:
 
 
 def upper_bound(flips: float, n: int) -> float:
-    """One-sided 95% Wilson upper bound of a proportion of ``flips`` in ``n``."""
+    """One-sided 99.9% Wilson upper bound of a proportion of ``flips`` in ``n``."""
     p = flips / n
-    z2 = _Z95 * _Z95
+    z2 = _Z * _Z
     centre = p + z2 / (2 * n)
-    spread = _Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    spread = _Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     return float(min(1.0, (centre + spread) / (1 + z2 / n)))
 
 
@@ -130,14 +131,19 @@ def outlook(
         point = expit(np.asarray(log_odds, dtype=float))
         return Outlook(0.0, True, True, np.column_stack([point, point]), [], np.zeros(0))
     rng = np.random.default_rng(seed)
-    answers, weights, exact = _completions(answer_p, class_p, rng=rng, samples=samples)
     positions = np.arange(n_questions)
-    completed = log_odds[:, None] + tables[:, positions[None, :], answers].sum(axis=2)  # (O, C)
     now = bool(_decide(log_odds, cutoffs))
-    decided = _decide(completed, cutoffs)  # (C,)
-    flip_chance = float(weights @ (decided != now))
-    bound = flip_chance if exact else upper_bound(flip_chance * len(weights), len(weights))
-    settled = bound < level
+    draws = samples
+    while True:
+        answers, weights, exact = _completions(answer_p, class_p, rng=rng, samples=draws)
+        completed = log_odds[:, None] + tables[:, positions[None, :], answers].sum(axis=2)  # (O, C)
+        decided = _decide(completed, cutoffs)  # (C,)
+        flip_chance = float(weights @ (decided != now))
+        bound = flip_chance if exact else upper_bound(flip_chance * len(weights), len(weights))
+        settled = bound < level
+        if exact or settled or flip_chance >= level or draws > samples:
+            break
+        draws = samples + MORE_SAMPLES  # a close call: look again with more completions
     ranges = np.vstack(
         [_weighted_percentiles(expit(completed[o]), weights, RANGE) for o in range(n_outcomes)]
     )  # (O, 2)

@@ -54,7 +54,7 @@ MAX_ROWS_PER_COMMIT = 20_000
 NO_SCREENING = "no screening with id {id!r}"
 DECISION_EXISTS = "screening {id!r} already has a decision; a screening has one decision, and it is final"
 REASON_REQUIRED = (
-    "the decision {decision!r} differs from the recommendation (refer={refer}); "
+    "the decision {decision!r} differs from the recommendation (which matches {expected!r}); "
     "give a reason from the list in 'allowed'"
 )
 STALE_CORRECTION = (
@@ -210,6 +210,17 @@ class AppendScreenings(Operation):
         return out
 
 
+DECISION_OF_STATUS = {"refer": "referred", "no_referral": "not_referred", "ask_more": "needs_more_information"}
+
+
+def matching_decision(*, refer: bool, result: str | None) -> str:
+    """The decision that follows the recommendation: ask_more is matched by needing more information."""
+    status = orjson.loads(result).get("status") if result else None
+    if status in DECISION_OF_STATUS:
+        return DECISION_OF_STATUS[status]
+    return "referred" if refer else "not_referred"  # rows logged before statuses existed
+
+
 @dataclass
 class AppendDecision(Operation):
     """The human decision; refused if one exists or a needed reason is missing."""
@@ -221,15 +232,16 @@ class AppendDecision(Operation):
         tx.flush()
         conn = tx.conn
         sid = self.row["screening_id"]
-        (refer,) = _screening(conn, sid, ("refer",))
+        refer, result = _screening(conn, sid, ("refer", "result"))
         taken = conn.execute(select(decisions.c.seq).where(decisions.c.screening_id == sid)).first()
         if taken is not None:
             raise ConflictError(DECISION_EXISTS.format(id=sid), field="screening_id", value=sid)
         decision = self.row["decision"]
-        differs = decision != ("referred" if refer else "not_referred")
+        expected = matching_decision(refer=bool(refer), result=result)
+        differs = decision != expected
         if differs and self.row.get("reason") is None:
             raise InvalidInputError(
-                REASON_REQUIRED.format(decision=decision, refer=bool(refer)),
+                REASON_REQUIRED.format(decision=decision, expected=expected),
                 field="reason",
                 value=None,
                 allowed=list(self.reasons),

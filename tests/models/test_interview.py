@@ -1,0 +1,138 @@
+"""The settled rule and the next question, checked by enumeration on small questionnaires."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from models.interview import EXACT_COMPLETIONS, class_posterior, outlook, upper_bound
+from models.logodds import expit
+
+LEVEL = 0.05
+
+
+def _case(rng: np.random.Generator, *, questions: int, answers: int) -> dict[str, np.ndarray]:
+    """A random two-outcome case near its thresholds, with random answer tables."""
+    tables = rng.normal(0.0, 0.6, size=(2, questions, answers))
+    tables[:, :, 0] += rng.uniform(0.0, 1.5, size=(2, questions))  # "yes" raises
+    answer_p = rng.dirichlet(np.ones(answers), size=(4, questions))
+    cutoffs = np.array([-2.0, -2.5])
+    log_odds = cutoffs + rng.normal(0.0, 1.2, size=2)
+    return {
+        "log_odds": log_odds,
+        "cutoffs": cutoffs,
+        "tables": tables,
+        "answer_p": answer_p,
+        "class_p": class_posterior(expit(log_odds)),
+    }
+
+
+def _exact_flip(case: dict[str, np.ndarray]) -> float:
+    """P(decision after every remaining answer != decision now), by plain enumeration."""
+    log_odds, cutoffs, tables = case["log_odds"], case["cutoffs"], case["tables"]
+    answer_p, class_p = case["answer_p"], case["class_p"]
+    n_questions, n_answers = tables.shape[1], tables.shape[2]
+    now = bool(np.any(log_odds >= cutoffs))
+    grid = np.array(list(itertools.product(range(n_answers), repeat=n_questions)))  # every completion
+    p = np.ones((len(class_p), len(grid)))
+    z = np.repeat(log_odds[:, None], len(grid), axis=1)
+    for u in range(n_questions):
+        p *= answer_p[:, u, grid[:, u]]
+        z += tables[:, u, grid[:, u]]
+    total = class_p @ p @ (np.any(z >= cutoffs[:, None], axis=0) != now)
+    return float(total)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_enumerated_outlook_is_exact(seed: int) -> None:
+    """With few questions left every completion is weighed: the flip chance is exact."""
+    case = _case(np.random.default_rng(seed), questions=5, answers=4)
+    assert EXACT_COMPLETIONS >= 4**5
+    view = outlook(**case, level=LEVEL, seed=seed)
+    assert view.exact
+    assert view.flip_chance == pytest.approx(_exact_flip(case), abs=1e-12)
+    assert view.settled == (view.flip_chance < LEVEL)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sampled_flip_chance_matches_enumeration(seed: int) -> None:
+    """Seven questions of four answers (16,384 completions) are sampled: within sampling error."""
+    rng = np.random.default_rng(100 + seed)
+    case = _case(rng, questions=7, answers=4)
+    exact = _exact_flip(case)
+    view = outlook(**case, level=LEVEL, seed=seed, samples=4000)
+    assert not view.exact
+    se = np.sqrt(max(exact * (1 - exact), 1e-4) / 4000)
+    assert abs(view.flip_chance - exact) < 4 * se
+
+
+def test_settled_never_hides_a_likely_flip() -> None:
+    """Whenever the rule says settled, the exact chance that the remaining answers flip it is below the level.
+
+    Many random small cases, some near their thresholds, on both paths (exact and sampled).
+    """
+    rng = np.random.default_rng(7)
+    checked = settled_sampled = 0
+    for i in range(150):
+        questions, answers = (4, 4) if i % 2 else (7, 4)
+        case = _case(rng, questions=questions, answers=answers)
+        view = outlook(**case, level=LEVEL, seed=i)
+        exact = _exact_flip(case) if questions == 7 else view.flip_chance
+        if view.settled:
+            checked += 1
+            settled_sampled += not view.exact
+            assert exact < LEVEL, (i, exact, view.flip_chance)
+        else:
+            # not settled: either a real chance of a flip, or too close to call by sampling
+            assert exact >= LEVEL or not view.exact
+    assert checked > 20
+    assert settled_sampled > 5
+
+
+def test_nothing_left_to_ask_is_settled() -> None:
+    view = outlook(
+        log_odds=np.array([0.0, -1.0]),
+        cutoffs=np.array([-1.0, -1.0]),
+        tables=np.zeros((2, 0, 4)),
+        answer_p=np.zeros((4, 0, 4)),
+        class_p=np.array([0.7, 0.1, 0.1, 0.1]),
+        level=LEVEL,
+    )
+    assert view.settled
+    assert view.flip_chance == 0.0
+    assert view.order == []
+    np.testing.assert_allclose(view.ranges[:, 0], expit(np.array([0.0, -1.0])))
+
+
+def test_the_question_that_decides_comes_first() -> None:
+    """One question can flip the decision, the others cannot: it is proposed first."""
+    tables = np.zeros((2, 4, 4))
+    tables[0, 2, 0] = 3.0  # question 2 answered yes pushes labour over its threshold
+    tables[:, :, 1] = -0.01
+    answer_p = np.tile(np.array([0.3, 0.6, 0.05, 0.05]), (4, 4, 1))
+    view = outlook(
+        log_odds=np.array([-2.5, -4.0]),
+        cutoffs=np.array([-1.0, -1.0]),
+        tables=tables,
+        answer_p=answer_p,
+        class_p=np.array([0.25, 0.25, 0.25, 0.25]),
+        level=LEVEL,
+    )
+    assert view.order[0] == 2
+    assert view.effects[2] > 0.1
+    assert not view.settled
+
+
+def test_same_case_same_outlook() -> None:
+    case = _case(np.random.default_rng(3), questions=9, answers=4)
+    first, second = (outlook(**case, level=LEVEL, seed=[1, 2, 3]) for _ in range(2))
+    assert first.flip_chance == second.flip_chance
+    assert first.order == second.order
+
+
+def test_upper_bound_is_above_the_share() -> None:
+    for flips, n in ((0, 400), (5, 400), (40, 400), (400, 400)):
+        assert flips / n <= upper_bound(flips, n) <= 1.0
+    assert upper_bound(0, 400) < 0.05 < upper_bound(20, 400)
