@@ -1267,9 +1267,13 @@
     if (decMsg) decMessage(decMsg.key, decMsg.isError, decMsg.err);
   }
 
+  // The decision that follows each status (as the server's audit log decides it).
+  const DECISION_OF_STATUS = { refer: "referred", no_referral: "not_referred", ask_more: "needs_more_information" };
+
   function differsFromRecommendation(decision) {
-    const refer = !!(state.result && state.result.recommendation && state.result.recommendation.refer);
-    return !((refer && decision === "referred") || (!refer && decision === "not_referred"));
+    const rec = (state.result && state.result.recommendation) || {};
+    const expected = DECISION_OF_STATUS[rec.status] || (rec.refer ? "referred" : "not_referred");
+    return decision !== expected;
   }
 
   // The decision message is kept as a key so that a language switch re-renders it.
