@@ -98,3 +98,30 @@ def make_registered(version: str = "1", *, seed: int = 0, name: str = "tarozu-sc
     return RegisteredModel(
         model=make_model(seed), name=name, version=version, alias="champion", run_id=f"run-{version}", card=card
     )
+
+
+def with_base_shift(model: ScreeningModel, shift: float) -> ScreeningModel:
+    """``model`` with every base value (model and ensemble) moved by ``shift`` log-odds.
+
+    With a large shift an empty form scores above the threshold: what the rule "never refer on
+    non-answers alone" is about.
+    """
+    outcomes = {
+        name: OutcomeModel(
+            base_value=o.base_value + shift,
+            contributions=[t.copy() for t in o.contributions],
+            threshold=o.threshold,
+            high_threshold=o.high_threshold,
+            ensemble_base_values=o.ensemble_base_values + shift,
+            ensemble_contributions=[t.copy() for t in o.ensemble_contributions],
+            estimator=o.estimator,
+        )
+        for name, o in model.outcomes.items()
+    }
+    return ScreeningModel(
+        fields=model.fields,
+        outcomes=outcomes,
+        answer_model=model.answer_model,
+        dont_know_cap=model.dont_know_cap,
+        metadata={**model.metadata, "base_shift": shift},
+    )

@@ -1,106 +1,202 @@
-"""The served results equal ``describe_case`` and ``flat_predictions``, and explanations add up."""
+"""The engine the API serves agrees with a naive reference scorer (``oracle.py``) on random cases.
+
+The oracle recomputes, with plain loops over the model's tables, the log-odds, probability,
+interval, band, the evidence-only explanation with its base value (migrant_status folded in),
+the interview counts and the status rule; the one thing it does not recompute is whether a
+decision is settled (that samples): it calls :func:`models.interview.outlook` itself on arrays
+it built from the tables, and checks the engine's status follows from that.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-import orjson
+import oracle
 import pytest
-from factories import make_model
+from factories import make_model, with_base_shift
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.additive import logit
-from models.questionnaire import LANGUAGES, load_questionnaire
-from models.screening import describe_case, flat_predictions
-from serving.scoring import CompiledModel
+from models.engine import Interview, ScreeningEngine
+from models.interview import outlook
+from models.questionnaire import LANGUAGES, QuestionnaireError, load_questionnaire
 
 Q = load_questionnaire()
+MODELS = {n: make_model(seed, n_members=n) for seed, n in ((0, 20), (1, 0), (2, 7))}
+ENGINES = {n: ScreeningEngine(m) for n, m in MODELS.items()}
+DANGER = ("yes", "no", "declined", "not_asked")
+ASSESSMENTS = (None, "low", "medium", "high")
 
 
-def compact_result(described: dict[str, Any]) -> dict[str, Any]:
-    """The reference for :meth:`CompiledModel.compact`: the numbers of a described case."""
-    outcomes = {}
-    for name, o in described["outcomes"].items():
-        e = o["explanation"]
-        outcomes[name] = {
-            "probability": o["probability"],
-            "interval": o["interval"],
-            "band": o["band"],
-            "above_threshold": o["above_threshold"],
-            "threshold": o["threshold"],
-            "base_value": e["base_value"],
-            "log_odds": e["log_odds"],
-            "contributions": {c["field"]: c["contribution"] for c in e["contributions"]},
-        }
-    return {
-        "outcomes": outcomes,
-        "refer": described["recommendation"]["refer"],
-        "unanswered": [u["indicator"] for u in described["unanswered"]],
-    }
-
-
-def value_strategy(field: Any) -> st.SearchStrategy[Any]:
-    if field.numeric:
-        return st.one_of(st.integers(field.bins[0][1], field.bins[-1][2]), st.just("unknown"))
-    return st.sampled_from(field.levels)
+def value_strategy(f: Any) -> st.SearchStrategy[Any]:
+    if f.numeric:
+        return st.one_of(st.integers(f.bins[0][1], f.bins[-1][2]), st.sampled_from(f.levels))
+    return st.sampled_from(f.levels)
 
 
 cases = st.fixed_dictionaries({}, optional={f.id: value_strategy(f) for f in Q.all_fields})
-
-MODELS = {n: make_model(seed, n_members=n) for seed, n in ((0, 20), (1, 0), (2, 7))}
-COMPILED = {n: CompiledModel(m) for n, m in MODELS.items()}
+interviews = st.builds(Interview, danger=st.sampled_from(DANGER), screener_assessment=st.sampled_from(ASSESSMENTS))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=cases, members=st.sampled_from(sorted(MODELS)), lang=st.sampled_from(LANGUAGES))
-def test_compiled_model_equals_describe_case(case: dict[str, Any], members: int, lang: str) -> None:
-    model, compiled = MODELS[members], COMPILED[members]
-    codes = model.encode(case)
-    np.testing.assert_array_equal(compiled.encode(case), codes)
-    scores = compiled.score(codes)
-    described = compiled.describe(scores, 0, codes, lang=lang)
-    assert described == describe_case(model, codes, lang=lang)
-    rendered, numbers = compiled.render(scores, 0, codes, lang=lang)
-    assert orjson.loads(rendered) == described
-    assert compiled.compact(scores, 0, codes) == numbers == compact_result(described)
+def random_case(rng: np.random.Generator, *, p_absent: float = 0.3) -> dict[str, Any]:
+    """A case over every field; about ``p_absent`` of them left out (not asked / not recorded)."""
+    case: dict[str, Any] = {}
+    for f in Q.all_fields:
+        if rng.random() < p_absent:
+            continue
+        if f.numeric and rng.random() < 0.5:
+            case[f.id] = int(rng.integers(f.bins[0][1], f.bins[-1][2] + 1))
+        else:
+            case[f.id] = str(rng.choice(f.levels))
+    return case
 
 
-@settings(max_examples=15, deadline=None)
-@given(batch=st.lists(cases, min_size=1, max_size=8))
-def test_batch_scores_equal_single_scores(batch: list[dict[str, Any]]) -> None:
-    model, compiled = MODELS[20], COMPILED[20]
-    codes = compiled.encode_many(batch)
-    scores = compiled.score(codes)
-    reference = model.score_codes(codes)
-    for name, s in reference.items():
-        np.testing.assert_array_equal(scores.probability[name], s.probability)
-        np.testing.assert_array_equal(scores.lower[name], s.lower)
-        np.testing.assert_array_equal(scores.upper[name], s.upper)
-        np.testing.assert_array_equal(scores.band[name], s.band)
-    for i in range(len(batch)):
-        assert compiled.describe(scores, i, codes[i], lang="en") == describe_case(model, codes[i])
-    assert len(flat_predictions(model, codes)) == len(batch)
+def check_against_oracle(engine: ScreeningEngine, case: dict[str, Any], interview: Interview, lang: str) -> None:
+    model = engine.model
+    ref = oracle.score(model, case, danger=interview.danger, screener_assessment=interview.screener_assessment)
+    codes = engine.encode(case)
+    assert codes.tolist() == ref.codes
+    a = engine.assess(codes, interview)
+    # ---- numbers per outcome
+    for name, o in ref.outcomes.items():
+        got = a.outcomes[name]
+        assert got.log_odds == pytest.approx(o.log_odds, abs=1e-9)
+        assert got.probability == pytest.approx(o.probability, abs=1e-12)
+        assert got.interval == pytest.approx((o.lower, o.upper), abs=1e-9)
+        assert got.band == o.band
+        assert got.above_threshold is o.above_threshold
+        assert got.base_value == pytest.approx(o.base_value, abs=1e-12)
+        assert list(got.contributions) == list(o.contributions)  # same fields, in field order
+        assert got.contributions == pytest.approx(o.contributions, abs=1e-12)
+        assert got.base_value + sum(got.contributions.values()) == pytest.approx(got.log_odds, abs=1e-9)
+    # ---- counts, urgency and the status rule
+    assert a.counts == ref.counts
+    assert a.urgent is ref.urgent
+    view = outlook(**oracle.outlook_inputs(model, ref))
+    assert a.settled is view.settled
+    assert a.flip_chance == pytest.approx(view.flip_chance, abs=1e-12)
+    assert a.status == ref.status(view.settled)
+    assert a.refer is (a.status == "refer")
+    for k, name in enumerate(ref.outcomes):
+        assert a.outcomes[name].range == pytest.approx(tuple(view.ranges[k]), abs=1e-12)
+    assert [fid for fid, _ in a.next_questions] == [ref.unasked[p] for p in view.order[:5]]
+    assert set(fid for fid, _ in a.next_questions) <= set(ref.unasked)
+    # ---- the described result
+    d = engine.describe(a, lang=lang)
+    assert d["recommendation"]["status"] == a.status
+    assert d["recommendation"]["refer"] is a.refer
+    assert d["recommendation"]["urgent"] is ref.urgent
+    assert {k: v for k, v in d["interview"].items() if k != "text"} == ref.counts
+    if lang == "en":
+        assert d["interview"]["text"] == ref.interview_text()
+    for name, o in ref.outcomes.items():
+        e = d["outcomes"][name]["explanation"]
+        listed = {c["field"]: c for c in e["contributions"]}
+        assert set(listed) == set(o.contributions)
+        for fid, c in listed.items():
+            assert c["answer"] == ref.levels[fid]
+            assert c["contribution"] == pytest.approx(o.contributions[fid], abs=1e-12)
+            assert c["direction"] == ("raises" if c["contribution"] > 0 else "lowers" if c["contribution"] < 0 else "none")
+        magnitudes = [abs(c["contribution"]) for c in e["contributions"]]
+        assert magnitudes == sorted(magnitudes, reverse=True)
+        assert e["base_value"] + sum(c["contribution"] for c in e["contributions"]) == pytest.approx(
+            math.log(o.probability / (1 - o.probability)), abs=1e-6
+        )
+    for item in d["next_questions"]:
+        j = model.fields.index(item["indicator"])
+        for name, o in ref.outcomes.items():
+            table = model.outcomes[name].contributions[j]
+            assert item["if_yes"][name] == pytest.approx(oracle.logistic(o.log_odds + table[0]), abs=1e-12)
+            assert item["if_no"][name] == pytest.approx(oracle.logistic(o.log_odds + table[1]), abs=1e-12)
+    # ---- the flat record of /invocations and the pyfunc
+    flat = engine.flat(a)
+    for name, o in ref.outcomes.items():
+        assert flat[f"{name}_probability"] == pytest.approx(o.probability, abs=1e-12)
+        assert (flat[f"{name}_lower"], flat[f"{name}_upper"]) == pytest.approx((o.lower, o.upper), abs=1e-9)
+        assert flat[f"{name}_band"] == o.band
+        assert flat[f"{name}_above_threshold"] is o.above_threshold
+        assert flat[f"{name}_base_value"] == pytest.approx(o.base_value, abs=1e-12)
+        assert flat[f"{name}_log_odds"] == pytest.approx(o.log_odds, abs=1e-9)
+        top = sorted(o.contributions, key=lambda f: -abs(o.contributions[f]))[:3]
+        expected = ";".join(f"{fid}={ref.levels[fid]}:{o.contributions[fid]:+.4f}" for fid in top)
+        assert flat[f"{name}_top_reasons"] == expected
+    assert (flat["status"], flat["refer"], flat["settled"]) == (a.status, a.refer, a.settled)
+    assert flat["next_questions"] == ";".join(fid for fid, _ in a.next_questions)
 
 
-@settings(max_examples=60, deadline=None)
-@given(case=cases)
-def test_explanation_adds_up_to_the_log_odds_of_the_probability(case: dict[str, Any]) -> None:
-    compiled = COMPILED[20]
-    codes = compiled.encode(case)
-    described = compiled.describe(compiled.score(codes), 0, codes, lang="en")
-    for outcome in described["outcomes"].values():
-        e = outcome["explanation"]
-        total = e["base_value"] + sum(c["contribution"] for c in e["contributions"])
-        np.testing.assert_allclose(total, e["log_odds"], rtol=0, atol=1e-6)
-        np.testing.assert_allclose(total, logit(outcome["probability"]), rtol=0, atol=1e-6)
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("members", sorted(MODELS))
+def test_engine_equals_the_oracle_on_random_cases(seed: int, members: int) -> None:
+    rng = np.random.default_rng(seed)
+    engine = ENGINES[members]
+    for _ in range(12):
+        interview = Interview(danger=str(rng.choice(DANGER)), screener_assessment=ASSESSMENTS[rng.integers(4)])
+        check_against_oracle(engine, random_case(rng, p_absent=float(rng.random())), interview, "en")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases, interview=interviews, members=st.sampled_from(sorted(MODELS)), lang=st.sampled_from(LANGUAGES))
+def test_engine_equals_the_oracle_for_any_case(
+    case: dict[str, Any], interview: Interview, members: int, lang: str
+) -> None:
+    check_against_oracle(ENGINES[members], case, interview, lang)
+
+
+@pytest.mark.parametrize("shift", [0.0, 2.5])
+def test_the_oracle_sees_the_status_rule_where_no_sampling_decides(shift: float) -> None:
+    """Every applicable question answered: the decision is settled exactly (nothing left to ask)."""
+    engine = ScreeningEngine(with_base_shift(MODELS[20], shift))
+    rng = np.random.default_rng(7)
+    seen = set()
+    for _ in range(80):
+        status = str(rng.choice(["returnee", "prospective", "family_member"]))
+        case: dict[str, Any] = {"migrant_status": status}
+        for f in Q.applicable(status):
+            case[f.id] = str(rng.choice(["yes", "no", "dont_know", "declined"], p=[0.15, 0.55, 0.2, 0.1]))
+        interview = Interview(danger=str(rng.choice(DANGER)), screener_assessment=ASSESSMENTS[rng.integers(4)])
+        ref = oracle.score(engine.model, case, danger=interview.danger, screener_assessment=interview.screener_assessment)
+        assert ref.unasked == []
+        a = engine.assess(engine.encode(case), interview)
+        assert (a.settled, a.flip_chance) == (True, 0.0)
+        assert a.status == ref.status(settled=True)
+        seen.add(a.status)
+    # every branch of the rule is taken: with the base shifted up, forms without a yes are
+    # above the threshold and must ask for more rather than refer
+    assert seen >= ({"refer", "no_referral"} if shift == 0 else {"refer", "ask_more"})
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_batch_assessments_equal_single_ones(n: int) -> None:
+    engine = ENGINES[20]
+    rng = np.random.default_rng(n)
+    batch = [random_case(rng) for _ in range(n)]
+    interviews = [Interview(danger=str(rng.choice(DANGER))) for _ in range(n)]
+    together = engine.assess_many(engine.encode_many(batch), interviews)
+    for case, interview, a in zip(batch, interviews, together, strict=True):
+        alone = engine.assess(engine.encode(case), interview)
+        assert a == alone
+        assert engine.render(a) == engine.render(alone)
 
 
 def test_encode_refuses_values_outside_the_questionnaire() -> None:
-    from models.questionnaire import QuestionnaireError
-
+    engine = ENGINES[20]
     with pytest.raises(QuestionnaireError, match="documents_withheld"):
-        COMPILED[20].encode({"documents_withheld": "maybe"})
+        engine.encode({"documents_withheld": "maybe"})
+    with pytest.raises(QuestionnaireError, match="documents_withheld"):
+        engine.encode({"documents_withheld": "unknown"})  # no longer an answer: not_asked is
     with pytest.raises(QuestionnaireError, match="months_abroad"):
-        COMPILED[20].encode({"months_abroad": 601})
+        engine.encode({"months_abroad": 601})
+
+
+def test_the_oracle_is_not_the_engine() -> None:
+    """The oracle really recomputes: a model with a shifted table changes its answer and not the other's."""
+    model = make_model(0, n_members=0)
+    engine = ScreeningEngine(model)
+    case = {"migrant_status": "returnee", "documents_withheld": "yes"}
+    before = oracle.score(model, case).outcomes["labour"].log_odds
+    assert engine.assess(engine.encode(case)).outcomes["labour"].log_odds == pytest.approx(before, abs=1e-12)
+    j = model.fields.index("documents_withheld")
+    model.outcomes["labour"].contributions[j][0] += 1.0  # the engine's compiled matrices do not see this
+    assert oracle.score(model, case).outcomes["labour"].log_odds == pytest.approx(before + 1.0, abs=1e-12)
