@@ -153,7 +153,13 @@ def _parse_csv_batch(body: bytes, *, max_cases: int) -> list[Any]:
     if not rows:
         raise InvalidInputError(CSV_EMPTY, code="empty_csv")
     header, data = rows[0], [r for r in rows[1:] if r]
-    allowed = [f.id for f in load_questionnaire().all_fields] + ["lang", "screener_assessment", "case_ref"]
+    allowed = [f.id for f in load_questionnaire().all_fields] + [
+        "lang",
+        "screener_assessment",
+        "case_ref",
+        "consent",
+        "danger",
+    ]
     seen: set[str] = set()
     for column in header:
         if column not in allowed:
