@@ -78,12 +78,13 @@ class FieldEncoder:
             raise QuestionnaireError(f"columns missing from the data: {missing}")
         out = {}
         for f in self.fields:
-            codes = pd.Categorical(frame[f.id], categories=list(f.levels)).codes
-            if (codes < 0).any():
-                bad = sorted(set(frame.loc[codes < 0, f.id].astype(str)))[:5]
+            outside = ~frame[f.id].isin(f.levels)
+            if outside.any():
+                bad = sorted(set(frame.loc[outside, f.id].astype(str)))[:5]
                 raise QuestionnaireError(
                     f"field {f.id!r}: values {bad} are not allowed; allowed values are {list(f.levels)}"
                 )
+            codes = pd.Categorical(frame[f.id], categories=list(f.levels)).codes
             out[f.id] = codes.astype(np.int64)
         return pd.DataFrame(out, index=frame.index)
 

@@ -117,9 +117,26 @@ class PromotionConfig(_Strict):
     evaluation_seed: int = 2027
 
 
+class InterviewsConfig(_Strict):
+    """Training rows cut the way interviews are cut, so scores stay calibrated for any set of
+    asked questions (short forms, interviews stopped early, an empty form)."""
+
+    masked_copies: int = Field(default=1, ge=0, le=5)
+    min_asked: int = Field(default=0, ge=0)
+    max_asked: int = Field(default=12, ge=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InterviewsConfig:
+        if self.min_asked > self.max_asked:
+            raise ValueError("interviews.min_asked must not exceed interviews.max_asked")
+        return self
+
+
 class TrainConfig(_Strict):
     data: DataConfig = DataConfig()
     split: SplitConfig = SplitConfig()
+    interviews: InterviewsConfig = InterviewsConfig()
     features: FeatureConfig = FeatureConfig()
     models: ModelsConfig = ModelsConfig()
     calibration: CalibrationConfig = CalibrationConfig()

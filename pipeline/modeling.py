@@ -197,13 +197,15 @@ def uncertainty_ensemble(
     label: str,
     members: int,
     seed: int,
+    dont_know_cap: float | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Ensemble members of the sparse logistic model for the uncertainty interval.
 
     Each member draws the selected coefficients from the Laplace (normal) approximation
     of the refit's posterior on the training split, and its Platt map from the same
     approximation on the calibration split: a parametric bootstrap that costs one Hessian
-    per outcome instead of one refit per member. Returns per member its base value and per
+    per outcome instead of one refit per member. Each member keeps the model's rules: its
+    non-answers weigh 0 and its don't-know answers are scaled down as a group to the cap. Returns per member its base value and per
     field its contribution table, shape (members, levels).
     """
     est = candidate.estimator
@@ -228,6 +230,7 @@ def uncertainty_ensemble(
     widths = [n - 1 for n in encoder.n_levels]
     offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
     declined = dict(encoder.codes_of(DECLINED))
+    dont_know = encoder.dont_know_codes
     bases, members_tables = [], []
     for draw, (slope, intercept) in zip(draws, platt_draws, strict=True):
         coef = np.zeros_like(est.coef_)
@@ -238,6 +241,12 @@ def uncertainty_ensemble(
             if j in declined:
                 table[declined[j]] = 0.0
             tables.append(table)
+        if dont_know_cap is not None:
+            weights = np.array([tables[j][code] for j, code in dont_know])
+            total = max(float(weights[weights > 0].sum()), float(-weights[weights < 0].sum()))
+            if total > dont_know_cap:
+                for j, code in dont_know:
+                    tables[j][code] *= dont_know_cap / total
         # The member's Platt map applies to the member's raw log-odds of an empty form.
         bases.append(slope * draw[-1] + intercept)
         members_tables.append(tables)

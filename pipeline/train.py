@@ -26,8 +26,9 @@ from models.encoding import FieldEncoder
 from models.questionnaire import load_questionnaire
 from models.scorecard import make_scorecard
 from models.screening import ScreeningModel
-from pipeline.config import TrainConfig, load_config
+from pipeline.config import InterviewsConfig, TrainConfig, load_config
 from pipeline.data.schema import Dataset, load_dataset, validate_frame, write_frame
+from pipeline.data.synthetic import mask_interviews
 from pipeline.evaluate import evaluate_outcome, make_plots
 from pipeline.metrics import flatten
 from pipeline.modelcard import build_card, card_markdown
@@ -155,6 +156,22 @@ def split_data(frame: pd.DataFrame, *, calibration: float, test: float, seed: in
     return Splits(train=parts[0], calibration=parts[1], test=parts[2])
 
 
+def with_cut_interviews(frame: pd.DataFrame, interviews: InterviewsConfig, *, seed: int) -> pd.DataFrame:
+    """``frame`` and ``interviews.masked_copies`` copies of it cut to fewer asked questions.
+
+    Which questions a copy keeps depends on the seed and on what was asked, never on the
+    answers or the truth, so the copies are interviews that could have happened.
+    """
+    if interviews.masked_copies == 0 or frame.empty:
+        return frame
+    copies = [
+        mask_interviews(frame, seed=seed + k, min_asked=interviews.min_asked, max_asked=interviews.max_asked)
+        for k in range(interviews.masked_copies)
+    ]
+    kept = [c for c in frame.columns if all(c in copy.columns for copy in copies)]
+    return pd.concat([frame[kept], *(copy[kept] for copy in copies)], ignore_index=True)
+
+
 # ---------------------------------------------------------------- the run
 @contextmanager
 def _stage(progress: Progress, task: Any, name: str, timings: dict[str, float]) -> Iterator[Callable[[str], None]]:
@@ -194,6 +211,10 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 frame, calibration=config.split.calibration, test=config.split.test, seed=config.split.seed
             )
             say(f"train {len(splits.train):,} / calibration {len(splits.calibration):,} / test {len(splits.test):,}")
+            train_rows = with_cut_interviews(splits.train, config.interviews, seed=config.interviews.seed)
+            calibration_rows = with_cut_interviews(
+                splits.calibration, config.interviews, seed=config.interviews.seed + 1000
+            )
         encoder = FieldEncoder(config.feature_fields)
         outcomes = ("sexual",) if victims_only else ("labour", "sexual")
         with _stage(progress, task, "fit", timings) as say:
@@ -202,8 +223,8 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                     outcome=o,
                     config=config,
                     encoder=encoder,
-                    train=splits.train,
-                    calibration=splits.calibration,
+                    train=train_rows,
+                    calibration=calibration_rows,
                 )
                 for o in outcomes
             }
@@ -219,11 +240,12 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 o: uncertainty_ensemble(
                     candidate=fits[o].candidates[prod],
                     encoder=encoder,
-                    train=splits.train,
-                    calibration=splits.calibration,
+                    train=train_rows,
+                    calibration=calibration_rows,
                     label=LABELS[o],
                     members=config.calibration.ensemble_members,
                     seed=config.split.seed + 1,
+                    dont_know_cap=config.models.sparse_logistic.dont_know_cap,
                 )
                 for o in outcomes
             }

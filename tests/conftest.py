@@ -39,24 +39,27 @@ def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
         fit_outcome,
         uncertainty_ensemble,
     )
-    from pipeline.train import split_data
+    from pipeline.train import split_data, with_cut_interviews
 
     config = load_config()
     splits = split_data(small_frame, calibration=0.2, test=0.2, seed=0)
+    train = with_cut_interviews(splits.train, config.interviews, seed=0)
+    calibration = with_cut_interviews(splits.calibration, config.interviews, seed=1)
     encoder = FieldEncoder(config.feature_fields)
     fits = {
-        o: fit_outcome(outcome=o, config=config, encoder=encoder, train=splits.train, calibration=splits.calibration)
+        o: fit_outcome(outcome=o, config=config, encoder=encoder, train=train, calibration=calibration)
         for o in ("labour", "sexual")
     }
     ensembles = {
         o: uncertainty_ensemble(
             candidate=fits[o].candidates["sparse_logistic"],
             encoder=encoder,
-            train=splits.train,
-            calibration=splits.calibration,
+            train=train,
+            calibration=calibration,
             label=LABELS[o],
             members=5,
             seed=1,
+            dont_know_cap=config.models.sparse_logistic.dont_know_cap,
         )
         for o in fits
     }
@@ -71,7 +74,14 @@ def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory)
         dont_know_cap=config.models.sparse_logistic.dont_know_cap,
         metadata={},
     )
-    return {"config": config, "splits": splits, "encoder": encoder, "fits": fits, "model": model}
+    return {
+        "config": config,
+        "splits": splits,
+        "train_rows": train,  # the training split and its cut interviews: what the models saw
+        "encoder": encoder,
+        "fits": fits,
+        "model": model,
+    }
 
 
 @pytest.fixture

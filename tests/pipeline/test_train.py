@@ -119,16 +119,17 @@ def test_single_class_data_is_a_clear_error(mlflow_home, small_frame, capsys):  
     assert not (mlflow_home / "mlflow.db").exists()
 
 
-def test_all_answers_unknown_trains_on_context_and_explains_nothing_by_indicators(small_frame):  # type: ignore[no-untyped-def]
-    """A data set where no indicator was ever answered: the models learn from context only."""
+def test_no_question_asked_trains_on_context_and_explains_nothing_by_indicators(small_frame):  # type: ignore[no-untyped-def]
+    """A data set where no indicator was ever asked: the models learn from context only, and
+    every question weighs exactly 0 in the compiled model."""
     from models.encoding import FieldEncoder
     from models.questionnaire import load_questionnaire
-    from pipeline.modeling import fit_outcome
+    from pipeline.modeling import compile_screening_model, fit_answer_model, fit_outcome
     from pipeline.train import split_data
 
     frame = small_frame.copy()
     for f in load_questionnaire().indicators:
-        frame[f.id] = "unknown"
+        frame[f.id] = "not_asked"
     config = load_config()
     splits = split_data(frame, calibration=0.2, test=0.2, seed=0)
     encoder = FieldEncoder(config.feature_fields)
@@ -139,4 +140,15 @@ def test_all_answers_unknown_trains_on_context_and_explains_nothing_by_indicator
     explanation = est.explain(encoder.transform(splits.test))
     indicator_columns = [i for i, f in enumerate(encoder.field_ids) if f in set(load_questionnaire().indicator_ids)]
     np.testing.assert_allclose(explanation.values[:, indicator_columns], 0.0, atol=1e-12)
+    model = compile_screening_model(
+        fits={"labour": fit},
+        production="sparse_logistic",
+        encoder=encoder,
+        ensembles={},
+        answer_model=fit_answer_model(encoder=encoder, frame=splits.train, settled_flip_chance=0.05),
+        dont_know_cap=config.models.sparse_logistic.dont_know_cap,
+        metadata={},
+    )
+    for j in indicator_columns:
+        assert not model.outcomes["labour"].contributions[j].any()
     assert np.ptp(est.predict_proba(encoder.transform(splits.test))[:, 1]) > 0
