@@ -205,8 +205,9 @@ def uncertainty_ensemble(
     of the refit's posterior on the training split, and its Platt map from the same
     approximation on the calibration split: a parametric bootstrap that costs one Hessian
     per outcome instead of one refit per member. Each member keeps the model's rules: its
-    non-answers weigh 0 and its don't-know answers are scaled down as a group to the cap. Returns per member its base value and per
-    field its contribution table, shape (members, levels).
+    non-answers weigh 0 and its don't-know answers are scaled down as a group to the cap.
+    Returns per member its base value and per field its contribution table, shape
+    (members, levels).
     """
     est = candidate.estimator
     if not isinstance(est, SparseLogisticClassifier) or members == 0 or est.support_.size == 0:
