@@ -98,7 +98,9 @@ def check_against_oracle(engine: ScreeningEngine, case: dict[str, Any], intervie
         for fid, c in listed.items():
             assert c["answer"] == ref.levels[fid]
             assert c["contribution"] == pytest.approx(o.contributions[fid], abs=1e-12)
-            assert c["direction"] == ("raises" if c["contribution"] > 0 else "lowers" if c["contribution"] < 0 else "none")
+            assert c["direction"] == (
+                "raises" if c["contribution"] > 0 else "lowers" if c["contribution"] < 0 else "none"
+            )
         magnitudes = [abs(c["contribution"]) for c in e["contributions"]]
         assert magnitudes == sorted(magnitudes, reverse=True)
         assert e["base_value"] + sum(c["contribution"] for c in e["contributions"]) == pytest.approx(
@@ -156,7 +158,9 @@ def test_the_oracle_sees_the_status_rule_where_no_sampling_decides(shift: float)
         for f in Q.applicable(status):
             case[f.id] = str(rng.choice(["yes", "no", "dont_know", "declined"], p=[0.15, 0.55, 0.2, 0.1]))
         interview = Interview(danger=str(rng.choice(DANGER)), screener_assessment=ASSESSMENTS[rng.integers(4)])
-        ref = oracle.score(engine.model, case, danger=interview.danger, screener_assessment=interview.screener_assessment)
+        ref = oracle.score(
+            engine.model, case, danger=interview.danger, screener_assessment=interview.screener_assessment
+        )
         assert ref.unasked == []
         a = engine.assess(engine.encode(case), interview)
         assert (a.settled, a.flip_chance) == (True, 0.0)

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.additive import logit
+from models.engine import Interview, ScreeningEngine
 from models.questionnaire import load_questionnaire
-from models.screening import describe_case
 
 Q = load_questionnaire()
 URL = "/v1/screenings"
@@ -41,18 +41,44 @@ def test_screening_returns_the_described_case_and_logs_it(
 ) -> None:
     body = screen(client, keys)
     model = registered().model
+    engine = ScreeningEngine(model)
     case = example()
-    codes = model.encode({**case["answers"], **case["context"], **case["audit"]})
-    expected = describe_case(model, codes, lang="en")
+    codes = engine.encode({**case["answers"], **case["context"], **case["audit"]})
+    assessment = engine.assess(codes, Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]))
+    expected = engine.describe(assessment, lang="en")
     assert {k: body[k] for k in expected} == expected
+    assert set(body) == {*expected, "screening_id", "created_at", "model"}
     assert body["model"] == {"name": "tarozu-screening", "version": "1"}
     assert set(body["outcomes"]) == {"labour", "sexual"}
     labour = body["outcomes"]["labour"]
     assert labour["band"] in ("low", "medium", "high")
     assert labour["interval"][0] <= labour["probability"] <= labour["interval"][1]
+    assert labour["range"][0] <= labour["range"][1]
     reasons = labour["explanation"]["contributions"]
     assert [abs(r["contribution"]) for r in reasons] == sorted((abs(r["contribution"]) for r in reasons), reverse=True)
-    assert {r["field"] for r in reasons} == set(model.fields)
+    # only the evidence given: the three answers and the recorded context, migrant_status in the base
+    assert {r["field"] for r in reasons} == {
+        "documents_withheld",
+        "debt_bondage",
+        "excessive_hours",
+        "destination",
+        "sector",
+        "months_abroad",
+        "recruiter_relation",
+        "job_found_via",
+    }
+    assert set(body["recommendation"]) == {
+        "status",
+        "status_label",
+        "refer",
+        "urgent",
+        "settled",
+        "flip_chance",
+        "text",
+    }
+    assert body["recommendation"]["urgent"] is False
+    assert body["interview"]["answered"] == 3
+    assert all(set(n) == {"indicator", "question", "if_yes", "if_no", "effect"} for n in body["next_questions"])
     assert "does not replace" in body["caveat"]
     assert count_rows(db_url, "screenings") == 1
 
@@ -70,7 +96,8 @@ def test_a_strong_indicator_raises_the_labour_risk(client: TestClient, keys: dic
         body = screen(client, keys, answers={"documents_withheld": answer})
         return float(body["outcomes"]["labour"]["probability"])
 
-    assert p("yes") > p("unknown") > p("no")
+    assert p("yes") > p("not_asked") > p("no")
+    assert p("declined") == p("not_asked")
 
 
 def test_audit_attributes_do_not_change_the_scores(client: TestClient, keys: dict[str, str]) -> None:
@@ -80,12 +107,16 @@ def test_audit_attributes_do_not_change_the_scores(client: TestClient, keys: dic
     assert a["outcomes"] == b["outcomes"] == c["outcomes"]
 
 
-def test_unanswered_questions_are_unknown(client: TestClient, keys: dict[str, str]) -> None:
-    body = screen(client, keys, answers={}, context={})
-    reasons = body["outcomes"]["labour"]["explanation"]["contributions"]
-    assert {r["answer"] for r in reasons} == {"unknown"}
-    assert len(body["unanswered"]) == 5
-    assert all(set(u) == {"indicator", "if_yes", "if_no", "impact", "question"} for u in body["unanswered"])
+def test_questions_left_out_are_not_asked_and_no_evidence(client: TestClient, keys: dict[str, str]) -> None:
+    body = screen(client, keys, answers={}, context={"migrant_status": "returnee"}, not_asked_reasons={})
+    for outcome in body["outcomes"].values():
+        e = outcome["explanation"]
+        assert e["contributions"] == []
+        assert e["base_value"] == e["log_odds"]  # the empty form's own score, exactly
+    assert body["interview"]["not_asked"] == body["interview"]["total"] == len(Q.indicators)
+    assert body["recommendation"]["status"] == "ask_more"
+    assert len(body["next_questions"]) == 5
+    assert all(set(u) == {"indicator", "question", "if_yes", "if_no", "effect"} for u in body["next_questions"])
 
 
 def test_case_ref_is_stored_only_as_its_hmac(client: TestClient, keys: dict[str, str], db_url: str) -> None:
@@ -121,25 +152,43 @@ def test_logged_row_holds_answers_outputs_and_who(client: TestClient, keys: dict
     assert row["screener_assessment"] == "medium"
     answers = orjson.loads(row["answers"])
     assert answers["documents_withheld"] == "yes"
-    assert answers["isolation"] == "unknown"
+    assert answers["isolation"] == "not_asked"
     assert len(answers) == len(Q.indicators)
-    assert orjson.loads(row["context"])["months_abroad"] == 14
+    context = orjson.loads(row["context"])
+    assert (context["months_abroad"], context["migrant_status"]) == (14, "returnee")
     assert orjson.loads(row["audit"])["gender"] == "man"
     result = orjson.loads(row["result"])
     assert result["outcomes"]["labour"]["probability"] == body["outcomes"]["labour"]["probability"]
-    assert set(result["outcomes"]["labour"]["contributions"]) == set(registered().model.fields)
+    assert result["outcomes"]["labour"]["range"] == body["outcomes"]["labour"]["range"]
+    explained = {c["field"]: c["contribution"] for c in body["outcomes"]["labour"]["explanation"]["contributions"]}
+    assert result["outcomes"]["labour"]["contributions"] == explained
+    assert result["status"] == body["recommendation"]["status"]
+    assert result["refer"] is body["recommendation"]["refer"] is bool(row["refer"])
+    assert result["interview"] == {k: v for k, v in body["interview"].items() if k != "text"}
+    assert result["next_questions"] == [n["indicator"] for n in body["next_questions"]]
+    assert (result["consent"], result["danger"]) == (True, "no")
+    assert result["not_asked_reasons"] == {"sexual_violence": "not_safe_here"}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    answers=st.dictionaries(st.sampled_from(Q.indicator_ids), st.sampled_from(("yes", "no", "unknown", "declined"))),
+    answers=st.dictionaries(
+        st.sampled_from(Q.indicator_ids), st.sampled_from(("yes", "no", "dont_know", "declined", "not_asked"))
+    ),
     months=st.one_of(st.none(), st.integers(0, 600)),
     assessment=st.sampled_from(("low", "medium", "high")),
 )
 def test_api_explanations_add_up(
     client: TestClient, keys: dict[str, str], answers: dict[str, str], months: int | None, assessment: str
 ) -> None:
-    body = screen(client, keys, answers=answers, context={"months_abroad": months}, screener_assessment=assessment)
+    body = screen(
+        client,
+        keys,
+        answers=answers,
+        not_asked_reasons={},
+        context={"migrant_status": "returnee", "months_abroad": months},
+        screener_assessment=assessment,
+    )
     for outcome in body["outcomes"].values():
         e = outcome["explanation"]
         total = e["base_value"] + sum(c["contribution"] for c in e["contributions"])
@@ -193,6 +242,17 @@ def test_other_roles_may_not_screen(client: TestClient, keys: dict[str, str], ro
         ({"answers": {"no_such_indicator": "yes"}}, "answers.no_such_indicator", "unknown_field"),
         ({"answers": {"documents_withheld": "maybe"}}, "answers.documents_withheld", "invalid_value"),
         ({"answers": {"documents_withheld": True}}, "answers.documents_withheld", "invalid_value"),
+        ({"answers": {"documents_withheld": "unknown"}}, "answers.documents_withheld", "invalid_value"),
+        ({"danger": "maybe"}, "danger", "invalid_value"),
+        ({"danger": "dont_know"}, "danger", "invalid_value"),
+        ({"not_asked_reasons": {"isolation": "tired"}}, "not_asked_reasons.isolation", "invalid_value"),
+        (
+            {"not_asked_reasons": {"no_such_indicator": "deferred"}},
+            "not_asked_reasons.no_such_indicator",
+            "unknown_field",
+        ),
+        ({"consent": "perhaps"}, "consent", "invalid_value"),
+        ({"context": {"migrant_status": "tourist"}}, "context.migrant_status", "invalid_value"),
         ({"context": {"destination": "FRA"}}, "context.destination", "invalid_value"),
         ({"context": {"months_abroad": "12"}}, "context.months_abroad", "invalid_value"),
         ({"context": {"months_abroad": 1.5}}, "context.months_abroad", "invalid_value"),
@@ -222,7 +282,7 @@ def test_whole_months_may_be_written_as_floats(client: TestClient, keys: dict[st
 def test_allowed_lists_the_answers_and_the_value_sent(client: TestClient, keys: dict[str, str]) -> None:
     error = error_of(post(client, keys, example(answers={"documents_withheld": "maybe"})), 422)
     assert error["value"] == "maybe"
-    assert error["allowed"] == ["yes", "no", "unknown", "declined", None]
+    assert error["allowed"] == ["yes", "no", "dont_know", "declined", "not_asked", None]
     error = error_of(post(client, keys, example(context={"months_abroad": 601})), 422)
     assert error["value"] == 601
     assert "0 to 600" in str(error["allowed"])
