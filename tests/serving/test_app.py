@@ -123,7 +123,7 @@ def test_model_card(client: TestClient, keys: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "ru", "tg"])
 def test_questionnaire_for_any_client(client: TestClient, lang: str) -> None:
-    from models.questionnaire import load_questionnaire
+    from models.questionnaire import NOT_ASKED_REASONS, load_questionnaire, load_texts
 
     q = load_questionnaire()
     body = client.get("/v1/questionnaire", params={"lang": lang}).json()
@@ -135,8 +135,33 @@ def test_questionnaire_for_any_client(client: TestClient, lang: str) -> None:
     assert {d["id"] for d in body["dimensions"]} == {d for d, _ in q.dimensions}
     months = next(c for c in body["context"] if c["id"] == "months_abroad")
     assert (months["type"], months["min"], months["max"]) == ("months", 0, 600)
-    assert [o["value"] for o in body["indicators"][0]["options"]] == ["yes", "no", "unknown", "declined"]
+    assert [o["value"] for o in body["indicators"][0]["options"]] == ["yes", "no", "dont_know", "declined", "not_asked"]
+    assert [a["value"] for a in body["answers"]] == ["yes", "no", "dont_know", "declined", "not_asked"]
     assert "caveat" in body["messages"]
+    # who each question is put to: prospective migrants are not asked about work abroad
+    applies = {i["id"]: i["applies_to"] for i in body["indicators"]}
+    assert applies == {f.id: list(f.applies_to) for f in q.indicators}
+    assert applies["deceived_job_nature"] == []
+    for fid in ("excessive_hours", "documents_withheld", "dependent_on_employer"):
+        assert set(applies[fid]) == {"returnee", "family_member"}
+    assert {i["id"] for i in body["indicators"] if "prospective" not in i["applies_to"] and i["applies_to"]} == {
+        f.id for f in q.indicators if not f.applies("prospective")
+    }
+    # why a question was not asked, and the danger question, in this language
+    assert [r["value"] for r in body["not_asked_reasons"]] == list(NOT_ASKED_REASONS)
+    assert all(r["label"] and r["label"] != r["value"] for r in body["not_asked_reasons"])
+    assert body["danger"]["question"]
+    assert sorted(o["value"] for o in body["danger"]["options"]) == sorted(["yes", "no", "declined", "not_asked"])
+    assert all(o["label"] for o in body["danger"]["options"])
+    texts = load_texts(lang).raw
+    assert body["danger"]["question"] == str(texts["danger"]["question"])
+    assert {r["label"] for r in body["not_asked_reasons"]} == {str(v) for v in texts["not_asked_reasons"].values()}
+
+
+def test_questionnaire_texts_differ_by_language(client: TestClient) -> None:
+    bodies = {lang: client.get("/v1/questionnaire", params={"lang": lang}).json() for lang in ("en", "ru", "tg")}
+    assert len({b["danger"]["question"] for b in bodies.values()}) == 3
+    assert len({b["not_asked_reasons"][0]["label"] for b in bodies.values()}) == 3
 
 
 def test_questionnaire_rejects_unknown_languages(client: TestClient) -> None:

@@ -30,7 +30,7 @@ def filled(client: TestClient, keys: dict[str, str], db_url: str) -> str:
     client.post(f"/v1/screenings/{ids[1]}/outcome", json={"outcome": "none"}, headers=auth(keys, "specialist"))
     client.post(
         f"/v1/screenings/{ids[1]}/corrections",
-        json={"field": "isolation", "old_value": "unknown", "new_value": "yes", "reason": "typo"},
+        json={"field": "isolation", "old_value": "not_asked", "new_value": "yes", "reason": "typo"},
         headers=auth(keys, "screener"),
     )
     client.post("/v1/screenings:batch", json={"cases": [example(), example()]}, headers=auth(keys, "screener"))

@@ -99,7 +99,7 @@ def test_postgres_audit_log_end_to_end(
 
     with ThreadPoolExecutor(2) as pool:
         assert sorted(pool.map(decide, range(2))) == [201, 409]
-    correction = {"field": "isolation", "old_value": "unknown", "new_value": "yes", "reason": "typo"}
+    correction = {"field": "isolation", "old_value": "not_asked", "new_value": "yes", "reason": "typo"}
     assert (
         client.post(f"/v1/screenings/{ids[1]}/corrections", json=correction, headers=auth(keys, "screener")).status_code
         == 201

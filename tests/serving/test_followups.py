@@ -10,14 +10,19 @@ import pytest
 from conftest import auth, count_rows, screen
 from fastapi.testclient import TestClient
 
+from models.questionnaire import load_questionnaire
+
 
 def decide(client: TestClient, keys: dict[str, str], sid: str, body: dict[str, Any], role: str = "screener") -> Any:
     return client.post(f"/v1/screenings/{sid}/decision", json=body, headers=auth(keys, role))
 
 
+DECISION_OF_STATUS = {"refer": "referred", "no_referral": "not_referred", "ask_more": "needs_more_information"}
+
+
 def matching(body: dict[str, Any]) -> str:
-    """The decision that follows the recommendation."""
-    return "referred" if body["recommendation"]["refer"] else "not_referred"
+    """The decision that follows the recommendation (ask_more is followed by needing more information)."""
+    return DECISION_OF_STATUS[body["recommendation"]["status"]]
 
 
 def contrary(body: dict[str, Any]) -> str:
@@ -25,6 +30,38 @@ def contrary(body: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------- decisions
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({}, "ask_more"),
+        ({"danger": "yes"}, "refer"),
+        (
+            {
+                "answers": {f.id: "no" for f in load_questionnaire().applicable("prospective")},
+                "context": {"migrant_status": "prospective"},
+                "not_asked_reasons": {},
+            },
+            "no_referral",
+        ),
+    ],
+    ids=["ask_more", "refer", "no_referral"],
+)
+def test_each_status_is_followed_by_its_own_decision(
+    client: TestClient, keys: dict[str, str], changes: dict[str, Any], status: str
+) -> None:
+    body = screen(client, keys, **changes)
+    assert body["recommendation"]["status"] == status
+    for other in sorted(set(DECISION_OF_STATUS.values()) - {matching(body)}):
+        sid = screen(client, keys, **changes)["screening_id"]
+        response = decide(client, keys, sid, {"decision": other})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "reason_required"
+    response = decide(client, keys, body["screening_id"], {"decision": matching(body)})
+    assert response.status_code == 201, response.text
+    assert response.json()["differs_from_recommendation"] is False
+    assert response.json()["recommendation_refer"] is (status == "refer")
+
+
 def test_decision_following_the_recommendation_needs_no_reason(client: TestClient, keys: dict[str, str]) -> None:
     body = screen(client, keys)
     response = decide(client, keys, body["screening_id"], {"decision": matching(body)})
@@ -137,7 +174,7 @@ def test_corrections_keep_the_original(client: TestClient, keys: dict[str, str],
     with sqlite3.connect(path) as conn:
         before = conn.execute("SELECT * FROM screenings").fetchall()
     steps: list[dict[str, Any]] = [
-        {"field": "isolation", "old_value": "unknown", "new_value": "yes", "reason": "Entered in the wrong row."},
+        {"field": "isolation", "old_value": "not_asked", "new_value": "yes", "reason": "Entered in the wrong row."},
         {"field": "isolation", "old_value": "yes", "new_value": "no", "reason": "Checked again with the form."},
         {"field": "months_abroad", "old_value": 14, "new_value": 30, "reason": "Typo."},
         {"field": "gender", "old_value": "man", "new_value": "unknown", "reason": "Not asked after all."},
@@ -149,7 +186,7 @@ def test_corrections_keep_the_original(client: TestClient, keys: dict[str, str],
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT * FROM screenings").fetchall() == before
     record = client.get(f"/v1/screenings/{sid}", headers=auth(keys, "reviewer")).json()
-    assert record["original"]["answers"]["isolation"] == "unknown"
+    assert record["original"]["answers"]["isolation"] == "not_asked"
     assert record["current"]["answers"]["isolation"] == "no"
     assert (record["original"]["context"]["months_abroad"], record["current"]["context"]["months_abroad"]) == (14, 30)
     assert record["current"]["audit"]["gender"] == "unknown"
@@ -173,6 +210,8 @@ def test_stale_correction_is_409(client: TestClient, keys: dict[str, str]) -> No
     ("body", "field"),
     [
         ({"field": "documents_withheld", "old_value": "yes", "new_value": "maybe", "reason": "r"}, "new_value"),
+        ({"field": "documents_withheld", "old_value": "yes", "new_value": "unknown", "reason": "r"}, "new_value"),
+        ({"field": "danger", "old_value": "no", "new_value": "yes", "reason": "r"}, "field"),
         ({"field": "months_abroad", "old_value": 14, "new_value": 700, "reason": "r"}, "new_value"),
         ({"field": "screener_assessment", "old_value": "medium", "new_value": "extreme", "reason": "r"}, "new_value"),
         ({"field": "no_such_field", "old_value": "a", "new_value": "b", "reason": "r"}, "field"),
@@ -192,7 +231,7 @@ def test_bad_corrections_are_422(
 
 
 def test_correction_of_unknown_screening_is_404(client: TestClient, keys: dict[str, str]) -> None:
-    body = {"field": "isolation", "old_value": "unknown", "new_value": "yes", "reason": "r"}
+    body = {"field": "isolation", "old_value": "not_asked", "new_value": "yes", "reason": "r"}
     assert correct(client, keys, "nope", body).status_code == 404
 
 
