@@ -6,26 +6,54 @@ import csv
 import io
 from typing import Any
 
+import oracle
 import pytest
 from conftest import auth, count_rows, registered
 from fastapi.testclient import TestClient
 
-from models.screening import flat_predictions
+from models.engine import ScreeningEngine
 
 CASES: list[dict[str, Any]] = [
-    {"documents_withheld": "yes", "debt_bondage": "no", "destination": "RUS", "months_abroad": 14, "gender": "man"},
-    {"sexual_violence": "yes", "forced_tasks_or_clients": "yes", "sector": "hospitality", "months_abroad": 0},
-    {"isolation": "declined"},
+    {
+        "documents_withheld": "yes",
+        "debt_bondage": "no",
+        "migrant_status": "returnee",
+        "destination": "RUS",
+        "months_abroad": 14,
+        "gender": "man",
+    },
+    {"sexual_violence": "yes", "forced_tasks_or_clients": "dont_know", "sector": "hospitality", "months_abroad": 0},
+    {"isolation": "declined", "threats": "not_asked", "migrant_status": "prospective"},
 ]
 COLUMNS = sorted({k for case in CASES for k in case})
+FLAT_COLUMNS = [
+    f"{o}_{c}"
+    for o in ("labour", "sexual")
+    for c in ("probability", "lower", "upper", "band", "above_threshold", "base_value", "log_odds", "top_reasons")
+] + ["status", "refer", "settled", "flip_chance", "next_questions"]
 
 
 def expected() -> list[dict[str, Any]]:
-    model = registered().model
-    codes = [model.encode(case) for case in CASES]
-    import numpy as np
+    """The engine's flat record of each case (the pyfunc gives the same), as JSON carries it."""
+    engine = ScreeningEngine(registered().model)
+    return [engine.flat(a) for a in engine.assess_many(engine.encode_many(CASES))]
 
-    return flat_predictions(model, np.vstack(codes))
+
+def test_the_expected_records_follow_the_oracle() -> None:
+    model = registered().model
+    for case, record in zip(CASES, expected(), strict=True):
+        assert list(record) == FLAT_COLUMNS
+        ref = oracle.score(model, case)
+        for name, o in ref.outcomes.items():
+            assert record[f"{name}_probability"] == pytest.approx(o.probability, abs=1e-12)
+            assert record[f"{name}_log_odds"] == pytest.approx(o.log_odds, abs=1e-9)
+            assert record[f"{name}_base_value"] == pytest.approx(o.base_value, abs=1e-12)
+            for reason in filter(None, record[f"{name}_top_reasons"].split(";")):
+                fid, _, rest = reason.partition("=")
+                assert fid in o.contributions
+                assert rest.split(":")[0] not in ("not_asked", "declined", "unknown")
+        assert record["refer"] is (record["status"] == "refer")
+        assert set(filter(None, record["next_questions"].split(";"))) <= set(ref.unasked)
 
 
 def as_csv() -> str:
@@ -66,7 +94,17 @@ def test_every_invocation_is_logged(client: TestClient, keys: dict[str, str], db
 
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         rows = conn.execute("SELECT source, role, screener_assessment FROM screenings").fetchall()
+        logged = conn.execute("SELECT answers, context, result, refer FROM screenings ORDER BY seq").fetchall()
     assert set(rows) == {("invocations", "data-scientist", None)}
+    import orjson
+
+    for (answers, context, result, refer), case, record in zip(logged, CASES, expected(), strict=True):
+        answers, context, result = orjson.loads(answers), orjson.loads(context), orjson.loads(result)
+        assert answers["isolation"] == case.get("isolation", "not_asked")
+        assert answers["documents_withheld"] == case.get("documents_withheld", "not_asked")
+        assert context["migrant_status"] == case.get("migrant_status", "unknown")
+        assert result == record
+        assert bool(refer) is record["refer"]
 
 
 def test_invocations_need_a_key(client: TestClient, keys: dict[str, str]) -> None:
@@ -88,6 +126,8 @@ def test_invocations_need_a_key(client: TestClient, keys: dict[str, str]) -> Non
         b'{"dataframe_records": {"documents_withheld": "yes"}}',
         b'{"dataframe_records": [{"no_such_column": "yes"}]}',
         b'{"dataframe_records": [{"documents_withheld": "maybe"}]}',
+        b'{"dataframe_records": [{"documents_withheld": "unknown"}]}',
+        b'{"dataframe_records": [{"migrant_status": "tourist"}]}',
         b'{"dataframe_records": [{"months_abroad": 1.5}]}',
         b'{"inputs": {"documents_withheld": ["yes"], "isolation": ["no", "yes"]}}',
     ],
