@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.metrics import all_metrics, bootstrap_metrics, score_metrics
+from models.questionnaire import NOT_ASKED, load_questionnaire
+from pipeline.metrics import all_metrics, bootstrap_metrics, expected_calibration_error, mean_log_loss, score_metrics
 from pipeline.modeling import GROUND_TRUTH_P, LABELS, TRUTH, OutcomeFit
 
 
@@ -37,6 +38,7 @@ def evaluate_outcome(
     result: dict[str, Any] = {"n": len(test), "prevalence_observed": float(y_obs.mean()), "models": {}}
     if truth is not None:
         result["prevalence_true"] = float(truth.mean())
+    asked = questions_asked(test)
     for name, candidate in fit.candidates.items():
         p = candidate.predict_proba(codes)
         entry: dict[str, Any] = {
@@ -53,6 +55,7 @@ def evaluate_outcome(
         }
         if truth is not None:
             entry["truth"] = _point(truth, p, candidate.threshold)
+        entry["by_questions_asked"] = by_questions_asked(y=y_obs, p=p, asked=asked)
         result["models"][name] = entry
     if p_true is not None and truth is not None:
         bayes_obs = _point(y_obs, p_true, threshold=None)
@@ -67,6 +70,38 @@ def evaluate_outcome(
             for entry in result["models"].values():
                 entry["gap_to_bayes_given_inputs"] = _gap(entry["observed"], inputs_obs)
     return result
+
+
+ASKED_BINS: tuple[tuple[str, int, int], ...] = (
+    ("0_5", 0, 5),
+    ("6_15", 6, 15),
+    ("16_25", 16, 25),
+    ("26_plus", 26, 10_000),
+)
+"""Bins of the number of questions asked, for calibration by length of interview."""
+
+
+def questions_asked(frame: pd.DataFrame) -> np.ndarray:
+    """How many indicator questions each row's interview asked (declined counts: it was asked)."""
+    ids = [i for i in load_questionnaire().indicator_ids if i in frame.columns]
+    return (frame[ids] != NOT_ASKED).sum(axis=1).to_numpy()
+
+
+def by_questions_asked(*, y: np.ndarray, p: np.ndarray, asked: np.ndarray) -> dict[str, dict[str, float]]:
+    """Calibration per length of interview: a model must be calibrated for any set of asked questions."""
+    out = {}
+    for name, low, high in ASKED_BINS:
+        rows = (asked >= low) & (asked <= high)
+        if rows.sum() == 0:
+            continue
+        out[name] = {
+            "n": int(rows.sum()),
+            "observed_rate": float(y[rows].mean()),
+            "mean_probability": float(p[rows].mean()),
+            "ece": expected_calibration_error(y[rows], p[rows]),
+            "log_loss": mean_log_loss(y[rows], p[rows]),
+        }
+    return out
 
 
 def _gap(observed: dict[str, Any], bound: dict[str, float]) -> dict[str, float]:

@@ -41,6 +41,7 @@ def build_card(
             "truth": entry.get("truth"),
             "gap_to_bayes": entry.get("gap_to_bayes"),
             "gap_to_bayes_given_inputs": entry.get("gap_to_bayes_given_inputs"),
+            "by_questions_asked": entry.get("by_questions_asked", {}),
             "baselines": {
                 b: {k: ev["models"][b]["observed"][k] for k in ("auroc", "log_loss", "sensitivity", "specificity")}
                 for b in ("count_screener", "delphi_rule")
@@ -78,6 +79,12 @@ def build_card(
             "(`tarozu audit`), and groups whose victims are under-identified will look lower risk.",
             "Protected attributes (gender, age, citizenship, region) are audit inputs, not model features, "
             "unless the configuration above says otherwise and gives the reason.",
+            "A question not asked, a declined answer and an unrecorded context field contribute exactly 0; "
+            "all don't-know answers of a case together move its log-odds by at most "
+            f"{config.get('models', {}).get('sparse_logistic', {}).get('dont_know_cap', 'the configured cap')}. "
+            "The recommendation is refer or no_referral only when the unasked questions would change it with "
+            "a chance below the configured level, and never refer on non-answers alone (ask_more instead); "
+            "a yes to the danger question refers at once.",
             "No direct identifiers are used or stored; case references are kept only as keyed hashes.",
             "A wrongful flag costs a specialist interview and can stigmatise; a missed victim stays "
             "unprotected. The operating threshold favours sensitivity for that reason.",
@@ -145,6 +152,19 @@ def card_markdown(card: dict[str, Any]) -> str:
                 f"Gap to the Bayes-optimal model given only this model's inputs (no protected "
                 f"attributes): log-loss {g['log_loss_ratio']:+.2%}, AUROC {g['auroc_difference']:+.4f}."
             )
+        if m.get("by_questions_asked"):
+            lines += [
+                "",
+                "Calibration by number of questions asked:",
+                "",
+                "| questions asked | n | observed rate | mean probability | ECE | log-loss |",
+                "|---|---:|---:|---:|---:|---:|",
+                *[
+                    f"| {b} | {v['n']} | {v['observed_rate']:.4f} | {v['mean_probability']:.4f} | "
+                    f"{v['ece']:.4f} | {v['log_loss']:.4f} |"
+                    for b, v in m["by_questions_asked"].items()
+                ],
+            ]
         if m.get("baselines"):
             lines += [
                 "",

@@ -409,7 +409,7 @@ def log_run(
         for o, ev in evaluation.items():
             for name, entry in ev["models"].items():
                 metrics.update(flatten(entry["observed"], f"{o}.{name}"))
-                for gap in ("gap_to_bayes", "gap_to_bayes_given_inputs"):
+                for gap in ("gap_to_bayes", "gap_to_bayes_given_inputs", "by_questions_asked"):
                     if gap in entry:
                         metrics.update(flatten(entry[gap], f"{o}.{name}.{gap}"))
             for bound in ("bayes_optimal", "bayes_given_inputs"):

@@ -152,3 +152,22 @@ def test_no_question_asked_trains_on_context_and_explains_nothing_by_indicators(
     for j in indicator_columns:
         assert not model.outcomes["labour"].contributions[j].any()
     assert np.ptp(est.predict_proba(encoder.transform(splits.test))[:, 1]) > 0
+
+
+def test_calibrated_whatever_the_number_of_questions_asked(trained):  # type: ignore[no-untyped-def]
+    """Short and long interviews alike: the mean probability matches the observed rate per length."""
+    from pipeline.evaluate import by_questions_asked, questions_asked
+
+    test = trained["splits"].test
+    codes = trained["encoder"].transform(test)
+    asked = questions_asked(test)
+    assert asked.min() < 6
+    assert asked.max() > 25
+    for outcome in ("labour", "sexual"):
+        p = trained["fits"][outcome].candidates["sparse_logistic"].predict_proba(codes)
+        y = test[f"is_{outcome}"].to_numpy()
+        bins = by_questions_asked(y=y, p=p, asked=asked)
+        assert sum(b["n"] for b in bins.values()) == len(test)
+        for name, b in bins.items():
+            se = np.sqrt(max(b["observed_rate"] * (1 - b["observed_rate"]), 1e-3) / b["n"])
+            assert abs(b["mean_probability"] - b["observed_rate"]) < 4 * se + 0.005, (outcome, name, b)
