@@ -41,6 +41,38 @@ REFUSED: list[tuple[str, bytes, str, int]] = [
     ("form-content-type", b"answers=1", "application/x-www-form-urlencoded", 415),
     ("sql-in-enum", json.dumps(example(lang="en'; DROP TABLE screenings; --")).encode(), "application/json", 422),
     ("nul-in-enum", json.dumps(example(screener_assessment="low\u0000")).encode(), "application/json", 422),
+    # the interview's own fields: consent, danger, who is screened, not-asked reasons
+    ("consent-false", json.dumps(example(consent=False)).encode(), "application/json", 422),
+    ("consent-string-false", json.dumps(example(consent="false")).encode(), "application/json", 422),
+    ("consent-object", json.dumps(example(consent={"given": True})).encode(), "application/json", 422),
+    ("consent-list", json.dumps(example(consent=[True])).encode(), "application/json", 422),
+    ("consent-huge-int", json.dumps(example(consent=2**70)).encode(), "application/json", 422),
+    ("danger-sql", json.dumps(example(danger="yes'; DELETE FROM screenings; --")).encode(), "application/json", 422),
+    ("danger-nul", json.dumps(example(danger="yes\u0000")).encode(), "application/json", 422),
+    ("danger-case", json.dumps(example(danger="YES")).encode(), "application/json", 422),
+    ("child", json.dumps(example(audit={"age_band": "9-17"})).encode(), "application/json", 422),
+    (
+        "status-sql",
+        json.dumps(example(context={"migrant_status": "returnee' OR '1'='1"})).encode(),
+        "application/json",
+        422,
+    ),
+    ("no-status", json.dumps(example(context={"destination": "RUS"})).encode(), "application/json", 422),
+    (
+        "not-applicable",
+        json.dumps(example(context={"migrant_status": "prospective"}, answers={"isolation": "yes"})).encode(),
+        "application/json",
+        422,
+    ),
+    ("old-unknown-answer", json.dumps(example(answers={"isolation": "unknown"})).encode(), "application/json", 422),
+    ("reasons-list", json.dumps(example(not_asked_reasons=["deferred"])).encode(), "application/json", 422),
+    (
+        "reason-free-text",
+        json.dumps(example(not_asked_reasons={"isolation": "x" * 10_000})).encode(),
+        "application/json",
+        422,
+    ),
+    ("reasons-deep", b'{"not_asked_reasons": ' + b"{" * 5000 + b"}" * 5000 + b"}", "application/json", 400),
 ]
 
 
@@ -107,6 +139,18 @@ def test_missing_and_wrong_keys_are_401(client: TestClient, db_url: str, headers
     assert r.status_code == status
     assert r.json()["error"]["code"] in ("missing_api_key", "invalid_api_key")
     assert total_rows(db_url) == before
+
+
+def test_a_batch_with_one_hostile_case_writes_nothing(client: TestClient, keys: dict[str, str], db_url: str) -> None:
+    screen(client, keys)
+    before = total_rows(db_url)
+    for bad in (example(consent=False), example(audit={"age_band": "0-8"}), example(danger="maybe")):
+        cases = [example()] * 50 + [bad] + [example()] * 49
+        r = client.post("/v1/screenings:batch", json={"cases": cases}, headers=auth(keys, "screener"))
+        assert r.status_code == 422, r.text[:300]
+        assert r.json()["error"]["row"] == 51
+        assert total_rows(db_url) == before
+    assert chain_ok(db_url)
 
 
 @pytest.mark.parametrize("role", ["specialist", "reviewer", "admin"])
