@@ -33,7 +33,16 @@ CONCURRENCY = 8
 DURATION_S = 10
 ROUNDS = 2
 CASE = {
-    "answers": {"documents_withheld": "yes", "excessive_hours": "yes", "debt_bondage": "no", "threats": "unknown"},
+    "consent": True,
+    "answers": {
+        "documents_withheld": "yes",
+        "excessive_hours": "yes",
+        "debt_bondage": "no",
+        "threats": "dont_know",
+        "isolation": "declined",
+    },
+    "not_asked_reasons": {"sexual_violence": "not_safe_here"},
+    "danger": "no",
     "context": {"destination": "RUS", "sector": "construction", "months_abroad": 14, "migrant_status": "returnee"},
     "audit": {"gender": "man", "age_band": "30-38"},
     "lang": "en",

@@ -149,13 +149,38 @@ def build(work: Path) -> tuple[Any, dict[str, str], Any]:
     return app, keys, TestClient(app)
 
 
-def seed_screenings(client: Any, keys: dict[str, str], n: int) -> list[str]:
-    """``n`` screenings to aim decisions, outcomes and corrections at."""
+def seed_cases() -> list[dict[str, Any]]:
+    """Screenings of every status (refer, ask_more, no_referral) and both kinds of person."""
+    from models.questionnaire import load_questionnaire
     from serving.schemas import SCREENING_EXAMPLE
 
+    prospective = [f.id for f in load_questionnaire().applicable("prospective")]
+    return [
+        SCREENING_EXAMPLE,
+        {**SCREENING_EXAMPLE, "danger": "yes"},
+        {
+            **SCREENING_EXAMPLE,
+            "answers": {fid: "no" for fid in prospective},
+            "not_asked_reasons": {},
+            "context": {"migrant_status": "prospective"},
+            "audit": None,
+        },
+        {
+            "consent": True,
+            "answers": {"deceived_wages": "dont_know", "economic_pressure": "declined"},
+            "not_asked_reasons": {"recruitment_violence": "not_safe_here"},
+            "context": {"migrant_status": "prospective", "months_abroad": 0},
+            "screener_assessment": "low",
+        },
+    ]
+
+
+def seed_screenings(client: Any, keys: dict[str, str], n: int) -> list[str]:
+    """``n`` screenings to aim decisions, outcomes and corrections at."""
+    cases = seed_cases()
     ids = []
-    for _ in range(n):
-        r = client.post("/v1/screenings", json=SCREENING_EXAMPLE, headers={"X-API-Key": keys["screener"]})
+    for i in range(n):
+        r = client.post("/v1/screenings", json=cases[i % len(cases)], headers={"X-API-Key": keys["screener"]})
         r.raise_for_status()
         ids.append(r.json()["screening_id"])
     return ids

@@ -6,9 +6,10 @@ times, side by side in one run:
 
 - ``GET /health`` and ``POST /v1/screenings`` end to end (all threads' CPU, so the audit
   writer's work is included), and the same route with the work replaced by a fixed reply;
-- the steps of a screening alone: validating the request, encoding, scoring (both outcomes
-  and the uncertainty ensemble), rendering the explained response, and appending the row to
-  the audit log (a commit with fsync, shared by eight rows as under load);
+- the steps of a screening alone: validating the request, encoding, assessing (both outcomes,
+  the uncertainty ensemble and the outlook of the questions not yet asked), rendering the
+  explained response, and appending the row to the audit log (a commit with fsync, shared by
+  eight rows as under load);
 - the same steps for a batch of 1,000 cases.
 
 The "budget" line is what one screening may cost for the throughput targets of the issue
@@ -157,15 +158,16 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
     health, screening, floor = asyncio.run(end_to_end())
 
     loaded = LoadedModel.prepare(registered)
-    compiled = loaded.compiled
+    scorer = loaded.scorer
     parsed = parse_json(body, ScreeningRequest, "application/json")
     values = service._values(parsed)
+    interview = service._interview(parsed)
     merged = {**values[0], **values[1], **values[2]}
-    codes = compiled.encode(merged)
-    scores = compiled.score(codes)
+    codes = scorer.encode(merged)
+    assessment = scorer.assess(codes, interview)
     services = type("Services", (), {"hmac_key": b"b" * 48})()
     principal = Principal(key_id="bench", role="screener")
-    _, result = compiled.render(scores, 0, codes, lang="en")
+    result = service._logged_result(parsed, assessment)
     row = service._case_row(
         parsed, values, services=services, loaded=loaded, principal=principal, source="api", result=result
     )
@@ -173,12 +175,18 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
         "validate request (pydantic)": _per_call(
             lambda: parse_json(body, ScreeningRequest, "application/json"), number=2000
         ),
-        "encode answers": _per_call(lambda: compiled.encode(merged), number=2000),
-        "score (2 outcomes x ensemble)": _per_call(lambda: compiled.score(codes), number=2000),
-        "render explained response": _per_call(lambda: compiled.render(scores, 0, codes, lang="en"), number=2000),
+        "encode answers": _per_call(lambda: scorer.encode(merged), number=2000),
+        "assess (2 outcomes x ensemble, outlook)": _per_call(lambda: scorer.assess(codes, interview), number=500),
+        "render explained response": _per_call(lambda: scorer.render(assessment, lang="en"), number=2000),
         "build audit row": _per_call(
             lambda: service._case_row(
-                parsed, values, services=services, loaded=loaded, principal=principal, source="api", result=result
+                parsed,
+                values,
+                services=services,
+                loaded=loaded,
+                principal=principal,
+                source="api",
+                result=service._logged_result(parsed, assessment),
             ),
             number=2000,
         ),
@@ -187,20 +195,18 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
 
     batch_body = json.dumps({"cases": [case] * 1000}).encode()
     cases = parse_batch(batch_body, "application/json", max_cases=10_000)
-    batch_codes, batch_scores, batch_rows = service._score_batch(
-        cases, services=services, loaded=loaded, principal=principal
-    )
+    batch_assessments, batch_rows = service._score_batch(cases, services=services, loaded=loaded, principal=principal)
     batch = {
         "validate 1,000 cases": _per_call(
             lambda: parse_batch(batch_body, "application/json", max_cases=10_000), number=1
         ),
-        "encode, score, audit rows": _per_call(
+        "encode, assess, audit rows": _per_call(
             lambda: service._score_batch(cases, services=services, loaded=loaded, principal=principal),
             number=1,
         ),
         "append 1,000 rows (one commit)": _writer_cpu_per_row(engine, batch_rows[0], per_commit=1000, commits=2) * 1000,
         "render 1,000 explained results": _per_call(
-            lambda: [compiled.render(batch_scores, i, batch_codes[i], lang="en") for i in range(1000)], number=1
+            lambda: [scorer.render(a, lang="en") for a in batch_assessments], number=1
         ),
     }
     engine.dispose()

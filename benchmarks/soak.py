@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -99,10 +100,35 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def soak(*, url: str, key: str, pid: int, seconds: float, concurrency: int) -> SoakResult:
-    """Screen the example case from ``concurrency`` threads for ``seconds``."""
+def soak_cases() -> list[dict[str, Any]]:
+    """The documented example and interviews that stop early: what screeners send."""
     from serving.schemas import SCREENING_EXAMPLE
 
+    return [
+        SCREENING_EXAMPLE,
+        {
+            "consent": True,
+            "answers": {"deceived_wages": "yes", "economic_pressure": "dont_know", "recruitment_debt": "declined"},
+            "not_asked_reasons": {"recruitment_violence": "deferred"},
+            "danger": "not_asked",
+            "context": {"migrant_status": "prospective", "months_abroad": 0},
+            "lang": "ru",
+            "screener_assessment": "low",
+        },
+        {
+            "consent": True,
+            "answers": {"isolation": "yes", "threats": "no"},
+            "danger": "yes",
+            "context": {"migrant_status": "family_member"},
+            "lang": "tg",
+            "screener_assessment": "high",
+        },
+    ]
+
+
+def soak(*, url: str, key: str, pid: int, seconds: float, concurrency: int) -> SoakResult:
+    """Screen the soak cases in turn from ``concurrency`` threads for ``seconds``."""
+    cases = soak_cases()
     window = min(60.0, seconds / 4)
     result = SoakResult(seconds=seconds, concurrency=concurrency, window=window, warmup=min(10.0, seconds / 6))
     lock = threading.Lock()
@@ -113,9 +139,11 @@ def soak(*, url: str, key: str, pid: int, seconds: float, concurrency: int) -> S
         mine: list[tuple[float, float]] = []
         errors: list[str] = []
         with httpx.Client(base_url=url, timeout=30.0, headers={"X-API-Key": key}) as http:
+            sent = 0
             while (t0 := time.monotonic()) < end:
                 try:
-                    r = http.post("/v1/screenings", json=SCREENING_EXAMPLE)
+                    r = http.post("/v1/screenings", json=cases[sent % len(cases)])
+                    sent += 1
                     if r.status_code != 201:
                         errors.append(f"{r.status_code} {r.text[:200]}")
                 except httpx.HTTPError as exc:
