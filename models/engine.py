@@ -11,7 +11,8 @@ sum(contributions) == log_odds``), and for the case the recommendation:
 - ``ask_more`` otherwise, with the range the probability could still reach and the next
   questions, best first;
 - never ``refer`` on non-answers alone: without a ``yes`` answer, the screener's own "high"
-  concern or the danger question, the strongest status is ``ask_more``;
+  concern or the danger question, the strongest status is ``ask_more``, and without a ``yes``
+  answer no band is ``high``;
 - ``refer`` with ``urgent`` whenever the person, or someone close to them, is in danger now.
 
 A question not asked, a declined answer and an unrecorded context field contribute exactly 0
@@ -210,6 +211,7 @@ class ScreeningEngine:
             level=self._level,
             seed=code_list,
         )
+        answered_yes = bool(np.any(applicable & (answers == np.asarray(self._yes))))
         outcomes = {}
         for k, name in enumerate(self.outcome_names):
             s = scores[name]
@@ -218,7 +220,8 @@ class ScreeningEngine:
                 probability=float(s.probability[i]),
                 interval=(float(s.lower[i]), float(s.upper[i])),
                 range=(float(view.ranges[k, 0]), float(view.ranges[k, 1])),
-                band=BANDS[int(s.band[i])],
+                # "high" needs a sign that was told: non-answers and context alone are at most "medium"
+                band=BANDS[int(s.band[i]) if answered_yes else min(int(s.band[i]), BANDS.index("medium"))],
                 above_threshold=bool(s.above_threshold[i]),
                 threshold=self.model.outcomes[name].threshold,
                 base_value=float(s.base_value) + status_shift[name],
@@ -229,7 +232,6 @@ class ScreeningEngine:
                     if j != self._status and self.field_defs[j].levels[code_list[j]] not in self._silent[j]
                 },
             )
-        answered_yes = bool(np.any(applicable & (answers == np.asarray(self._yes))))
         eligible = answered_yes or interview.screener_assessment == "high" or interview.danger == YES
         above = any(o.above_threshold for o in outcomes.values())
         urgent = interview.danger == YES
