@@ -120,7 +120,7 @@ STATUS_REQUIRED = (
     "which questions apply (returnee, prospective or family_member)."
 )
 NOT_APPLICABLE = (
-    "answers {fields} do not apply to a {status} person: they are not put to them. Leave them out "
+    "answers {fields} do not apply to a {status}: they are not put to them. Leave them out "
     "(or send not_asked), or correct context.migrant_status."
 )
 REASON_FOR_ANSWERED = (
@@ -141,7 +141,8 @@ def _case_rules(case: Any) -> Any:
     answered = {f.id for f in _Q.indicators if getattr(case.answers, f.id) not in (None, NOT_ASKED)}
     wrong = sorted(f.id for f in _Q.indicators if f.id in answered and not f.applies(status))
     if wrong:
-        raise PydanticCustomError("not_applicable", NOT_APPLICABLE.format(fields=wrong, status=status))
+        who = load_texts("en").value(STATUS_FIELD, status).lower()
+        raise PydanticCustomError("not_applicable", NOT_APPLICABLE.format(fields=wrong, status=who))
     reasons = {f.id for f in _Q.indicators if getattr(case.not_asked_reasons, f.id) is not None}
     if reasons & answered:
         raise PydanticCustomError("not_applicable", REASON_FOR_ANSWERED.format(fields=sorted(reasons & answered)))
@@ -180,8 +181,11 @@ ScreeningRequest = create_model(
     "is made before any score is seen.",
     __validators__={"case_rules": model_validator(mode="after")(_case_rules)},  # type: ignore[dict-item]
     consent=(
-        bool,
-        Field(description="The person agreed to the screening after being told what it is (required: true)."),
+        bool | None,
+        Field(
+            default=None,
+            description="The person agreed to the screening after being told what it is: required, and true.",
+        ),
     ),
     answers=(Answers, Field(default_factory=Answers)),
     not_asked_reasons=(NotAskedReasons, Field(default_factory=NotAskedReasons)),
