@@ -9,6 +9,8 @@ the questionnaire's declared levels and the rules of the interview-aware screeni
   a declined answer, an unrecorded (``unknown``) context field or ``migrant_status``, whose
   contribution is folded into the base value (the score of an empty form for who is
   screened), so ``base_value + sum(contributions) == log_odds``;
+- the band follows the thresholds, except that without a ``yes`` answer (to a question that
+  applies) it is at most ``medium``;
 - the counts are over the questions that apply to the person's ``migrant_status``;
 - the status: a danger ``yes`` refers, urgently; otherwise nothing but a settled decision
   refers or rules out a referral, and a referral needs a ``yes`` answer (to a question that
@@ -131,6 +133,7 @@ def score(
     levels = {fid: level_of(fid, values.get(fid)) for fid in model.fields}
     codes = [list(q.field(fid).levels).index(levels[fid]) for fid in model.fields]
     status = levels.get(STATUS, "unknown")
+    answered_yes = any(levels[f.id] == "yes" and applies(f.id, status) for f in q.indicators if f.id in levels)
     outcomes: dict[str, OracleOutcome] = {}
     for name in ("labour", "sexual"):
         if name not in model.outcomes:
@@ -161,6 +164,8 @@ def score(
         else:
             lower = upper = p
         band = "high" if p >= om.high_threshold else "medium" if p >= om.threshold else "low"
+        if band == "high" and not answered_yes:
+            band = "medium"  # without a yes answer, non-answers and context alone are at most medium
         outcomes[name] = OracleOutcome(
             log_odds=total,
             probability=p,
@@ -173,7 +178,6 @@ def score(
         )
     counts = {"total": 0, "answered": 0, "dont_know": 0, "declined": 0, "not_asked": 0, "not_applicable": 0}
     unasked = []
-    answered_yes = False
     for f in q.indicators:
         if f.id not in levels:
             continue
@@ -191,8 +195,6 @@ def score(
             counts["answered"] += 1
             if answer == "dont_know":
                 counts["dont_know"] += 1
-            if answer == "yes":
-                answered_yes = True
     return OracleCase(
         levels=levels,
         codes=codes,

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from pipeline.cli import main
 from pipeline.data.schema import load_dataset
 
+DECISION_OF_STATUS = {"refer": "referred", "no_referral": "not_referred", "ask_more": "needs_more_information"}
+
 
 def test_export_writes_only_cases_with_outcomes_and_reports_selective_labels(
     client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -22,7 +24,7 @@ def test_export_writes_only_cases_with_outcomes_and_reports_selective_labels(
         sid = body["screening_id"]
         decision = "referred" if outcome else "not_referred"
         payload = {"decision": decision}
-        if decision != ("referred" if body["recommendation"]["refer"] else "not_referred"):
+        if decision != DECISION_OF_STATUS[body["recommendation"]["status"]]:
             payload.update(reason="screener_judgement")
         assert (
             client.post(f"/v1/screenings/{sid}/decision", json=payload, headers=auth(keys, "screener")).status_code

@@ -341,9 +341,9 @@ def without(case: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 REFUSALS = [
-    (without(example(), "consent"), "consent_required", "consent"),
+    (without(example(), "consent"), "consent_required", None),
     (example(consent=False), "consent_required", None),
-    (example(consent=None), "consent_required", "consent"),
+    (example(consent=None), "consent_required", None),
     (example(audit={"age_band": "0-8"}), "child_protection", None),
     (example(audit={"age_band": "9-17", "gender": "woman"}), "child_protection", None),
     (

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from pipeline.cli import main
 
+DECISION_OF_STATUS = {"refer": "referred", "no_referral": "not_referred", "ask_more": "needs_more_information"}
+
 
 def test_audit_from_log_reports_what_the_api_logged(
     client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path
@@ -17,7 +19,7 @@ def test_audit_from_log_reports_what_the_api_logged(
     for i in range(6):
         gender = "woman" if i % 2 else "man"
         body = screen(client, keys, audit={"gender": gender, "age_band": "24-26"})
-        decision = "referred" if body["recommendation"]["refer"] else "not_referred"
+        decision = DECISION_OF_STATUS[body["recommendation"]["status"]]  # follows the recommendation
         payload = {"decision": decision}
         assert (
             client.post(
