@@ -1,7 +1,9 @@
 """Run every benchmark: ``python -m benchmarks [--only NAME ...]``.
 
 training: generator speed, training time, accuracy against the Bayes-optimal model and the
-baselines; api: throughput and latency against `mlflow models serve` and the bare /health;
+baselines; interview: partial interviews against the exact posterior, the empty form, and
+the adaptive question order against the full questionnaire and fixed short forms (reuses
+training's model); api: throughput and latency against `mlflow models serve` and the bare /health;
 soak: 10 minutes at concurrency 8; fuzz: 2,000 schemathesis cases per operation;
 structure (only when named): which model classes can approach the Bayes-optimal bounds.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-BENCHMARKS = ("training", "api", "soak", "fuzz")
+BENCHMARKS = ("training", "interview", "api", "soak", "fuzz")
 EXTRA = ("structure",)  # on request only: several minutes
 
 
@@ -27,6 +29,10 @@ def main() -> int:
         from benchmarks import training
 
         work = training.main().get("work")
+    if "interview" in chosen:
+        from benchmarks import interview
+
+        interview.main(work=work)
     if "api" in chosen:
         from benchmarks import api
 
