@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from models.engine import DANGER_ANSWERS, STATUSES
@@ -181,7 +190,7 @@ ScreeningRequest = create_model(
     "is made before any score is seen.",
     __validators__={"case_rules": model_validator(mode="after")(_case_rules)},  # type: ignore[dict-item]
     consent=(
-        bool | None,
+        StrictBool | None,
         Field(
             default=None,
             description="The person agreed to the screening after being told what it is: required, and true.",

@@ -80,12 +80,11 @@ def _interview(case: Any) -> Interview:
 
 def _logged_result(case: Any, assessment: Assessment) -> dict[str, Any]:
     """The audit log's copy of a result: its numbers, the consent and why questions were not asked."""
-    reasons = group_values(case.not_asked_reasons, _INDICATORS)
     return {
         **assessment.compact(),
         "consent": case.consent,
         "danger": case.danger,
-        "not_asked_reasons": {k: v for k, v in reasons.items() if v is not None},
+        "not_asked_reasons": case.not_asked_reasons.model_dump(exclude_none=True),
     }
 
 
