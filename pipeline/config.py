@@ -124,6 +124,7 @@ class InterviewsConfig(_Strict):
     masked_copies: int = Field(default=1, ge=0, le=5)
     min_asked: int = Field(default=0, ge=0)
     max_asked: int = Field(default=12, ge=0)
+    context_unrecorded: float = Field(default=0.3, ge=0, le=1)
     seed: int = 0
 
     @model_validator(mode="after")

@@ -165,7 +165,13 @@ def with_cut_interviews(frame: pd.DataFrame, interviews: InterviewsConfig, *, se
     if interviews.masked_copies == 0 or frame.empty:
         return frame
     copies = [
-        mask_interviews(frame, seed=seed + k, min_asked=interviews.min_asked, max_asked=interviews.max_asked)
+        mask_interviews(
+            frame,
+            seed=seed + k,
+            min_asked=interviews.min_asked,
+            max_asked=interviews.max_asked,
+            context_unrecorded=interviews.context_unrecorded,
+        )
         for k in range(interviews.masked_copies)
     ]
     kept = [c for c in frame.columns if all(c in copy.columns for copy in copies)]

@@ -91,6 +91,7 @@ CONFIG_INVALID = "population config {path!r}: {problem}"
 BAD_KEYS = "{where}: {keys} not allowed; allowed are {allowed}"
 MISSING_KEYS = "{where}: missing {keys}"
 BAD_RATE = "{where}: {value!r} must be a probability from 0 to below 1"
+BAD_SHARE = "context_unrecorded must be a share from 0 to 1, not {value!r}"
 BAD_WEIGHT = "{where}: weights must be non-negative numbers with a positive sum"
 BAD_POSITIVE = "{where}: {value!r} must be a positive number"
 BAD_YEARS = "years: first ({first}) comes after last ({last})"
@@ -1046,6 +1047,7 @@ def mask_interviews(
     seed: int,
     min_asked: int = 3,
     max_asked: int | None = None,
+    context_unrecorded: float = 0.0,
 ) -> pd.DataFrame:
     """Cut each row's interview to a random subset of the questions it asked.
 
@@ -1062,6 +1064,8 @@ def mask_interviews(
     frame : a Tarozu frame (validated here).
     seed : seed of :func:`numpy.random.default_rng`; the same seed masks the same questions.
     min_asked, max_asked : range of the number of questions kept per row.
+    context_unrecorded : share of the context fields (all but ``migrant_status``) also left
+        unrecorded, each independently of its value and of the truth, as the generator does.
 
     Returns
     -------
@@ -1080,6 +1084,8 @@ def mask_interviews(
         or (max_asked is not None and (not whole(max_asked) or max_asked < min_asked))
     ):
         raise ValueError(BAD_MASK_RANGE.format(low=min_asked, high=max_asked))
+    if not 0.0 <= context_unrecorded <= 1.0:
+        raise ValueError(BAD_SHARE.format(value=context_unrecorded))
     out = validate_frame(frame).drop(columns=list(PROBABILITY_COLUMNS), errors="ignore")
     q = load_questionnaire()
     ids = list(q.indicator_ids)
@@ -1102,6 +1108,10 @@ def mask_interviews(
     codes[~keep] = NOT_ASKED_CODE
     for j, indicator in enumerate(ids):
         out[indicator] = _text_column(codes[:, j], ANSWERS).set_axis(out.index)
+    if context_unrecorded > 0.0:
+        for f in q.context:
+            if f.id != STATUS_FIELD:
+                out.loc[rng.random(len(out)) < context_unrecorded, f.id] = UNKNOWN
     return out
 
 

@@ -320,6 +320,29 @@ def test_mask_interviews_draws_k_and_the_subset_uniformly(population: Factory) -
     assert (np.abs(after.mean(axis=0) - expected) <= Z_TOLERANCE * se).all()
 
 
+def test_mask_interviews_can_leave_context_unrecorded_and_stays_exact(population: Factory) -> None:
+    """Context left out at random (never migrant_status) is no evidence the posterior cannot handle:
+    it still matches the truth's rate among the rows whose context was cut."""
+    frame = population(rows=30_000, seed=4)
+    masked = mask_interviews(frame, seed=2, min_asked=0, max_asked=5, context_unrecorded=0.4)
+    q = load_questionnaire()
+    for f in q.context:
+        share = float((masked[f.id] == "unknown").mean())
+        if f.id == "migrant_status":
+            assert share == 0.0
+        else:
+            before = float((frame[f.id] == "unknown").mean())
+            expected = before + (1 - before) * 0.4
+            assert abs(share - expected) <= Z_TOLERANCE * math.sqrt(expected * (1 - expected) / len(masked))
+    exact = true_probabilities(masked)
+    for outcome in ("labour", "sexual"):
+        truth = masked[f"true_{outcome}"].to_numpy()
+        p = exact[f"p_{outcome}"].to_numpy()
+        assert abs(p.mean() - truth.mean()) <= Z_TOLERANCE * math.sqrt(p.mean() * (1 - p.mean()) / len(p))
+    with pytest.raises(ValueError, match="context_unrecorded"):
+        mask_interviews(frame, seed=1, context_unrecorded=1.5)
+
+
 def test_mask_interviews_refuses_a_bad_range(population: Factory) -> None:
     frame = population(rows=50, seed=3)
     for low, high in ((-1, None), (5, 4), (2.5, None)):
