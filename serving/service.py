@@ -84,8 +84,16 @@ def _logged_result(case: Any, assessment: Assessment) -> dict[str, Any]:
         **assessment.compact(),
         "consent": case.consent,
         "danger": case.danger,
-        "not_asked_reasons": case.not_asked_reasons.model_dump(exclude_none=True),
+        "not_asked_reasons": _not_asked_reasons(case),
     }
+
+
+def _not_asked_reasons(case: Any) -> dict[str, str]:
+    """The reasons given, and ``not_applicable`` for every question that does not apply to who is screened."""
+    status = case.context.migrant_status
+    reasons = {f.id: "not_applicable" for f in _Q.indicators if not f.applies(status)}
+    reasons.update(case.not_asked_reasons.model_dump(exclude_none=True))
+    return reasons
 
 
 def _case_row(
