@@ -17,18 +17,14 @@ from pipeline.data.synthetic import generate
 STAT_ROWS = 120_000
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The ``shared`` directory beside the repository (CI provides it)."""
-    return (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
+CTDC_VP_FILE = Path(__file__).resolve().parents[2] / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
 
 
 @pytest.fixture(scope="session")
-def ctdc_vp_path(shared_dir: Path) -> Path:
-    """The real CTDC Victim-Perpetrator condensed file; a missing file fails, never skips."""
-    path = shared_dir / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
-    assert path.is_file(), f"the CTDC file is missing: {path} (CI provides ../shared beside the repository)"
-    return path
+def ctdc_vp_path() -> Path:
+    """The real CTDC Victim-Perpetrator condensed file, shipped in data/ctdc; missing fails, never skips."""
+    assert CTDC_VP_FILE.is_file(), f"the CTDC file is missing: {CTDC_VP_FILE} (data/ctdc/SOURCE.md says what it is)"
+    return CTDC_VP_FILE
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import ConfigError, TrainConfig, load_config
 
-SHARED_CTDC = Path(__file__).resolve().parents[3] / "shared" / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
+CTDC_FILE = Path(__file__).resolve().parents[2] / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
 
 
 def _small(config: TrainConfig, rows: int = 6000) -> TrainConfig:
@@ -67,10 +67,10 @@ def test_ctdc_victims_only_data_is_trained_but_never_registered(mlflow_home):  #
     from pipeline import registry
     from pipeline.train import train
 
-    assert SHARED_CTDC.exists(), "the CTDC file ships in shared/data/ctdc"
+    assert CTDC_FILE.exists(), "the CTDC file ships in data/ctdc"
     config = load_config()
     config = _small(config).model_copy(
-        update={"data": config.data.model_copy(update={"source": "file", "path": str(SHARED_CTDC)})}
+        update={"data": config.data.model_copy(update={"source": "file", "path": str(CTDC_FILE)})}
     )
     result = train(config, work_dir=mlflow_home / "data")
     assert result.version is None
