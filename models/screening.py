@@ -39,6 +39,10 @@ OVER_CAP = (
     "above the model's cap of {cap}"
 )
 BAD_ANSWER_MODEL = "answer model: {problem}; retrain the model"
+OTHER_QUESTIONNAIRE = (
+    "the model was trained on questionnaire version {trained!r}, and this Tarozu declares version "
+    "{current!r}: retrain the model on data of the current questionnaire"
+)
 INTERVAL = (2.5, 97.5)
 
 
@@ -263,6 +267,10 @@ class ScreeningModel:
             dont_know_cap=float(raw["dont_know_cap"]),
             metadata=raw.get("metadata", {}),
         )
+        trained = model.metadata.get("questionnaire_version")
+        current = load_questionnaire().version
+        if trained is not None and str(trained) != current:
+            raise ValueError(OTHER_QUESTIONNAIRE.format(trained=trained, current=current))
         declared = {f.id: list(f.levels) for f in model.encoder.fields}
         if raw.get("levels") and raw["levels"] != declared:
             raise ValueError(

@@ -133,7 +133,7 @@ def _csv_case(record: Mapping[str, str]) -> dict[str, Any]:
     for column, value in record.items():
         if value == "":
             continue
-        if column in ("lang", "screener_assessment", "case_ref", "danger"):
+        if column in ("lang", "screener_assessment", "case_ref", "danger", "questionnaire_version"):
             case[column] = value
             continue
         if column == "consent":
@@ -159,6 +159,7 @@ def _parse_csv_batch(body: bytes, *, max_cases: int) -> list[Any]:
         "case_ref",
         "consent",
         "danger",
+        "questionnaire_version",
     ]
     seen: set[str] = set()
     for column in header:

@@ -113,7 +113,17 @@ AuditAttributes = _group_model(
 )
 
 CHILD_AGE_BANDS: tuple[str, ...] = ("0-8", "9-17")
-CASE_RULES: tuple[str, ...] = ("consent_required", "child_protection", "migrant_status_required", "not_applicable")
+CASE_RULES: tuple[str, ...] = (
+    "consent_required",
+    "child_protection",
+    "migrant_status_required",
+    "not_applicable",
+    "questionnaire_version",
+)
+OTHER_VERSION = (
+    "questionnaire_version {given!r} is not the questionnaire this service asks ({current!r}): the "
+    "answers may mean something else. Reload the questionnaire (GET /v1/questionnaire) and ask again."
+)
 CONSENT_REQUIRED = (
     "consent is required before anything is scored: tell the person who is asking, why, what happens "
     "with the answers, that any question may be left unanswered and that help does not depend on it; "
@@ -141,6 +151,10 @@ def _case_rules(case: Any) -> Any:
     """The rules of a screening beyond each field's type (each a 422 with its own code)."""
     if case.consent is not True:
         raise PydanticCustomError("consent_required", CONSENT_REQUIRED)
+    if case.questionnaire_version is not None and case.questionnaire_version != _Q.version:
+        raise PydanticCustomError(
+            "questionnaire_version", OTHER_VERSION.format(given=case.questionnaire_version, current=_Q.version)
+        )
     band = getattr(case.audit, "age_band", None) if case.audit is not None else None
     if band in CHILD_AGE_BANDS:
         raise PydanticCustomError("child_protection", CHILD_PROTECTION.format(band=band))
@@ -177,6 +191,7 @@ SCREENING_EXAMPLE: dict[str, Any] = {
     "audit": {"gender": "man", "age_band": "24-26", "citizenship": "TJK", "region": "khatlon"},
     "not_asked_reasons": {"sexual_violence": "not_safe_here"},
     "danger": "no",
+    "questionnaire_version": _Q.version,
     "consent": True,
     "case_ref": "NRM-2026-0042",
     "lang": "en",
@@ -194,6 +209,15 @@ ScreeningRequest = create_model(
         Field(
             default=None,
             description="The person agreed to the screening after being told what it is: required, and true.",
+        ),
+    ),
+    questionnaire_version=(
+        str | None,
+        Field(
+            default=None,
+            max_length=32,
+            description="The questionnaire version the answers were collected with (GET /v1/questionnaire); "
+            "a case of another version is refused.",
         ),
     ),
     answers=(Answers, Field(default_factory=Answers)),

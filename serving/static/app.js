@@ -989,6 +989,7 @@
     }
     const payload = {
       consent: true,
+      questionnaire_version: q.raw.version,
       danger: DANGER.indexOf(state.draft.danger) >= 0 ? state.draft.danger : "not_asked",
       answers,
       context,

@@ -508,3 +508,31 @@ def test_the_counts_of_a_prospective_migrant(client: TestClient, keys: dict[str,
         "not_applicable": len(Q.indicators) - applicable,
     }
     assert str(applicable - 3) in interview["text"]
+
+
+def test_a_case_of_another_questionnaire_version_is_refused(
+    client: TestClient, keys: dict[str, str], db_url: str
+) -> None:
+    """Answers collected with another version may mean something else: refused, nothing logged."""
+    before = count_rows(db_url, "screenings")
+    response = client.post(URL, json=example(questionnaire_version="2025.01"), headers=auth(keys, "screener"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "questionnaire_version"
+    assert Q.version in error["message"]
+    assert count_rows(db_url, "screenings") == before
+    # the current version, or none given, is scored
+    assert screen(client, keys, questionnaire_version=Q.version)["recommendation"]["status"]
+    assert screen(client, keys, questionnaire_version=None)["recommendation"]["status"]
+
+
+def test_a_model_of_another_questionnaire_version_does_not_load(tmp_path: Any) -> None:
+    model = make_model()
+    model.metadata["questionnaire_version"] = "2025.01"
+    path = tmp_path / "model.json"
+    model.save(path)
+    with pytest.raises(ValueError, match="questionnaire version '2025.01'"):
+        ScreeningModel.load(path)
+    model.metadata["questionnaire_version"] = Q.version
+    model.save(path)
+    assert ScreeningModel.load(path).fields == model.fields
