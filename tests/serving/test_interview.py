@@ -531,7 +531,7 @@ def test_a_model_of_another_questionnaire_version_does_not_load(tmp_path: Any) -
     model.metadata["questionnaire_version"] = "2025.01"
     path = tmp_path / "model.json"
     model.save(path)
-    with pytest.raises(ValueError, match="questionnaire version '2025.01'"):
+    with pytest.raises(ValueError, match=r"questionnaire version '2025\.01'"):
         ScreeningModel.load(path)
     model.metadata["questionnaire_version"] = Q.version
     model.save(path)
