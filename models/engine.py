@@ -36,6 +36,7 @@ from models.questionnaire import (
     DECLINED,
     DONT_KNOW,
     LANGUAGES,
+    NO,
     NOT_ASKED,
     STATUS_FIELD,
     YES,
@@ -123,6 +124,7 @@ class ScreeningEngine:
         self.model = model
         self.fields: tuple[str, ...] = model.fields
         self.field_defs: tuple[Field, ...] = tuple(model.encoder.fields)
+        self._position = {fid: j for j, fid in enumerate(self.fields)}
         self._codes = tuple({level: k for k, level in enumerate(f.levels)} for f in self.field_defs)
         self.outcome_names = model.outcome_names
         kinds = [f.kind for f in self.field_defs]
@@ -280,7 +282,7 @@ class ScreeningEngine:
             reasons = []
             for fid in sorted(o.contributions, key=lambda f: -abs(o.contributions[f])):
                 value = o.contributions[fid]
-                j = self.fields.index(fid)
+                j = self._position[fid]
                 level = self.field_defs[j].levels[codes[j]]
                 reasons.append(
                     {
@@ -308,14 +310,13 @@ class ScreeningEngine:
             text = " ".join(str(messages["urgent"]).split()) + " " + text
         next_questions = []
         for fid, effect in assessment.next_questions:
-            j = self.fields.index(fid)
-            table = self.fields.index(fid)
+            j = self._position[fid]
+            levels = self.field_defs[j].levels
             if_yes, if_no = {}, {}
             for name, o in assessment.outcomes.items():
-                contributions = self.model.outcomes[name].contributions[table]
-                levels = self.field_defs[j].levels
+                contributions = self.model.outcomes[name].contributions[j]
                 if_yes[name] = float(expit(o.log_odds + contributions[levels.index(YES)]))
-                if_no[name] = float(expit(o.log_odds + contributions[levels.index("no")]))
+                if_no[name] = float(expit(o.log_odds + contributions[levels.index(NO)]))
             next_questions.append(
                 {"indicator": fid, "question": texts.question(fid), "if_yes": if_yes, "if_no": if_no, "effect": effect}
             )
@@ -335,6 +336,10 @@ class ScreeningEngine:
             "next_questions": next_questions,
             "caveat": " ".join(str(messages["caveat"]).split()),
         }
+
+    def _answer(self, assessment: Assessment, fid: str) -> str:
+        j = self._position[fid]
+        return self.field_defs[j].levels[assessment.codes[j]]
 
     def render(self, assessment: Assessment, *, lang: str = "en") -> bytes:
         """:meth:`describe` as JSON."""
@@ -359,9 +364,7 @@ class ScreeningEngine:
             record[f"{name}_base_value"] = o.base_value
             record[f"{name}_log_odds"] = o.log_odds
             record[f"{name}_top_reasons"] = ";".join(
-                f"{fid}={self.field_defs[self.fields.index(fid)].levels[assessment.codes[self.fields.index(fid)]]}"
-                f":{o.contributions[fid]:+.4f}"
-                for fid in top
+                f"{fid}={self._answer(assessment, fid)}:{o.contributions[fid]:+.4f}" for fid in top
             )
         record["status"] = assessment.status
         record["refer"] = assessment.refer
