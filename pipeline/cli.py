@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "anonymity-check": ("pipeline.data.anonymity", "k-anonymity over the quasi-identifiers of a data file"),
     "train": ("pipeline.train", "train, calibrate, evaluate and register screening models"),
     "promote": ("pipeline.promote", "compare @challenger with @champion and move @champion"),
-    "export": ("pipeline.export", "export screenings with outcomes from the audit log as training data"),
+    "export": (
+        "pipeline.export",
+        "export screenings with outcomes from the audit log as training data or HTCDS case data",
+    ),
     "audit": ("pipeline.fairness.cmd", "fairness audit of a model or of what was screened"),
     "serve": ("serving.cmd", "start the scoring API and web page"),
     "keys": ("serving.keys_cmd", "create, list and revoke API keys"),

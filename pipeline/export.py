@@ -1,4 +1,5 @@
-"""``tarozu export --from-log``: screenings with specialist outcomes, as anonymised training data.
+"""``tarozu export --from-log``: screenings with specialist outcomes, as anonymised training data
+(``--format tarozu``, the default) or as HTCDS case data (``--format htcds``, see :mod:`pipeline.htcds`).
 
 Only referred people get a specialist assessment, so only they have outcomes (selective
 labels). The export says how many screened people were not referred and so have none; the
@@ -24,6 +25,7 @@ from pipeline.data.anonymity import anonymity_report
 from pipeline.data.schema import validate_frame, write_frame
 from serving.records import flat_values
 
+FORMATS = ("tarozu", "htcds")
 OUTCOME_LABELS = {"labour": (1, 0), "sexual": (0, 1), "both": (1, 1), "none": (0, 0)}
 NO_OUTCOMES = (
     "the audit log has no screening with a known specialist outcome in that period "
@@ -77,14 +79,26 @@ def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[s
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-log", action="store_true", required=True, help="export from the audit log")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="tarozu",
+        help="tarozu: anonymised training data (default); htcds: referred cases with outcomes as HTCDS fields",
+    )
     parser.add_argument("--from", dest="start", type=datetime.fromisoformat, help="first day (ISO date)")
     parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="day after the last (ISO date)")
     parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
-    parser.add_argument("--out", required=True, help="output file (.parquet or .csv)")
-    parser.add_argument("--k", type=int, default=11, help="k for the k-anonymity report (default 11, CTDC's rule)")
+    parser.add_argument("--out", required=True, help="output file (tarozu: .parquet or .csv; htcds: .csv or .json)")
+    parser.add_argument(
+        "--k", type=int, default=11, help="k for the k-anonymity report of --format tarozu (default 11, CTDC's rule)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "format", "tarozu") == "htcds":
+        from pipeline import htcds
+
+        return htcds.run(args)
     screenings = list(screenings_with_outcomes(database_url=args.database_url, start=args.start, end=args.end))
     frame, counts = export_frame(screenings)
     out = write_frame(frame, args.out)
