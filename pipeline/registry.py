@@ -31,6 +31,14 @@ BROKEN_MODEL = (
     "Retrain with `tarozu train` and promote a working version with `tarozu promote`."
 )
 PIP_REQUIREMENTS = ["tarozu", "mlflow==3.17.2", "numpy", "pandas", "pyyaml"]
+MODEL_CODE = """\
+import mlflow
+
+from pipeline.pyfunc import TarozuPyfunc
+
+mlflow.models.set_model(TarozuPyfunc())
+"""
+"""The pyfunc's code, logged with each model (the wrapper is installed with Tarozu)."""
 
 
 class NoChampionError(LookupError):
@@ -67,6 +75,9 @@ def client(uri: str | None = None) -> Any:
     import mlflow
     from mlflow import MlflowClient
 
+    # Loading or registering a model "downloads" its few files, with a progress bar each time
+    # (every train and promote); MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=true brings it back.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     resolved = resolve_tracking_uri(uri)
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
@@ -92,14 +103,18 @@ def log_screening_model(model: ScreeningModel, *, registered_name: str | None) -
     """
     import mlflow
 
-    from pipeline.pyfunc import ARTIFACT_KEY, TarozuPyfunc, input_example, signature_for
+    from pipeline.pyfunc import ARTIFACT_KEY, input_example, signature_for
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "screening_model.json"
         model.save(path)
+        # The wrapper is logged as code (MLflow's "models from code"), not as a pickle:
+        # loading the model runs MODEL_CODE instead of unpickling arbitrary objects.
+        code = Path(tmp) / "tarozu_pyfunc.py"
+        code.write_text(MODEL_CODE, encoding="utf-8")
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=TarozuPyfunc(),
+            python_model=str(code),
             artifacts={ARTIFACT_KEY: str(path)},
             signature=signature_for(model),
             input_example=input_example(model),

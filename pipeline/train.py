@@ -424,14 +424,23 @@ def log_run(
         mlflow.log_metrics({k.replace("[", "_").replace("]", "_"): v for k, v in metrics.items() if np.isfinite(v)})
         # MLflow infers a data set's schema value by value (minutes for 100,000 rows of text);
         # the schema comes from a sample, the digest from the whole file, the size from the params.
-        ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
-            dataset.frame.head(1000),
-            source=dataset.path.name,
-            name=f"tarozu-{dataset.source}",
-            digest=dataset.digest[:20],
-        )
-        mlflow.log_param("data.rows_loaded", len(dataset.frame))
-        mlflow.log_input(ds, context="training")
+        import warnings
+
+        with warnings.catch_warnings():
+            # MLflow 3.17 registers its local-file source twice (schemes "" and "file"), so any
+            # local path is "ambiguous" between two identical classes; and its integer-column
+            # hint is about a model's input schema, not a record of training data whose integer
+            # columns (labels, group ids, year) are never missing. Neither asks anything of us.
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted", UserWarning)
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column", UserWarning)
+            ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+                dataset.frame.head(1000),
+                source=dataset.path.name,
+                name=f"tarozu-{dataset.source}",
+                digest=dataset.digest[:20],
+            )
+            mlflow.log_param("data.rows_loaded", len(dataset.frame))
+            mlflow.log_input(ds, context="training")
         for path in make_plots(fits=fits, codes=codes, test=splits.test, production=prod, out_dir=out / "plots"):
             mlflow.log_artifact(str(path), artifact_path="plots")
         (out / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float), encoding="utf-8")

@@ -203,11 +203,23 @@ def check_writable(engine: Engine) -> None:
             transaction.rollback()
 
 
+def _quiet_alembic() -> None:
+    """Log Alembic at WARNING unless asked (``tarozu -v``, or a level set on its logger).
+
+    At INFO it prints one line per plugin and two about the dialect on every start, which
+    says nothing to someone running Tarozu. Called before Alembic is imported: the plugin
+    lines are logged at import.
+    """
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET and not logging.getLogger().isEnabledFor(logging.DEBUG):
+        alembic_log.setLevel(logging.WARNING)
+
+
 def run_migrations(engine: Engine) -> None:
     """Upgrade the database to the newest schema (idempotent, serialised between processes)."""
+    _quiet_alembic()
     from alembic import command
 
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin
     config = alembic_config()
     with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
         config.attributes["connection"] = connection
