@@ -250,7 +250,9 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
                 ctdc=item.get("ctdc"),
                 bins=bins,
             )
-        return Field(id=item["id"], kind=kind, levels=_levels(item["values"]), ctdc=item.get("ctdc"))
+        return Field(
+            id=item["id"], kind=kind, levels=_levels(item["values"]), ctdc=item.get("ctdc"), htcds=item.get("htcds")
+        )
 
     context = tuple(other(item, "context") for item in raw["context"])
     statuses = next((f.levels[:-1] for f in context if f.id == STATUS_FIELD), ())

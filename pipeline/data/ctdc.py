@@ -27,8 +27,11 @@ Decisions, each reported in :attr:`Mapped.notes` when it affects a file:
 - Several flags set where Tarozu has one value (sector, recruiter relation) give "unknown".
 - Condensed file: ``majorityStatus`` cannot say which age band (age_band stays "unknown");
   ``IP_Relation`` FriendAcquaintance -> friend, FamilyIntimatePartner -> family,
-  StrangerUnknownOther -> other, several relations -> "unknown"; the other ``IP_*``
-  (perpetrator) columns have no Tarozu equivalent and are reported unmapped.
+  StrangerUnknownOther -> other, several relations -> several. The perpetrator and process
+  columns a screener can ask become questionnaire fields (:data:`VP_FIELDS`): a ``1`` flag
+  is "yes", an empty one not recorded (``not_asked`` / ``unknown``, never "no");
+  ``IP_PayMoney`` No;Yes (several perpetrators, at least one paid) is "yes". What stays
+  unmapped, and why, is :data:`VP_UNMAPPED` (also in docs/questionnaire.md).
 - CTDC holds identified victims only: an empty ``isForcedLabour``/``isSexualExploit``
   becomes label 0, and the dataset is marked ``identified_victims_only``.
 """
@@ -114,6 +117,55 @@ VP_RELATION: dict[str, str] = {
     "FamilyIntimatePartner": "family",
     "StrangerUnknownOther": "other",
 }
+VP_SEVERAL_RELATIONS = "several"
+# Condensed-file column -> (Tarozu field, CTDC value -> Tarozu level). Empty is the field's
+# reference level (not asked / unknown); a value not listed is an error. Values holding
+# several ';'-separated codes are listed where they mean something (a man and a woman).
+VP_FIELDS: dict[str, tuple[str, dict[str, str]]] = {
+    "IP_PayMoney": ("paid_recruitment_fee", {"Yes": YES, "No": "no", "No;Yes": YES}),
+    "IP_TransactionProcess": ("sold_or_handed_over", {"1": YES, "1.0": YES}),
+    "IP_ControlAbuseKidnap": ("abducted", {"1": YES, "1.0": YES}),
+    "IP_RecruiterBroker": ("recruited_by_broker", {"1": "yes", "1.0": "yes"}),
+    "IP_Gender": ("recruiter_gender", {"Male": "man", "Female": "woman", "Female;Male": "both"}),
+    "IP_ageBroad": ("recruiter_age", {"0--29": "under_30", "30--38": "30-38", "39--47": "39-47", "48+": "48+"}),
+    "UN_COE_Region": (
+        "destination_region",
+        {"Europe": "europe", "Asia": "asia", "Africa": "africa", "Americas/Oceania": "americas_oceania"},
+    ),
+}
+# Condensed-file columns left out of the questionnaire, and why.
+VP_UNMAPPED: dict[str, str] = {
+    "yearRegister": (
+        "year band of the case's registration: a fact about the record, not the person; bands "
+        "(2005-2013, 2014-2018, ...) do not give Tarozu's year"
+    ),
+    "majorityStatus": "Adult/Minor does not give an age band; age is a protected (audit) attribute",
+    "UN_COO_Region": "the victim's region of origin: a protected attribute (citizenship), never a feature",
+    "IP_citizen_UNRegion": (
+        "region of the perpetrators' citizenship: a proxy of the victim's own region of origin "
+        "(Cramer's V 0.92 with UN_COO_Region on this file), so a protected-attribute proxy; and "
+        "a region cannot say whether a recruiter was a compatriot (Tajik and Uzbek are both Asia)"
+    ),
+    "IP_Exploiter": (
+        "whether the case record holds a perpetrator in the exploiter role: a fact of the "
+        "investigation, not a question for the person (every victim had an exploiter); no signal "
+        "on this file beyond the other columns"
+    ),
+}
+# v2024 columns left out of the questionnaire (beyond the labels and the year), and why.
+V2024_UNMAPPED: dict[str, str] = {
+    "isOtherExploit": "a third type of exploitation: an outcome, not a question (Tarozu screens labour and sexual)",
+    "typeOfSexProstitution": "the form of sexual exploitation: part of the outcome, it would leak the label",
+    "typeOfSexPornography": "the form of sexual exploitation: part of the outcome, it would leak the label",
+}
+# Source columns that are protected attributes of the person (or their raw codes): never
+# fitted on, not even in research runs; and columns that are part of the outcome.
+PROTECTED_SOURCE_COLUMNS: frozenset[str] = frozenset(
+    {"gender", "ageBroad", "citizenship", "majorityStatus", "UN_COO_Region"}
+)
+OUTCOME_SOURCE_COLUMNS: frozenset[str] = frozenset(
+    {*LABEL_CTDC.values(), "isOtherExploit", "typeOfSexProstitution", "typeOfSexPornography"}
+)
 OTHER_COUNTRY = "OTH"
 FLAG_TRUE: frozenset[str] = frozenset({"1", "1.0"})
 FLAG_EMPTY: frozenset[str] = frozenset({""})
@@ -302,7 +354,11 @@ def from_v2024(raw: pd.DataFrame) -> Mapped:
         several = _one_of_flags(raw, columns, out, field_id)
         used.update(columns)
         provided.add(field_id)
-        if several:
+        if several and field_id == "recruiter_relation":
+            flags = pd.DataFrame({level: _flags(raw, col) for col, level in columns.items()})
+            out.loc[flags.sum(axis=1) > 1, field_id] = VP_SEVERAL_RELATIONS
+            notes.append(f"{field_id}: {several} row(s) with several {sorted(columns)} flags -> {VP_SEVERAL_RELATIONS}")
+        elif several:
             notes.append(f"{field_id}: {several} row(s) with several {sorted(columns)} flags left 'unknown'")
     notes.append(
         "sector: only the v2024 typeOfLabour flags "
@@ -327,6 +383,9 @@ def from_v2024(raw: pd.DataFrame) -> Mapped:
         "which means 'not recorded as this type', not 'not a victim'"
     )
     unmapped = [c for c in raw.columns if c not in used]
+    for column in unmapped:
+        if column in V2024_UNMAPPED:
+            notes.append(f"{column} not mapped: {V2024_UNMAPPED[column]}")
     missing = [f.id for f in q.all_fields if f.id not in provided]
     return Mapped(frame=frame, unmapped_columns=unmapped, missing_fields=missing, notes=notes)
 
@@ -347,7 +406,7 @@ def from_vp_condensed(raw: pd.DataFrame) -> Mapped:
 
     relation = _clean(raw["IP_Relation"])
     several = relation.str.contains(";", regex=False)
-    mapped = relation.map({**VP_RELATION, "": UNKNOWN}).mask(several, UNKNOWN)
+    mapped = relation.map({**VP_RELATION, "": UNKNOWN}).mask(several, VP_SEVERAL_RELATIONS)
     if mapped.isna().any():
         allowed = [*VP_RELATION, "(empty)", "(several, ';'-separated)"]
         raise FrameValidationError(
@@ -357,8 +416,27 @@ def from_vp_condensed(raw: pd.DataFrame) -> Mapped:
     notes.append(
         "IP_Relation -> recruiter_relation: FriendAcquaintance -> friend, FamilyIntimatePartner -> family "
         "(intimate partners cannot be told apart), StrangerUnknownOther -> other; "
-        f"{int(several.sum())} row(s) naming several relations left 'unknown'"
+        f"{int(several.sum())} row(s) naming several relations -> {VP_SEVERAL_RELATIONS}"
     )
+    for column, (field_id, codes) in VP_FIELDS.items():
+        f = q.field(field_id)
+        values = _clean(raw[column])
+        if column == "IP_ageBroad":
+            # several perpetrators of different ages: no one band
+            values = values.mask(values.str.contains(";", regex=False), "")
+        out[field_id] = values.map({**codes, "": f.reference})
+        bad = out[field_id].isna()
+        if bad.any():
+            allowed = [*codes, "(empty)"]
+            raise FrameValidationError(BAD_CODE.format(column=column, values=_examples(values[bad]), allowed=allowed))
+    notes.append(
+        "perpetrator and process columns -> questionnaire fields: "
+        + ", ".join(f"{c} -> {f}" for c, (f, _) in VP_FIELDS.items())
+        + f"; an empty cell is '{NOT_ASKED}' / '{UNKNOWN}' (not recorded), never 'no'; IP_PayMoney No;Yes "
+        "(several perpetrators, at least one paid) -> yes; IP_ageBroad naming several bands -> unknown"
+    )
+    for column, why in VP_UNMAPPED.items():
+        notes.append(f"{column} not mapped: {why}")
 
     minors = int((_clean(raw["majorityStatus"]) == "Minor").sum())
     notes.append(
@@ -366,7 +444,8 @@ def from_vp_condensed(raw: pd.DataFrame) -> Mapped:
         f"({minors} minors, who fall in 0-8 or 9-17)"
     )
     notes.append(
-        "UN_COE_Region and UN_COO_Region are UN regions, not countries: destination and citizenship left 'unknown'"
+        "UN_COE_Region and UN_COO_Region are UN regions, not countries: destination and citizenship left 'unknown' "
+        "(UN_COE_Region fills destination_region)"
     )
 
     labels = {label: _flags(raw, column).astype("int64") for label, column in LABEL_CTDC.items()}
@@ -376,9 +455,10 @@ def from_vp_condensed(raw: pd.DataFrame) -> Mapped:
         "they are identified victims of another or unrecorded type, not non-victims"
     )
     frame = out.assign(**labels)
-    used = {"gender", "IP_Relation", *LABEL_CTDC.values()}
+    provided = {"gender", "recruiter_relation", *(f for f, _ in VP_FIELDS.values())}
+    used = {"gender", "IP_Relation", *LABEL_CTDC.values(), *VP_FIELDS}
     unmapped = [c for c in raw.columns if c not in used]
-    missing = [f.id for f in q.all_fields if f.id not in {"gender", "recruiter_relation"}]
+    missing = [f.id for f in q.all_fields if f.id not in provided]
     return Mapped(frame=frame, unmapped_columns=unmapped, missing_fields=missing, notes=notes)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from models.questionnaire import load_questionnaire
 from pipeline.data.columns import DataFormatError, FrameValidationError
-from pipeline.data.ctdc import CTDC_V2024_COLUMNS, TRAFFICK_MONTHS_CTDC, means_groups
+from pipeline.data.ctdc import CTDC_V2024_COLUMNS, TRAFFICK_MONTHS_CTDC, VP_FIELDS, VP_UNMAPPED, means_groups
 from pipeline.data.schema import Dataset, export_ctdc_v2024, load_dataset, validate_frame
 
 Factory = Callable[..., pd.DataFrame]
@@ -50,17 +50,90 @@ def test_vp_file_reports_what_it_cannot_give(vp: Dataset, ctdc_vp_path: Path) ->
     assert vp.identified_victims_only
     assert not vp.has_ground_truth
     assert vp.digest == VP_SHA256 == hashlib.sha256(ctdc_vp_path.read_bytes()).hexdigest()
-    assert {"UN_COE_Region", "UN_COO_Region", "majorityStatus", "IP_Exploiter", "IP_PayMoney"} <= set(
-        vp.unmapped_columns
+    assert (
+        set(vp.unmapped_columns)
+        == set(VP_UNMAPPED)
+        == {
+            "yearRegister",
+            "majorityStatus",
+            "UN_COO_Region",
+            "IP_Exploiter",
+            "IP_citizen_UNRegion",
+        }
     )
-    assert not {"gender", "IP_Relation", "isForcedLabour"} & set(vp.unmapped_columns)
+    assert not {"gender", "IP_Relation", "isForcedLabour", *VP_FIELDS} & set(vp.unmapped_columns)
     assert {"age_band", "destination", "citizenship", "deceived_job_nature"} <= set(vp.missing_fields)
     assert (vp.frame["age_band"] == "unknown").all()  # Adult/Minor does not give a band
     assert (vp.frame["destination"] == "unknown").all()  # regions, not countries
-    indicators = list(load_questionnaire().indicator_ids)
-    assert (vp.frame[indicators] == "not_asked").all().all()  # the file records no indicator
+    mapped = {f for f, _ in VP_FIELDS.values()}
+    indicators = [i for i in load_questionnaire().indicator_ids if i not in mapped]
+    assert (vp.frame[indicators] == "not_asked").all().all()  # the file records no other indicator
+    assert not mapped & set(vp.missing_fields)
+    for column in VP_UNMAPPED:
+        assert any(note.startswith(f"{column} not mapped: ") for note in vp.notes), column
     assert any("6519 row(s) have neither" in note for note in vp.notes)
     assert any("1212 minors" in note for note in vp.notes)
+
+
+@pytest.fixture(scope="module")
+def vp_raw(ctdc_vp_path: Path) -> pd.DataFrame:
+    return pd.read_csv(ctdc_vp_path, dtype=str, keep_default_na=False)
+
+
+# Raw value counts of the real file (python csv module) -> the level each must become.
+VP_EXPECTED: dict[str, dict[str, tuple[str, int]]] = {
+    "IP_PayMoney": {"Yes": ("yes", 3_136), "No;Yes": ("yes", 944), "No": ("no", 11_075), "": ("not_asked", 6_040)},
+    "IP_TransactionProcess": {"1": ("yes", 7_344), "": ("not_asked", 13_851)},
+    "IP_ControlAbuseKidnap": {"1": ("yes", 2_078), "": ("not_asked", 19_117)},
+    "IP_RecruiterBroker": {"1": ("yes", 11_865), "": ("unknown", 9_330)},
+    "IP_Gender": {
+        "Male": ("man", 9_820),
+        "Female": ("woman", 3_515),
+        "Female;Male": ("both", 2_452),
+        "": ("unknown", 5_408),
+    },
+    "UN_COE_Region": {
+        "Europe": ("europe", 6_432),
+        "Asia": ("asia", 6_281),
+        "Africa": ("africa", 4_271),
+        "Americas/Oceania": ("americas_oceania", 212),
+        "": ("unknown", 3_999),
+    },
+    "IP_ageBroad": {
+        "0--29": ("under_30", 306),
+        "30--38": ("30-38", 1_196),
+        "39--47": ("39-47", 1_293),
+        "48+": ("48+", 356),
+        "": ("unknown", 17_993),
+    },
+}
+
+
+@pytest.mark.parametrize("column", sorted(VP_FIELDS))
+def test_vp_mapping_column_by_column(vp: Dataset, vp_raw: pd.DataFrame, column: str) -> None:
+    """Each mapped column's raw values become the declared level, row by row, and never 'no' from an empty cell."""
+    field_id = VP_FIELDS[column][0]
+    raw, mapped = vp_raw[column], vp.frame[field_id]
+    expected = VP_EXPECTED[column]
+    for value, (level, count) in expected.items():
+        rows = raw == value
+        assert int(rows.sum()) == count, (column, value)
+        assert (mapped[rows] == level).all(), (column, value, mapped[rows].value_counts().to_dict())
+    listed = raw.isin(list(expected))
+    if column == "IP_ageBroad":  # several perpetrators' ages: no one band
+        assert raw[~listed].str.contains(";").all()
+        assert (mapped[~listed] == "unknown").all()
+    else:
+        assert listed.all(), sorted(set(raw[~listed]))
+    assert (mapped[raw == ""] != "no").all()
+    assert set(mapped) <= set(load_questionnaire().field(field_id).levels)
+
+
+def test_vp_relation_keeps_several_recruiters(vp: Dataset, vp_raw: pd.DataFrame) -> None:
+    several = vp_raw["IP_Relation"].str.contains(";")
+    assert int(several.sum()) == 667
+    assert (vp.frame.loc[several, "recruiter_relation"] == "several").all()
+    assert (vp.frame.loc[vp_raw["IP_Relation"] == "", "recruiter_relation"] == "unknown").all()
 
 
 def test_export_v2024_layout(population: Factory, tmp_path: Path) -> None:

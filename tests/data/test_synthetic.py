@@ -307,16 +307,17 @@ def test_mask_interviews_keeps_a_random_subset_of_the_applicable_asked_questions
 def test_mask_interviews_draws_k_and_the_subset_uniformly(population: Factory) -> None:
     frame = population(rows=40_000, seed=3)
     asked = (frame[INDICATORS] != "not_asked").to_numpy()
-    full = frame[(frame["migrant_status"] == "returnee").to_numpy() & asked.all(axis=1)]  # 37 asked
+    full = frame[(frame["migrant_status"] == "returnee").to_numpy() & asked.all(axis=1)]  # every question asked
     assert len(full) > 3_000
     masked = mask_interviews(full, seed=1, min_asked=3)
     after = (masked[INDICATORS] != "not_asked").to_numpy()
     k = after.sum(axis=1)
-    # k uniform on 3..37: mean 20, variance (35^2 - 1) / 12.
-    assert abs(k.mean() - 20) <= Z_TOLERANCE * math.sqrt((35**2 - 1) / 12 / len(k))
-    assert {3, 37} <= set(k.tolist())
-    # Given k, every question is equally likely to be kept: share k/37.
-    expected = (k / 37).mean()
+    n = len(INDICATORS)
+    # k uniform on 3..n: mean (3 + n) / 2, variance ((n - 2)^2 - 1) / 12.
+    assert abs(k.mean() - (3 + n) / 2) <= Z_TOLERANCE * math.sqrt(((n - 2) ** 2 - 1) / 12 / len(k))
+    assert {3, n} <= set(k.tolist())
+    # Given k, every question is equally likely to be kept: share k/n.
+    expected = (k / n).mean()
     se = math.sqrt(expected * (1 - expected) / len(k))
     assert (np.abs(after.mean(axis=0) - expected) <= Z_TOLERANCE * se).all()
 
@@ -474,7 +475,7 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
-ASKED_BINS = ((0, 8), (9, 16), (17, 28), (29, 37))
+ASKED_BINS = ((0, 8), (9, 16), (17, 28), (29, len(INDICATORS)))
 
 
 def test_posterior_is_calibrated_by_number_of_questions_asked(population: Factory, global_random_seed: int) -> None:
@@ -507,7 +508,7 @@ def test_asking_fewer_questions_never_gives_a_better_log_loss(population: Factor
     full = first[(first["migrant_status"] != "prospective") & (first[INDICATORS] != "not_asked").all(axis=1)]
     losses = {}
     frame = full
-    for max_asked in (37, 24, 12, 5, 0):
+    for max_asked in (len(INDICATORS), 24, 12, 5, 0):
         frame = mask_interviews(frame, seed=global_random_seed, min_asked=min(3, max_asked), max_asked=max_asked)
         p = true_probabilities(frame)
         losses[max_asked] = sum(_log_loss(full[f"true_{o}"].to_numpy(), p[f"p_{o}"].to_numpy()) for o in OUTCOMES)
