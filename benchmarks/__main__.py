@@ -3,7 +3,8 @@
 training: generator speed, training time, accuracy against the Bayes-optimal model and the
 baselines; interview: partial interviews against the exact posterior, the empty form, and
 the adaptive question order against the full questionnaire and fixed short forms (reuses
-training's model); api: throughput and latency against `mlflow models serve` and the bare /health;
+training's model); ctdc: Tarozu on the real CTDC file beside a plain regression;
+api: throughput and latency against `mlflow models serve` and the bare /health;
 soak: 10 minutes at concurrency 8; fuzz: 2,000 schemathesis cases per operation;
 structure (only when named): which model classes can approach the Bayes-optimal bounds.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-BENCHMARKS = ("training", "interview", "api", "soak", "fuzz")
+BENCHMARKS = ("training", "interview", "ctdc", "api", "soak", "fuzz")
 EXTRA = ("structure",)  # on request only: several minutes
 
 
@@ -33,6 +34,10 @@ def main() -> int:
         from benchmarks import interview
 
         work = interview.main(work=work)["work"]  # the api benchmark serves the same model
+    if "ctdc" in chosen:
+        from benchmarks import ctdc
+
+        ctdc.main()
     if "api" in chosen:
         from benchmarks import api
 
