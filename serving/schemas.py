@@ -108,8 +108,8 @@ Context = _group_model(
 AuditAttributes = _group_model(
     "AuditAttributes",
     _Q.audit,
-    "Protected attributes, stored for the fairness audit and never used as model features "
-    "unless the model card says so.",
+    "Protected attributes and how the interview was held, stored for the fairness audit and never "
+    "used as model features unless the model card says so.",
 )
 
 CHILD_AGE_BANDS: tuple[str, ...] = ("0-8", "9-17")

@@ -65,6 +65,29 @@ def test_protected_attributes_change_nothing(trained):  # type: ignore[no-untype
             assert other[outcome].probability[0] == reference[outcome].probability[0]
 
 
+INTERVIEW_SETTING = ("interview_language", "interpreter_present", "others_present", "site_type")
+
+
+def test_interview_setting_is_audited_not_a_feature(trained):  # type: ignore[no-untyped-def]
+    """How the interview was held goes to the audit and the log, never into the score."""
+    from models.questionnaire import load_questionnaire
+
+    assert set(INTERVIEW_SETTING) <= set(load_questionnaire().audit_ids)
+    model = trained["model"]
+    assert not set(INTERVIEW_SETTING) & set(model.fields)
+    case = {"documents_withheld": "yes", "destination": "RUS"}
+    reference = model.score_codes(model.encode(case))
+    setting = {
+        "interview_language": "ru",
+        "interpreter_present": "yes",
+        "others_present": "recruiter_or_employer",
+        "site_type": "border_point",
+    }
+    other = model.score_codes(model.encode({**case, **setting}))
+    for outcome in model.outcome_names:
+        assert other[outcome].probability[0] == reference[outcome].probability[0]
+
+
 def test_null_indicator_gets_near_zero_weight(trained):  # type: ignore[no-untyped-def]
     """The generator's no-effect indicator ranks below every strong indicator."""
     model = trained["model"]

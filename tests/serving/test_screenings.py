@@ -107,6 +107,27 @@ def test_audit_attributes_do_not_change_the_scores(client: TestClient, keys: dic
     assert a["outcomes"] == b["outcomes"] == c["outcomes"]
 
 
+def test_interview_setting_is_accepted_and_logged_in_the_audit(
+    client: TestClient, keys: dict[str, str], db_url: str
+) -> None:
+    import orjson
+
+    setting = {
+        "interview_language": "tg",
+        "interpreter_present": "no",
+        "others_present": "family_member",
+        "site_type": "returnee_desk",
+    }
+    with_setting = screen(client, keys, audit={"gender": "man", **setting})
+    without = screen(client, keys, audit={"gender": "man"})
+    assert with_setting["outcomes"] == without["outcomes"]
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT audit FROM screenings WHERE screening_id = ?", (with_setting["screening_id"],))
+        audit = orjson.loads(row.fetchone()["audit"])
+    assert {k: audit[k] for k in setting} == setting
+
+
 def test_questions_left_out_are_not_asked_and_no_evidence(client: TestClient, keys: dict[str, str]) -> None:
     body = screen(client, keys, answers={}, context={"migrant_status": "returnee"}, not_asked_reasons={})
     for outcome in body["outcomes"].values():
