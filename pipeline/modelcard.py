@@ -77,7 +77,8 @@ def build_card(
             "The output supports a person's judgement; it is never a verdict that someone is a victim.",
             "Labels reflect who was identified, not who was exploited: identification bias is audited "
             "(`tarozu audit`), and groups whose victims are under-identified will look lower risk.",
-            "Protected attributes (gender, age, citizenship, region) are audit inputs, not model features, "
+            "Protected attributes (gender, age, citizenship, region) and how the interview was held "
+            "(language, interpreter, who else was present, site) are audit inputs, not model features, "
             "unless the configuration above says otherwise and gives the reason.",
             "A question not asked, a declined answer and an unrecorded context field contribute exactly 0; "
             "all don't-know answers of a case together move its log-odds by at most "
