@@ -130,9 +130,9 @@ class ScreeningEngine:
         kinds = [f.kind for f in self.field_defs]
         self._indicators = np.array([j for j, k in enumerate(kinds) if k == "indicator"], dtype=np.int64)
         self._not_asked = np.array([self.field_defs[j].levels.index(NOT_ASKED) for j in self._indicators])
-        self._yes = [self.field_defs[j].levels.index(YES) for j in self._indicators]
-        self._dont_know = [self.field_defs[j].levels.index(DONT_KNOW) for j in self._indicators]
-        self._declined = [self.field_defs[j].levels.index(DECLINED) for j in self._indicators]
+        self._yes = np.array([self.field_defs[j].levels.index(YES) for j in self._indicators])
+        self._dont_know = np.array([self.field_defs[j].levels.index(DONT_KNOW) for j in self._indicators])
+        self._declined = np.array([self.field_defs[j].levels.index(DECLINED) for j in self._indicators])
         self._status = self.fields.index(STATUS_FIELD) if STATUS_FIELD in self.fields else None
         status_levels = q.field(STATUS_FIELD).levels
         self._status_levels = status_levels
@@ -213,7 +213,7 @@ class ScreeningEngine:
             level=self._level,
             seed=code_list,
         )
-        answered_yes = bool(np.any(applicable & (answers == np.asarray(self._yes))))
+        answered_yes = bool(np.any(applicable & (answers == self._yes)))
         outcomes = {}
         for k, name in enumerate(self.outcome_names):
             s = scores[name]
@@ -249,8 +249,8 @@ class ScreeningEngine:
             (self.fields[self._indicators[unasked[p]]], float(view.effects[p])) for p in view.order[:TOP_NEXT]
         )
         applicable_answers = answers[applicable]
-        dont_know = int(np.sum(applicable & (answers == np.asarray(self._dont_know))))
-        declined = int(np.sum(applicable & (answers == np.asarray(self._declined))))
+        dont_know = int(np.sum(applicable & (answers == self._dont_know)))
+        declined = int(np.sum(applicable & (answers == self._declined)))
         not_asked = len(unasked)
         counts = {
             "total": int(applicable.sum()),

@@ -15,6 +15,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from models.additive import AdditiveExplainerMixin
+from models.logodds import capped_total
 
 BAD_CAP = "cap must be a positive number of log-odds or None, not {cap!r}"
 
@@ -149,7 +150,7 @@ class SparseLogisticClassifier(AdditiveExplainerMixin, ClassifierMixin, BaseEsti
         if self.cap is None or not self.capped_columns_.size:
             return
         weights = self.coef_[self.capped_columns_]
-        total = max(float(weights[weights > 0].sum()), float(-weights[weights < 0].sum()))
+        total = capped_total(weights)
         if total <= self.cap:
             return
         self.coef_[self.capped_columns_] = weights * (self.cap / total)

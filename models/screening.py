@@ -20,7 +20,7 @@ import numpy as np
 
 from models.encoding import FieldEncoder
 from models.interview import CLASSES
-from models.logodds import expit
+from models.logodds import capped_total, expit
 from models.questionnaire import ANSWERS, DECLINED, DONT_KNOW, NOT_ASKED, OUTCOMES, STATUS_FIELD, load_questionnaire
 
 ASKED_ANSWERS: tuple[str, ...] = tuple(a for a in ANSWERS if a != NOT_ASKED)
@@ -187,8 +187,7 @@ class ScreeningModel:
                     raise ValueError(NOT_ZERO.format(outcome=name, field=f.id, level=level, value=value))
             if f.kind == "indicator":
                 dont_know.append(float(table[f.levels.index(DONT_KNOW)]))
-        weights = np.asarray(dont_know)
-        total = max(float(weights[weights > 0].sum()), float(-weights[weights < 0].sum())) if weights.size else 0.0
+        total = capped_total(np.asarray(dont_know))
         if total > self.dont_know_cap * (1 + 1e-9):
             raise ValueError(OVER_CAP.format(outcome=name, total=total, cap=self.dont_know_cap))
 

@@ -16,7 +16,7 @@ from models.calibration import Platt, fit_platt, threshold_for_sensitivity
 from models.encoding import FieldEncoder
 from models.interview import CLASSES
 from models.linear import SparseLogisticClassifier
-from models.logodds import expit, logit
+from models.logodds import capped_total, expit, logit
 from models.questionnaire import DECLINED, STATUS_FIELD, load_questionnaire
 from models.screening import ASKED_ANSWERS, AnswerModel, OutcomeModel, ScreeningModel
 from pipeline.config import TrainConfig
@@ -149,8 +149,7 @@ def fit_outcome(
 
 def _capped_total(estimator: SparseLogisticClassifier) -> float:
     """The larger of the positive and the negative sums of the capped (don't know) weights."""
-    weights = estimator.coef_[estimator.capped_columns_]
-    return max(float(weights[weights > 0].sum()), float(-weights[weights < 0].sum()))
+    return capped_total(estimator.coef_[estimator.capped_columns_])
 
 
 def _tables(candidate: Candidate, encoder: FieldEncoder) -> tuple[float, list[np.ndarray]]:
@@ -243,8 +242,7 @@ def uncertainty_ensemble(
                 table[declined[j]] = 0.0
             tables.append(table)
         if dont_know_cap is not None:
-            weights = np.array([tables[j][code] for j, code in dont_know])
-            total = max(float(weights[weights > 0].sum()), float(-weights[weights < 0].sum()))
+            total = capped_total(np.array([tables[j][code] for j, code in dont_know]))
             if total > dont_know_cap:
                 for j, code in dont_know:
                     tables[j][code] *= dont_know_cap / total

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.interview import CLASSES
-from models.questionnaire import STATUS_FIELD, load_questionnaire
-from models.screening import ASKED_ANSWERS, AnswerModel, OutcomeModel, ScreeningModel
+from models.questionnaire import load_questionnaire
+from models.screening import OutcomeModel, ScreeningModel
+from tests.serving.factories import make_answer_model
 
 STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
 
@@ -32,14 +32,6 @@ def make_model(*, threshold: float = 0.05) -> ScreeningModel:
         answer_model=make_answer_model(),
         dont_know_cap=0.5,
     )
-
-
-def make_answer_model() -> AnswerModel:
-    """Everyone answers alike once asked (the fairness tests do not look at the outlook)."""
-    q = load_questionnaire()
-    shape = (len(q.field(STATUS_FIELD).levels), len(CLASSES), len(q.indicators), len(ASKED_ANSWERS))
-    p = np.broadcast_to(np.array([0.1, 0.8, 0.07, 0.03]), shape).copy()
-    return AnswerModel(indicators=q.indicator_ids, p=p, settled_flip_chance=0.05)
 
 
 def fair_frame(*, rows: int, seed: int) -> pd.DataFrame:
