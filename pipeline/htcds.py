@@ -135,6 +135,7 @@ GENDER = {"man": "Male", "woman": "Female", "trans_nonconforming": "Transgender/
 RECRUITER_RELATION = {"family": "Familial", "intimate_partner": "Intimate partner/marriage proposition"}
 JOB_FOUND_VIA = {
     "online": "Internet (social media, online advertisement)",
+    "messaging_app": "Internet (social media, online advertisement)",
     "licensed_agency": "Job offer/advertisement",
     "unlicensed_agency": "Job offer/advertisement",
     "employer_directly": "Job offer/advertisement",
@@ -181,9 +182,9 @@ COLUMNS: tuple[Column, ...] = (
            "for; OTH and not recorded → empty"),
     Column("vic_MethodOfRecruitment", ("recruiter_relation", "job_found_via"),
            "recruiter family → Familial, intimate_partner → Intimate partner/marriage proposition; job found "
-           "online → Internet (social media, online advertisement), through an agency or the employer → Job "
-           "offer/advertisement; both not recorded → Unknown; other values add nothing; and any value a "
-           "question with an htcds key selects (table below)", multi=True),
+           "online or through a messaging app → Internet (social media, online advertisement), through an "
+           "agency or the employer → Job offer/advertisement; both not recorded → Unknown; other values add "
+           "nothing; and any value a question with an htcds key selects (table below)", multi=True),
     Column("vic_MethodsOfControl", ("questions with an htcds key",),
            "a value is selected when any question mapped to it is yes (table below)", multi=True),
     Column("vic_TypeOfExploitation", ("specialist outcome", "sector"),

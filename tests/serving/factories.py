@@ -21,6 +21,8 @@ from pipeline.registry import RegisteredModel
 
 STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
 DONT_KNOW_CAP = 0.5
+DONT_KNOW_WEIGHT = DONT_KNOW_CAP / len(load_questionnaire().indicators)
+"""Each don't-know's weight: all of a case's don't-know answers together reach the cap, never more."""
 SEXUAL_MARKERS = ("sexual_violence", "forced_tasks_or_clients", "deceived_marriage")
 
 
@@ -29,7 +31,7 @@ def _silenced(field: Any, table: np.ndarray) -> np.ndarray:
     table[-1] = 0.0
     if field.kind == "indicator":
         table[field.levels.index(DECLINED)] = 0.0
-        table[field.levels.index(DONT_KNOW)] = DONT_KNOW_CAP / 40
+        table[field.levels.index(DONT_KNOW)] = DONT_KNOW_WEIGHT
     return table
 
 
@@ -45,7 +47,7 @@ def _outcome(rng: np.random.Generator, outcome: str, *, n_members: int) -> Outco
                 effect = effect * (1.5 if field.id in SEXUAL_MARKERS else 0.3)
             table[levels.index("yes")] += effect
             table[levels.index("no")] -= 0.15 * effect
-            table[levels.index(DONT_KNOW)] = DONT_KNOW_CAP / 40
+            table[levels.index(DONT_KNOW)] = DONT_KNOW_WEIGHT
             table[levels.index(DECLINED)] = 0.0
         table[-1] = 0.0  # the reference level: not asked, not recorded
         tables.append(table)
