@@ -202,6 +202,7 @@ class Scenario(_Strict):
     context_mix: dict[str, MixSpec] | None = None
     missingness_scale: MissingnessScale | None = None
     interview_forms: FormMix | None = None
+    homogeneous: bool = False
 
 
 class PopulationConfig(_Strict):
@@ -528,6 +529,9 @@ def _compile(config: PopulationConfig, scenario: str) -> PopulationModel:
                 raise PopulationConfigError(BAD_RATE.format(where=f"identification.{outcome}.{g}", value=value))
             identification[o, j] = value
 
+    if chosen.homogeneous:
+        status_p, gender_p, truth_p, context_p = _homogeneous(status_p, gender_p, truth_p, context_p)
+
     sizes = np.array(sorted(config.repeat_screenings), dtype=np.int64)
     if (sizes < 1).any():
         raise PopulationConfigError(
@@ -574,6 +578,28 @@ def _compile(config: PopulationConfig, scenario: str) -> PopulationModel:
         group_sizes=sizes,
         group_p=group_p,
         years=(config.years.first, config.years.last),
+    )
+
+
+def _homogeneous(
+    status_p: np.ndarray, gender_p: np.ndarray, truth_p: np.ndarray, context_p: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """A population whose groups differ in nothing (a scenario's ``homogeneous: true``).
+
+    Everybody has the commonest migrant status (which questions apply depends on it); gender,
+    the truth and every other context and audit field are drawn independently of each other
+    and of the truth, from their population-wide mixes. Answers still depend on the truth.
+    """
+    top = int(np.argmax(status_p))
+    genders = gender_p[top]
+    truth = genders @ truth_p[top]
+    shape = truth_p.shape
+    context = [np.broadcast_to(np.einsum("g,t,gtk->k", genders, truth, t[top]), t.shape).copy() for t in context_p]
+    return (
+        np.eye(len(status_p))[top],
+        np.broadcast_to(genders, gender_p.shape).copy(),
+        np.broadcast_to(truth, shape).copy(),
+        context,
     )
 
 
