@@ -1,79 +1,363 @@
-"""Fairness audit of a screening model: metrics by group, disparities, identification bias.
+"""Fairness audit of a screening model: who is screened, whom it misses, who is identified.
 
-Per audit attribute (and gender x age band), per group and per outcome the audit reports
-the metrics of :data:`METRICS` at the model's operating threshold with bootstrap intervals,
-and compares each group with a reference group (by default the largest). A comparison is
-judged on the ratio group/reference against the tolerance band, with its interval widened
-for the number of comparisons (Bonferroni, per metric), and gets one verdict:
+Per audited attribute (the questionnaire's audit fields, migrant status, destination, the
+completeness of the interview, and the intersections of :data:`INTERSECTIONS`), per group
+and per outcome, the audit keeps three things apart:
 
-- ``disparity``: the whole corrected interval lies outside the tolerance band;
-- ``ok``: the whole corrected interval lies inside it;
-- ``insufficient data``: the group or the reference has fewer than ``min_group_size``
-  rows, the ratio is undefined, or the interval is too wide to decide.
+1. **the population** (:attr:`GroupMetrics.population`): prevalence and the share the model
+   would refer. Groups differ here for reasons that are not the model's errors, so these
+   carry no verdict;
+2. **the model's errors** (:attr:`LabelAudit.comparisons`): the miss rate (false negative
+   rate among victims, the primary criterion) and the false-alarm rate (false positive rate
+   among non-victims, secondary), each compared with the reference group's by
+   :mod:`pipeline.fairness.stats`. A comparison needs ``min_cases`` victims (miss rate) or
+   non-victims (false alarms) in both groups, else it is ``too few cases``; every comparison
+   reports the smallest ratio it could have detected, so that "no disparity found" is
+   never read as "fair" when the data could not have seen one. The p-values of all
+   error-rate comparisons of a report (both outcomes, observed labels and ground truth) are
+   adjusted together (Benjamini-Hochberg);
+3. **identification bias** (:class:`IdentificationAudit`, synthetic data with ground truth
+   only): the share of each group's true victims that carry a label, compared the same way.
 
-Parity of the false negative rate (missed victims) is the primary criterion; parity of the
-false positive rate (wrongful flags) is secondary. On synthetic data with ground truth the
-same metrics are computed against the true state, and an identification-bias section
-compares how many true victims of each group carry an observed label.
+Per-group rates in the tables carry percentile bootstrap intervals (groups resampled
+independently); AUROC, PPV and calibration error are shown for context, without verdicts.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 
-from models.questionnaire import load_questionnaire
+from models.questionnaire import DECLINED, NOT_ASKED, STATUS_FIELD, load_questionnaire
 from models.screening import ScreeningModel
-from pipeline.metrics import METRICS, Metric, resample_counts, score_metrics, threshold_metrics, weighted_metrics
+from pipeline.fairness.stats import adjust, detectable_ratios, ratio_test
+from pipeline.metrics import Metric, resample_counts, score_metrics, threshold_metrics, weighted_metrics
 from pipeline.modeling import LABELS, TRUTH
 
-CONTEXT_ATTRIBUTES: tuple[str, ...] = ("destination",)
-INTERSECTIONS: tuple[tuple[str, str], ...] = (("gender", "age_band"),)
+CONTEXT_ATTRIBUTES: tuple[str, ...] = (STATUS_FIELD, "destination")
+COMPLETENESS = "interview_completeness"
+COMPLETENESS_BINS: tuple[tuple[float, str], ...] = ((0.5, "under 50%"), (0.8, "50-79%"), (1.0, "80-99%"))
+COMPLETE = "all"
+INTERSECTIONS: tuple[tuple[str, str], ...] = (("gender", "age_band"), ("gender", "sector"), ("gender", "destination"))
 JOIN = " × "
-PRIMARY = "fnr"
-SECONDARY = "fpr"
-OK, DISPARITY, INSUFFICIENT = "ok", "disparity", "insufficient data"
-UNDER_IDENTIFIED = "under-identified"
-MIN_POSITIVES = 5
+PRIMARY, SECONDARY = "fnr", "fpr"
+ERROR_METRICS: tuple[str, ...] = (PRIMARY, SECONDARY)
+POPULATION_METRICS: tuple[str, ...] = ("prevalence", "selection_rate")
+OTHER_METRICS: tuple[str, ...] = ("ppv", "auroc", "ece")
+IDENTIFICATION = "identification"
+DISPARITY, WITHIN, CANNOT_TELL, TOO_FEW = "disparity", "within tolerance", "cannot tell", "too few cases"
+OBSERVED, TRUE_STATE = "observed", "truth"
+SECTION_NAMES = {OBSERVED: "observed labels", TRUE_STATE: "ground truth (synthetic data)"}
+METRIC_NAMES = {
+    "prevalence": "share who are victims",
+    "selection_rate": "share the model would refer",
+    "fnr": "miss rate (victims not referred)",
+    "fpr": "false-alarm rate (non-victims referred)",
+    "ppv": "referred who are victims (PPV)",
+    "auroc": "ranking quality (AUROC)",
+    "ece": "calibration error (ECE)",
+    IDENTIFICATION: "identification rate (victims with a label)",
+}
 CRITERIA = (
-    "Primary criterion: parity of the false negative rate (missed victims) between groups. "
-    "Secondary: parity of the false positive rate (people wrongly flagged for a specialist "
-    "interview). Other metrics are shown for context."
+    "Primary criterion: the miss rate (victims the model would not refer, the false negative rate) "
+    "is the same in every group. Secondary: the false-alarm rate (non-victims it would refer, the "
+    "false positive rate). Prevalence and the share referred describe the population and carry no verdict."
 )
 CORRECTION = (
-    "Bonferroni: each comparison's interval is widened to level 1 - alpha/k, where k is the "
-    "number of comparisons of that metric with enough data; the interval is normal on the log "
-    "ratio with the bootstrap standard error."
+    "Each group is compared with its reference group on the ratio of their rates (log scale, half a "
+    "count added to each cell). Disparity: the ratio is outside the tolerance band; within tolerance: "
+    "it is inside (two one-sided tests). P-values of all error-rate comparisons of the report are "
+    "adjusted together (Benjamini-Hochberg). The detectable ratio is the smallest the test would find "
+    "with the configured power for the group's counts."
 )
 
 BAD_TOLERANCE = "tolerance must be (lower, upper) with 0 < lower < 1 < upper, not {tolerance!r}"
 MISSING_COLUMN = "the data has no column {column!r}; an audit needs the questionnaire fields and labels"
 BAD_REFERENCE = "reference group {group!r} of {attribute!r} is not in the data; groups are {groups}"
-BAD_METRIC = "unknown metric(s) {names}; allowed are {allowed}"
 
 
 @dataclass(frozen=True)
-class _Settings:
-    tolerance: tuple[float, float]
-    min_group_size: int
-    n_boot: int
-    alpha: float
-    seed: int
+class Estimate:
+    """A value with its 95% interval (``nan`` where undefined)."""
+
+    value: float
+    lower: float
+    upper: float
 
 
+@dataclass(frozen=True)
+class GroupMetrics:
+    """One group's rates for one outcome: what describes the population, the errors, the rest."""
+
+    group: str
+    people: int
+    victims: int
+    non_victims: int
+    population: dict[str, Estimate]
+    errors: dict[str, Estimate]
+    other: dict[str, Estimate]
+
+
+@dataclass(frozen=True)
+class GroupTable:
+    """The groups of one attribute for one outcome."""
+
+    attribute: str
+    outcome: str
+    reference: str
+    groups: tuple[GroupMetrics, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A group's rate against its reference's; p-values adjusted over the report's family."""
+
+    section: str
+    attribute: str
+    outcome: str
+    metric: str
+    group: str
+    reference: str
+    events: int
+    cases: int
+    ref_events: int
+    ref_cases: int
+    ratio: float
+    ratio_lower: float
+    ratio_upper: float
+    p_disparity: float
+    p_within: float
+    detectable_above: float
+    detectable_below: float
+    verdict: str
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.cases if self.cases else math.nan
+
+    @property
+    def ref_rate(self) -> float:
+        return self.ref_events / self.ref_cases if self.ref_cases else math.nan
+
+
+@dataclass(frozen=True)
+class LabelAudit:
+    """The model against one kind of label: observed labels, or the true state."""
+
+    section: str
+    tables: tuple[GroupTable, ...]
+    comparisons: tuple[Comparison, ...]
+
+    def table(self, attribute: str, outcome: str) -> GroupTable:
+        return next(t for t in self.tables if t.attribute == attribute and t.outcome == outcome)
+
+
+@dataclass(frozen=True)
+class IdentificationGroup:
+    group: str
+    people: int
+    true_victims: int
+    labelled: int
+    observed_prevalence: float
+    true_prevalence: float
+    rate: Estimate
+
+
+@dataclass(frozen=True)
+class IdentificationTable:
+    attribute: str
+    outcome: str
+    reference: str
+    groups: tuple[IdentificationGroup, ...]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A group whose victims are identified less often than another group's."""
+
+    attribute: str
+    outcome: str
+    group: str
+    relative_to: str
+    ratio: float
+
+
+@dataclass(frozen=True)
+class IdentificationAudit:
+    tables: tuple[IdentificationTable, ...]
+    comparisons: tuple[Comparison, ...]
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        """Under-identified groups: the group when its ratio is low, the reference when it is high."""
+        out = []
+        for c in self.comparisons:
+            if c.verdict != DISPARITY:
+                continue
+            low = c.ratio < 1
+            out.append(
+                Flag(
+                    attribute=c.attribute,
+                    outcome=c.outcome,
+                    group=c.group if low else c.reference,
+                    relative_to=c.reference if low else c.group,
+                    ratio=c.ratio if low else 1 / c.ratio,
+                )
+            )
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    tolerance: tuple[float, float] = (0.8, 1.25)
+    min_cases: int = 30
+    n_boot: int = 200
+    alpha: float = 0.05
+    power: float = 0.8
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The report's first paragraph, as data: does the model miss victims in some group more?"""
+
+    misses: tuple[Comparison, ...]
+    false_alarms: tuple[Comparison, ...]
+    under_identified: tuple[Flag, ...]
+    checked: int
+    within: int
+    cannot_tell: int
+    too_few: int
+    detectable: tuple[float, float] | None
+
+    @property
+    def headline(self) -> str:
+        if self.misses:
+            return f"Yes: the model's miss rate differs between groups in {len(self.misses)} comparison(s)."
+        if not self.checked:
+            return "Cannot tell: no group had enough victims to compare miss rates."
+        return f"No miss-rate disparity was found in {self.checked} comparison(s) with enough victims."
+
+    @property
+    def could_see(self) -> str:
+        parts = [f"{self.within} shown within tolerance"]
+        if self.cannot_tell:
+            if self.detectable is not None:
+                lo, hi = self.detectable
+                parts.append(
+                    f"{self.cannot_tell} undecided: these could only have detected miss rates "
+                    f"{_times(lo)} to {_times(hi)} the reference's"
+                )
+            else:
+                parts.append(f"{self.cannot_tell} undecided")
+        if self.too_few:
+            parts.append(f"{self.too_few} not compared for too few victims")
+        return "; ".join(parts) + "."
+
+
+def _times(ratio: float) -> str:
+    return "any multiple of" if not math.isfinite(ratio) else f"{ratio:.1f}×"
+
+
+@dataclass(frozen=True)
+class ModelAudit:
+    """A fairness audit of a screening model (see the module docstring)."""
+
+    generated_at: str
+    model: dict[str, str | int | float | bool | None]
+    data: str
+    rows: int
+    outcomes: tuple[str, ...]
+    thresholds: dict[str, float]
+    settings: AuditSettings
+    attributes: tuple[str, ...]
+    observed: LabelAudit
+    truth: LabelAudit | None
+    identification: IdentificationAudit | None
+
+    @property
+    def error_comparisons(self) -> tuple[Comparison, ...]:
+        return self.observed.comparisons + (self.truth.comparisons if self.truth else ())
+
+    def answer(self) -> Answer:
+        comps = self.error_comparisons
+        misses = tuple(c for c in comps if c.metric == PRIMARY and c.verdict == DISPARITY)
+        alarms = tuple(c for c in comps if c.metric == SECONDARY and c.verdict == DISPARITY)
+        primary = [c for c in self.observed.comparisons if c.metric == PRIMARY]
+        undecided = [c.detectable_above for c in primary if c.verdict == CANNOT_TELL]
+        return Answer(
+            misses=misses,
+            false_alarms=alarms,
+            under_identified=self.identification.flags if self.identification else (),
+            checked=sum(c.verdict != TOO_FEW for c in primary),
+            within=sum(c.verdict == WITHIN for c in primary),
+            cannot_tell=len(undecided),
+            too_few=sum(c.verdict == TOO_FEW for c in primary),
+            detectable=(min(undecided), max(undecided)) if undecided else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (NaN and infinity are left to the writer)."""
+        out = dataclasses.asdict(self)
+        out["kind"] = "model"
+        out["criteria"], out["correction"] = CRITERIA, CORRECTION
+        answer = self.answer()
+        out["answer"] = {
+            "headline": answer.headline,
+            "could_see": answer.could_see,
+            **{k: v for k, v in dataclasses.asdict(answer).items()},
+        }
+        if self.identification is not None:
+            out["identification"]["flags"] = [dataclasses.asdict(f) for f in self.identification.flags]
+        return out
+
+
+# ---------------------------------------------------------------------------- groups
 def audit_attributes() -> tuple[str, ...]:
-    """Attributes audited one by one: the questionnaire's audit fields, then destination."""
+    """Attributes audited one by one: the questionnaire's audit fields, status, destination."""
     return (*load_questionnaire().audit_ids, *CONTEXT_ATTRIBUTES)
 
 
-def _group_labels(frame: pd.DataFrame, attribute: str) -> pd.Series:
+def default_attributes() -> tuple[str, ...]:
+    """Every attribute of a model audit: :func:`audit_attributes`, completeness, intersections."""
+    return (*audit_attributes(), COMPLETENESS, *(JOIN.join(pair) for pair in INTERSECTIONS))
+
+
+def interview_completeness(frame: pd.DataFrame) -> pd.Series:
+    """Share of the questions that apply to each person's migrant status that got an answer, binned.
+
+    Yes, no and don't know are answers; declined and not asked are not.
+    """
+    q = load_questionnaire()
+    ids = [f.id for f in q.indicators if f.id in frame.columns]
+    answers = frame[ids].astype(str).to_numpy()
+    status = frame[STATUS_FIELD].astype(str).to_numpy() if STATUS_FIELD in frame else np.full(len(frame), "unknown")
+    applies = np.ones((len(frame), len(ids)), dtype=bool)
+    fields = [q.field(i) for i in ids]
+    for value in pd.unique(status):
+        rows = status == value
+        applies[rows] = [f.applies(str(value)) for f in fields]
+    answered = applies & (answers != NOT_ASKED) & (answers != DECLINED)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(applies.sum(axis=1) > 0, answered.sum(axis=1) / np.maximum(applies.sum(axis=1), 1), 0.0)
+    labels = np.full(len(frame), COMPLETE, dtype=object)
+    for edge, label in reversed(COMPLETENESS_BINS):
+        labels[share < edge - 1e-12] = label
+    return pd.Series(labels, index=frame.index, name=COMPLETENESS)
+
+
+def group_labels(frame: pd.DataFrame, attribute: str) -> pd.Series:
+    """Each row's group: a column, the binned completeness, or ``a × b`` intersections."""
+    if attribute == COMPLETENESS:
+        return interview_completeness(frame)
     if attribute in frame.columns:
         return frame[attribute].astype(str)
     parts = attribute.split(JOIN)
@@ -86,6 +370,18 @@ def _group_labels(frame: pd.DataFrame, attribute: str) -> pd.Series:
     return out
 
 
+def _reference(groups: pd.Series, attribute: str, reference: str | Mapping[str, str]) -> str:
+    counts = groups.value_counts()
+    wanted = reference.get(attribute, "largest") if isinstance(reference, Mapping) else reference
+    if wanted == "largest":
+        # Complete interviews are the natural reference of completeness, when there are any.
+        return COMPLETE if attribute == COMPLETENESS and COMPLETE in counts.index else str(counts.index[0])
+    if wanted not in counts.index:
+        raise ValueError(BAD_REFERENCE.format(group=wanted, attribute=attribute, groups=sorted(counts.index)))
+    return str(wanted)
+
+
+# ---------------------------------------------------------------------------- metrics
 def metric_functions(threshold: float) -> dict[str, Metric]:
     """The audited metrics as functions ``(y, p) -> float`` built from :mod:`pipeline.metrics`."""
     tm = threshold_metrics(threshold)
@@ -117,349 +413,261 @@ def metric_frame(*, y: np.ndarray, p: np.ndarray, groups: pd.Series, threshold: 
     return MetricFrame(metrics=metric_functions(threshold), y_true=y, y_pred=p, sensitive_features=groups.to_numpy())
 
 
-def _point_metrics(y: np.ndarray, p: np.ndarray, groups: pd.Series, threshold: float) -> pd.DataFrame:
-    """Per-group point estimates: ``metric_frame(...).by_group``, computed directly.
-
-    Fairlearn 0.15 stacks every column as an object array for each metric call (about 55 ms
-    per call on 30,000 rows), which made a full audit take minutes; this is the same
-    computation, and ``tests/fairness/test_audit.py`` checks it equals MetricFrame's.
-    """
-    functions = metric_functions(threshold)
-    codes = groups.to_numpy()
-    rows = {}
-    for group in pd.unique(codes):
-        mask = codes == group
-        rows[group] = {name: fn(y[mask], p[mask]) for name, fn in functions.items()}
-    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
-
-
-def _reference(groups: pd.Series, attribute: str, reference: str | Mapping[str, str]) -> str:
-    counts = groups.value_counts()
-    wanted = reference.get(attribute, "largest") if isinstance(reference, Mapping) else reference
-    if wanted == "largest":
-        return str(counts.index[0])
-    if wanted not in counts.index:
-        raise ValueError(BAD_REFERENCE.format(group=wanted, attribute=attribute, groups=sorted(counts.index)))
-    return str(wanted)
-
-
-def _interval(samples: np.ndarray, alpha: float) -> tuple[float, float]:
+def _interval(samples: np.ndarray) -> tuple[float, float]:
     finite = samples[np.isfinite(samples)]
     if finite.size < 2:
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+        return math.nan, math.nan
+    lo, hi = np.quantile(finite, [0.025, 0.975])
     return float(lo), float(hi)
 
 
-def _log_se(group: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
-    """Bootstrap standard errors of the log ratio and of the difference."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.log(group) - np.log(ref)
-    finite = log_ratio[np.isfinite(log_ratio)]
-    diff = (group - ref)[np.isfinite(group - ref)]
-    se_log = float(np.std(finite, ddof=1)) if finite.size >= 0.9 * len(group) and finite.size > 1 else float("nan")
-    se_diff = float(np.std(diff, ddof=1)) if diff.size > 1 else float("nan")
-    return se_log, se_diff
+@dataclass(frozen=True)
+class Grouping:
+    """The groups of one attribute: each row's group index, the names, the reference, resamples."""
+
+    attribute: str
+    names: tuple[str, ...]
+    index: np.ndarray
+    reference: int
+    resamples: tuple[np.ndarray, ...]
+
+    def mask(self, k: int) -> np.ndarray:
+        return self.index == k
+
+    @property
+    def reference_name(self) -> str:
+        return self.names[self.reference]
+
+    def order(self) -> list[int]:
+        """The reference first, then the others from the largest."""
+        sizes = np.bincount(self.index, minlength=len(self.names))
+        return sorted(range(len(self.names)), key=lambda k: (k != self.reference, -sizes[k], self.names[k]))
 
 
-def judge(ratio_lower: float, ratio_upper: float, tolerance: tuple[float, float]) -> str:
-    """Verdict of a ratio's corrected interval against the tolerance band."""
-    lo, hi = tolerance
-    if not (np.isfinite(ratio_lower) and np.isfinite(ratio_upper)):
-        return INSUFFICIENT
-    if ratio_upper < lo or ratio_lower > hi:
-        return DISPARITY
-    if lo <= ratio_lower and ratio_upper <= hi:
-        return OK
-    return INSUFFICIENT
+def grouping(
+    frame: pd.DataFrame, attribute: str, *, reference: str | Mapping[str, str], settings: AuditSettings
+) -> Grouping:
+    """Groups of ``attribute`` with bootstrap resamples drawn within each group (groups independent).
 
-
-def _compare(rows: list[dict[str, Any]], *, metrics: Sequence[str], settings: _Settings) -> dict[str, int]:
-    """Fill each row's ``comparisons`` in place, Bonferroni-corrected per metric; returns k per metric."""
-    pending: dict[str, list[dict[str, Any]]] = {m: [] for m in metrics}
-    for row in rows:
-        row["comparisons"] = {}
-        for metric in metrics:
-            if row["is_reference"]:
-                continue
-            value, ref = row["_point"][metric], row["_ref_point"][metric]
-            se_log, se_diff = _log_se(row["_boot"][metric], row["_ref_boot"][metric])
-            entry: dict[str, Any] = {
-                "difference": value - ref,
-                "ratio": value / ref if ref > 0 else float("nan"),
-                "_se_log": se_log,
-                "_se_diff": se_diff,
-            }
-            enough = row["size"] >= settings.min_group_size and row["_ref_size"] >= settings.min_group_size
-            defined = value > 0 and ref > 0 and np.isfinite(se_log)
-            entry["enough_data"] = bool(enough)
-            row["comparisons"][metric] = entry
-            if enough and defined:
-                pending[metric].append(entry)
-    counts = {}
-    for metric, entries in pending.items():
-        k = max(len(entries), 1)
-        counts[metric] = len(entries)
-        z = NormalDist().inv_cdf(1 - settings.alpha / (2 * k))
-        for entry in entries:
-            log_r = float(np.log(entry["ratio"]))
-            entry["ratio_lower"] = float(np.exp(log_r - z * entry["_se_log"]))
-            entry["ratio_upper"] = float(np.exp(log_r + z * entry["_se_log"]))
-            entry["difference_lower"] = entry["difference"] - z * entry["_se_diff"]
-            entry["difference_upper"] = entry["difference"] + z * entry["_se_diff"]
-    for row in rows:
-        for entry in row["comparisons"].values():
-            entry.setdefault("ratio_lower", float("nan"))
-            entry.setdefault("ratio_upper", float("nan"))
-            entry.setdefault("difference_lower", float("nan"))
-            entry.setdefault("difference_upper", float("nan"))
-            if not entry["enough_data"]:
-                entry["verdict"] = INSUFFICIENT
-            else:
-                entry["verdict"] = judge(entry["ratio_lower"], entry["ratio_upper"], settings.tolerance)
-            entry.pop("_se_log")
-            entry.pop("_se_diff")
-    return counts
-
-
-def _attribute_section(
-    *,
-    groups: pd.Series,
-    y: np.ndarray,
-    p: np.ndarray,
-    threshold: float,
-    reference: str,
-    metrics: Sequence[str],
-    settings: _Settings,
-    counts: dict[str, np.ndarray],
-) -> list[dict[str, Any]]:
-    points = _point_metrics(y, p, groups, threshold)
-    codes = groups.to_numpy()
-    rows: list[dict[str, Any]] = []
-    for group in points.index:
-        mask = codes == group
-        boot = weighted_metrics(
-            y[mask], p[mask], threshold=threshold, weights=counts[str(group)], metrics=list(metrics)
-        )
-        point = {m: float(points.loc[group, m]) for m in metrics}
-        rows.append(
-            {
-                "group": str(group),
-                "size": int(mask.sum()),
-                "positives": int(y[mask].sum()),
-                "is_reference": str(group) == reference,
-                "metrics": {
-                    m: {
-                        "value": point[m],
-                        **dict(zip(("lower", "upper"), _interval(boot[m], settings.alpha), strict=True)),
-                    }
-                    for m in metrics
-                },
-                "_point": point,
-                "_boot": boot,
-            }
-        )
-    ref_row = next(r for r in rows if r["is_reference"])
-    for row in rows:
-        row["_ref_point"], row["_ref_boot"], row["_ref_size"] = (
-            ref_row["_point"],
-            ref_row["_boot"],
-            ref_row["size"],
-        )
-    return rows
-
-
-def group_counts(groups: pd.Series, *, settings: _Settings, attribute: str) -> dict[str, np.ndarray]:
-    """Bootstrap counts of each group's rows, resampled within the group (groups independent).
-
-    Seeded by ``(seed, attribute)`` so that every section and outcome of one attribute uses the
+    Seeded by ``(seed, attribute)``, so every section and outcome of one attribute uses the
     same resamples.
     """
+    labels = group_labels(frame, attribute)
+    ref = _reference(labels, attribute, reference)
+    index, uniques = pd.factorize(labels, sort=True)
+    names = tuple(str(u) for u in uniques)
     key = int.from_bytes(attribute.encode("utf-8")[:16].ljust(16, b"\0"), "little")
     rng = np.random.default_rng([settings.seed, key])
-    codes = groups.to_numpy()
-    return {
-        str(g): resample_counts(int((codes == g).sum()), n_boot=settings.n_boot, rng=rng)
-        for g in sorted(pd.unique(codes), key=str)
-    }
+    sizes = np.bincount(index, minlength=len(names))
+    return Grouping(
+        attribute=attribute,
+        names=names,
+        index=np.asarray(index),
+        reference=names.index(ref),
+        resamples=tuple(resample_counts(int(n), n_boot=settings.n_boot, rng=rng) for n in sizes),
+    )
 
 
-def _clean(rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        for key in [k for k in row if k.startswith("_")]:
-            del row[key]
+def _group_table(*, grouping: Grouping, outcome: str, y: np.ndarray, p: np.ndarray, threshold: float) -> GroupTable:
+    names = (*POPULATION_METRICS, *ERROR_METRICS, *OTHER_METRICS)
+    functions = metric_functions(threshold)
+    rows = []
+    for k in grouping.order():
+        mask = grouping.mask(k)
+        yk, pk, w = y[mask], p[mask], grouping.resamples[k]
+        boot = weighted_metrics(yk, pk, threshold=threshold, weights=w, metrics=list(names)) if w.size else {}
+        est = {m: Estimate(functions[m](yk, pk), *_interval(np.asarray(boot.get(m, np.empty(0))))) for m in names}
+        victims = int(yk.sum())
+        rows.append(
+            GroupMetrics(
+                group=grouping.names[k],
+                people=int(mask.sum()),
+                victims=victims,
+                non_victims=int(mask.sum()) - victims,
+                population={m: est[m] for m in POPULATION_METRICS},
+                errors={m: est[m] for m in ERROR_METRICS},
+                other={m: est[m] for m in OTHER_METRICS},
+            )
+        )
+    return GroupTable(
+        attribute=grouping.attribute, outcome=outcome, reference=grouping.reference_name, groups=tuple(rows)
+    )
 
 
-def _metric_section(
+@dataclass(frozen=True)
+class _Pending:
+    """A comparison before its family's adjustment."""
+
+    fields: dict[str, Any]
+    ref_rate: float
+    enough: bool
+
+
+def _pending(
     *,
+    section: str,
+    attribute: str,
+    outcome: str,
+    metric: str,
+    group: str,
+    reference: str,
+    counts: tuple[int, int, int, int],
+    settings: AuditSettings,
+) -> _Pending:
+    events, cases, ref_events, ref_cases = (int(c) for c in counts)
+    test = ratio_test(
+        events=events, cases=cases, ref_events=ref_events, ref_cases=ref_cases, tolerance=settings.tolerance
+    )
+    return _Pending(
+        fields={
+            "section": section,
+            "attribute": attribute,
+            "outcome": outcome,
+            "metric": metric,
+            "group": group,
+            "reference": reference,
+            "events": events,
+            "cases": cases,
+            "ref_events": ref_events,
+            "ref_cases": ref_cases,
+            "ratio": test.ratio,
+            "ratio_lower": test.lower,
+            "ratio_upper": test.upper,
+            "p_disparity": test.p_disparity,
+            "p_within": test.p_within,
+        },
+        ref_rate=ref_events / ref_cases if ref_cases else math.nan,
+        enough=min(cases, ref_cases) >= settings.min_cases,
+    )
+
+
+def _decide(pending: Sequence[_Pending], settings: AuditSettings) -> tuple[Comparison, ...]:
+    """Adjust one family's p-values together and give each comparison its verdict."""
+    family = [p for p in pending if p.enough]
+    disparity = dict(zip(map(id, family), adjust([p.fields["p_disparity"] for p in family]), strict=True))
+    within = dict(zip(map(id, family), adjust([p.fields["p_within"] for p in family]), strict=True))
+    out = []
+    for p in pending:
+        fields = dict(p.fields)
+        above, below = detectable_ratios(
+            cases=fields["cases"],
+            ref_cases=fields["ref_cases"],
+            ref_rate=p.ref_rate,
+            tolerance=settings.tolerance,
+            alpha=settings.alpha,
+            comparisons=len(family),
+            power=settings.power,
+        )
+        if p.enough:
+            fields["p_disparity"], fields["p_within"] = disparity[id(p)], within[id(p)]
+            verdict = (
+                DISPARITY
+                if fields["p_disparity"] <= settings.alpha
+                else WITHIN
+                if fields["p_within"] <= settings.alpha
+                else CANNOT_TELL
+            )
+        else:
+            fields["p_disparity"] = fields["p_within"] = math.nan
+            verdict = TOO_FEW
+        out.append(Comparison(**fields, detectable_above=above, detectable_below=below, verdict=verdict))
+    return tuple(out)
+
+
+def _error_counts(index: np.ndarray, groups: int, y: np.ndarray, flagged: np.ndarray, metric: str) -> np.ndarray:
+    """Per group, (events, cases) of the miss rate (missed, victims) or false-alarm rate (flagged, non-victims)."""
+    cases = y == 1 if metric == PRIMARY else y == 0
+    events = cases & (~flagged if metric == PRIMARY else flagged)
+    return np.stack(
+        [np.bincount(index, weights=events, minlength=groups), np.bincount(index, weights=cases, minlength=groups)],
+        axis=1,
+    ).astype(int)
+
+
+def _label_section(
+    *,
+    section: str,
     frame: pd.DataFrame,
+    labels: Mapping[str, str],
     scores: Mapping[str, np.ndarray],
     thresholds: Mapping[str, float],
-    labels: Mapping[str, str],
-    attributes: Sequence[str],
-    reference: str | Mapping[str, str],
-    metrics: Sequence[str],
-    settings: _Settings,
-) -> dict[str, Any]:
-    all_rows: list[dict[str, Any]] = []
-    out: dict[str, Any] = {"attributes": {}}
-    for attribute in attributes:
-        groups = _group_labels(frame, attribute)
-        ref = _reference(groups, attribute, reference)
-        counts = group_counts(groups, settings=settings, attribute=attribute)
-        entry: dict[str, Any] = {"reference": ref, "outcomes": {}}
+    groupings: Sequence[Grouping],
+    settings: AuditSettings,
+) -> tuple[list[GroupTable], list[_Pending]]:
+    tables, pending = [], []
+    for g in groupings:
         for outcome, column in labels.items():
-            rows = _attribute_section(
-                groups=groups,
-                y=frame[column].to_numpy().astype(int),
-                p=scores[outcome],
-                threshold=thresholds[outcome],
-                reference=ref,
-                metrics=metrics,
-                settings=settings,
-                counts=counts,
-            )
-            for row in rows:
-                row["_key"] = (attribute, outcome)
-            entry["outcomes"][outcome] = rows
-            all_rows.extend(rows)
-        out["attributes"][attribute] = entry
-    out["n_comparisons"] = _compare(all_rows, metrics=metrics, settings=settings)
-    _clean(all_rows)
-    out["disparities"] = [
-        {
-            "attribute": a,
-            "group": r["group"],
-            "outcome": o,
-            "metric": m,
-            **{k: c[k] for k in ("ratio", "ratio_lower", "ratio_upper", "difference")},
-        }
-        for a, e in out["attributes"].items()
-        for o, rows in e["outcomes"].items()
-        for r in rows
-        for m, c in r["comparisons"].items()
-        if c["verdict"] == DISPARITY
-    ]
-    return out
+            y = frame[column].to_numpy().astype(int)
+            p = scores[outcome]
+            tables.append(_group_table(grouping=g, outcome=outcome, y=y, p=p, threshold=thresholds[outcome]))
+            flagged = p >= thresholds[outcome]
+            for metric in ERROR_METRICS:
+                counts = _error_counts(g.index, len(g.names), y, flagged, metric)
+                for k in g.order()[1:]:
+                    pending.append(
+                        _pending(
+                            section=section,
+                            attribute=g.attribute,
+                            outcome=outcome,
+                            metric=metric,
+                            group=g.names[k],
+                            reference=g.reference_name,
+                            counts=(*counts[k], *counts[g.reference]),
+                            settings=settings,
+                        )
+                    )
+    return tables, pending
 
 
-def identification_bias(
-    *,
-    frame: pd.DataFrame,
-    attributes: Sequence[str],
-    reference: str | Mapping[str, str],
-    settings: _Settings,
-) -> dict[str, Any]:
-    """Observed vs true prevalence by group; flags groups whose victims are under-identified.
-
-    The identification rate of a group is observed/true prevalence (the share of its true
-    victims that carry a label). Each group's rate is compared with the reference's; a group
-    is flagged when the corrected interval of the ratio lies wholly below the tolerance, and
-    the reference is flagged when a group's lies wholly above it.
-    """
-    out: dict[str, Any] = {"attributes": {}, "flags": []}
-    entries: list[dict[str, Any]] = []
-    for attribute in attributes:
-        groups = _group_labels(frame, attribute)
-        codes = groups.to_numpy()
-        ref = _reference(groups, attribute, reference)
-        counts = group_counts(groups, settings=settings, attribute=attribute)
-        section: dict[str, Any] = {"reference": ref, "outcomes": {}}
-        for outcome in LABELS:
-            observed = frame[LABELS[outcome]].to_numpy().astype(float)
-            truth = frame[TRUTH[outcome]].to_numpy().astype(float)
-            rows: list[dict[str, Any]] = []
-            for group in sorted(set(codes), key=lambda g: -int((codes == g).sum())):
-                mask = codes == group
-                w = counts[str(group)]
-                obs_b, true_b = observed[mask] @ w, truth[mask] @ w
+def identification_audit(
+    *, frame: pd.DataFrame, outcomes: Sequence[str], groupings: Sequence[Grouping], settings: AuditSettings
+) -> IdentificationAudit:
+    """Share of each group's true victims that carry a label, compared with the reference's."""
+    tables, pending = [], []
+    for g in groupings:
+        for outcome in outcomes:
+            observed = frame[LABELS[outcome]].to_numpy().astype(int)
+            truth = frame[TRUTH[outcome]].to_numpy().astype(int)
+            rows = []
+            for k in g.order():
+                mask = g.mask(k)
+                w = g.resamples[k]
+                true_b, obs_b = truth[mask] @ w, (observed[mask] & truth[mask]) @ w
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rate_b = np.where(true_b > 0, obs_b / np.where(true_b > 0, true_b, 1), np.nan)
-                n_true = float(truth[mask].sum())
-                rate = float(observed[mask].sum() / n_true) if n_true else float("nan")
-                lower, upper = _interval(rate_b, settings.alpha)
+                n_true = int(truth[mask].sum())
+                labelled = int((observed[mask] & truth[mask]).sum())
                 rows.append(
-                    {
-                        "group": str(group),
-                        "size": int(mask.sum()),
-                        "is_reference": str(group) == ref,
-                        "observed_prevalence": float(observed[mask].mean()),
-                        "true_prevalence": float(truth[mask].mean()),
-                        "true_positives": int(n_true),
-                        "identification_rate": rate,
-                        "identification_rate_lower": lower,
-                        "identification_rate_upper": upper,
-                        "_boot": rate_b,
-                    }
-                )
-            ref_row = next(r for r in rows if r["is_reference"])
-            for row in rows:
-                row["relative_to_reference"] = {}
-                if row["is_reference"]:
-                    continue
-                enough = (
-                    min(row["size"], ref_row["size"]) >= settings.min_group_size
-                    and min(row["true_positives"], ref_row["true_positives"]) >= MIN_POSITIVES
-                )
-                rel = {
-                    "ratio": row["identification_rate"] / ref_row["identification_rate"]
-                    if ref_row["identification_rate"]
-                    else float("nan"),
-                    "enough_data": bool(enough),
-                }
-                se, _ = _log_se(row["_boot"], ref_row["_boot"])
-                rel["_se"] = se
-                # No variation at all (every victim identified in both groups) is a certain ratio.
-                if enough and rel["ratio"] > 0 and not np.isfinite(se):
-                    rel["_se"] = (
-                        0.0
-                        if np.all(row["_boot"] == row["identification_rate"])
-                        and np.all(ref_row["_boot"] == ref_row["identification_rate"])
-                        else float("nan")
+                    IdentificationGroup(
+                        group=g.names[k],
+                        people=int(mask.sum()),
+                        true_victims=n_true,
+                        labelled=labelled,
+                        observed_prevalence=float(observed[mask].mean()),
+                        true_prevalence=float(truth[mask].mean()),
+                        rate=Estimate(labelled / n_true if n_true else math.nan, *_interval(np.asarray(rate_b))),
                     )
-                row["relative_to_reference"] = rel
-                rel["_attribute"], rel["_group"], rel["_outcome"], rel["_ref"] = (
-                    attribute,
-                    row["group"],
-                    outcome,
-                    ref,
                 )
-                entries.append(rel)
-            section["outcomes"][outcome] = rows
-        out["attributes"][attribute] = section
-    usable = [e for e in entries if e["enough_data"] and e["ratio"] > 0 and np.isfinite(e["_se"])]
-    k = max(len(usable), 1)
-    out["n_comparisons"] = len(usable)
-    z = NormalDist().inv_cdf(1 - settings.alpha / (2 * k))
-    lo = settings.tolerance[0]
-    for e in entries:
-        if e in usable:
-            log_r = float(np.log(e["ratio"]))
-            e["ratio_lower"], e["ratio_upper"] = (
-                float(np.exp(log_r - z * e["_se"])),
-                float(np.exp(log_r + z * e["_se"])),
+            tables.append(
+                IdentificationTable(
+                    attribute=g.attribute, outcome=outcome, reference=g.reference_name, groups=tuple(rows)
+                )
             )
-            e["verdict"] = judge(e["ratio_lower"], e["ratio_upper"], settings.tolerance)
-        else:
-            e["ratio_lower"] = e["ratio_upper"] = float("nan")
-            e["verdict"] = INSUFFICIENT
-        if e["verdict"] == DISPARITY:
-            low = e["ratio_upper"] < lo
-            out["flags"].append(
-                {
-                    "attribute": e["_attribute"],
-                    "outcome": e["_outcome"],
-                    "group": e["_group"] if low else e["_ref"],
-                    "relative_to": e["_ref"] if low else e["_group"],
-                    "ratio": e["ratio"] if low else 1.0 / e["ratio"],
-                }
-            )
-        for key in ("_se", "_attribute", "_group", "_outcome", "_ref"):
-            e.pop(key)
-    for section in out["attributes"].values():
-        for rows in section["outcomes"].values():
-            _clean(rows)
-    return out
+            ref_row = rows[0]
+            for row in rows[1:]:
+                pending.append(
+                    _pending(
+                        section=TRUE_STATE,
+                        attribute=g.attribute,
+                        outcome=outcome,
+                        metric=IDENTIFICATION,
+                        group=row.group,
+                        reference=ref_row.group,
+                        counts=(row.labelled, row.true_victims, ref_row.labelled, ref_row.true_victims),
+                        settings=settings,
+                    )
+                )
+    return IdentificationAudit(tables=tuple(tables), comparisons=_decide(pending, settings))
 
 
 def model_scores(model: ScreeningModel, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -474,74 +682,73 @@ def audit_model(
     frame: pd.DataFrame,
     reference: str | Mapping[str, str] = "largest",
     tolerance: tuple[float, float] = (0.8, 1.25),
-    min_group_size: int = 30,
+    min_cases: int = 30,
     n_boot: int = 200,
     alpha: float = 0.05,
+    power: float = 0.8,
     seed: int = 0,
-    metrics: Sequence[str] = METRICS,
     attributes: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Audit ``model`` on ``frame`` by group; returns a JSON-able dict (see the module docstring).
+    data: str = "",
+) -> ModelAudit:
+    """Audit ``model`` on ``frame`` by group (see the module docstring).
 
     Parameters
     ----------
     reference : ``"largest"``, a group name, or ``{attribute: group}`` (others: largest).
     tolerance : band of acceptable ratios group/reference.
-    min_group_size : smaller groups get ``insufficient data``, never a verdict.
-    n_boot, alpha, seed : bootstrap resamples, error rate before correction, random seed.
-    metrics, attributes : restrict the audit (the gate checks only ``fnr``).
+    min_cases : fewest victims (miss rates, identification) or non-victims (false alarms)
+        a group and its reference need for a verdict.
+    n_boot : bootstrap resamples of the per-group intervals in the tables (0: none; the
+        verdicts do not use them).
+    alpha, power : error rate of the adjusted tests; power of the detectable ratio.
+    attributes : restrict the audit (default :func:`default_attributes`).
+    data : a description of ``frame`` for the report.
     """
     lo, hi = tolerance
     if not 0 < lo < 1 < hi:
         raise ValueError(BAD_TOLERANCE.format(tolerance=tolerance))
-    unknown = sorted(set(metrics) - set(METRICS))
-    if unknown:
-        raise ValueError(BAD_METRIC.format(names=unknown, allowed=list(METRICS)))
     for column in LABELS.values():
         if column not in frame.columns:
             raise ValueError(MISSING_COLUMN.format(column=column))
-    settings = _Settings((float(lo), float(hi)), int(min_group_size), int(n_boot), float(alpha), int(seed))
-    if attributes is None:
-        attributes = (*audit_attributes(), *(JOIN.join(pair) for pair in INTERSECTIONS))
+    settings = AuditSettings((float(lo), float(hi)), int(min_cases), int(n_boot), float(alpha), float(power), int(seed))
+    attributes = tuple(attributes) if attributes is not None else default_attributes()
     scores = model_scores(model, frame)
-    outcomes = list(model.outcome_names)
+    outcomes = tuple(model.outcome_names)
     thresholds = {o: float(model.outcomes[o].threshold) for o in outcomes}
-    common: dict[str, Any] = {
-        "frame": frame,
-        "scores": scores,
-        "thresholds": thresholds,
-        "attributes": attributes,
-        "reference": reference,
-        "metrics": list(metrics),
-        "settings": settings,
-    }
+    groupings = [grouping(frame, a, reference=reference, settings=settings) for a in attributes]
     has_truth = all(TRUTH[o] in frame.columns for o in outcomes)
-    result: dict[str, Any] = {
-        "kind": "model",
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": {k: v for k, v in model.metadata.items() if isinstance(v, str | int | float | bool)},
-        "rows": len(frame),
-        "outcomes": outcomes,
-        "thresholds": thresholds,
-        "criteria": CRITERIA,
-        "primary_metric": PRIMARY,
-        "secondary_metric": SECONDARY,
-        "correction": CORRECTION,
-        "settings": {
-            "reference": reference if isinstance(reference, str) else dict(reference),
-            "tolerance": list(settings.tolerance),
-            "min_group_size": min_group_size,
-            "n_boot": n_boot,
-            "alpha": alpha,
-            "seed": seed,
-            "metrics": list(metrics),
-        },
-        "observed": _metric_section(labels={o: LABELS[o] for o in outcomes}, **common),
-        "truth": _metric_section(labels={o: TRUTH[o] for o in outcomes}, **common) if has_truth else None,
-        "identification_bias": identification_bias(
-            frame=frame, attributes=attributes, reference=reference, settings=settings
+    sections = {OBSERVED: {o: LABELS[o] for o in outcomes}}
+    if has_truth:
+        sections[TRUE_STATE] = {o: TRUTH[o] for o in outcomes}
+    tables: dict[str, list[GroupTable]] = {}
+    pending: dict[str, list[_Pending]] = {}
+    for section, labels in sections.items():
+        tables[section], pending[section] = _label_section(
+            section=section,
+            frame=frame,
+            labels=labels,
+            scores=scores,
+            thresholds=thresholds,
+            groupings=groupings,
+            settings=settings,
         )
+    decided = _decide([p for s in sections for p in pending[s]], settings)
+    label_audits = {
+        s: LabelAudit(section=s, tables=tuple(tables[s]), comparisons=tuple(c for c in decided if c.section == s))
+        for s in sections
+    }
+    return ModelAudit(
+        generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        model={k: v for k, v in model.metadata.items() if isinstance(v, str | int | float | bool)},
+        data=data,
+        rows=len(frame),
+        outcomes=outcomes,
+        thresholds=thresholds,
+        settings=settings,
+        attributes=attributes,
+        observed=label_audits[OBSERVED],
+        truth=label_audits.get(TRUE_STATE),
+        identification=identification_audit(frame=frame, outcomes=outcomes, groupings=groupings, settings=settings)
         if has_truth
         else None,
-    }
-    return result
+    )

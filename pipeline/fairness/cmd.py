@@ -9,6 +9,7 @@ Reports go to ``--out`` (default ``reports/audit-<timestamp>/``), to the model's
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import time
 from collections.abc import Iterator, Mapping
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.fairness.log_audit import FOLLOW_UP_RATE
 from pipeline.fairness.report import write_report
 
 DEFAULT_ROWS = 50_000
@@ -36,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="log: end date (exclusive)")
     parser.add_argument("--database-url", help="audit-log database (default: the serving settings)")
     parser.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples")
+    parser.add_argument(
+        "--follow-up-rate",
+        type=float,
+        default=FOLLOW_UP_RATE,
+        help="log: rate of the random follow-up sample of unreferred people (docs/responsible-use.md)",
+    )
     parser.add_argument("--out", help="output directory (default reports/audit-<timestamp>/)")
 
 
@@ -68,6 +76,7 @@ def log_rows(*, database_url: str | None, start: datetime | None, end: datetime 
         row = {k: v for k, v in item.items() if not isinstance(v, Mapping)}
         row.update(flat_values(full["current"]))
         row["override_reason"] = item.get("decision_reason")
+        row["outcome"] = full["outcomes"][-1]["outcome"] if full.get("outcomes") else None
         yield row
 
 
@@ -77,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
     if args.from_log:
         from pipeline.fairness.log_audit import audit_screenings
 
-        audit = audit_screenings(rows=list(log_rows(database_url=args.database_url, start=args.start, end=args.end)))
+        audit = audit_screenings(
+            rows=list(log_rows(database_url=args.database_url, start=args.start, end=args.end)),
+            follow_up_rate=args.follow_up_rate,
+        )
         html_path, json_path = write_report(audit, out)
         print(f"wrote {html_path} and {json_path}")
         return 0
@@ -94,16 +106,13 @@ def run(args: argparse.Namespace) -> int:
         from pipeline.data.synthetic import generate
 
         frame = generate(rows=args.rows, seed=args.seed, scenario=args.scenario)
-    audit = audit_model(model=loaded.model, frame=frame, n_boot=args.n_boot)
-    audit["model"].update(
-        {"name": loaded.name, "version": loaded.version, "alias": loaded.alias, "run_id": loaded.run_id}
-    )
-    audit["data"] = args.data or f"synthetic scenario {args.scenario!r}, {args.rows} rows, seed {args.seed}"
-    html_path, json_path = write_report(audit, out)
-    client = registry.client()
-    client.log_artifact(loaded.run_id, str(html_path), artifact_path=ARTIFACT_PATH)
-    client.log_artifact(loaded.run_id, str(json_path), artifact_path=ARTIFACT_PATH)
+    data = args.data or f"synthetic scenario {args.scenario!r}, {args.rows} rows, seed {args.seed}"
+    model_audit = audit_model(model=loaded.model, frame=frame, n_boot=args.n_boot, data=data)
+    model_info = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias, "run_id": loaded.run_id}
+    model_audit = dataclasses.replace(model_audit, model={**model_audit.model, **model_info})
+    html_path, json_path = write_report(model_audit, out)
+    registry.client().log_artifacts(loaded.run_id, str(out), artifact_path=ARTIFACT_PATH)
     if alias == registry.CHAMPION:
         publish_latest(html_path, json_path)
-    print(f"wrote {html_path} and {json_path}; logged to run {loaded.run_id} under {ARTIFACT_PATH}/")
+    print(f"wrote {html_path}, {json_path} and figures; logged to run {loaded.run_id} under {ARTIFACT_PATH}/")
     return 0

@@ -1,105 +1,178 @@
-"""The fairness check ``tarozu promote`` runs: missed-victim (FNR) parity by group."""
+"""The fairness check ``tarozu promote`` runs: miss rates and false-alarm rates by group, with a power rule.
+
+The gate audits the challenger (:func:`pipeline.fairness.audit.audit_model`, without the
+bootstrap: the verdicts do not use it) and refuses promotion when
+
+- any comparison of the miss rate or the false-alarm rate, on observed labels or on the
+  ground truth, is a *disparity* (after the report-wide adjustment); or
+- the power rule fails: a group holding at least ``min_share`` of the screened people has a
+  comparison that is neither shown within tolerance nor could have seen a disparity of
+  ``max_detectable`` times (or 1 / ``max_detectable`` times) the reference's rate, whether for
+  too few cases or for too wide an interval. Such a group was not checked, and the gate does
+  not read that as a pass.
+
+Smaller groups that could not be checked do not block; the summary (and so the model card)
+lists them. ``tarozu promote --accept-risk "reason"`` promotes despite a refusal.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from models.screening import ScreeningModel
-from pipeline.fairness.audit import DISPARITY, PRIMARY, audit_model
-
-BLOCK_REASON = (
-    "fairness ({section}): {outcome} false negative rate of {attribute}={group!r} is {ratio:.2f}x the "
-    "reference {reference!r} (corrected interval {lower:.2f}-{upper:.2f}, tolerance {lo}-{hi}): "
-    "victims in this group are missed more often"
+from pipeline.fairness.audit import (
+    CANNOT_TELL,
+    CORRECTION,
+    CRITERIA,
+    DISPARITY,
+    SECTION_NAMES,
+    WITHIN,
+    Comparison,
+    ModelAudit,
+    audit_model,
 )
-BLOCK_REASON_LOW = (
-    "fairness ({section}): {outcome} false negative rate of the reference {reference!r} is "
-    "{inverse:.2f}x that of {attribute}={group!r} (corrected interval of {group!r}/{reference!r} "
-    "{lower:.2f}-{upper:.2f}, tolerance {lo}-{hi}): victims in the reference group are missed more often"
+from pipeline.fairness.report import SHORT, describe
+
+PASS, BLOCK = "passed", "refused"
+DISPARITY_REASON = "fairness: {description}"
+UNVERIFIED_REASON = (
+    "fairness (power rule): the {metric} of {attribute} = {group} ({share:.0%} of screened people, {outcome}) "
+    "could not be checked on {section}: {cases} {what} against {ref_cases} in {reference}; the data could only "
+    "have seen a ratio of {above} or more (the rule asks for {limit:g}). Evaluate on more data, or accept the risk."
 )
 
 
-@dataclass
+@dataclass(frozen=True)
+class GateSettings:
+    tolerance: tuple[float, float] = (0.8, 1.25)
+    min_cases: int = 30
+    alpha: float = 0.05
+    power: float = 0.8
+    max_detectable: float = 3.0
+    min_share: float = 0.10
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class GateResult:
-    """Reasons to refuse promotion (empty: passes) and a JSON-able summary of what was checked."""
+    """The gate's verdict, its reasons to refuse (empty: passes) and what it checked."""
 
-    blocking: list[str] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    blocking: tuple[str, ...]
+    disparities: tuple[Comparison, ...]
+    unverified: tuple[Comparison, ...]
+    not_checked: tuple[Comparison, ...]
+    checked: int
+    rows: int
+    thresholds: dict[str, float]
+    settings: GateSettings
+
+    @property
+    def verdict(self) -> str:
+        return BLOCK if self.blocking else PASS
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able record of the decision (logged with the promotion)."""
+        return {
+            "verdict": self.verdict,
+            "criterion": CRITERIA,
+            "correction": CORRECTION,
+            "settings": dataclasses.asdict(self.settings),
+            "rows": self.rows,
+            "thresholds": self.thresholds,
+            "comparisons_checked": self.checked,
+            "blocking": list(self.blocking),
+            "disparities": [describe(c) for c in self.disparities],
+            "not_checked_small_groups": [
+                f"{c.outcome}: {SHORT[c.metric]} of {c.attribute} = {c.group} ({c.cases} cases)"
+                for c in self.not_checked
+            ],
+        }
+
+
+def _powered(c: Comparison, limit: float) -> bool:
+    return c.verdict == WITHIN or (
+        c.verdict == CANNOT_TELL and c.detectable_above <= limit and c.detectable_below >= 1 / limit
+    )
+
+
+def gate_decision(audit: ModelAudit, settings: GateSettings) -> GateResult:
+    """Apply the gate's rules to an audit (see the module docstring)."""
+    people = {
+        (t.attribute, t.outcome, g.group): g.people
+        for section in (audit.observed, audit.truth)
+        if section is not None
+        for t in section.tables
+        for g in t.groups
+    }
+    blocking: list[str] = []
+    disparities, unverified, not_checked = [], [], []
+    for c in audit.error_comparisons:
+        if c.verdict == DISPARITY:
+            disparities.append(c)
+            blocking.append(DISPARITY_REASON.format(description=describe(c)))
+            continue
+        if _powered(c, settings.max_detectable):
+            continue
+        share = people[(c.attribute, c.outcome, c.group)] / max(audit.rows, 1)
+        if share < settings.min_share:
+            not_checked.append(c)
+            continue
+        unverified.append(c)
+        blocking.append(
+            UNVERIFIED_REASON.format(
+                metric=SHORT[c.metric],
+                attribute=c.attribute,
+                group=c.group,
+                share=share,
+                outcome=c.outcome,
+                section=SECTION_NAMES[c.section],
+                cases=c.cases,
+                what="victims" if c.metric == "fnr" else "non-victims",
+                ref_cases=c.ref_cases,
+                reference=c.reference,
+                above="any multiple" if c.detectable_above == float("inf") else f"{c.detectable_above:.1f}",
+                limit=settings.max_detectable,
+            )
+        )
+    return GateResult(
+        blocking=tuple(blocking),
+        disparities=tuple(disparities),
+        unverified=tuple(unverified),
+        not_checked=tuple(not_checked),
+        checked=len(audit.error_comparisons),
+        rows=audit.rows,
+        thresholds=dict(audit.thresholds),
+        settings=settings,
+    )
 
 
 def fairness_gate(
     model: ScreeningModel,
     frame: pd.DataFrame,
+    settings: GateSettings | None = None,
     *,
-    tolerance: tuple[float, float] = (0.8, 1.25),
-    min_group_size: int = 30,
-    n_boot: int = 200,
-    alpha: float = 0.05,
-    seed: int = 0,
+    attributes: Sequence[str] | None = None,
 ) -> GateResult:
-    """Block when a group with enough data has an FNR disparity beyond tolerance after correction.
+    """Audit ``model`` on ``frame`` and decide (observed labels, and the ground truth when present).
 
-    Checked on the observed labels and, when the frame carries synthetic ground truth, on the
-    true state too; a disparity in either blocks.
+    ``attributes`` restricts the audit (default: every attribute of a model audit).
     """
+    s = settings or GateSettings()
     audit = audit_model(
         model=model,
         frame=frame,
-        tolerance=tolerance,
-        min_group_size=min_group_size,
-        n_boot=n_boot,
-        alpha=alpha,
-        seed=seed,
-        metrics=[PRIMARY],
+        tolerance=s.tolerance,
+        min_cases=s.min_cases,
+        n_boot=0,
+        alpha=s.alpha,
+        power=s.power,
+        seed=s.seed,
+        attributes=attributes,
     )
-    blocking: list[str] = []
-    checked: dict[str, Any] = {}
-    lo, hi = tolerance
-    for section in ("observed", "truth"):
-        result = audit[section]
-        if result is None:
-            continue
-        verdicts: dict[str, int] = {}
-        for attribute, entry in result["attributes"].items():
-            for outcome, rows in entry["outcomes"].items():
-                for row in rows:
-                    comparison = row["comparisons"].get(PRIMARY)
-                    if comparison is None:
-                        continue
-                    verdicts[comparison["verdict"]] = verdicts.get(comparison["verdict"], 0) + 1
-                    if comparison["verdict"] != DISPARITY:
-                        continue
-                    values = {
-                        "section": "observed labels" if section == "observed" else "ground truth",
-                        "outcome": outcome,
-                        "attribute": attribute,
-                        "group": row["group"],
-                        "reference": entry["reference"],
-                        "ratio": comparison["ratio"],
-                        "inverse": 1.0 / comparison["ratio"],
-                        "lower": comparison["ratio_lower"],
-                        "upper": comparison["ratio_upper"],
-                        "lo": lo,
-                        "hi": hi,
-                    }
-                    template = BLOCK_REASON if comparison["ratio"] > 1 else BLOCK_REASON_LOW
-                    blocking.append(template.format(**values))
-        checked[section] = {"n_comparisons": result["n_comparisons"].get(PRIMARY, 0), "verdicts": verdicts}
-    summary = {
-        "metric": PRIMARY,
-        "criterion": audit["criteria"],
-        "correction": audit["correction"],
-        "tolerance": list(tolerance),
-        "min_group_size": min_group_size,
-        "n_boot": n_boot,
-        "alpha": alpha,
-        "rows": audit["rows"],
-        "thresholds": audit["thresholds"],
-        "checked": checked,
-        "attributes": list(audit["observed"]["attributes"]),
-        "blocking": blocking,
-    }
-    return GateResult(blocking=blocking, summary=summary)
+    return gate_decision(audit, s)

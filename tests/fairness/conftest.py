@@ -6,15 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.calibration import threshold_for_sensitivity
 from models.questionnaire import load_questionnaire
 from models.screening import OutcomeModel, ScreeningModel
+from pipeline.modeling import LABELS
 from tests.serving.factories import make_answer_model
 
 STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
+OUTCOMES = ("labour", "sexual")
 
 
-def make_model(*, threshold: float = 0.05) -> ScreeningModel:
-    """An additive model over the feature fields: yes to an indicator raises both outcomes."""
+def make_model(*, threshold: float | dict[str, float] = 0.05) -> ScreeningModel:
+    """An additive model over the indicators (context and audit fields weigh 0): yes raises both outcomes."""
     q = load_questionnaire()
     tables = []
     for field in q.feature_fields:
@@ -22,15 +25,28 @@ def make_model(*, threshold: float = 0.05) -> ScreeningModel:
         if field.kind == "indicator":
             table[list(field.levels).index("yes")] = STRENGTH_EFFECT[field.strength or "weak"]
         tables.append(table)
+    thresholds = threshold if isinstance(threshold, dict) else dict.fromkeys(OUTCOMES, threshold)
     outcomes = {
-        name: OutcomeModel(base_value=-4.0, contributions=list(tables), threshold=threshold, high_threshold=0.5)
-        for name in ("labour", "sexual")
+        name: OutcomeModel(base_value=-4.0, contributions=list(tables), threshold=thresholds[name], high_threshold=0.5)
+        for name in OUTCOMES
     }
     return ScreeningModel(
         fields=[f.id for f in q.feature_fields],
         outcomes=outcomes,
         answer_model=make_answer_model(),
         dont_know_cap=0.5,
+    )
+
+
+def tuned_model(frame: pd.DataFrame, *, sensitivity: float = 0.9) -> ScreeningModel:
+    """:func:`make_model` with each outcome's threshold set for ``sensitivity`` on ``frame`` (a calibration split)."""
+    model = make_model()
+    probs = model.predict_proba(model.encoder.transform(frame).to_numpy())
+    return make_model(
+        threshold={
+            o: threshold_for_sensitivity(probs[o], frame[LABELS[o]].to_numpy(), sensitivity=sensitivity)
+            for o in OUTCOMES
+        }
     )
 
 

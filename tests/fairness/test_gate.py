@@ -1,29 +1,91 @@
-"""The promotion gate blocks on a real FNR disparity and passes a fair model."""
+"""The promotion gate: every branch of its decision."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from pipeline.fairness.gate import fairness_gate
+from pipeline.fairness.gate import BLOCK, PASS, GateSettings, fairness_gate
 from tests.fairness.conftest import fair_frame
 
+ROWS = 20000
 
-def test_gate_passes_a_fair_model(model) -> None:
-    frame = fair_frame(rows=20000, seed=11)
-    result = fairness_gate(model, frame, n_boot=100)
-    assert result.blocking == []
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return fair_frame(rows=ROWS, seed=11)
+
+
+def _flagged(model, frame: pd.DataFrame, outcome: str = "labour") -> np.ndarray:
+    p = model.predict_proba(model.encoder.transform(frame).to_numpy())[outcome]
+    return p >= model.outcomes[outcome].threshold
+
+
+def test_gate_passes_a_fair_model(model, frame) -> None:
+    result = fairness_gate(model, frame, attributes=["gender"])
+    assert result.verdict == PASS, result.blocking
+    assert result.blocking == ()
+    assert result.checked > 0
     json.dumps(result.summary)
-    assert result.summary["checked"]["observed"]["n_comparisons"] > 0
 
 
-def test_gate_blocks_when_women_victims_are_missed(model) -> None:
-    frame = fair_frame(rows=20000, seed=12)
+def test_gate_blocks_when_women_victims_are_missed_more(model, frame) -> None:
+    frame = frame.copy()
     rng = np.random.default_rng(0)
-    probs = model.predict_proba(model.encoder.transform(frame).to_numpy())["labour"]
-    missed = (frame["gender"] == "woman").to_numpy() & (probs < model.outcomes["labour"].threshold)
-    extra = missed & (rng.random(len(frame)) < 0.05)
-    frame.loc[extra, "is_labour"] = 1
-    result = fairness_gate(model, frame, n_boot=100)
-    assert any("gender='woman'" in reason and "labour" in reason for reason in result.blocking), result.blocking
+    missed = (frame["gender"] == "woman").to_numpy() & ~_flagged(model, frame) & (rng.random(len(frame)) < 0.05)
+    frame.loc[missed, "is_labour"] = 1
+    result = fairness_gate(model, frame, attributes=["gender"])
+    assert result.verdict == BLOCK
+    assert any("miss rate of gender = woman" in r and r.startswith("fairness: labour") for r in result.blocking)
+
+
+def test_gate_blocks_when_the_reference_group_is_missed_more(model, frame) -> None:
+    frame = frame.copy()
+    rng = np.random.default_rng(1)
+    missed = (frame["gender"] == "man").to_numpy() & ~_flagged(model, frame) & (rng.random(len(frame)) < 0.05)
+    frame.loc[missed, "is_labour"] = 1
+    result = fairness_gate(model, frame, attributes=["gender"])
+    fnr = [c for c in result.disparities if c.metric == "fnr"]
+    assert fnr
+    assert all(c.group == "woman" and c.reference == "man" and c.ratio < 1 for c in fnr)
+
+
+def test_gate_blocks_on_false_alarms(model, frame) -> None:
+    rng = np.random.default_rng(2)
+    negatives = (frame["gender"] == "woman").to_numpy() & ~_flagged(model, frame) & (frame["is_labour"] == 0)
+    # Drop 70% of the women the model rightly leaves alone: its false alarms among women rise, misses stay.
+    frame = frame.loc[~(negatives & (rng.random(len(frame)) < 0.7))].reset_index(drop=True)
+    result = fairness_gate(model, frame, attributes=["gender"])
+    assert any(c.metric == "fpr" and c.group == "woman" for c in result.disparities)
+    assert any("false-alarm rate of gender = woman" in r for r in result.blocking)
+
+
+def test_power_rule_blocks_a_large_group_the_data_could_not_check(model, frame) -> None:
+    frame = frame.copy()
+    women = frame.index[frame["gender"] == "woman"]
+    frame.loc[women, "is_labour"] = 0
+    frame.loc[women[:12], "is_labour"] = 1  # 40% of people, 12 victims: too few to see a miss-rate gap
+    result = fairness_gate(model, frame, attributes=["gender"])
+    assert result.verdict == BLOCK
+    assert any(c.metric == "fnr" and c.group == "woman" for c in result.unverified)
+    assert any("power rule" in r and "gender = woman" in r for r in result.blocking)
+    assert not result.disparities
+
+
+def test_a_small_group_that_cannot_be_checked_is_listed_but_does_not_block(model, frame) -> None:
+    frame = frame.copy()
+    frame.loc[frame.index[:50], "gender"] = "trans_nonconforming"
+    result = fairness_gate(model, frame, attributes=["gender"])
+    assert result.verdict == PASS, result.blocking
+    assert {c.group for c in result.not_checked} == {"trans_nonconforming"}
+    assert any("trans_nonconforming" in s for s in result.summary["not_checked_small_groups"])
+
+
+def test_power_rule_limit_is_a_setting(model, frame) -> None:
+    strict = fairness_gate(model, frame, GateSettings(max_detectable=1.3), attributes=["gender"])
+    assert strict.verdict == BLOCK
+    assert strict.unverified
+    assert not strict.disparities

@@ -1,15 +1,17 @@
-"""The HTML report parses, is self-contained and shows every group."""
+"""The HTML report leads with the answer, draws the forest plots inline and shows every group."""
 
 from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
 
+import pytest
+
 from pipeline.data.synthetic import generate
-from pipeline.fairness.audit import audit_model
-from pipeline.fairness.log_audit import audit_screenings
+from pipeline.fairness.audit import ModelAudit, audit_model
+from pipeline.fairness.log_audit import audit_screenings, in_follow_up_sample
 from pipeline.fairness.report import render_html, write_report
-from tests.fairness.conftest import make_model
+from tests.fairness.conftest import tuned_model
 
 
 class _Collect(HTMLParser):
@@ -17,8 +19,10 @@ class _Collect(HTMLParser):
         super().__init__()
         self.text: list[str] = []
         self.external: list[str] = []
+        self.tags: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
         for name, value in attrs:
             if name in ("src", "href") and value and not value.startswith("#"):
                 self.external.append(value)
@@ -27,47 +31,92 @@ class _Collect(HTMLParser):
         self.text.append(data)
 
 
-def test_model_report_parses_and_contains_every_group(tmp_path) -> None:
-    frame = generate(rows=3000, seed=3, scenario="bias-gender")
-    audit = audit_model(model=make_model(), frame=frame, n_boot=30)
+@pytest.fixture(scope="module")
+def audit() -> ModelAudit:
+    frame = generate(rows=4000, seed=3, scenario="bias-gender")
+    return audit_model(model=tuned_model(frame), frame=frame, n_boot=30)
+
+
+def test_model_report_leads_with_the_answer_then_pictures_then_tables(audit: ModelAudit, tmp_path) -> None:
     html_path, json_path = write_report(audit, tmp_path)
+    page = html_path.read_text(encoding="utf-8")
     parser = _Collect()
-    parser.feed(html_path.read_text(encoding="utf-8"))
+    parser.feed(page)
     text = " ".join(parser.text)
     assert parser.external == []
     assert "@media print" in text
-    for attribute, entry in audit["observed"]["attributes"].items():
-        for rows in entry["outcomes"].values():
-            for row in rows:
-                assert row["group"] in text, (attribute, row["group"])
-    assert "identification bias" in text
-    assert json.loads(json_path.read_text(encoding="utf-8"))["rows"] == 3000
+    first_h2 = page.index("<h2>")
+    assert page[first_h2:].startswith("<h2>The answer</h2>")
+    assert page.index("Does the model miss victims") < page.index("<svg") < page.index("<table")
+    assert "{'" not in page[: page.index("<table")]  # no raw Python dict before the tables
+    assert page.count("<svg") >= len(audit.attributes)
+    assert len(list((tmp_path / "figures").glob("*.svg"))) == len(audit.attributes)
+    for table in audit.observed.tables:
+        for g in table.groups:
+            assert g.group in text, (table.attribute, g.group)
+    assert "identification bias" in text.lower()
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    assert report["rows"] == 4000
+    assert report["kind"] == "model"
+    assert report["answer"]["headline"] == audit.answer().headline
+    assert audit.identification is not None
+    assert [f["group"] for f in report["identification"]["flags"]] == [f.group for f in audit.identification.flags]
 
 
-def test_screening_log_audit_shows_process_by_group() -> None:
-    frame = generate(rows=500, seed=2)
+def _log_rows(n: int, *, follow_up_outcome: str | None) -> list[dict]:
+    frame = generate(rows=n, seed=2)
     rows = []
     for i, record in enumerate(frame.to_dict("records")):
         refer = i % 3 == 0
+        decision = ["referred", "not_referred", None][i % 3 if i % 5 else 1]
+        screening_id = f"00000000-0000-4000-8000-{i:012d}"
+        outcome = None
+        if decision == "referred":
+            outcome = "labour" if i % 2 else "none"
+        elif follow_up_outcome and in_follow_up_sample(screening_id, 0.2):
+            outcome = follow_up_outcome
         rows.append(
             {
                 **record,
+                "screening_id": screening_id,
                 "labour_probability": (i % 10) / 10,
                 "sexual_probability": (i % 7) / 10,
                 "refer": refer,
                 "screener_assessment": ["low", "medium", "high"][i % 3],
-                "decision": ["referred", "not_referred", None][i % 3 if i % 5 else 1],
-                "override_reason": "screener_judgement",
+                "decision": decision,
+                "override_reason": "answers_unreliable" if record["interview_language"] == "ru" else "other",
                 "created_at": f"2026-01-{i % 28 + 1:02d}",
+                "outcome": outcome,
             }
         )
-    training = frame.assign(labour_probability=0.1, sexual_probability=0.05)
-    audit = audit_screenings(rows=rows, training_frame=training)
+    return rows
+
+
+def test_screening_log_audit_shows_overrides_referrals_and_selective_labels_by_group() -> None:
+    rows = _log_rows(600, follow_up_outcome=None)
+    frame = generate(rows=600, seed=2)
+    audit = audit_screenings(rows=rows, training_frame=frame.assign(labour_probability=0.1, sexual_probability=0.05))
     genders = {g["group"] for g in audit["by_group"]["gender"]}
     assert genders == set(frame["gender"])
     assert 0 < audit["overall"]["override_share"] < 1
-    assert audit["drift"]["fields"]
-    assert audit["drift"]["scores"]
+    assert 0 < audit["overall"]["confirmation_rate"] < 1  # referred: half labour, half none
+    assert audit["overall"]["unreferred_without_outcome"] == 1.0
+    by_language = audit["overrides_by_group"]["interview_language"]
+    assert {r["reason"] for r in by_language if r["group"] == "ru"} == {"answers_unreliable"}
+    assert "interview_completeness" in audit["by_group"]
+    assert audit["follow_up"]["followed_up"] == 0
+    assert "cannot be estimated" in audit["follow_up"]["text"]
     html = render_html(audit)
     _Collect().feed(html)
-    assert "model_would_refer" in html
+    assert "have no specialist outcome" in html
+    assert "answers_unreliable" in html
+
+
+def test_random_follow_up_outcomes_estimate_victims_among_the_unreferred() -> None:
+    audit = audit_screenings(rows=_log_rows(600, follow_up_outcome="sexual"), follow_up_rate=0.2)
+    follow = audit["follow_up"]
+    assert 0.1 * follow["unreferred"] < follow["in_sample"] < 0.3 * follow["unreferred"]  # a 20% random sample
+    assert follow["followed_up"] == follow["in_sample"]
+    assert follow["victim_share"] == 1.0
+    assert follow["estimated_missed"] == follow["unreferred"]
+    assert audit["overall"]["unreferred_without_outcome"] < 1.0
