@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from models.questionnaire import NOT_ASKED, load_questionnaire
-from pipeline.metrics import all_metrics, bootstrap_metrics, expected_calibration_error, mean_log_loss, score_metrics
+from pipeline.metrics import (
+    all_metrics,
+    bootstrap_metrics,
+    expected_calibration_error,
+    mean_log_loss,
+    score_metrics,
+    threshold_metrics,
+)
 from pipeline.modeling import GROUND_TRUTH_P, LABELS, TRUTH, OutcomeFit
 
 
@@ -22,6 +29,7 @@ def evaluate_outcome(
     seed: int,
     label_column: str | None = None,
     p_given_inputs: np.ndarray | None = None,
+    production: str | None = None,
 ) -> dict[str, Any]:
     """Every candidate's metrics on the test split, against the observed label and,
     on synthetic data, against the true state; plus the Bayes-optimal bounds.
@@ -57,6 +65,14 @@ def evaluate_outcome(
             entry["truth"] = _point(truth, p, candidate.threshold)
         entry["by_questions_asked"] = by_questions_asked(y=y_obs, p=p, asked=asked)
         result["models"][name] = entry
+    if production in fit.candidates:
+        specificity = result["models"][production]["observed"]["specificity"]["value"]
+        for name in BASELINES:
+            if name in fit.candidates:
+                p = fit.candidates[name].predict_proba(codes)
+                result["models"][name]["at_model_specificity"] = at_specificity(
+                    y_obs, p, specificity=specificity, n_boot=n_boot, seed=seed
+                )
     if p_true is not None and truth is not None:
         bayes_obs = _point(y_obs, p_true, threshold=None)
         bayes_true = _point(truth, p_true, threshold=None)
@@ -70,6 +86,23 @@ def evaluate_outcome(
             for entry in result["models"].values():
                 entry["gap_to_bayes_given_inputs"] = _gap(entry["observed"], inputs_obs)
     return result
+
+
+BASELINES: tuple[str, ...] = ("count_screener", "delphi_rule")
+
+
+def at_specificity(y: np.ndarray, p: np.ndarray, *, specificity: float, n_boot: int, seed: int) -> dict[str, Any]:
+    """Sensitivity, specificity and PPV at the lowest threshold whose specificity is at least ``specificity``."""
+    negatives = np.sort(p[y == 0])
+    levels = np.unique(p)
+    below = np.searchsorted(negatives, levels, side="left") / max(len(negatives), 1)
+    ok = levels[below >= specificity - 1e-12]
+    threshold = float(ok[0]) if ok.size else float("inf")
+    metrics = {k: v for k, v in threshold_metrics(threshold).items() if k in ("sensitivity", "specificity", "ppv")}
+    return {
+        "threshold": threshold,
+        **bootstrap_metrics(y, p, metrics=metrics, threshold=threshold, n_boot=n_boot, seed=seed),
+    }
 
 
 ASKED_BINS: tuple[tuple[str, int, int], ...] = (

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.fairness.audit import ModelAudit
 
 OUT_OF_SCOPE = [
     "immigration enforcement, border control or any decision about a person's migration status",
@@ -43,7 +46,10 @@ def build_card(
             "gap_to_bayes_given_inputs": entry.get("gap_to_bayes_given_inputs"),
             "by_questions_asked": entry.get("by_questions_asked", {}),
             "baselines": {
-                b: {k: ev["models"][b]["observed"][k] for k in ("auroc", "log_loss", "sensitivity", "specificity")}
+                b: {
+                    **{k: ev["models"][b]["observed"][k] for k in ("auroc", "log_loss")},
+                    **ev["models"][b].get("at_model_specificity", ev["models"][b]["observed"]),
+                }
                 for b in ("count_screener", "delphi_rule")
                 if b in ev["models"]
             },
@@ -103,6 +109,100 @@ def build_card(
 
 def _fmt(m: dict[str, float]) -> str:
     return f"{m['value']:.3f} [{m['lower']:.3f}, {m['upper']:.3f}]"
+
+
+def group_metrics(audit: ModelAudit) -> dict[str, Any]:
+    """The card's "metrics by group": miss and false-alarm rates with intervals and verdicts.
+
+    Every single attribute of the audit (not the intersections: those are in the report), on
+    observed labels; the verdicts are the audit's, adjusted over the whole report.
+    """
+    from pipeline.fairness.audit import ERROR_METRICS, JOIN
+
+    section = audit.observed
+    verdicts = {(c.attribute, c.outcome, c.metric, c.group): c.verdict for c in section.comparisons}
+    answer = audit.answer()
+    attributes: dict[str, Any] = {}
+    for table in section.tables:
+        if JOIN in table.attribute:
+            continue
+        attributes.setdefault(table.attribute, {})[table.outcome] = [
+            {
+                "group": g.group,
+                "people": g.people,
+                "victims": g.victims,
+                **{
+                    m: {
+                        "value": g.errors[m].value,
+                        "lower": g.errors[m].lower,
+                        "upper": g.errors[m].upper,
+                        "verdict": verdicts.get((table.attribute, table.outcome, m, g.group), "reference"),
+                    }
+                    for m in ERROR_METRICS
+                },
+            }
+            for g in table.groups
+        ]
+    return {
+        "answer": f"{answer.headline} {answer.could_see}",
+        "data": audit.data,
+        "tolerance": list(audit.settings.tolerance),
+        "min_cases": audit.settings.min_cases,
+        "attributes": attributes,
+    }
+
+
+def card_summary(card: dict[str, Any]) -> str:
+    """A few lines on what the model is, for the registry's model-version description."""
+    d, data = card["model_details"], card["data"]
+    lines = [
+        f"{d['name']}: {d['type']} ({d['estimator']}), outcomes {', '.join(d['outcomes'])}.",
+        f"Data: {data.get('source')} ({data.get('rows_used', data.get('rows'))} rows, digest "
+        f"{str(data.get('digest', ''))[:12]}).",
+    ]
+    for outcome, m in card["metrics"].items():
+        obs = m["observed"]
+        lines.append(
+            f"{outcome}: AUROC {_fmt(obs['auroc'])}, sensitivity {_fmt(obs['sensitivity'])}, "
+            f"specificity {_fmt(obs['specificity'])} at threshold {m['threshold']:.4f}."
+        )
+    if card.get("metrics_by_group"):
+        lines.append(f"By group: {card['metrics_by_group']['answer']}")
+    if data.get("source") == "synthetic":
+        lines.append("Trained on synthetic data: not validated for field use.")
+    return "\n".join(lines)
+
+
+def _group_lines(by_group: dict[str, Any]) -> list[str]:
+    lines = [
+        by_group["answer"],
+        "",
+        f"Miss rate (victims the model would not refer) and false-alarm rate (non-victims it would refer), "
+        f"95% bootstrap intervals, on {by_group['data'] or 'the test split'}; each group is compared with the "
+        f"first (reference) group, tolerance {by_group['tolerance'][0]}-{by_group['tolerance'][1]} times its "
+        f"rate, at least {by_group['min_cases']} victims or non-victims for a verdict. Intersections are in "
+        "the fairness report (`fairness/report.html` in the run).",
+    ]
+    for attribute, outcomes in by_group["attributes"].items():
+        for outcome, rows in outcomes.items():
+            lines += [
+                "",
+                f"**{attribute}, {outcome}**",
+                "",
+                "| group | people | victims | miss rate [95% CI] | verdict | false-alarm rate [95% CI] | verdict |",
+                "|---|---:|---:|---|---|---|---|",
+            ]
+            for r in rows:
+                cells = " | ".join(f"{_fmt_nan(r[m])} | {r[m]['verdict']}" for m in ("fnr", "fpr"))
+                lines.append(f"| {r['group']} | {r['people']} | {r['victims']} | {cells} |")
+    return lines
+
+
+def _fmt_nan(m: dict[str, Any]) -> str:
+    values = [m.get(k) for k in ("value", "lower", "upper")]
+    if any(v is None or v != v for v in values):
+        return "–" if m.get("value") is None or m["value"] != m["value"] else f"{m['value']:.3f}"
+    return _fmt(m)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -169,6 +269,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         if m.get("baselines"):
             lines += [
                 "",
+                "Baselines, with sensitivity and specificity at the threshold that refers no more "
+                "non-victims than the model does (its specificity or higher, on the test split):",
+                "",
                 "| baseline | AUROC | log-loss | sensitivity | specificity |",
                 "|---|---|---|---|---|",
             ]
@@ -180,9 +283,7 @@ def card_markdown(card: dict[str, Any]) -> str:
                 )
     lines += ["", "## Metrics by group"]
     if card["metrics_by_group"]:
-        lines.append("See the fairness report (`fairness/report.html` in the run) for every group and metric.")
-        for key, value in card["metrics_by_group"].items():
-            lines.append(f"- {key}: {value}")
+        lines += _group_lines(card["metrics_by_group"])
     else:
         lines.append("Not computed for this run.")
     lines += ["", "## Ethical considerations", *[f"- {e}" for e in card["ethical_considerations"]]]

@@ -2,9 +2,11 @@
 
 The challenger and the champion are scored on the same evaluation data. Promotion is
 refused when the challenger is worse beyond the configured margins on any outcome, or
-when the fairness gate finds a disparity in missed victims (false negative rate) beyond
-tolerance for a group with enough data, unless ``--accept-risk "reason"`` is given; the
-reason is recorded on the run, the model version and the model card.
+when the fairness gate (:mod:`pipeline.fairness.gate`) finds a disparity in the miss rate or
+the false-alarm rate of a group, or a large group that the data could not check (the power
+rule), unless ``--accept-risk "reason"`` is given; the reason is recorded on the run, the
+model version (tags ``accepted_risk``, ``fairness_gate``, ``promotion``; the description)
+and the model card.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class PromotionDecision:
     comparison: dict[str, Any]
     fairness: dict[str, Any]
     reasons: list[str] = field(default_factory=list)
+
+    @property
+    def gate_verdict(self) -> str:
+        return str(self.fairness.get("verdict", "not run"))
 
 
 def evaluation_frame(config: TrainConfig, data: str | None) -> pd.DataFrame:
@@ -136,9 +142,14 @@ def record(*, name: str, version: Any, decision: PromotionDecision, accepted_ris
             )
             write_card(card, Path(tmp) / "model_card")
             c.log_artifacts(version.run_id, str(Path(tmp) / "model_card"), artifact_path="model_card")
+    c.set_model_version_tag(name, version.version, "fairness_gate", decision.gate_verdict)
+    c.set_model_version_tag(name, version.version, "promotion", "promoted" if promoted else "refused")
     if accepted_risk:
         c.set_tag(version.run_id, "tarozu.accepted_risk", accepted_risk[:5000])
         c.set_model_version_tag(name, version.version, "accepted_risk", accepted_risk[:5000])
+        description = c.get_model_version(name, version.version).description or ""
+        note = f"Promoted on {stamp} despite {len(decision.reasons)} refusal reason(s); accepted risk: {accepted_risk}"
+        c.update_model_version(name, version.version, description=f"{description}\n{note}".strip()[:5000])
     c.set_tag(version.run_id, "tarozu.promotion", "promoted" if promoted else "refused")
 
 

@@ -30,8 +30,9 @@ from pipeline.config import InterviewsConfig, TrainConfig, load_config
 from pipeline.data.schema import Dataset, load_dataset, validate_frame, write_frame
 from pipeline.data.synthetic import mask_interviews
 from pipeline.evaluate import evaluate_outcome, make_plots
+from pipeline.fairness.audit import ModelAudit
 from pipeline.metrics import flatten
-from pipeline.modelcard import build_card, card_markdown
+from pipeline.modelcard import build_card, card_markdown, card_summary, group_metrics
 from pipeline.modeling import (
     GROUND_TRUTH_P,
     LABELS,
@@ -298,9 +299,11 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                     n_boot=config.evaluation.bootstrap,
                     seed=config.evaluation.seed,
                     p_given_inputs=None if given_inputs is None else given_inputs[GROUND_TRUTH_P[o]].to_numpy(),
+                    production=prod,
                 )
                 for o in outcomes
             }
+            fairness = None if victims_only else audit_test_split(model, splits.test, config)
             say(
                 ", ".join(
                     f"{o}: AUROC {ev['models'][prod]['observed']['auroc']['value']:.3f} "
@@ -340,6 +343,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 protected_as_features=list(config.features.protected_as_features),
                 protected_reason=config.features.reason,
                 screening_model=not victims_only,
+                group_metrics=None if fairness is None else group_metrics(fairness),
                 notes=notes,
             )
             say(f"{len(card)} sections")
@@ -354,6 +358,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 splits=splits,
                 codes=codes,
                 register=not victims_only,
+                fairness=fairness,
             )
             say(
                 f"run {run_id[:8]}"
@@ -373,6 +378,19 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
         fits=fits,
         splits=splits,
         timings=timings,
+    )
+
+
+def audit_test_split(model: ScreeningModel, test: pd.DataFrame, config: TrainConfig) -> ModelAudit:
+    """The fairness audit of the compiled model on the test split (for the card and the run)."""
+    from pipeline.fairness.audit import audit_model
+
+    return audit_model(
+        model=model,
+        frame=test,
+        n_boot=config.evaluation.bootstrap,
+        seed=config.evaluation.seed,
+        data=f"the test split ({len(test):,} rows)",
     )
 
 
@@ -401,6 +419,7 @@ def log_run(
     splits: Splits,
     codes: pd.DataFrame,
     register: bool,
+    fairness: ModelAudit | None = None,
 ) -> tuple[str, str | None]:
     """Params, metrics, data set, plots, card and scorecard to MLflow; register when allowed."""
     import mlflow
@@ -460,6 +479,11 @@ def log_run(
             (out / f"scorecard_{outcome}.json").write_text(json.dumps(sc.to_dict(), indent=1), encoding="utf-8")
             mlflow.log_artifact(str(out / f"scorecard_{outcome}.md"), artifact_path="scorecard")
             mlflow.log_artifact(str(out / f"scorecard_{outcome}.json"), artifact_path="scorecard")
+        if fairness is not None:
+            from pipeline.fairness.report import write_report
+
+            write_report(fairness, out / "fairness")
+            mlflow.log_artifacts(str(out / "fairness"), artifact_path="fairness")
         version = None
         if register and config.registry.register_model:
             version, _ = registry.log_screening_model(model, registered_name=config.registry.model_name)
@@ -470,7 +494,24 @@ def log_run(
         mlflow.log_artifacts(str(out / "model_card"), artifact_path="model_card")
         if version:
             registry.set_alias(name=config.registry.model_name, alias=registry.CHALLENGER, version=version)
+            describe_version(name=config.registry.model_name, version=version, card=card, model=model)
         return run.info.run_id, version
+
+
+def describe_version(*, name: str, version: str, card: dict[str, Any], model: ScreeningModel) -> None:
+    """What the registry shows of a version: the card's summary, and tags for its provenance."""
+    from pipeline import registry
+
+    c = registry.client()
+    c.update_model_version(name, version, description=card_summary(card))
+    tags = {
+        "questionnaire_version": model.metadata.get("questionnaire_version"),
+        "data_source": card["data"].get("source"),
+        "data_digest": card["data"].get("digest"),
+        "fairness_gate": "not run",
+    }
+    for key, value in tags.items():
+        c.set_model_version_tag(name, version, key, str(value)[:5000])
 
 
 def write_card(card: dict[str, Any], directory: Path) -> None:
