@@ -4,6 +4,7 @@ training: generator speed, training time, accuracy against the Bayes-optimal mod
 baselines; interview: partial interviews against the exact posterior, the empty form, and
 the adaptive question order against the full questionnaire and fixed short forms (reuses
 training's model); ctdc: Tarozu on the real CTDC file beside a plain regression;
+fairness: the audit's false disparities on the null scenario and its power on bias-gender;
 api: throughput and latency against `mlflow models serve` and the bare /health;
 soak: 10 minutes at concurrency 8; fuzz: 2,000 schemathesis cases per operation;
 structure (only when named): which model classes can approach the Bayes-optimal bounds.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-BENCHMARKS = ("training", "interview", "ctdc", "api", "soak", "fuzz")
+BENCHMARKS = ("training", "interview", "ctdc", "fairness", "api", "soak", "fuzz")
 EXTRA = ("structure",)  # on request only: several minutes
 
 
@@ -38,6 +39,10 @@ def main() -> int:
         from benchmarks import ctdc
 
         ctdc.main()
+    if "fairness" in chosen:
+        from benchmarks import fairness
+
+        fairness.main([])
     if "api" in chosen:
         from benchmarks import api
 
