@@ -117,7 +117,7 @@ def soak_cases() -> list[dict[str, Any]]:
         },
         {
             "consent": True,
-            "answers": {"isolation": "yes", "threats": "no"},
+            "answers": {"lost_contact": "yes", "threat_to_tell_family": "no", "could_not_leave": "dont_know"},
             "danger": "yes",
             "context": {"migrant_status": "family_member"},
             "lang": "tg",

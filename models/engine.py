@@ -35,6 +35,7 @@ from models.logodds import expit, logit
 from models.questionnaire import (
     DECLINED,
     DONT_KNOW,
+    FAMILY_MEMBER,
     LANGUAGES,
     NO,
     NOT_ASKED,
@@ -309,6 +310,7 @@ class ScreeningEngine:
         if assessment.urgent:
             text = " ".join(str(messages["urgent"]).split()) + " " + text
         next_questions = []
+        family = self._status_of(codes) == FAMILY_MEMBER
         for fid, effect in assessment.next_questions:
             j = self._position[fid]
             levels = self.field_defs[j].levels
@@ -318,7 +320,14 @@ class ScreeningEngine:
                 if_yes[name] = float(expit(o.log_odds + contributions[levels.index(YES)]))
                 if_no[name] = float(expit(o.log_odds + contributions[levels.index(NO)]))
             next_questions.append(
-                {"indicator": fid, "question": texts.question(fid), "if_yes": if_yes, "if_no": if_no, "effect": effect}
+                {
+                    "indicator": fid,
+                    # A family member is asked about their relative, in the family module's wording.
+                    "question": texts.family_question(fid) if family else texts.question(fid),
+                    "if_yes": if_yes,
+                    "if_no": if_no,
+                    "effect": effect,
+                }
             )
         counts = assessment.counts
         return {
@@ -340,6 +349,11 @@ class ScreeningEngine:
     def _answer(self, assessment: Assessment, fid: str) -> str:
         j = self._position[fid]
         return self.field_defs[j].levels[assessment.codes[j]]
+
+    def _status_of(self, codes: tuple[int, ...]) -> str | None:
+        if self._status is None:
+            return None
+        return self.field_defs[self._status].levels[codes[self._status]]
 
     def render(self, assessment: Assessment, *, lang: str = "en") -> bytes:
         """:meth:`describe` as JSON."""

@@ -510,7 +510,15 @@ class QuestionnaireOut(BaseModel):
     not_asked_reasons: list[dict[str, str]]
     danger: dict[str, Any]
     dimensions: list[dict[str, Any]]
-    indicators: list[dict[str, Any]]
+    sections: list[dict[str, Any]] = Field(
+        description="The interview's parts in the order to ask them (trauma-informed): each with its "
+        "label, an optional notice to say before its first question, its context fields and indicators."
+    )
+    family: dict[str, str] = Field(description="Title and introduction of the family module.")
+    indicators: list[dict[str, Any]] = Field(
+        description="In the interview's order. `family_question`: the wording for a family member "
+        "(present on the family module's questions, the only ones put to a family member)."
+    )
     context: list[dict[str, Any]]
     audit: list[dict[str, Any]]
     screener_assessment: list[dict[str, str]]

@@ -8,7 +8,7 @@ texts) derives its list of indicators, context fields and audit attributes from
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -30,6 +30,10 @@ OUTCOMES: tuple[str, ...] = ("labour", "sexual")
 FieldKind = Literal["indicator", "context", "audit"]
 STATUS_FIELD = "migrant_status"
 """Who is being screened: asked first, since it decides which questions apply."""
+FAMILY_MEMBER = "family_member"
+"""The ``migrant_status`` of a relative screened about someone else: asked the family module."""
+NOTICES: tuple[str, ...] = ("non_punishment",)
+"""Texts a section may show before its first question."""
 
 UNKNOWN_FIELD = "unknown field {field!r}: allowed fields are {allowed}"
 BAD_VALUE = "field {field!r}: value {value!r} is not allowed; allowed values are {allowed}"
@@ -150,6 +154,30 @@ class Texts:
     def ui(self, key: str) -> str:
         return str(self.raw.get("ui", {}).get(key, key))
 
+    def family_question(self, field_id: str) -> str:
+        """The question of the family module: put to a relative, about the person away."""
+        return str(self.raw["indicators"][field_id]["family"])
+
+    def section(self, section_id: str) -> str:
+        return str(self.raw["sections"][section_id])
+
+    def notice(self, notice_id: str) -> str:
+        return str(self.raw["notices"][notice_id])
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the interview, in the declared (trauma-informed) order.
+
+    ``indicators`` and ``context`` are asked in this order; ``notice`` names a text of
+    :data:`NOTICES` said before the section's first question.
+    """
+
+    id: str
+    indicators: tuple[str, ...]
+    context: tuple[str, ...] = ()
+    notice: str | None = None
+
 
 @dataclass(frozen=True)
 class Questionnaire:
@@ -158,8 +186,12 @@ class Questionnaire:
     version: str
     dimensions: tuple[tuple[str, str], ...]
     indicators: tuple[Field, ...]
+    """Every indicator, in the interview's order (the order of :attr:`sections`)."""
     context: tuple[Field, ...]
     audit: tuple[Field, ...]
+    sections: tuple[Section, ...] = ()
+    family_module: tuple[str, ...] = ()
+    """The indicators put to a family member (addressed to them, about their relative)."""
     _by_id: dict[str, Field] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -218,6 +250,7 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
     if tuple(raw.get("not_asked_reasons", ())) != NOT_ASKED_REASONS:
         raise QuestionnaireError(f"not_asked_reasons must be {list(NOT_ASKED_REASONS)}")
     applies = {d["id"]: tuple(d.get("applies_to", ())) for d in raw["dimensions"]}
+    family = tuple(raw.get("family_module", ()))
     indicators = []
     for item in raw["indicators"]:
         if item["dimension"] not in dim_ids:
@@ -239,6 +272,31 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
                 applies_to=tuple(item.get("applies_to", applies[item["dimension"]])),
             )
         )
+    declared = [f.id for f in indicators]
+    sections = tuple(
+        Section(
+            id=str(sec["id"]),
+            indicators=tuple(sec.get("indicators", ())),
+            context=tuple(sec.get("context", ())),
+            notice=sec.get("notice"),
+        )
+        for sec in raw.get("sections", ())
+    )
+    in_sections = [i for sec in sections for i in sec.indicators]
+    if sorted(in_sections) != sorted(declared):
+        missing = sorted(set(declared) - set(in_sections))
+        extra = sorted({i for i in in_sections if in_sections.count(i) > 1} | (set(in_sections) - set(declared)))
+        raise QuestionnaireError(
+            f"sections must list every indicator exactly once: missing {missing}, unknown or repeated {extra}"
+        )
+    for sec in sections:
+        if sec.notice is not None and sec.notice not in NOTICES:
+            raise QuestionnaireError(f"section {sec.id!r}: notice must be one of {list(NOTICES)}")
+    unknown_family = sorted(set(family) - set(declared))
+    if unknown_family:
+        raise QuestionnaireError(f"family_module names unknown indicators {unknown_family}")
+    by_declared = {f.id: f for f in indicators}
+    indicators = [by_declared[i] for i in in_sections] if sections else indicators
 
     def other(item: Mapping[str, Any], kind: FieldKind) -> Field:
         if "bins" in item:
@@ -260,6 +318,23 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
         wrong = sorted(set(f.applies_to) - set(statuses))
         if wrong:
             raise QuestionnaireError(f"indicator {f.id!r}: applies_to names unknown migrant_status values {wrong}")
+    if family:
+        # With a family module, a family member is asked exactly its questions; everyone else
+        # as the indicator (or its dimension) says. Stored as the explicit list of statuses.
+        for n, f in enumerate(indicators):
+            others = [s for s in (f.applies_to or statuses) if s != FAMILY_MEMBER]
+            if f.id in family:
+                others.append(FAMILY_MEMBER)
+            elif f.applies_to == (FAMILY_MEMBER,):
+                raise QuestionnaireError(
+                    f"indicator {f.id!r} applies only to family members but is not in family_module"
+                )
+            indicators[n] = replace(f, applies_to=tuple(s for s in statuses if s in others))
+    context_ids = {f.id for f in context}
+    for sec in sections:
+        unknown = sorted(set(sec.context) - context_ids)
+        if unknown:
+            raise QuestionnaireError(f"section {sec.id!r}: unknown context fields {unknown}")
     audit = tuple(other(item, "audit") for item in raw["audit"])
     q = Questionnaire(
         version=str(raw["version"]),
@@ -267,6 +342,8 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
         indicators=tuple(indicators),
         context=context,
         audit=audit,
+        sections=sections,
+        family_module=tuple(i for i in (f.id for f in indicators) if i in family),
     )
     ids = [f.id for f in q.all_fields]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
@@ -301,6 +378,14 @@ def load_texts(lang: str) -> Texts:
                 texts.value(f.id, level)
         except KeyError as exc:
             raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"{f.id} ({exc})")) from None
+        if f.kind != "indicator":
+            named = texts.raw["context" if f.kind == "context" else "audit"][f.id].get("values", {})
+            stray = sorted(set(map(str, named)) - set(f.levels))
+            if stray:
+                raise QuestionnaireError(
+                    f"texts/{lang}.yaml names values of {f.id} that the questionnaire does not declare: {stray} "
+                    "(an unquoted comma inside a label splits it: quote the label)"
+                )
     danger = texts.raw.get("danger", {})
     if "question" not in danger or set(danger.get("options", {})) != {YES, NO, DECLINED, NOT_ASKED}:
         raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what="the danger question and its four options"))
@@ -310,4 +395,14 @@ def load_texts(lang: str) -> Texts:
     for dim, _ in q.dimensions:
         if dim not in texts.raw["dimensions"]:
             raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"dimension {dim}"))
+    for sec in q.sections:
+        if sec.id not in texts.raw.get("sections", {}):
+            raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"section {sec.id}"))
+        if sec.notice is not None and sec.notice not in texts.raw.get("notices", {}):
+            raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"notice {sec.notice}"))
+    if q.family_module and set(texts.raw.get("family", {})) != {"title", "intro"}:
+        raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what="the family module's title and intro"))
+    for field_id in q.family_module:
+        if "family" not in texts.raw["indicators"].get(field_id, {}):
+            raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"{field_id} (its family wording)"))
     return texts

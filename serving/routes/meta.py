@@ -74,11 +74,23 @@ def questionnaire_body(lang: str) -> bytes:
             }
             for dim, stage in q.dimensions
         ],
+        "sections": [
+            {
+                "id": sec.id,
+                "label": texts.section(sec.id),
+                "notice": texts.notice(sec.notice) if sec.notice else None,
+                "context": list(sec.context),
+                "indicators": list(sec.indicators),
+            }
+            for sec in q.sections
+        ],
+        "family": {key: str(value) for key, value in texts.raw["family"].items()},
         "indicators": [
             {
                 "id": f.id,
                 "dimension": f.dimension,
                 "question": texts.question(f.id),
+                **({"family_question": texts.family_question(f.id)} if f.id in q.family_module else {}),
                 "reason": texts.reason(f.id),
                 "strength": {"labour": f.delphi_strength("labour"), "sexual": f.delphi_strength("sexual")},
                 "options": [{"value": a, "label": texts.answer(a)} for a in f.levels],

@@ -26,6 +26,8 @@
   const DANGER = ["yes", "no", "declined"];
   const NOT_ASKED_REASONS = ["not_reached", "not_safe_here", "deferred"];
   const STATUSES = ["refer", "no_referral", "ask_more"];
+  // The migrant_status of a relative screened about someone away: asked the family module.
+  const FAMILY = "family_member";
 
   // ------------------------------------------------------------------ UI chrome strings
   const UI = {
@@ -449,6 +451,7 @@
     result: null, // last ScreeningResult
     resultLang: null, // language the result texts came back in
     resultAssessment: null,
+    resultFamily: false, // the result is of a family member: next questions in the family wording
     view: "screen",
   };
 
@@ -549,7 +552,7 @@
     if (id === "consent") return t("consent_check");
     if (id === "danger") return t("danger_q");
     const f = state.q && state.q.byId[id];
-    return f ? f.text : id;
+    return f ? questionText(f) : id;
   }
 
   function errorText(err) {
@@ -612,6 +615,8 @@
       kind,
       dimension: f.dimension,
       text: String(pick(f, kind === "indicator" ? ["question", "label", "text"] : ["label", "question", "text"]) || id),
+      // The family module's wording: put to a relative, about the person away.
+      familyText: f.family_question ? String(f.family_question) : null,
       reason: pick(f, ["reason"]),
       appliesTo: Array.isArray(f.applies_to) ? f.applies_to.map(String) : null,
       options: normOptions(pick(f, ["options", "values", "bins", "levels"])),
@@ -643,6 +648,24 @@
     indicators.forEach((f) => {
       if (!f.appliesTo) f.appliesTo = (dimById[f.dimension] && dimById[f.dimension].appliesTo) || [];
     });
+    // The interview's order: sections, each with its context fields, a notice and its questions.
+    // A body without sections (an older API) is shown by dimension, as before.
+    const ids = (list) => (list || []).map((i) => (typeof i === "string" ? i : pick(i, ["id"])));
+    const sections = Array.isArray(raw.sections)
+      ? raw.sections.map((sec) => ({
+          id: pick(sec, ["id"]),
+          label: String(pick(sec, ["label", "text", "name"]) || pick(sec, ["id"])),
+          notice: sec.notice ? String(sec.notice) : null,
+          context: ids(sec.context).filter((cid) => byId[cid] && byId[cid].kind === "context"),
+          indicators: ids(sec.indicators).filter((iid) => byId[iid] && byId[iid].kind === "indicator"),
+        }))
+      : dimensions.map((d) => ({ id: d.id, label: d.label, notice: null, context: [], indicators: d.indicators }));
+    // Every indicator is shown once: any the sections leave out (none, as declared) comes last.
+    const placed = new Set(sections.flatMap((sec) => sec.indicators));
+    const rest = indicators.filter((f) => !placed.has(f.id)).map((f) => f.id);
+    if (rest.length) sections.push({ id: "other", label: "", notice: null, context: [], indicators: rest });
+    const dimLabel = Object.fromEntries(dimensions.map((d) => [d.id, d.label]));
+    const family = raw.family && typeof raw.family === "object" ? raw.family : {};
     const naRaw = raw.not_asked_reasons || (raw.texts && raw.texts.not_asked_reasons) || (raw.messages && raw.messages.not_asked_reasons);
     const notAskedLabel = Object.fromEntries(normOptions(naRaw).map((o) => [o.value, o.label]));
     const messages = raw.messages || {};
@@ -657,6 +680,9 @@
       },
       indicators,
       dimensions,
+      dimLabel,
+      sections,
+      family: { title: family.title ? String(family.title) : "", intro: family.intro ? String(family.intro) : "" },
       context,
       audit,
       byId,
@@ -738,6 +764,15 @@
     return !!m && Number(m[2]) < 18;
   }
 
+  // A family member is asked the family module's wording, about their relative.
+  function isFamily() {
+    return state.draft.context.migrant_status === FAMILY;
+  }
+  function questionText(f, family) {
+    const fam = family === undefined ? isFamily() : family;
+    return fam && f.familyText ? f.familyText : f.text;
+  }
+
   function notAskedText(reason) {
     return state.q.notAskedLabel[reason] || t("na_" + reason);
   }
@@ -766,7 +801,7 @@
       className: "clear",
       id: "c-" + f.id,
       "data-clear": f.id,
-      "aria-label": t("clear_answer") + ": " + f.text,
+      "aria-label": t("clear_answer") + ": " + questionText(f),
       text: t("clear"),
     });
     clear.hidden = !answer;
@@ -777,8 +812,11 @@
     ]);
     na.hidden = !!answer;
     const extra = el("div", { className: "q-extra" }, [na, clear]);
-    return el("fieldset", { className: "q", id: "q-" + f.id, "data-field": f.id }, [
-      el("legend", { text: f.text }),
+    // The dimension stays visible as a small tag; the grouping is the interview's sections.
+    const dim = q.dimLabel[f.dimension];
+    return el("fieldset", { className: "q", id: "q-" + f.id, "data-field": f.id, "data-dimension": f.dimension, "aria-describedby": dim ? "qd-" + f.id : null }, [
+      el("legend", { id: "ql-" + f.id, text: questionText(f) }),
+      dim ? el("span", { className: "q-dim", id: "qd-" + f.id, text: dim }) : null,
       el("div", { className: "q-row" }, [opts, extra]),
     ]);
   }
@@ -809,21 +847,40 @@
     dclear.hidden = !state.draft.danger;
     danger.appendChild(dclear);
 
+    // The interview in its declared order: for a family member, the family module's title and
+    // introduction first; then each section: its heading, its context fields, its notice (before
+    // its first question) and its questions.
     const box = $("questions");
     box.textContent = "";
-    q.dimensions.forEach((d) => {
-      const fs = el("fieldset", { className: "group", id: "dim-" + d.id }, [el("legend", { text: d.label })]);
-      d.indicators.forEach((iid) => {
-        const f = q.byId[iid];
-        if (f) fs.appendChild(renderQuestion(f));
+    box.appendChild(
+      el("section", { id: "family-intro", className: "notice notice-family", "aria-labelledby": "family-h", hidden: true }, [
+        el("h2", { id: "family-h", text: q.family.title }),
+        el("p", { id: "family-text", text: q.family.intro }),
+      ])
+    );
+    const placed = new Set(status ? [status.id] : []);
+    q.sections.forEach((sec) => {
+      const headId = "sec-" + sec.id + "-h";
+      const node = el("section", { className: "group section", id: "sec-" + sec.id, "data-section": sec.id, "aria-labelledby": sec.label ? headId : null }, [
+        sec.label ? el("h2", { id: headId, className: "section-h", text: sec.label }) : null,
+      ]);
+      sec.context.forEach((cid) => {
+        if (placed.has(cid)) return;
+        placed.add(cid);
+        node.appendChild(selectField(q.byId[cid], "context"));
       });
-      box.appendChild(fs);
+      if (sec.notice) node.appendChild(el("p", { className: "notice notice-section", id: "notice-" + sec.id, role: "note", text: sec.notice }));
+      sec.indicators.forEach((iid) => node.appendChild(renderQuestion(q.byId[iid])));
+      box.appendChild(node);
     });
 
+    // Context fields that no section holds (none, as declared) keep their own group.
     const ctx = $("context");
     ctx.textContent = "";
     ctx.appendChild(el("legend", { text: t("context_h") }));
-    q.context.forEach((f) => f !== status && ctx.appendChild(selectField(f, "context")));
+    const rest = q.context.filter((f) => !placed.has(f.id));
+    rest.forEach((f) => ctx.appendChild(selectField(f, "context")));
+    ctx.hidden = rest.length === 0;
 
     const audit = $("audit");
     audit.textContent = "";
@@ -843,13 +900,15 @@
     updateChildStop(false);
   }
 
-  // Hides the questions that do not apply to who is being screened (and dimensions left empty).
+  // Hides the questions that do not apply to who is being screened (and sections left empty),
+  // and puts the family module's wording to a family member (the usual wording to anyone else).
   function applyVisibility() {
     const q = state.q;
+    const family = isFamily();
     let hidden = 0;
-    q.dimensions.forEach((d) => {
+    q.sections.forEach((sec) => {
       let shown = 0;
-      d.indicators.forEach((iid) => {
+      sec.indicators.forEach((iid) => {
         const f = q.byId[iid];
         const node = $("q-" + iid);
         if (!f || !node) return;
@@ -857,10 +916,17 @@
         node.hidden = !ok;
         if (ok) shown++;
         else hidden++;
+        const text = questionText(f, family);
+        const legend = $("ql-" + iid);
+        if (legend && legend.textContent !== text) legend.textContent = text;
+        const clear = $("c-" + iid);
+        if (clear) clear.setAttribute("aria-label", t("clear_answer") + ": " + text);
       });
-      const fs = $("dim-" + d.id);
-      if (fs) fs.hidden = shown === 0;
+      const node = $("sec-" + sec.id);
+      if (node) node.hidden = shown === 0 && !sec.context.some((cid) => $("f-" + cid));
     });
+    const intro = $("family-intro");
+    if (intro) intro.hidden = !family || !(q.family.title || q.family.intro);
     $("hidden-note").textContent = hidden ? t("hidden_n", { n: hidden }) : "";
   }
 
@@ -1024,7 +1090,7 @@
       return;
     }
     // The number input reports "" for text that is not a number: read the raw validity too.
-    const months = document.querySelector('#context input[type="number"]');
+    const months = document.querySelector('#qform input[type="number"][data-group="context"]');
     if (months && months.validity && months.validity.badInput) {
       months.setAttribute("aria-invalid", "true");
       showAlert(t("months_invalid"));
@@ -1057,6 +1123,7 @@
       state.result = result;
       state.resultLang = built.payload.lang;
       state.resultAssessment = built.payload.screener_assessment;
+      state.resultFamily = built.payload.context.migrant_status === FAMILY;
       $("result").setAttribute("data-screening-id", result.screening_id || "");
       decMessage(null, false);
       $("dform").reset();
@@ -1201,7 +1268,8 @@
     const next = (r.next_questions || []).slice(0, TOP_NEXT);
     next.forEach((n) => {
       const f = state.q.byId[n.indicator];
-      const text = sameLang() || !f ? n.question || (f && f.text) || n.indicator : f.text;
+      const family = state.resultFamily && f && f.familyText;
+      const text = family ? f.familyText : sameLang() || !f ? n.question || (f && f.text) || n.indicator : f.text;
       const item = el("li", { className: "next-q", "data-field": n.indicator }, [el("span", { className: "next-text", text })]);
       const parts = [];
       if (n.if_yes && Object.keys(n.if_yes).length) parts.push(t("if_yes") + ": " + effectText(n.if_yes));

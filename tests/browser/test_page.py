@@ -24,7 +24,7 @@ HIGH = {
         "movement_restricted": "yes",
         "excessive_hours": "yes",
         "sexual_violence": "yes",
-        "forced_tasks_or_clients": "yes",
+        "no_choice_of_clients": "yes",
         "threats": "yes",
     },
     "context": {
@@ -158,6 +158,21 @@ def no_horizontal_scroll(page: Any) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
+def precedes(page: Any, first: str, second: str) -> bool:
+    """Whether the node `first` selects comes before the one `second` selects in the document."""
+    return bool(
+        page.evaluate(
+            """([a, b]) => !!(document.querySelector(a).compareDocumentPosition(document.querySelector(b))
+                 & Node.DOCUMENT_POSITION_FOLLOWING)""",
+            [first, second],
+        )
+    )
+
+
+def first_question(section: dict[str, Any]) -> str:
+    return f"#q-{section['indicators'][0]}"
+
+
 # ---------------------------------------------------------------------------- the form
 def test_form_starts_with_nothing_selected(page: Any, server: Any) -> None:
     q = questionnaire(server, "en")
@@ -214,6 +229,111 @@ def test_prospective_hides_the_questions_that_do_not_apply(page: Any, server: An
     page.select_option("#f-migrant_status", "returnee")
     expect(page.locator("#q-documents_withheld")).to_be_visible()
     assert page.is_checked("#a-documents_withheld--yes")
+
+
+def test_questions_follow_the_declared_sections(page: Any, server: Any) -> None:
+    q = questionnaire(server, "en")
+    sections = q["sections"]
+    declared = [i for sec in sections for i in sec["indicators"]]
+    assert declared == [i["id"] for i in q["indicators"]], "the body's indicators are in the sections' order"
+    sign_in(page, server)
+    shown = page.locator("#questions .q").evaluate_all("nodes => nodes.map(n => n.dataset.field)")
+    assert shown == declared
+    assert page.locator("#questions .section").evaluate_all("nodes => nodes.map(n => n.dataset.section)") == [
+        sec["id"] for sec in sections
+    ]
+    assert page.locator("#questions .section-h").all_inner_texts() == [sec["label"] for sec in sections]
+    for sec in sections:
+        node = f'#questions .section[data-section="{sec["id"]}"]'
+        inside = page.locator(f"{node} .q").evaluate_all("nodes => nodes.map(n => n.dataset.field)")
+        assert inside == sec["indicators"]
+        # A section's context fields open it, after its heading and before its first question.
+        for field in sec["context"]:
+            assert page.locator(f"{node} #f-{field}").count() == 1, f"{field} is in section {sec['id']}"
+            assert precedes(page, f"{node} .section-h", f"#f-{field}")
+            assert precedes(page, f"#f-{field}", first_question(sec))
+        notice = page.locator(f'{node} [role="note"]')
+        if sec["notice"]:
+            expect(notice).to_have_text(sec["notice"])
+            expect(notice).to_be_visible()
+            assert precedes(page, f"{node} .section-h", f'{node} [role="note"]')
+            assert precedes(page, f'{node} [role="note"]', first_question(sec))
+        else:
+            assert notice.count() == 0
+    assert any(sec["notice"] for sec in sections), "the non-punishment notice is declared"
+    # The dimension is still shown with each question; the audit attributes close the form.
+    dimensions = {d["id"]: d["label"] for d in q["dimensions"]}
+    first = q["indicators"][0]
+    expect(page.locator(f"#q-{first['id']} .q-dim")).to_have_text(dimensions[first["dimension"]])
+    for field in q["audit"]:
+        if field["id"] != "age_band":  # asked first, with who is screened
+            assert page.locator(f"#audit #f-{field['id']}").count() == 1
+    assert precedes(page, f"#q-{declared[-1]}", "#audit")
+    assert page.locator("#context").is_hidden(), "every context field is in a section"
+
+
+def test_family_member_is_asked_the_family_module(page: Any, server: Any) -> None:
+    q = questionnaire(server, "en")
+    family = [i for i in q["indicators"] if "family_question" in i]
+    others = [i["id"] for i in q["indicators"] if "family_question" not in i]
+    assert [i["id"] for i in family] == [i["id"] for i in q["indicators"] if applies(i, "family_member")]
+    assert others, "the family module is not the whole questionnaire"
+    shared = next(i for i in family if applies(i, "returnee"))
+    only_family = next(i["id"] for i in family if not applies(i, "returnee"))
+    returnee_only = next(i["id"] for i in q["indicators"] if i["id"] in others and applies(i, "returnee"))
+    sign_in(page, server)
+    page.check("#consent")
+    page.select_option("#f-migrant_status", "returnee")
+    expect(page.locator("#family-intro")).to_be_hidden()
+    expect(page.locator(f"#q-{only_family}")).to_be_hidden()
+    page.check(f"#a-{returnee_only}--yes")  # answered, then hidden: never sent
+    page.check(f"#a-{shared['id']}--yes")
+
+    page.select_option("#f-migrant_status", "family_member")
+    expect(page.locator("#family-h")).to_have_text(q["family"]["title"])
+    expect(page.locator("#family-text")).to_have_text(q["family"]["intro"])
+    expect(page.locator("#family-intro")).to_be_visible()
+    assert precedes(page, "#family-intro", first_question(q["sections"][0]))
+    shown = page.locator("#questions .q").evaluate_all(
+        "ns => ns.filter(n => n.checkVisibility()).map(n => [n.dataset.field, n.querySelector('legend').textContent])"
+    )
+    assert shown == [[i["id"], i["family_question"]] for i in family], "only the family module, in its wording"
+    assert str(len(others)) in page.locator("#hidden-note").inner_text()
+
+    page.check(f"#a-{only_family}--no")
+    with page.expect_response(lambda r: is_screening_post(r.request)) as response:
+        body = submit(page, "medium")
+    assert response.value.status == 201
+    assert body["context"]["migrant_status"] == "family_member"
+    assert body["questionnaire_version"] == q["version"]
+    assert body["answers"] == {shared["id"]: "yes", only_family: "no"}, "a hidden answer is never sent"
+    assert {k for k, v in body["not_asked_reasons"].items() if v == "not_applicable"} == set(others)
+    assert_result_matches(page, replay(server, body))
+
+    # Back to a returnee: the usual wording, no family module, and the kept answer returns.
+    page.click("#back")
+    page.select_option("#f-migrant_status", "returnee")
+    expect(page.locator("#family-intro")).to_be_hidden()
+    expect(page.locator(f"#q-{shared['id']} legend")).to_have_text(shared["question"])
+    expect(page.locator(f"#q-{only_family}")).to_be_hidden()
+    assert page.is_checked(f"#a-{returnee_only}--yes")
+
+
+def test_notice_and_family_module_in_every_language(page: Any, server: Any) -> None:
+    sign_in(page, server)
+    page.select_option("#f-migrant_status", "family_member")
+    for lang in ("ru", "tg", "en"):
+        q = questionnaire(server, lang)
+        page.select_option("#lang", lang)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.locator("#family-h")).to_have_text(q["family"]["title"])
+        expect(page.locator("#family-text")).to_have_text(q["family"]["intro"])
+        for sec in q["sections"]:
+            expect(page.locator(f"#sec-{sec['id']}-h")).to_have_text(sec["label"])
+            if sec["notice"]:
+                expect(page.locator(f'#sec-{sec["id"]} [role="note"]')).to_have_text(sec["notice"])
+        item = next(i for i in q["indicators"] if "family_question" in i)
+        expect(page.locator(f"#q-{item['id']} legend")).to_have_text(item["family_question"])
 
 
 def test_submit_needs_consent(page: Any, server: Any) -> None:

@@ -2,7 +2,7 @@
 
 The tables are random but shaped so that the known effects hold: answering ``yes`` to a
 strong indicator (``documents_withheld``, ``debt_bondage``...) clearly raises the labour
-risk, ``sexual_violence`` and ``forced_tasks_or_clients`` raise the sexual risk, and
+risk, ``sexual_violence`` and ``no_choice_of_clients`` raise the sexual risk, and
 ``no`` lowers both a little, and ``dont_know`` weighs little. Questions not asked, declined
 answers and unrecorded context weigh exactly 0, as the model requires. Audit attributes are
 never fields of these models.
@@ -23,7 +23,7 @@ STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
 DONT_KNOW_CAP = 0.5
 DONT_KNOW_WEIGHT = DONT_KNOW_CAP / len(load_questionnaire().indicators)
 """Each don't-know's weight: all of a case's don't-know answers together reach the cap, never more."""
-SEXUAL_MARKERS = ("sexual_violence", "forced_tasks_or_clients", "deceived_marriage")
+SEXUAL_MARKERS = ("sexual_violence", "no_choice_of_clients", "deceived_marriage")
 
 
 def _silenced(field: Any, table: np.ndarray) -> np.ndarray:

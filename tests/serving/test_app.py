@@ -141,9 +141,11 @@ def test_questionnaire_for_any_client(client: TestClient, lang: str) -> None:
     # who each question is put to: prospective migrants are not asked about work abroad
     applies = {i["id"]: i["applies_to"] for i in body["indicators"]}
     assert applies == {f.id: list(f.applies_to) for f in q.indicators}
-    assert applies["deceived_job_nature"] == []
-    for fid in ("excessive_hours", "documents_withheld", "dependent_on_employer"):
-        assert set(applies[fid]) == {"returnee", "family_member"}
+    assert set(applies["deceived_job_nature"]) == {"returnee", "prospective", "family_member"}
+    for fid in ("excessive_hours", "dependent_on_employer"):
+        assert applies[fid] == ["returnee"]  # not in the family module
+    assert set(applies["documents_withheld"]) == {"returnee", "family_member"}
+    assert applies["lost_contact"] == ["family_member"]
     assert {i["id"] for i in body["indicators"] if "prospective" not in i["applies_to"] and i["applies_to"]} == {
         f.id for f in q.indicators if not f.applies("prospective")
     }

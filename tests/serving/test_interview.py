@@ -444,9 +444,13 @@ def test_prospective_migrants_may_send_not_asked_for_questions_that_do_not_apply
 
 def test_not_asked_reasons_are_kept_in_the_logged_row(client: TestClient, keys: dict[str, str], db_url: str) -> None:
     """Exactly the reasons given: one of each, and none for the questions answered or left without one."""
-    unasked = [fid for fid in Q.indicator_ids if fid not in example()["answers"]]
+    case = example()
+    status = case["context"]["migrant_status"]
+    unasked = [f.id for f in Q.applicable(status) if f.id not in case["answers"]]
     reasons = dict(zip(unasked, NOT_ASKED_REASONS, strict=False))
     body = screen(client, keys, not_asked_reasons=reasons)
+    # Questions that do not apply to this person are recorded as such, without being sent.
+    reasons |= {f.id: "not_applicable" for f in Q.indicators if not f.applies(status)}
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         (result,) = conn.execute(
             "SELECT result FROM screenings WHERE screening_id = ?", (body["screening_id"],)
@@ -481,15 +485,15 @@ def test_the_counts_line(client: TestClient, keys: dict[str, str]) -> None:
         not_asked_reasons={},
     )
     interview = body["interview"]
+    n = len(Q.applicable("returnee"))
     assert {k: v for k, v in interview.items() if k != "text"} == {
-        "total": len(Q.indicator_ids),
+        "total": n,
         "answered": 3,
         "dont_know": 1,
         "declined": 1,
-        "not_asked": len(Q.indicator_ids) - 4,
-        "not_applicable": 0,
+        "not_asked": n - 4,
+        "not_applicable": len(Q.indicators) - n,
     }
-    n = len(Q.indicator_ids)
     assert interview["text"] == f"Answered 3 of {n}; declined 1; not asked {n - 4} (no effect on the score)"
 
 
@@ -513,6 +517,29 @@ def test_the_counts_of_a_prospective_migrant(client: TestClient, keys: dict[str,
         "not_applicable": len(Q.indicators) - applicable,
     }
     assert str(applicable - 3) in interview["text"]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_family_member_is_asked_next_about_their_relative(
+    client: TestClient, keys: dict[str, str], lang: str
+) -> None:
+    """The next questions of a family member come from the family module, in its wording."""
+    body = screen(
+        client,
+        keys,
+        answers={"deceived_job_nature": "yes"},
+        context={"migrant_status": "family_member"},
+        not_asked_reasons={},
+        lang=lang,
+    )
+    texts = Q.texts(lang)
+    assert body["recommendation"]["status"] == "ask_more"
+    asked_next = body["next_questions"]
+    assert asked_next
+    for item in asked_next:
+        assert item["indicator"] in Q.family_module
+        assert item["question"] == texts.family_question(item["indicator"])
+    assert body["interview"]["total"] == len(Q.family_module)
 
 
 def test_a_case_of_another_questionnaire_version_is_refused(

@@ -22,7 +22,7 @@ CASES: list[dict[str, Any]] = [
         "months_abroad": 14,
         "gender": "man",
     },
-    {"sexual_violence": "yes", "forced_tasks_or_clients": "dont_know", "sector": "hospitality", "months_abroad": 0},
+    {"sexual_violence": "yes", "no_choice_of_clients": "dont_know", "sector": "hospitality", "months_abroad": 0},
     {"isolation": "declined", "threats": "not_asked", "migrant_status": "prospective"},
 ]
 COLUMNS = sorted({k for case in CASES for k in case})

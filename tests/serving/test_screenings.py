@@ -19,6 +19,8 @@ from models.engine import Interview, ScreeningEngine
 from models.questionnaire import load_questionnaire
 
 Q = load_questionnaire()
+RETURNEE_QUESTIONS = [f.id for f in Q.applicable("returnee")]
+"""What the example case (a returned migrant) may be asked."""
 URL = "/v1/screenings"
 
 
@@ -134,7 +136,7 @@ def test_questions_left_out_are_not_asked_and_no_evidence(client: TestClient, ke
         e = outcome["explanation"]
         assert e["contributions"] == []
         assert e["base_value"] == e["log_odds"]  # the empty form's own score, exactly
-    assert body["interview"]["not_asked"] == body["interview"]["total"] == len(Q.indicators)
+    assert body["interview"]["not_asked"] == body["interview"]["total"] == len(RETURNEE_QUESTIONS)
     assert body["recommendation"]["status"] == "ask_more"
     assert len(body["next_questions"]) == 5
     assert all(set(u) == {"indicator", "question", "if_yes", "if_no", "effect"} for u in body["next_questions"])
@@ -188,13 +190,14 @@ def test_logged_row_holds_answers_outputs_and_who(client: TestClient, keys: dict
     assert result["interview"] == {k: v for k, v in body["interview"].items() if k != "text"}
     assert result["next_questions"] == [n["indicator"] for n in body["next_questions"]]
     assert (result["consent"], result["danger"]) == (True, "no")
-    assert result["not_asked_reasons"] == {"sexual_violence": "not_safe_here"}
+    family_only = {f.id: "not_applicable" for f in Q.indicators if f.id not in RETURNEE_QUESTIONS}
+    assert result["not_asked_reasons"] == {"sexual_violence": "not_safe_here", **family_only}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     answers=st.dictionaries(
-        st.sampled_from(Q.indicator_ids), st.sampled_from(("yes", "no", "dont_know", "declined", "not_asked"))
+        st.sampled_from(RETURNEE_QUESTIONS), st.sampled_from(("yes", "no", "dont_know", "declined", "not_asked"))
     ),
     months=st.one_of(st.none(), st.integers(0, 600)),
     assessment=st.sampled_from(("low", "medium", "high")),
