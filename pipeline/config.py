@@ -110,11 +110,20 @@ class RegistryConfig(_Strict):
     register_model: bool = True
 
 
+class FairnessGateConfig(_Strict):
+    """The promotion's fairness gate (see :mod:`pipeline.fairness.gate`)."""
+
+    block_on: tuple[Literal["miss_rate", "false_alarm_rate"], ...] = Field(default=("miss_rate",), min_length=1)
+    max_detectable: float = Field(default=3.0, gt=1)
+    min_share: float = Field(default=0.10, gt=0, le=1)
+
+
 class PromotionConfig(_Strict):
     max_auroc_drop: float = Field(default=0.01, ge=0)
     max_log_loss_increase: float = Field(default=0.02, ge=0)
     evaluation_rows: int = Field(default=50_000, ge=1000)
     evaluation_seed: int = 2027
+    fairness: FairnessGateConfig = Field(default_factory=FairnessGateConfig)
 
 
 class InterviewsConfig(_Strict):

@@ -100,10 +100,17 @@ def compare(
 def decide(
     challenger: ScreeningModel, champion: ScreeningModel | None, frame: pd.DataFrame, config: TrainConfig
 ) -> PromotionDecision:
-    from pipeline.fairness.gate import fairness_gate
+    from pipeline.fairness.gate import GateSettings, fairness_gate
 
     comparison, reasons = compare(challenger, champion, frame, config)
-    gate = fairness_gate(challenger, frame)
+    rules = config.promotion.fairness
+    metrics = {"miss_rate": "fnr", "false_alarm_rate": "fpr"}
+    settings = GateSettings(
+        block_on=tuple(metrics[m] for m in rules.block_on),
+        max_detectable=rules.max_detectable,
+        min_share=rules.min_share,
+    )
+    gate = fairness_gate(challenger, frame, settings)
     reasons.extend(gate.blocking)
     return PromotionDecision(promote=not reasons, comparison=comparison, fairness=gate.summary, reasons=reasons)
 

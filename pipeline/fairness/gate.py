@@ -1,10 +1,13 @@
 """The fairness check ``tarozu promote`` runs: miss rates and false-alarm rates by group, with a power rule.
 
 The gate audits the challenger (:func:`pipeline.fairness.audit.audit_model`, without the
-bootstrap: the verdicts do not use it) and refuses promotion when
+bootstrap: the verdicts do not use it) on the attributes of the people screened
+(:data:`PEOPLE_ATTRIBUTES`: gender, age, citizenship, region, destination and the intersections
+of gender with age, sector and destination) and refuses promotion when, for a metric it blocks
+on (``block_on``: the miss rate by default; the false-alarm rate too if configured),
 
-- any comparison of the miss rate or the false-alarm rate, on observed labels or on the
-  ground truth, is a *disparity* (after the report-wide adjustment); or
+- a comparison, on observed labels or on the ground truth, is a *disparity* (after the
+  report-wide adjustment); or
 - the power rule fails: a group holding at least ``min_share`` of the screened people has a
   comparison that is neither shown within tolerance nor could have seen a disparity of
   ``max_detectable`` times (or 1 / ``max_detectable`` times) the reference's rate, whether for
@@ -13,6 +16,17 @@ bootstrap: the verdicts do not use it) and refuses promotion when
 
 Smaller groups that could not be checked do not block; the summary (and so the model card)
 lists them. ``tarozu promote --accept-risk "reason"`` promotes despite a refusal.
+
+Why false alarms warn by default rather than block: where prevalence differs between groups
+(sexual exploitation among women and men), a calibrated score at one threshold cannot also give
+equal false-alarm rates (Kleinberg, Mullainathan and Raghavan 2016; Chouldechova 2017), so a gate
+that blocked on them would refuse every calibrated model and be overridden by habit. A missed
+victim is the harm this tool exists to prevent; a false alarm costs a person a longer
+conversation. The warnings are listed in the summary, the model card and the run, for the
+reviewer to weigh; ``block_on: [miss_rate, false_alarm_rate]`` in the training config's
+``promotion.fairness`` makes them block. Attributes of the interview (completeness, language,
+setting, migrant status) are audited and reported, not gated: a shorter interview misses more by
+design, and the screening says so (``ask_more``).
 """
 
 from __future__ import annotations
@@ -30,6 +44,8 @@ from pipeline.fairness.audit import (
     CORRECTION,
     CRITERIA,
     DISPARITY,
+    JOIN,
+    PRIMARY,
     SECTION_NAMES,
     WITHIN,
     Comparison,
@@ -43,12 +59,28 @@ DISPARITY_REASON = "fairness: {description}"
 UNVERIFIED_REASON = (
     "fairness (power rule): the {metric} of {attribute} = {group} ({share:.0%} of screened people, {outcome}) "
     "could not be checked on {section}: {cases} {what} against {ref_cases} in {reference}; the data could only "
-    "have seen a ratio of {above} or more (the rule asks for {limit:g}). Evaluate on more data, or accept the risk."
+    "have seen a ratio of {above} or more, or of {below} or less (the rule asks for {limit:g} and 1/{limit:g}). "
+    "Evaluate on more data, or accept the risk."
 )
+
+
+PEOPLE_ATTRIBUTES: tuple[str, ...] = (
+    "gender",
+    "age_band",
+    "citizenship",
+    "region",
+    "destination",
+    *(JOIN.join(pair) for pair in (("gender", "age_band"), ("gender", "sector"), ("gender", "destination"))),
+)
+"""Who the gate protects: attributes of the people screened and the intersections where
+exploitation hides (men's sexual exploitation, women's labour exploitation)."""
 
 
 @dataclass(frozen=True)
 class GateSettings:
+    attributes: tuple[str, ...] = PEOPLE_ATTRIBUTES
+    block_on: tuple[str, ...] = (PRIMARY,)
+    """Error metrics whose disparities (and power rule) block: ``fnr`` (miss rate), ``fpr``."""
     tolerance: tuple[float, float] = (0.8, 1.25)
     min_cases: int = 30
     alpha: float = 0.05
@@ -64,6 +96,8 @@ class GateResult:
 
     blocking: tuple[str, ...]
     disparities: tuple[Comparison, ...]
+    warnings: tuple[Comparison, ...]
+    """Disparities of a metric the gate does not block on (reported for the reviewer)."""
     unverified: tuple[Comparison, ...]
     not_checked: tuple[Comparison, ...]
     checked: int
@@ -88,6 +122,7 @@ class GateResult:
             "comparisons_checked": self.checked,
             "blocking": list(self.blocking),
             "disparities": [describe(c) for c in self.disparities],
+            "warnings": [describe(c) for c in self.warnings],
             "not_checked_small_groups": [
                 f"{c.outcome}: {SHORT[c.metric]} of {c.attribute} = {c.group} ({c.cases} cases)"
                 for c in self.not_checked
@@ -111,8 +146,12 @@ def gate_decision(audit: ModelAudit, settings: GateSettings) -> GateResult:
         for g in t.groups
     }
     blocking: list[str] = []
-    disparities, unverified, not_checked = [], [], []
+    disparities, warnings, unverified, not_checked = [], [], [], []
     for c in audit.error_comparisons:
+        if c.metric not in settings.block_on:
+            if c.verdict == DISPARITY:
+                warnings.append(c)
+            continue
         if c.verdict == DISPARITY:
             disparities.append(c)
             blocking.append(DISPARITY_REASON.format(description=describe(c)))
@@ -137,12 +176,14 @@ def gate_decision(audit: ModelAudit, settings: GateSettings) -> GateResult:
                 ref_cases=c.ref_cases,
                 reference=c.reference,
                 above="any multiple" if c.detectable_above == float("inf") else f"{c.detectable_above:.1f}",
+                below="none" if c.detectable_below <= 0 else f"{c.detectable_below:.2f}",
                 limit=settings.max_detectable,
             )
         )
     return GateResult(
         blocking=tuple(blocking),
         disparities=tuple(disparities),
+        warnings=tuple(warnings),
         unverified=tuple(unverified),
         not_checked=tuple(not_checked),
         checked=len(audit.error_comparisons),
@@ -161,9 +202,10 @@ def fairness_gate(
 ) -> GateResult:
     """Audit ``model`` on ``frame`` and decide (observed labels, and the ground truth when present).
 
-    ``attributes`` restricts the audit (default: every attribute of a model audit).
+    ``attributes`` overrides the settings' attributes (default :data:`PEOPLE_ATTRIBUTES`).
     """
     s = settings or GateSettings()
+    attributes = s.attributes if attributes is None else attributes
     audit = audit_model(
         model=model,
         frame=frame,
