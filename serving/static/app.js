@@ -129,6 +129,8 @@
       band_high: "High",
       child_h: "Adults only",
       child_notice: "Tarozu is not for children. If the person is under 18, do not go on: follow the child-protection procedure.",
+      synthetic_notice: "The model in use was trained on synthetic (generated) data and is not validated for field use. Treat its suggestions as a demonstration; your judgement and your programme's procedures decide.",
+      consent_5: "A computer program helps me: from your answers it suggests whether to offer you a referral. It does not decide anything about you; people do.",
       child_stop: "The person is under 18. Tarozu is not validated for children: stop here and follow the child-protection procedure. Nothing was sent or recorded.",
       consent_h: "Consent: read this to the person before any question",
       consent_intro: "Say your name and the organisation you work for, then read:",
@@ -264,6 +266,8 @@
       band_high: "Высокий",
       child_h: "Только для взрослых",
       child_notice: "Tarozu не предназначен для детей. Если человеку нет 18 лет, не продолжайте: действуйте по процедуре защиты детей.",
+      synthetic_notice: "Используемая модель обучена на синтетических (сгенерированных) данных и не проверена для работы в поле. Относитесь к её подсказкам как к демонстрации; решают ваше суждение и процедуры вашей программы.",
+      consent_5: "Мне помогает компьютерная программа: по вашим ответам она подсказывает, стоит ли предложить вам направление. Она ничего не решает о вас; решают люди.",
       child_stop: "Человеку нет 18 лет. Tarozu не проверен для работы с детьми: остановитесь и действуйте по процедуре защиты детей. Ничего не отправлено и не записано.",
       consent_h: "Согласие: прочитайте это человеку до любого вопроса",
       consent_intro: "Назовите своё имя и организацию, в которой вы работаете, затем прочитайте:",
@@ -399,6 +403,8 @@
       band_high: "Баланд",
       child_h: "Танҳо барои калонсолон",
       child_notice: "Tarozu барои кӯдакон нест. Агар шахс аз 18 сола хурдтар бошад, идома надиҳед: тибқи тартиби ҳифзи кӯдак амал кунед.",
+      synthetic_notice: "Модели истифодашаванда дар маълумоти синтетикӣ (сохташуда) омӯзонида шудааст ва барои кор дар саҳро санҷида нашудааст. Ба пешниҳодҳои он ҳамчун намоиш муносибат кунед; доварии Шумо ва тартиботи барномаи Шумо ҳал мекунанд.",
+      consent_5: "Ба ман барномаи компютерӣ кӯмак мекунад: аз рӯи ҷавобҳои Шумо он пешниҳод мекунад, ки оё ба Шумо роҳхат пешниҳод кардан лозим аст. Он дар бораи Шумо ҳеҷ чиз ҳал намекунад; одамон ҳал мекунанд.",
       child_stop: "Шахс аз 18 сола хурдтар аст. Tarozu барои кӯдакон санҷида нашудааст: дар ҳамин ҷо бас кунед ва тибқи тартиби ҳифзи кӯдак амал кунед. Ҳеҷ чиз фиристода ё сабт нашуд.",
       consent_h: "Розигӣ: инро пеш аз ҳар савол ба шахс хонед",
       consent_intro: "Номи худ ва ташкилотеро, ки дар он кор мекунед, гӯед, баъд хонед:",
@@ -821,9 +827,17 @@
     ]);
   }
 
+  // Until a model trained on field records (a file without generated ground truth) is served,
+  // every screen says that the model is a demonstration, not validated for field use.
+  function fieldValidated(model) {
+    const data = (model && model.card && model.card.data) || {};
+    return data.source === "file" && data.has_ground_truth === false;
+  }
+
   function renderForm() {
     const q = state.q;
     $("consent").checked = !!state.draft.consent;
+    $("synthetic-notice").hidden = fieldValidated(state.model);
 
     const who = $("who-fields");
     who.textContent = "";
@@ -1505,7 +1519,7 @@
     }
     state.key = key;
     try {
-      await api(API.whoami);
+      state.model = await api(API.whoami);
       state.q = await loadQuestionnaire(state.lang);
     } catch (err) {
       state.key = null;

@@ -576,3 +576,32 @@ def test_bad_months_and_no_horizontal_scroll_on_the_form(page: Any, server: Any)
     assert "600" in page.locator("#alert").inner_text()
     assert page.locator("#result").is_hidden()
     assert page.evaluate("document.activeElement.id") == "f-months_abroad"
+
+
+def test_the_person_hears_about_the_tool_and_the_screener_sees_it_is_not_validated(page: Any, server: Any) -> None:
+    """EU AI Act Art. 26(11): the consent statement tells the person a program suggests, people decide;
+    and until a model trained on field records is served, the form says the model is not validated."""
+    sign_in(page, server)
+    expected = {
+        "en": ("A computer program helps me", "not validated for field use"),
+        "ru": ("Мне помогает компьютерная программа", "не проверена для работы в поле"),
+        "tg": ("Ба ман барномаи компютерӣ кӯмак мекунад", "барои кор дар саҳро санҷида нашудааст"),
+    }
+    for lang, (told, notice) in expected.items():
+        page.select_option("#lang", lang)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.locator('#consent-box [data-t="consent_5"]')).to_contain_text(told)
+        expect(page.locator("#synthetic-notice")).to_be_visible()
+        expect(page.locator("#synthetic-notice")).to_contain_text(notice)
+
+
+def test_the_validation_notice_goes_once_a_field_trained_model_is_served(page: Any, server: Any) -> None:
+    def field_trained(route: Any) -> None:
+        body = route.fetch().json()
+        body["card"]["data"] = {"source": "file", "has_ground_truth": False}
+        route.fulfill(json=body)
+
+    page.route("**/v1/model", field_trained)
+    sign_in(page, server)
+    expect(page.locator("#form-h")).to_be_visible()
+    expect(page.locator("#synthetic-notice")).to_be_hidden()
