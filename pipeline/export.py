@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from models.outcomes import OTHER_FINDINGS, OUTCOME_LABELS
 from models.questionnaire import load_questionnaire
 from pipeline.cli import CommandError
 from pipeline.data.anonymity import anonymity_report
@@ -26,10 +27,13 @@ from pipeline.data.schema import validate_frame, write_frame
 from serving.records import flat_values
 
 FORMATS = ("tarozu", "htcds")
-OUTCOME_LABELS = {"labour": (1, 0), "sexual": (0, 1), "both": (1, 1), "none": (0, 0)}
 NO_OUTCOMES = (
     "the audit log has no screening with a known specialist outcome in that period "
     "({screened} screened, {referred} referred); nothing to export"
+)
+OTHER_FINDINGS_NOTE = (
+    "Of the exported people, {other} had a finding other than trafficking ({counts}): labelled not "
+    "trafficked (0, 0) like 'none', and counted apart from it in the report's outcome counts."
 )
 SELECTIVE_LABELS = (
     "Selective labels: outcomes exist only for referred people. Of {screened} screenings, {referred} were "
@@ -56,6 +60,7 @@ def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[s
     q = load_questionnaire()
     rows = []
     referred = 0
+    by_outcome = dict.fromkeys(OUTCOME_LABELS, 0)
     for s in screenings:
         decision = (s.get("decision") or {}).get("decision")
         referred += decision == "referred"
@@ -65,16 +70,27 @@ def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[s
         flat = flat_values(s["current"])
         row: dict[str, Any] = {f.id: f.normalise(flat.get(f.id)) for f in q.all_fields}
         row["is_labour"], row["is_sexual"] = OUTCOME_LABELS[outcomes[-1]]
+        by_outcome[outcomes[-1]] += 1
         rows.append(row)
-    counts = {
+    counts: dict[str, Any] = {
         "screened": len(screenings),
         "referred": referred,
         "with_outcome": len(rows),
         "unreferred": len(screenings) - referred,
+        "outcomes": by_outcome,
     }
     if not rows:
         raise CommandError(NO_OUTCOMES.format(**counts))
     return validate_frame(pd.DataFrame(rows)), counts
+
+
+def other_findings_note(counts: dict[str, Any]) -> str | None:
+    """What the export did with findings other than trafficking, when there are any."""
+    found = {o: counts["outcomes"][o] for o in OTHER_FINDINGS if counts["outcomes"].get(o)}
+    if not found:
+        return None
+    listed = ", ".join(f"{o} {n}" for o, n in found.items())
+    return OTHER_FINDINGS_NOTE.format(other=sum(found.values()), counts=listed)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,10 +119,17 @@ def run(args: argparse.Namespace) -> int:
     frame, counts = export_frame(screenings)
     out = write_frame(frame, args.out)
     anonymity = anonymity_report(frame, k=args.k)
-    report = {"counts": counts, "selective_labels": SELECTIVE_LABELS.format(**counts), "anonymity": anonymity}
+    report = {
+        "counts": counts,
+        "selective_labels": SELECTIVE_LABELS.format(**counts),
+        "other_findings": other_findings_note(counts),
+        "anonymity": anonymity,
+    }
     Path(f"{out}.report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     print(f"wrote {len(frame)} rows to {out}")
     print(report["selective_labels"])
+    if report["other_findings"]:
+        print(report["other_findings"])
     print(
         f"k-anonymity over {', '.join(anonymity['quasi_identifiers'])}: k = {anonymity['k']}; "
         f"a k={args.k} suppression would drop {anonymity['rows_suppressed']} rows"

@@ -16,7 +16,10 @@ Where the mappings come from:
 - Context and audit fields map by hand below, each to the one HTCDS field that records the
   same fact; values HTCDS cannot express (``OTH``, ``friend``...) are left empty, never forced
   into ``Other``.
-- The specialist outcome (labour, sexual, both, none) gives ``vic_TypeOfExploitation``.
+- The specialist outcome (labour, sexual, both, none) gives ``vic_TypeOfExploitation``. A finding
+  that is not trafficking but not "none" either (a labour-rights violation, another
+  vulnerability) has no value in HTCDS, whose records are trafficking cases: exported like
+  ``none`` it would merge with it, so such cases are counted apart and not exported.
 
 Nothing that identifies a case leaves the log: no screening id, case reference (kept only as
 an HMAC), key id, date or time. HTCDS defines no anonymous record id, so none is invented.
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from models.outcomes import NONE_OUTCOME, OTHER_FINDING_OUTCOMES, TRAFFICKING_OUTCOMES
 from models.questionnaire import UNKNOWN, YES, Field, Questionnaire, load_questionnaire
 from pipeline.cli import CommandError
 
@@ -158,7 +162,9 @@ TYPE_OF_EXPLOITATION = {
     "both": ("Forced labour", "Sexual exploitation"),
     "none": (),
 }
-"""Specialist outcome -> vic_TypeOfExploitation (``unknown`` outcomes are not exported)."""
+"""Specialist outcome -> vic_TypeOfExploitation (``unknown`` outcomes and the other findings are not exported)."""
+EXPORTED_OUTCOMES = TRAFFICKING_OUTCOMES | {NONE_OUTCOME}
+"""Outcomes exported (the keys of :data:`TYPE_OF_EXPLOITATION`)."""
 WORKED_THERE = ("returnee", "family_member")
 """Statuses whose destination and sector are where the work happened (a prospective migrant's are
 only intended, so they are no place or industry of exploitation)."""
@@ -189,7 +195,8 @@ COLUMNS: tuple[Column, ...] = (
            "a value is selected when any question mapped to it is yes (table below)", multi=True),
     Column("vic_TypeOfExploitation", ("specialist outcome", "sector"),
            "labour → Forced labour, sexual → Sexual exploitation, both → both, none → empty; a labour outcome "
-           "in begging or illicit activities also selects Begging or Illicit activities", multi=True),
+           "in begging or illicit activities also selects Begging or Illicit activities; a labour-rights "
+           "violation or other vulnerability (not trafficking) is not exported, and counted apart", multi=True),
     Column("vic_Labour Industry", ("sector", "migrant_status", "specialist outcome"),
            "ISIC section of the sector, when the outcome includes labour and the person worked there "
            "(returnee or family member)", multi=True),
@@ -345,25 +352,28 @@ def _in_reference_order(column: str, values: Iterable[str | None]) -> list[str]:
 
 def htcds_cases(screenings: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, list[str]]], dict[str, int]]:
     """HTCDS rows of the referred screenings with a known specialist outcome, and the counts behind them."""
-    from pipeline.export import OUTCOME_LABELS
     from serving.records import flat_values
 
     q = load_questionnaire()
     rows: list[dict[str, list[str]]] = []
-    screened = referred = 0
+    screened = referred = other_finding = 0
     for s in screenings:
         screened += 1
         if (s.get("decision") or {}).get("decision") != "referred":
             continue
         referred += 1
-        known = [o["outcome"] for o in s.get("outcomes", []) if o["outcome"] in OUTCOME_LABELS]
-        if known:
+        settled = EXPORTED_OUTCOMES | OTHER_FINDING_OUTCOMES
+        known = [o["outcome"] for o in s.get("outcomes", []) if o["outcome"] in settled]
+        if known and known[-1] in OTHER_FINDING_OUTCOMES:
+            other_finding += 1
+        elif known:
             rows.append(case_row(flat_values(s["current"]), known[-1], q))
     counts = {
         "screened": screened,
         "referred": referred,
         "exported": len(rows),
-        "referred_no_outcome": referred - len(rows),
+        "referred_other_finding": other_finding,
+        "referred_no_outcome": referred - len(rows) - other_finding,
     }
     if not rows:
         raise CommandError(NO_CASES.format(**counts))
@@ -407,6 +417,11 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {len(rows)} HTCDS case rows to {out} ({counts['screened']} screened, {counts['referred']} "
         f"referred, {counts['referred_no_outcome']} referred without a known specialist outcome, not exported)"
     )
+    if counts["referred_other_finding"]:
+        print(
+            f"{counts['referred_other_finding']} referred with a finding other than trafficking (labour-rights "
+            "violation or other vulnerability): HTCDS has no value for it, not exported"
+        )
     print(f"HTCDS fields with no Tarozu source ({len(no_source)}): {', '.join(no_source)}")
     print(f"Tarozu fields with no HTCDS field ({len(unmapped)}): {', '.join(unmapped)}")
     return 0

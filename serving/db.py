@@ -99,7 +99,7 @@ outcomes = Table(
     metadata,
     *_event_columns(),
     Column("screening_id", String(36), ForeignKey("screenings.screening_id"), nullable=False, index=True),
-    Column("outcome", String(16), nullable=False),
+    Column("outcome", String(32), nullable=False),
     *_chain_columns(),
 )
 

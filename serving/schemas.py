@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from models.engine import DANGER_ANSWERS, STATUSES
+from models.outcomes import SPECIALIST_OUTCOMES
 from models.questionnaire import (
     LANGUAGES,
     NOT_ASKED,
@@ -48,7 +49,7 @@ DecisionReason = Literal[
     "answers_unreliable",
     "other",
 ]
-SpecialistOutcome = Literal["labour", "sexual", "both", "none", "unknown"]
+SpecialistOutcome = Literal[SPECIALIST_OUTCOMES]  # type: ignore[valid-type]
 Role = Literal["screener", "specialist", "reviewer", "data-scientist", "admin"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 DECISION_REASONS: tuple[str, ...] = DecisionReason.__args__  # type: ignore[attr-defined]
@@ -367,7 +368,11 @@ class DecisionResponse(BaseModel):
 
 class OutcomeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"outcome": "labour"}]})
-    outcome: SpecialistOutcome
+    outcome: SpecialistOutcome = Field(
+        description="labour, sexual or both (trafficking); labour_rights_violation (a labour-rights violation, "
+        "not trafficking) or other_vulnerability (another vulnerability that needs help); none (nothing "
+        "found); unknown (not known yet: a later outcome supersedes it)."
+    )
 
 
 class OutcomeResponse(BaseModel):

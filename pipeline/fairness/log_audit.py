@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.outcomes import OTHER_FINDING_OUTCOMES, TRAFFICKING_OUTCOMES, UNKNOWN_OUTCOME
 from models.questionnaire import load_questionnaire
 from pipeline.fairness.audit import COMPLETENESS, audit_attributes, group_labels
 from pipeline.fairness.stats import wilson
@@ -34,8 +35,8 @@ PSI_WATCH, PSI_ACT = 0.1, 0.25
 SCORE_BINS = 10
 PROBABILITY_COLUMNS = {"labour": "labour_probability", "sexual": "sexual_probability"}
 REFERRED = "referred"
-VICTIM_OUTCOMES = frozenset({"labour", "sexual", "both"})
-NO_OUTCOME = frozenset({"unknown"})
+VICTIM_OUTCOMES = TRAFFICKING_OUTCOMES
+NO_OUTCOME = frozenset({UNKNOWN_OUTCOME})
 FOLLOW_UP_RATE = 0.05
 MIN_GROUP = 30
 SELECTIVE_LABELS = (
@@ -229,6 +230,7 @@ def audit_screenings(
     )
     frame["_has_outcome"] = outcome.notna() & ~outcome.isin(NO_OUTCOME)
     frame["_victim"] = outcome.isin(VICTIM_OUTCOMES)
+    frame["_other_finding"] = outcome.isin(OTHER_FINDING_OUTCOMES)  # not trafficking, and not "none"
     attributes = [a for a in audit_attributes() if a in frame.columns]
     if all(f.id in frame.columns for f in load_questionnaire().indicators):
         attributes.append(COMPLETENESS)
@@ -257,6 +259,7 @@ def audit_screenings(
             "referral_rate": _rate(frame["_referred"], decided),
             "override_share": _rate(frame["_override"], decided),
             "confirmation_rate": _rate(frame["_victim"], frame["_referred"] & frame["_has_outcome"]),
+            "other_finding_rate": _rate(frame["_other_finding"], frame["_referred"] & frame["_has_outcome"]),
             "unreferred_without_outcome": _rate(~frame["_has_outcome"], unreferred),
         },
         "override_reasons": {str(k): int(v) for k, v in reasons.value_counts().items()},

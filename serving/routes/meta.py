@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import Engine, select
 
+from models.outcomes import SPECIALIST_OUTCOMES
 from models.questionnaire import ANSWERS, LANGUAGES, NOT_ASKED_REASONS, load_questionnaire
 from models.screening import BANDS
 from serving.db import chain_head
@@ -24,7 +25,6 @@ from serving.schemas import (
     ModelInfo,
     QuestionnaireOut,
     Ready,
-    SpecialistOutcome,
 )
 from serving.state import LoadedModel
 
@@ -103,7 +103,7 @@ def questionnaire_body(lang: str) -> bytes:
         "screener_assessment": [{"value": a, "label": str(messages["bands"][a])} for a in ASSESSMENTS],
         "decisions": list(Decision.__args__),  # type: ignore[attr-defined]
         "decision_reasons": list(DECISION_REASONS),
-        "specialist_outcomes": list(SpecialistOutcome.__args__),  # type: ignore[attr-defined]
+        "specialist_outcomes": list(SPECIALIST_OUTCOMES),
         "messages": messages,
     }
     return orjson.dumps(body)

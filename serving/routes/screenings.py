@@ -158,8 +158,10 @@ async def record_decision(screening_id: ScreeningId, request: Request, caller: S
     responses=error_responses(400, 401, 403, 404, 413, 415, 422, 503),
     openapi_extra=json_body(OutcomeRequest),
     summary="Record the specialist assessment's outcome",
-    description="labour, sexual, both, none or unknown. Outcomes are appended: a later one (for "
-    "example after 'unknown') supersedes, and the history is kept.",
+    description="labour, sexual or both (trafficking); labour_rights_violation or other_vulnerability "
+    "(not trafficking, but not nothing: the export and the audit keep them apart from none); none; or "
+    "unknown. Outcomes are appended: a later one (for example after 'unknown') supersedes, and the "
+    "history is kept.",
 )
 async def record_outcome(screening_id: ScreeningId, request: Request, caller: Specialist) -> Response:
     body = parse_json(await request.body(), OutcomeRequest, request.headers.get("content-type"))

@@ -233,6 +233,8 @@ def test_export_writes_only_referred_cases_with_outcomes_and_no_identifiers(
         ("referred", []),
         ("not_referred", ["sexual"]),
         ("needs_more_information", []),
+        ("referred", ["labour", "labour_rights_violation"]),  # the later finding: not trafficking
+        ("referred", ["other_vulnerability"]),
     ]
     bodies = []
     for i, (decision, outcomes) in enumerate(cases):
@@ -245,7 +247,8 @@ def test_export_writes_only_referred_cases_with_outcomes_and_no_identifiers(
     assert main(["export", "--from-log", "--format", "htcds", "--database-url", db_url, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "wrote 2 HTCDS case rows" in printed
-    assert "6 screened, 4 referred, 2 referred without a known specialist outcome" in printed
+    assert "8 screened, 6 referred, 2 referred without a known specialist outcome" in printed
+    assert "2 referred with a finding other than trafficking" in printed
     assert "HTCDS fields with no Tarozu source (" in printed
     assert "prs_FirstName" in printed
     assert "Tarozu fields with no HTCDS field (" in printed

@@ -45,8 +45,49 @@ def test_export_writes_only_cases_with_outcomes_and_reports_selective_labels(
     assert len(dataset.frame) == 3
     assert sorted(zip(dataset.frame["is_labour"], dataset.frame["is_sexual"], strict=True)) == [(0, 0), (0, 1), (1, 0)]
     report = json.loads(Path(f"{out}.report.json").read_text(encoding="utf-8"))
-    assert report["counts"] == {"screened": 5, "referred": 3, "with_outcome": 3, "unreferred": 2}
+    assert report["counts"] == {
+        "screened": 5,
+        "referred": 3,
+        "with_outcome": 3,
+        "unreferred": 2,
+        "outcomes": {
+            "labour": 1,
+            "sexual": 1,
+            "both": 0,
+            "labour_rights_violation": 0,
+            "other_vulnerability": 0,
+            "none": 1,
+        },
+    }
+    assert report["other_findings"] is None
     assert report["anonymity"]["k"] >= 1
+
+
+def test_export_keeps_other_findings_apart_from_none(
+    client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The last outcome counts: 'none' corrected to a labour-rights violation is one, not a 'none'.
+    histories = [["labour_rights_violation"], ["none", "labour_rights_violation"], ["other_vulnerability"], ["none"]]
+    for history in histories:
+        sid = screen(client, keys)["screening_id"]
+        for outcome in history:
+            url = f"/v1/screenings/{sid}/outcome"
+            assert client.post(url, json={"outcome": outcome}, headers=auth(keys, "specialist")).status_code == 201
+    out = tmp_path / "field.csv"
+    assert main(["export", "--from-log", "--database-url", db_url, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 had a finding other than trafficking (labour_rights_violation 2, other_vulnerability 1)" in printed
+    frame = load_dataset(out).frame
+    # Not trafficking: labelled 0 for both outcomes, like 'none' ...
+    assert list(zip(frame["is_labour"], frame["is_sexual"], strict=True)) == [(0, 0)] * 4
+    # ... and counted apart from it.
+    report = json.loads(Path(f"{out}.report.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in report["counts"]["outcomes"].items() if v} == {
+        "labour_rights_violation": 2,
+        "other_vulnerability": 1,
+        "none": 1,
+    }
+    assert "labour_rights_violation 2" in report["other_findings"]
 
 
 def test_export_with_no_outcomes_is_a_clear_error(
