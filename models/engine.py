@@ -5,15 +5,22 @@ all go through :class:`ScreeningEngine`. For each case it gives, per outcome, th
 probability with its interval, the band and the exact explanation (``base_value +
 sum(contributions) == log_odds``), and for the case the recommendation:
 
-- ``refer`` or ``no_referral`` only when the decision is settled (see
-  :mod:`models.interview`): the questions not yet asked would change it with a chance below
-  the model's level;
-- ``ask_more`` otherwise, with the range the probability could still reach and the next
-  questions, best first;
-- never ``refer`` on non-answers alone: without a ``yes`` answer, the screener's own "high"
-  concern or the danger question, the strongest status is ``ask_more``, and without a ``yes``
-  answer no band is ``high``;
-- ``refer`` with ``urgent`` whenever the person, or someone close to them, is in danger now.
+- a referral tier (:mod:`models.referral`: ``nrm``, ``support``, ``information``, ``none``),
+  the highest over the outcomes, final only when it is settled (see
+  :mod:`models.interview`): the questions not yet asked would change the *tier* with a
+  chance below the model's level. The status follows the tier: ``refer`` is a settled
+  ``nrm`` or ``support`` tier (a referral to a service; the tier says which), and
+  ``no_referral`` a settled ``information`` or ``none`` tier;
+- ``ask_more`` otherwise, with no final tier, the tier the case leans to now (never a final
+  answer), the range the probability could still reach and the next questions, best first;
+- never a referral on non-answers alone: without a ``yes`` answer, the screener's own "high"
+  concern or the danger question, the strongest status is ``ask_more`` and the tier it leans
+  to is at most ``support`` (never ``nrm``); without a ``yes`` answer no band is ``high``;
+- ``refer`` to ``nrm`` with ``urgent`` whenever the person, or someone close to them, is in
+  danger now.
+
+The bands (low, medium, high) describe each outcome's signs at the outcome's thresholds;
+the tier is the one decision for the person.
 
 A question not asked, a declined answer and an unrecorded context field contribute exactly 0
 (the model checks that when it loads) and never appear among the reasons. The base value is
@@ -44,11 +51,17 @@ from models.questionnaire import (
     Field,
     load_questionnaire,
 )
+from models.referral import REFERRAL_TIERS, THRESHOLD_TIERS, TIERS
 from models.screening import ASKED_ANSWERS, BANDS, ScreeningModel
 
 STATUSES: tuple[str, ...] = ("refer", "no_referral", "ask_more")
 TOP_NEXT = 5
 DANGER_ANSWERS: tuple[str, ...] = ("yes", "no", "declined", "not_asked")
+
+
+def _cutoff(threshold: float) -> float:
+    """The log-odds at which a probability reaches ``threshold`` (infinite for an empty tier)."""
+    return float(logit(threshold)) if threshold < 1.0 else float("inf")
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,10 @@ class Assessment:
     flip_chance: float
     next_questions: tuple[tuple[str, float], ...]
     counts: dict[str, int]
+    tier: str | None = None
+    """The final referral tier; None while the case is not settled (status ``ask_more``)."""
+    leaning_tier: str = "none"
+    """The tier the answers so far point to (at most ``support`` without a told sign); not final."""
 
     @property
     def refer(self) -> bool:
@@ -109,6 +126,8 @@ class Assessment:
             },
             "status": self.status,
             "refer": self.refer,
+            "tier": self.tier,
+            "leaning_tier": self.leaning_tier,
             "urgent": self.urgent,
             "settled": self.settled,
             "flip_chance": self.flip_chance,
@@ -150,7 +169,10 @@ class ScreeningEngine:
                 for o in self.outcome_names
             ]
         )
-        self._cutoffs = np.array([float(logit(model.outcomes[o].threshold)) for o in self.outcome_names])
+        # (O, 3): each outcome's log-odds cut-offs of the information, support and nrm tiers
+        self._cutoffs = np.array(
+            [[_cutoff(model.outcomes[o].referral[t]) for t in THRESHOLD_TIERS] for o in self.outcome_names]
+        )
         am = model.answer_model
         order = [am.indicators.index(self.fields[j]) for j in self._indicators]
         self._answer_p = am.p[:, :, order, :]  # (S, K, I, A)
@@ -236,16 +258,19 @@ class ScreeningEngine:
                 },
             )
         eligible = answered_yes or interview.screener_assessment == "high" or interview.danger == YES
-        above = any(o.above_threshold for o in outcomes.values())
+        model_tier = TIERS[max(int(scores[name].tier[i]) for name in self.outcome_names)]
+        # Non-answers and context alone never lean to a specialist assessment.
+        leaning = model_tier if eligible or model_tier != "nrm" else "support"
         urgent = interview.danger == YES
+        tier: str | None
         if urgent:
-            status = "refer"
+            status, tier, leaning = "refer", "nrm", "nrm"
         elif not view.settled:
-            status = "ask_more"
-        elif above:
-            status = "refer" if eligible else "ask_more"
+            status, tier = "ask_more", None
+        elif model_tier in REFERRAL_TIERS:
+            status, tier = ("refer", model_tier) if eligible else ("ask_more", None)
         else:
-            status = "no_referral"
+            status, tier = "no_referral", model_tier
         next_questions = tuple(
             (self.fields[self._indicators[unasked[p]]], float(view.effects[p])) for p in view.order[:TOP_NEXT]
         )
@@ -270,11 +295,20 @@ class ScreeningEngine:
             flip_chance=view.flip_chance,
             next_questions=next_questions,
             counts=counts,
+            tier=tier,
+            leaning_tier=leaning,
         )
 
     # ------------------------------------------------------------------ describing
-    def describe(self, assessment: Assessment, *, lang: str = "en") -> dict[str, Any]:
-        """The screener-facing result of one case, texts in ``lang``."""
+    def describe(self, assessment: Assessment, *, lang: str = "en", probabilities: bool = True) -> dict[str, Any]:
+        """The result of one case as a person reads it, texts in ``lang``.
+
+        With ``probabilities=False`` (the screener's view by default) every number that is the
+        probability of a type of exploitation, or gives it back, is left out: per outcome the
+        probability, its interval and range, the threshold, the base value and log-odds, and
+        per next question the probabilities if yes and if no. What stays is the tier, the band
+        words, the reasons (with their relative weights) and the next questions.
+        """
         texts = self._texts[lang]
         messages = texts.raw["messages"]
         codes = assessment.codes
@@ -295,20 +329,17 @@ class ScreeningEngine:
                         "reason": texts.reason(fid),
                     }
                 )
-            outcomes[name] = {
-                "label": messages["outcomes"][name],
-                "probability": o.probability,
-                "interval": list(o.interval),
-                "range": list(o.range),
-                "band": o.band,
-                "band_label": messages["bands"][o.band],
-                "above_threshold": o.above_threshold,
-                "threshold": o.threshold,
-                "explanation": {"base_value": o.base_value, "log_odds": o.log_odds, "contributions": reasons},
-            }
-        text = " ".join(str(messages[assessment.status]).split())
-        if assessment.urgent:
-            text = " ".join(str(messages["urgent"]).split()) + " " + text
+            outcome: dict[str, Any] = {"label": messages["outcomes"][name]}
+            if probabilities:
+                outcome.update(probability=o.probability, interval=list(o.interval), range=list(o.range))
+            outcome.update(band=o.band, band_label=messages["bands"][o.band], above_threshold=o.above_threshold)
+            if probabilities:
+                outcome["threshold"] = o.threshold
+                outcome["explanation"] = {"base_value": o.base_value, "log_odds": o.log_odds, "contributions": reasons}
+            else:
+                outcome["explanation"] = {"contributions": reasons}
+            outcomes[name] = outcome
+        text = self.recommendation_text(assessment, lang=lang)
         next_questions = []
         family = self._status_of(codes) == FAMILY_MEMBER
         for fid, effect in assessment.next_questions:
@@ -319,16 +350,15 @@ class ScreeningEngine:
                 contributions = self.model.outcomes[name].contributions[j]
                 if_yes[name] = float(expit(o.log_odds + contributions[levels.index(YES)]))
                 if_no[name] = float(expit(o.log_odds + contributions[levels.index(NO)]))
-            next_questions.append(
-                {
-                    "indicator": fid,
-                    # A family member is asked about their relative, in the family module's wording.
-                    "question": texts.family_question(fid) if family else texts.question(fid),
-                    "if_yes": if_yes,
-                    "if_no": if_no,
-                    "effect": effect,
-                }
-            )
+            question: dict[str, Any] = {
+                "indicator": fid,
+                # A family member is asked about their relative, in the family module's wording.
+                "question": texts.family_question(fid) if family else texts.question(fid),
+            }
+            if probabilities:
+                question.update(if_yes=if_yes, if_no=if_no)
+            question["effect"] = effect
+            next_questions.append(question)
         counts = assessment.counts
         return {
             "outcomes": outcomes,
@@ -336,6 +366,10 @@ class ScreeningEngine:
                 "status": assessment.status,
                 "status_label": messages["statuses"][assessment.status],
                 "refer": assessment.refer,
+                "tier": assessment.tier,
+                "tier_label": None if assessment.tier is None else messages["tiers"][assessment.tier],
+                "leaning_tier": assessment.leaning_tier,
+                "leaning_tier_label": messages["tiers"][assessment.leaning_tier],
                 "urgent": assessment.urgent,
                 "settled": assessment.settled,
                 "flip_chance": assessment.flip_chance,
@@ -346,6 +380,22 @@ class ScreeningEngine:
             "caveat": " ".join(str(messages["caveat"]).split()),
         }
 
+    def recommendation_text(self, assessment: Assessment, *, lang: str = "en") -> str:
+        """What the recommendation means, in plain words: the final tier's meaning, or why it is not settled.
+
+        A settled case reads its tier's meaning; one not settled reads the ``ask_more`` text and
+        the tier it leans to, marked as not settled; danger comes first.
+        """
+        messages = self._texts[lang].raw["messages"]
+        if assessment.tier is not None:
+            text = " ".join(str(messages["tier_texts"][assessment.tier]).split())
+        else:
+            leaning = str(messages["leaning"]).format(tier=messages["tiers"][assessment.leaning_tier])
+            text = " ".join(str(messages["ask_more"]).split()) + " " + " ".join(leaning.split())
+        if assessment.urgent:
+            text = " ".join(str(messages["urgent"]).split()) + " " + text
+        return text
+
     def _answer(self, assessment: Assessment, fid: str) -> str:
         j = self._position[fid]
         return self.field_defs[j].levels[assessment.codes[j]]
@@ -355,9 +405,9 @@ class ScreeningEngine:
             return None
         return self.field_defs[self._status].levels[codes[self._status]]
 
-    def render(self, assessment: Assessment, *, lang: str = "en") -> bytes:
+    def render(self, assessment: Assessment, *, lang: str = "en", probabilities: bool = True) -> bytes:
         """:meth:`describe` as JSON."""
-        return orjson.dumps(self.describe(assessment, lang=lang))
+        return orjson.dumps(self.describe(assessment, lang=lang, probabilities=probabilities))
 
     def flat(self, assessment: Assessment, *, top_reasons: int = 3) -> dict[str, Any]:
         """One flat record: what the MLflow pyfunc and ``/invocations`` return per case.
@@ -365,8 +415,9 @@ class ScreeningEngine:
         Columns per outcome ``o``: ``o_probability``, ``o_lower``, ``o_upper``, ``o_band``,
         ``o_above_threshold``, ``o_base_value``, ``o_log_odds`` and ``o_top_reasons`` (the
         evidence with the largest contributions, as ``field=answer:+contribution`` joined by
-        ``;``); then ``status``, ``refer``, ``settled``, ``flip_chance`` and
-        ``next_questions`` (indicator ids joined by ``;``).
+        ``;``); then ``status``, ``refer``, ``referral_tier`` (the final tier, None while not
+        settled), ``leaning_tier`` (the tier it leans to, not final), ``settled``,
+        ``flip_chance`` and ``next_questions`` (indicator ids joined by ``;``).
         """
         record: dict[str, Any] = {}
         for name, o in assessment.outcomes.items():
@@ -382,6 +433,8 @@ class ScreeningEngine:
             )
         record["status"] = assessment.status
         record["refer"] = assessment.refer
+        record["referral_tier"] = assessment.tier
+        record["leaning_tier"] = assessment.leaning_tier
         record["settled"] = assessment.settled
         record["flip_chance"] = assessment.flip_chance
         record["next_questions"] = ";".join(fid for fid, _ in assessment.next_questions)

@@ -1,7 +1,7 @@
 """Partial interviews: is a recommendation settled, and which question to ask next.
 
-A screener rarely asks every question. The recommendation to refer (or not) is *settled*
-when the questions not yet asked would change it only rarely: the chance of a flip is taken
+A screener rarely asks every question. The recommendation (to refer or not, or which
+referral tier) is *settled* when the questions not yet asked would change it only rarely: the chance of a flip is taken
 under the model's own predictive distribution of the remaining answers given those already
 given. That distribution mixes per-class answer tables, ``P(answer | class, status)``
 estimated on training data, by the case's current class posterior (classes ``none``,
@@ -73,8 +73,18 @@ def upper_bound(flips: float, n: int) -> float:
 
 
 def _decide(log_odds: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
-    """Refer when any outcome's log-odds reaches its cut-off; ``log_odds`` is (O, ...)."""
-    return np.any(log_odds >= cutoffs.reshape((-1,) + (1,) * (log_odds.ndim - 1)), axis=0)
+    """The decision of each completion; ``log_odds`` is (O, ...).
+
+    With ``cutoffs`` of shape (O,): refer (1) when any outcome's log-odds reaches its cut-off,
+    else 0. With ``cutoffs`` of shape (O, T), ascending along T (the referral tiers' cut-offs):
+    the highest tier over outcomes, 0 to T, each outcome's tier being how many of its cut-offs
+    its log-odds reaches.
+    """
+    if cutoffs.ndim == 1:
+        return np.any(log_odds >= cutoffs.reshape((-1,) + (1,) * (log_odds.ndim - 1)), axis=0).astype(np.int64)
+    shape = cutoffs.shape + (1,) * (log_odds.ndim - 1)
+    reached = (log_odds[:, None, ...] >= cutoffs.reshape(shape)).sum(axis=1)
+    return np.asarray(reached.max(axis=0), dtype=np.int64)
 
 
 def _completions(
@@ -117,7 +127,9 @@ def outlook(
     Parameters
     ----------
     log_odds : (O,) the case's log-odds per outcome now.
-    cutoffs : (O,) the log-odds at which each outcome's threshold is reached.
+    cutoffs : (O,) the log-odds at which each outcome's threshold is reached (the decision is
+        refer or not); or (O, T), each outcome's ascending cut-offs of the referral tiers (the
+        decision is the tier, and settled means the unasked questions rarely change the tier).
     tables : (O, U, A) the change of each outcome's log-odds if unasked question ``u`` got
         answer ``a`` (0 for answers that are never evidence).
     answer_p : (K, U, A) ``P(answer | class)`` of each unasked question.
@@ -132,7 +144,7 @@ def outlook(
         return Outlook(0.0, True, True, np.column_stack([point, point]), [], np.zeros(0))
     rng = np.random.default_rng(seed)
     positions = np.arange(n_questions)
-    now = bool(_decide(log_odds, cutoffs))
+    now = int(_decide(log_odds, cutoffs))
     draws = samples
     while True:
         answers, weights, exact = _completions(answer_p, class_p, rng=rng, samples=draws)
@@ -148,17 +160,22 @@ def outlook(
         [_weighted_percentiles(expit(completed[o]), weights, RANGE) for o in range(n_outcomes)]
     )  # (O, 2)
     # How well would question u's answer alone foretell the final decision? Given answer a,
-    # the better guess of the final decision is wrong for the smaller of the completions
-    # that refer and those that do not; the expected error left after asking u is the sum
-    # of those over a, and its effect is how much it lowers the error of the best guess now.
+    # the best guess of the final decision is wrong for every completion but those of the
+    # most common decision; the expected error left after asking u is the sum of those over
+    # a, and its effect is how much it lowers the error of the best guess now. (With two
+    # decisions the error of a guess is the smaller of the two shares.)
     n_answers = tables.shape[2]
-    hits = np.zeros((n_questions, n_answers, 2))
+    n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
+    one_hot = (decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
+    hits = np.zeros((n_questions, n_answers, n_decisions))
     for a in range(n_answers):
         mask = (answers == a) * weights[:, None]  # (C, U)
-        hits[:, a, 1] = decided @ mask
-        hits[:, a, 0] = mask.sum(axis=0) - hits[:, a, 1]
-    share = float(weights @ decided)
-    effects = min(share, 1.0 - share) - hits.min(axis=2).sum(axis=1)
+        hits[:, a, :] = mask.T @ one_hot
+    shares = weights @ one_hot
+    if n_decisions == 2:
+        effects = min(float(shares[1]), 1.0 - float(shares[1])) - hits.min(axis=2).sum(axis=1)
+    else:
+        effects = (1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1)
     predictive = np.einsum("k,kua->ua", class_p, answer_p)
     movement = (predictive * np.abs(tables).max(axis=0)).sum(axis=1)
     order = np.lexsort((positions, -movement, -np.round(effects, 12))).tolist()

@@ -10,6 +10,7 @@ the log-odds of the probability by construction. It serialises to JSON (no pickl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,13 +23,19 @@ from models.encoding import FieldEncoder
 from models.interview import CLASSES
 from models.logodds import capped_total, expit
 from models.questionnaire import ANSWERS, DECLINED, DONT_KNOW, NOT_ASKED, OUTCOMES, STATUS_FIELD, load_questionnaire
+from models.referral import THRESHOLD_TIERS, check_thresholds, outcome_tiers
 
 ASKED_ANSWERS: tuple[str, ...] = tuple(a for a in ANSWERS if a != NOT_ASKED)
 """The answers a question can get once it is asked: their codes are 0, 1, 2, 3."""
 
-FORMAT = "tarozu-screening-model/2"
+FORMAT = "tarozu-screening-model/3"
+"""Version 3 added each outcome's referral-tier thresholds (``referral``); older files are refused."""
 BANDS: tuple[str, ...] = ("low", "medium", "high")
 BAD_FORMAT = "not a Tarozu screening model (format {found!r}, expected {expected!r})"
+OLD_FORMAT = (
+    "the model file has format {found!r}, made before referral tiers; this Tarozu reads {expected!r}: "
+    "retrain the model (tarozu train) so that it carries its referral-tier thresholds"
+)
 BAD_SHAPE = "outcome {outcome!r}: field {field!r} has {found} contributions for {expected} levels"
 NOT_ZERO = (
     "outcome {outcome!r}: field {field!r} gives {level!r} a contribution of {value!r}; an unasked, "
@@ -51,7 +58,11 @@ class OutcomeModel:
     """One outcome's calibrated additive model as tables.
 
     ``contributions[j][k]`` is the contribution of level ``k`` of field ``j``;
-    ``ensemble_contributions[j]`` has one such row per bootstrap member.
+    ``ensemble_contributions[j]`` has one such row per bootstrap member. ``threshold`` and
+    ``high_threshold`` set the bands (medium, high); ``referral`` holds the thresholds of the
+    referral tiers (:mod:`models.referral`), chosen by training against capacity. A model
+    built by hand without them gets information and support at ``threshold`` and nrm at
+    ``high_threshold``.
     """
 
     base_value: float
@@ -61,6 +72,11 @@ class OutcomeModel:
     ensemble_base_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     ensemble_contributions: list[np.ndarray] = field(default_factory=list)
     estimator: str = ""
+    referral: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.referral:
+            self.referral = {"information": self.threshold, "support": self.threshold, "nrm": self.high_threshold}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +84,7 @@ class OutcomeModel:
             "contributions": [c.tolist() for c in self.contributions],
             "threshold": self.threshold,
             "high_threshold": self.high_threshold,
+            "referral": {t: self.referral[t] for t in THRESHOLD_TIERS},
             "ensemble_base_values": self.ensemble_base_values.tolist(),
             "ensemble_contributions": [c.tolist() for c in self.ensemble_contributions],
             "estimator": self.estimator,
@@ -88,6 +105,7 @@ class OutcomeModel:
             if raw["ensemble_contributions"]
             else [],
             estimator=str(raw.get("estimator", "")),
+            referral={t: float(v) for t, v in raw["referral"].items()},
         )
 
 
@@ -133,6 +151,7 @@ class OutcomeScores:
     base_value: float
     band: np.ndarray  # band index into BANDS
     above_threshold: np.ndarray
+    tier: np.ndarray  # referral tier index into models.referral.TIERS, for this outcome
 
 
 class ScreeningModel:
@@ -155,6 +174,7 @@ class ScreeningModel:
         self.encoder = FieldEncoder(self.fields)
         levels = self.encoder.n_levels
         for name, outcome in self.outcomes.items():
+            outcome.referral = check_thresholds(name, outcome.referral)
             for fid, n, table in zip(self.fields, levels, outcome.contributions, strict=True):
                 if table.shape != (n,):
                     raise ValueError(BAD_SHAPE.format(outcome=name, field=fid, found=table.shape, expected=n))
@@ -237,8 +257,27 @@ class ScreeningModel:
                 base_value=outcome.base_value,
                 band=band,
                 above_threshold=probability >= outcome.threshold,
+                tier=outcome_tiers(probability, outcome.referral),
             )
         return out
+
+    def with_referral(
+        self, thresholds: Mapping[str, Mapping[str, float]], *, rule: Mapping[str, Any] | None = None
+    ) -> ScreeningModel:
+        """This model with each outcome's referral-tier thresholds set; ``rule`` (how they were
+        chosen) goes to ``metadata["referral"]``."""
+        outcomes = {
+            name: dataclasses.replace(o, referral={t: float(thresholds[name][t]) for t in THRESHOLD_TIERS})
+            for name, o in self.outcomes.items()
+        }
+        metadata = {**self.metadata, **({"referral": dict(rule)} if rule is not None else {})}
+        return ScreeningModel(
+            fields=self.fields,
+            outcomes=outcomes,
+            answer_model=self.answer_model,
+            dont_know_cap=self.dont_know_cap,
+            metadata=metadata,
+        )
 
     def predict_proba(self, codes: np.ndarray) -> dict[str, np.ndarray]:
         return {name: s.probability for name, s in self.score_codes(codes).items()}
@@ -257,8 +296,10 @@ class ScreeningModel:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ScreeningModel:
-        if raw.get("format") != FORMAT:
-            raise ValueError(BAD_FORMAT.format(found=raw.get("format"), expected=FORMAT))
+        found = raw.get("format")
+        if found != FORMAT:
+            older = isinstance(found, str) and found.startswith(FORMAT.rsplit("/", 1)[0] + "/")
+            raise ValueError((OLD_FORMAT if older else BAD_FORMAT).format(found=found, expected=FORMAT))
         model = cls(
             fields=raw["fields"],
             outcomes={name: OutcomeModel.from_dict(o) for name, o in raw["outcomes"].items()},

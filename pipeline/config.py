@@ -99,6 +99,29 @@ class CalibrationConfig(_Strict):
         return self
 
 
+class ReferralConfig(_Strict):
+    """The referral tiers' thresholds, chosen on the calibration split (see :mod:`pipeline.referral`).
+
+    ``nrm_max_share``: the specialist assessment (nrm) tier holds at most this share of the
+    people screened, the capacity of the national referral mechanism. ``sensitivity``: the nrm
+    and support tiers together hold at least this share of exploited people (of either type).
+    ``information_sensitivity``: nrm, support and information together hold at least this share;
+    the rest get no referral. Each tier's threshold of an outcome is where that outcome's
+    sensitivity reaches a level common to both outcomes, so one tier catches the same share of
+    labour as of sexual exploitation.
+    """
+
+    nrm_max_share: float = Field(default=0.05, gt=0, lt=1)
+    sensitivity: float = Field(default=0.90, gt=0, le=1)
+    information_sensitivity: float = Field(default=0.97, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReferralConfig:
+        if self.information_sensitivity < self.sensitivity:
+            raise ValueError("referral.information_sensitivity must not be below referral.sensitivity")
+        return self
+
+
 class EvaluationConfig(_Strict):
     bootstrap: int = Field(default=200, ge=0)
     seed: int = 0
@@ -150,6 +173,7 @@ class TrainConfig(_Strict):
     features: FeatureConfig = FeatureConfig()
     models: ModelsConfig = ModelsConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    referral: ReferralConfig = ReferralConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     registry: RegistryConfig = RegistryConfig()
     promotion: PromotionConfig = PromotionConfig()

@@ -29,6 +29,7 @@ def build_card(
     protected_reason: str | None,
     screening_model: bool,
     group_metrics: dict[str, Any] | None = None,
+    referral: dict[str, Any] | None = None,
     notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """The card as a JSON-able dict; :func:`card_markdown` renders it."""
@@ -68,9 +69,10 @@ def build_card(
         },
         "intended_use": {
             "purpose": (
-                "Decision support for trained screeners in counter-trafficking programmes: a calibrated "
-                "probability and its reasons help decide whether to refer a person for a specialist "
-                "assessment under the national referral mechanism."
+                "Decision support for trained screeners in counter-trafficking programmes: the signs in "
+                "a person's answers, and their reasons, help decide where to refer them: a specialist "
+                "assessment under the national referral mechanism (nrm), legal, labour-rights or "
+                "migrant-support services (support), safe-migration information, or no referral."
             ),
             "users": ["screeners", "specialists", "reviewers", "data scientists"],
             "screening_model": screening_model,
@@ -79,6 +81,7 @@ def build_card(
         "data": data,
         "metrics": metrics,
         "metrics_by_group": group_metrics or {},
+        "referral": referral or {},
         "ethical_considerations": [
             "The output supports a person's judgement; it is never a verdict that someone is a victim.",
             "Labels reflect who was identified, not who was exploited: identification bias is audited "
@@ -89,12 +92,15 @@ def build_card(
             "A question not asked, a declined answer and an unrecorded context field contribute exactly 0; "
             "all don't-know answers of a case together move its log-odds by at most "
             f"{config.get('models', {}).get('sparse_logistic', {}).get('dont_know_cap', 'the configured cap')}. "
-            "The recommendation is refer or no_referral only when the unasked questions would change it with "
-            "a chance below the configured level, and never refer on non-answers alone (ask_more instead); "
-            "a yes to the danger question refers at once.",
+            "The recommendation is a referral tier only when the unasked questions would change the tier with "
+            "a chance below the configured level (ask_more otherwise); never a referral (support or nrm) on "
+            "non-answers alone; a yes to the danger question refers to nrm at once. Screeners see the tier, "
+            "the band words, the reasons and the next questions, not the probability of a type of "
+            "exploitation (unless the service is set to show it).",
             "No direct identifiers are used or stored; case references are kept only as keyed hashes.",
             "A wrongful flag costs a specialist interview and can stigmatise; a missed victim stays "
-            "unprotected. The operating threshold favours sensitivity for that reason.",
+            "unprotected. The tiers keep the specialist assessment within the referral mechanism's "
+            "capacity and send the wider net of sensitivity to support services instead.",
         ],
         "caveats_and_recommendations": (notes or [])
         + [
@@ -166,11 +172,84 @@ def card_summary(card: dict[str, Any]) -> str:
             f"{outcome}: AUROC {_fmt(obs['auroc'])}, sensitivity {_fmt(obs['sensitivity'])}, "
             f"specificity {_fmt(obs['specificity'])} at threshold {m['threshold']:.4f}."
         )
+    tiers = card.get("referral", {}).get("test", {}).get("tiers", {})
+    if tiers:
+        lines.append(
+            "Referral tiers on the test split (share of people, PPV): "
+            + ", ".join(f"{t} {_pct(e['rate'])} ({_pct(e['ppv'])})" for t, e in tiers.items())
+            + "."
+        )
     if card.get("metrics_by_group"):
         lines.append(f"By group: {card['metrics_by_group']['answer']}")
     if data.get("source") == "synthetic":
         lines.append("Trained on synthetic data: not validated for field use.")
     return "\n".join(lines)
+
+
+def _pct(m: dict[str, Any], digits: int = 1) -> str:
+    return "–" if m.get("value") is None else f"{m['value']:.{digits}%}"
+
+
+def _pct_ci(m: dict[str, Any]) -> str:
+    if m.get("value") is None:
+        return "–"
+    if m.get("lower") is None or m.get("upper") is None:
+        return _pct(m)
+    return f"{m['value']:.1%} [{m['lower']:.1%}, {m['upper']:.1%}]"
+
+
+TIER_NAMES = {
+    "nrm": "nrm: specialist assessment (national referral mechanism)",
+    "support": "support: legal, labour-rights or migrant-support services",
+    "information": "information: safe-migration information",
+    "none": "none: no referral",
+}
+
+
+def _referral_lines(referral: dict[str, Any]) -> list[str]:
+    settings, test = referral.get("settings", {}), referral["test"]
+    calibration = referral.get("calibration", {})
+    lines = [
+        "A person's tier is the highest over the outcomes. The thresholds were chosen on the calibration "
+        f"split: nrm holds at most {settings.get('nrm_max_share', float('nan')):.0%} of the people screened, "
+        f"nrm and support together at least {settings.get('sensitivity', float('nan')):.0%} of the people "
+        f"exploited in either way, and nrm, support and information at least "
+        f"{settings.get('information_sensitivity', float('nan')):.0%}. Within a tier each outcome's threshold "
+        "is where that outcome's sensitivity reaches the same level, so a tier catches labour and sexual "
+        "exploitation alike.",
+    ]
+    if calibration:
+        reached = calibration["sensitivity_at_or_above"]
+        lines += [
+            "",
+            f"On the calibration split ({calibration['people']} people, {calibration['victims']} exploited): "
+            f"nrm holds {calibration['nrm_share']:.1%}; victims in nrm or above {reached['nrm']:.1%}, in "
+            f"support or above {reached['support']:.1%}, in information or above {reached['information']:.1%}.",
+        ]
+    lines += [
+        "",
+        "| outcome | information from | support from | nrm from |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {o} | {t['information']:.4f} | {t['support']:.4f} | "
+            + ("nobody" if t["nrm"] > 1 else f"{t['nrm']:.4f}")
+            + " |"
+            for o, t in referral["thresholds"].items()
+        ],
+        "",
+        f"On the test split ({test['people']} people, {test['victims']} exploited in either way), 95% bootstrap "
+        "intervals. Rate: share of people placed in the tier (its expected referrals); PPV: share of them "
+        "exploited; sensitivity: share of exploited people placed in the tier, and in it or a higher one.",
+        "",
+        "| tier | people | rate [95% CI] | PPV [95% CI] | sensitivity [95% CI] | in it or above [95% CI] |",
+        "|---|---:|---|---|---|---|",
+        *[
+            f"| {TIER_NAMES.get(t, t)} | {e['people']} | {_pct_ci(e['rate'])} | {_pct_ci(e['ppv'])} | "
+            f"{_pct_ci(e['sensitivity'])} | {_pct_ci(e['sensitivity_at_or_above'])} |"
+            for t, e in test["tiers"].items()
+        ],
+    ]
+    return lines
 
 
 def _group_lines(by_group: dict[str, Any]) -> list[str]:
@@ -281,6 +360,8 @@ def card_markdown(card: dict[str, Any]) -> str:
                     + " | ".join(_fmt(bm[k]) for k in ("auroc", "log_loss", "sensitivity", "specificity"))
                     + " |"
                 )
+    if card.get("referral", {}).get("test"):
+        lines += ["", "## Referral tiers (set against capacity)", "", *_referral_lines(card["referral"])]
     lines += ["", "## Metrics by group"]
     if card["metrics_by_group"]:
         lines += _group_lines(card["metrics_by_group"])

@@ -2,7 +2,8 @@
 
 The registered artifact is the JSON of a :class:`models.screening.ScreeningModel`; the
 wrapper encodes each input row and returns :meth:`models.engine.ScreeningEngine.flat` of
-it, the same records that Tarozu's ``/invocations`` returns.
+it, the same records that Tarozu's ``/invocations`` returns, ``referral_tier`` included: batch users
+see the same decision rule as the API.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from models.engine import ScreeningEngine
 from models.screening import ScreeningModel
 
 ARTIFACT_KEY = "screening_model"
+OPTIONAL_OUTPUTS = frozenset({"referral_tier"})
 
 
 def input_frame_to_codes(model: ScreeningModel, frame: pd.DataFrame) -> Any:
@@ -32,7 +34,7 @@ def _clean(record: dict[Any, Any]) -> dict[str, Any]:
 
 
 class TarozuPyfunc(PythonModel):
-    """Scores a DataFrame of cases with both outcomes, bands and top reasons."""
+    """Scores a DataFrame of cases with both outcomes, bands, top reasons and the referral tier."""
 
     def load_context(self, context: Any) -> None:
         self.model = ScreeningModel.load(context.artifacts[ARTIFACT_KEY])
@@ -48,6 +50,9 @@ class TarozuPyfunc(PythonModel):
 def signature_for(model: ScreeningModel) -> ModelSignature:
     """Inputs: one optional string column per feature field; outputs: the flat prediction columns.
 
+    ``referral_tier`` is optional: it is null while a case is not settled (``leaning_tier`` then
+    says where it points, not final), as in the API.
+
     ``months_abroad`` is a string too, holding months ("14") or a bin name ("13_24"), so that
     both the raw form and Tarozu's canonical frames pass MLflow's schema enforcement.
     """
@@ -56,7 +61,11 @@ def signature_for(model: ScreeningModel) -> ModelSignature:
     example = scorer.flat(scorer.assess(model.encode({"migrant_status": "returnee"})))
     outputs = Schema(
         [
-            ColSpec("boolean" if isinstance(v, bool) else "double" if isinstance(v, float) else "string", k)
+            ColSpec(
+                "boolean" if isinstance(v, bool) else "double" if isinstance(v, float) else "string",
+                k,
+                required=k not in OPTIONAL_OUTPUTS,
+            )
             for k, v in example.items()
         ]
     )

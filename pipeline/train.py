@@ -43,6 +43,7 @@ from pipeline.modeling import (
     fit_outcome,
     uncertainty_ensemble,
 )
+from pipeline.referral import choose_tiers, tier_report
 
 log = logging.getLogger(__name__)
 STAGES = ("load", "split", "fit", "ensemble", "evaluate", "model card", "log and register")
@@ -287,6 +288,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             gap = check_compiled(model, fits, prod, splits.test)
             if gap > 1e-6:
                 raise ValueError(COMPILE_GAP.format(gap=gap))
+            model = with_referral_tiers(model, splits.calibration, config)
             say(f"{config.calibration.ensemble_members} Laplace draws per outcome; tables match the fits to {gap:.1e}")
         with _stage(progress, task, "evaluate", timings) as say:
             codes = encoder.transform(splits.test)
@@ -304,6 +306,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 for o in outcomes
             }
             fairness = None if victims_only else audit_test_split(model, splits.test, config)
+            referral = referral_summary(model, splits.test, config)
             say(
                 ", ".join(
                     f"{o}: AUROC {ev['models'][prod]['observed']['auroc']['value']:.3f} "
@@ -344,6 +347,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 protected_reason=config.features.reason,
                 screening_model=not victims_only,
                 group_metrics=None if fairness is None else group_metrics(fairness),
+                referral=referral,
                 notes=notes,
             )
             say(f"{len(card)} sections")
@@ -379,6 +383,38 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
         splits=splits,
         timings=timings,
     )
+
+
+def _probabilities_and_labels(
+    model: ScreeningModel, frame: pd.DataFrame
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    scores = model.score_codes(model.encoder.transform(frame).to_numpy())
+    names = model.outcome_names
+    return {o: scores[o].probability for o in names}, {o: frame[LABELS[o]].to_numpy() for o in names}
+
+
+def with_referral_tiers(model: ScreeningModel, calibration: pd.DataFrame, config: TrainConfig) -> ScreeningModel:
+    """The model with its referral-tier thresholds, chosen on the calibration split (full interviews)."""
+    p, y = _probabilities_and_labels(model, calibration)
+    choice = choose_tiers(p, y, config.referral)
+    rule = {
+        "settings": config.referral.model_dump(mode="json"),
+        "levels": choice.levels,
+        "calibration": choice.achieved,
+        "combine": "a person's tier is the highest over the outcomes",
+    }
+    return model.with_referral(choice.thresholds, rule=rule)
+
+
+def referral_summary(model: ScreeningModel, test: pd.DataFrame, config: TrainConfig) -> dict[str, Any]:
+    """The card's referral section: the rule, its thresholds, and each tier on the test split."""
+    p, y = _probabilities_and_labels(model, test)
+    thresholds = {o: dict(model.outcomes[o].referral) for o in model.outcome_names}
+    return {
+        **model.metadata.get("referral", {}),
+        "thresholds": thresholds,
+        "test": tier_report(p, y, thresholds, n_boot=config.evaluation.bootstrap, seed=config.evaluation.seed),
+    }
 
 
 def audit_test_split(model: ScreeningModel, test: pd.DataFrame, config: TrainConfig) -> ModelAudit:
@@ -449,6 +485,11 @@ def log_run(
             for bound in ("bayes_optimal", "bayes_given_inputs"):
                 if bound in ev:
                     metrics.update(flatten(ev[bound], f"{o}.{bound}"))
+        for tier, entry in card.get("referral", {}).get("test", {}).get("tiers", {}).items():
+            for measure in ("rate", "ppv", "sensitivity", "sensitivity_at_or_above"):
+                for part, value in entry[measure].items():
+                    if value is not None:
+                        metrics[f"referral.{tier}.{measure}.{part}"] = value
         mlflow.log_metrics({k.replace("[", "_").replace("]", "_"): v for k, v in metrics.items() if np.isfinite(v)})
         # MLflow infers a data set's schema value by value (minutes for 100,000 rows of text);
         # the schema comes from a sample, the digest from the whole file, the size from the params.

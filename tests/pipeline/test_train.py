@@ -48,6 +48,23 @@ def test_train_registers_a_model_that_loads_back_identically(mlflow_home):  # ty
     out = pyfunc.predict(frame[list(loaded.model.fields)].head(50))
     np.testing.assert_allclose(out["labour_probability"], result.model.predict_proba(codes[:50])["labour"], rtol=1e-12)
     assert out["labour_top_reasons"].str.len().min() > 0
+    # ...and the same referral tier per case as the API's engine: one decision rule for batch users.
+    from models.engine import ScreeningEngine
+    from pipeline.pyfunc import input_frame_to_codes
+
+    engine = ScreeningEngine(loaded.model)
+    flat = [engine.flat(a) for a in engine.assess_many(input_frame_to_codes(loaded.model, frame.head(50)))]
+    assert [None if t is None or t != t else t for t in out["referral_tier"]] == [f["referral_tier"] for f in flat]
+    assert out["leaning_tier"].tolist() == [f["leaning_tier"] for f in flat]
+    assert {f["referral_tier"] for f in flat} - {None} <= {"nrm", "support", "information", "none"}
+    # The card states each tier's rate, PPV and sensitivity on the test split, with intervals.
+    tiers = loaded.card["referral"]["test"]["tiers"]
+    assert list(tiers) == ["nrm", "support", "information", "none"]
+    for entry in tiers.values():
+        assert {"rate", "ppv", "sensitivity", "sensitivity_at_or_above"} <= set(entry)
+        assert entry["rate"]["lower"] <= entry["rate"]["value"] <= entry["rate"]["upper"]
+    assert loaded.card["referral"]["test"]["people"] == len(frame)
+    assert loaded.card["referral"]["settings"]["nrm_max_share"] == 0.05
     # Evaluation reports intervals, baselines and the gap to the Bayes-optimal model.
     ev = result.evaluation["labour"]
     assert set(ev["models"]) == {"sparse_logistic", "additive_boosting", "count_screener", "delphi_rule"}

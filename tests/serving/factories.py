@@ -24,6 +24,7 @@ DONT_KNOW_CAP = 0.5
 DONT_KNOW_WEIGHT = DONT_KNOW_CAP / len(load_questionnaire().indicators)
 """Each don't-know's weight: all of a case's don't-know answers together reach the cap, never more."""
 SEXUAL_MARKERS = ("sexual_violence", "no_choice_of_clients", "deceived_marriage")
+REFERRAL_THRESHOLDS = {"information": 0.08, "support": 0.2, "nrm": 0.4}
 
 
 def _silenced(field: Any, table: np.ndarray) -> np.ndarray:
@@ -63,6 +64,9 @@ def _outcome(rng: np.random.Generator, outcome: str, *, n_members: int) -> Outco
         ensemble_base_values=rng.normal(-3.0, 0.1, size=n_members),
         ensemble_contributions=[np.vstack([m[j] for m in members]) for j in range(len(tables))] if n_members else [],
         estimator="test-additive",
+        # Referral tiers: support starts at the threshold (so refer means what it always meant
+        # for this model), a specialist assessment further up, safe-migration information below.
+        referral=dict(REFERRAL_THRESHOLDS),
     )
 
 
@@ -117,6 +121,7 @@ def with_base_shift(model: ScreeningModel, shift: float) -> ScreeningModel:
             ensemble_base_values=o.ensemble_base_values + shift,
             ensemble_contributions=[t.copy() for t in o.ensemble_contributions],
             estimator=o.estimator,
+            referral=dict(o.referral),
         )
         for name, o in model.outcomes.items()
     }

@@ -12,9 +12,13 @@ the questionnaire's declared levels and the rules of the interview-aware screeni
 - the band follows the thresholds, except that without a ``yes`` answer (to a question that
   applies) it is at most ``medium``;
 - the counts are over the questions that apply to the person's ``migrant_status``;
-- the status: a danger ``yes`` refers, urgently; otherwise nothing but a settled decision
-  refers or rules out a referral, and a referral needs a ``yes`` answer (to a question that
-  applies), the screener's ``high`` concern or the danger question.
+- the referral tier: per outcome, how many of its thresholds (information, support, nrm)
+  the probability reaches; for the person, the highest over outcomes;
+- the status: a danger ``yes`` refers to ``nrm``, urgently; otherwise nothing but a settled
+  tier refers (``support``, ``nrm``) or rules out a referral (``information``, ``none``), and
+  a referral needs a ``yes`` answer (to a question that applies), the screener's ``high``
+  concern or the danger question; a case not settled has no tier, and leans to its tier,
+  never to ``nrm`` without one of those.
 
 Nothing here calls the engine. Whether a decision is settled is the one thing not
 recomputed (it samples); :func:`outlook_inputs` builds the arrays for
@@ -34,6 +38,7 @@ from models.screening import ScreeningModel
 ANSWER_ORDER = ("yes", "no", "dont_know", "declined", "not_asked")
 ASKED = ("yes", "no", "dont_know", "declined")
 STATUS = "migrant_status"
+TIERS = ("none", "information", "support", "nrm")
 
 
 def logistic(x: float) -> float:
@@ -84,6 +89,7 @@ class OracleOutcome:
     upper: float
     band: str
     above_threshold: bool
+    tier: int
     base_value: float
     contributions: dict[str, float]
 
@@ -100,18 +106,25 @@ class OracleCase:
     unasked: list[str] = field(default_factory=list)
 
     @property
-    def above(self) -> bool:
-        return any(o.above_threshold for o in self.outcomes.values())
+    def model_tier(self) -> str:
+        """The highest tier over outcomes, from the probabilities alone."""
+        return TIERS[max(o.tier for o in self.outcomes.values())]
 
     def status(self, settled: bool) -> str:
         """The recommendation given whether the decision is settled."""
+        return self.decision(settled)[0]
+
+    def decision(self, settled: bool) -> tuple[str, str | None, str]:
+        """(status, final tier or None, the tier it leans to) given whether the tier is settled."""
+        tier = self.model_tier
+        leaning = "support" if tier == "nrm" and not self.eligible else tier
         if self.urgent:
-            return "refer"
+            return "refer", "nrm", "nrm"
         if not settled:
-            return "ask_more"
-        if self.above:
-            return "refer" if self.eligible else "ask_more"
-        return "no_referral"
+            return "ask_more", None, leaning
+        if tier in ("support", "nrm"):
+            return ("refer", tier, leaning) if self.eligible else ("ask_more", None, leaning)
+        return "no_referral", tier, leaning
 
     def interview_text(self) -> str:
         c = self.counts
@@ -173,6 +186,7 @@ def score(
             upper=upper,
             band=band,
             above_threshold=p >= om.threshold,
+            tier=sum(p >= om.referral[t] for t in ("information", "support", "nrm")),
             base_value=base,
             contributions=evidence,
         )
@@ -229,7 +243,12 @@ def outlook_inputs(model: ScreeningModel, case: OracleCase) -> dict[str, Any]:
     labour = case.outcomes["labour"].probability if "labour" in case.outcomes else 0.0
     sexual = case.outcomes["sexual"].probability if "sexual" in case.outcomes else 0.0
     class_p = np.array([(1 - labour) * (1 - sexual), labour * (1 - sexual), (1 - labour) * sexual, labour * sexual])
-    cutoffs = np.array([math.log(t / (1 - t)) for t in (model.outcomes[n].threshold for n in names)])
+    cutoffs = np.array(
+        [
+            [math.log(t / (1 - t)) if t < 1 else math.inf for t in (model.outcomes[n].referral[k] for k in TIERS[1:])]
+            for n in names
+        ]
+    )
     return {
         "log_odds": np.array([case.outcomes[n].log_odds for n in names]),
         "cutoffs": cutoffs,

@@ -78,7 +78,8 @@ def check_against_oracle(engine: ScreeningEngine, case: dict[str, Any], intervie
     assert a.settled is view.settled
     assert a.flip_chance == pytest.approx(view.flip_chance, abs=1e-12)
     assert a.status == ref.status(view.settled)
-    assert a.refer is (a.status == "refer")
+    assert (a.status, a.tier, a.leaning_tier) == ref.decision(view.settled)
+    assert a.refer is (a.status == "refer") is (a.tier in ("support", "nrm"))
     for k, name in enumerate(ref.outcomes):
         assert a.outcomes[name].range == pytest.approx(tuple(view.ranges[k]), abs=1e-12)
     assert [fid for fid, _ in a.next_questions] == [ref.unasked[p] for p in view.order[:5]]
@@ -87,6 +88,7 @@ def check_against_oracle(engine: ScreeningEngine, case: dict[str, Any], intervie
     d = engine.describe(a, lang=lang)
     assert d["recommendation"]["status"] == a.status
     assert d["recommendation"]["refer"] is a.refer
+    assert (d["recommendation"]["tier"], d["recommendation"]["leaning_tier"]) == (a.tier, a.leaning_tier)
     assert d["recommendation"]["urgent"] is ref.urgent
     assert {k: v for k, v in d["interview"].items() if k != "text"} == ref.counts
     if lang == "en":
@@ -125,6 +127,18 @@ def check_against_oracle(engine: ScreeningEngine, case: dict[str, Any], intervie
         expected = ";".join(f"{fid}={ref.levels[fid]}:{o.contributions[fid]:+.4f}" for fid in top)
         assert flat[f"{name}_top_reasons"] == expected
     assert (flat["status"], flat["refer"], flat["settled"]) == (a.status, a.refer, a.settled)
+    assert (flat["referral_tier"], flat["leaning_tier"]) == (a.tier, a.leaning_tier)
+    # ---- the screener's view: the same result without a probability of either type
+    hidden = engine.describe(a, lang=lang, probabilities=False)
+    assert hidden["recommendation"] == d["recommendation"]
+    for name in ref.outcomes:
+        shown, kept = d["outcomes"][name], hidden["outcomes"][name]
+        assert not {"probability", "interval", "range", "threshold"} & set(kept)
+        assert set(kept["explanation"]) == {"contributions"}
+        assert kept["explanation"]["contributions"] == shown["explanation"]["contributions"]
+        assert (kept["band"], kept["band_label"]) == (shown["band"], shown["band_label"])
+    assert [q["indicator"] for q in hidden["next_questions"]] == [q["indicator"] for q in d["next_questions"]]
+    assert all(not {"if_yes", "if_no"} & set(q) for q in hidden["next_questions"])
     assert flat["next_questions"] == ";".join(fid for fid, _ in a.next_questions)
 
 
