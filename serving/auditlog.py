@@ -1,7 +1,7 @@
 """The append-only audit log: one hash chain, a group-commit writer, and its verifier.
 
-Every audit event (a screening, a decision, an outcome, a correction) is a row with a
-``seq`` unique across the four tables, the ``hash`` of the previous event (``prev_hash``)
+Every audit event (a screening, a decision, an outcome, a correction, a bulk scoring call) is a
+row with a ``seq`` unique across the audit tables, the ``hash`` of the previous event (``prev_hash``)
 and its own ``hash = sha256(canonical JSON of the row's content + prev_hash)``. The
 ``chain_head`` row holds the last ``seq`` and hash, so that a truncated tail is detected too.
 
@@ -297,6 +297,19 @@ class AppendCorrection(Operation):
             )
         row = {**self.row, "created_at": now()}
         tx.insert("corrections", [_append("corrections", row, chain)])
+        return row
+
+
+@dataclass
+class AppendBulkScoring(Operation):
+    """One bulk scoring call (``/invocations`` or ``:batch``): who, when, which model, how many rows."""
+
+    row: dict[str, Any]
+
+    def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
+        tx.flush()
+        row = {**self.row, "created_at": now()}
+        tx.insert("bulk_scorings", [_append("bulk_scorings", row, chain)])
         return row
 
 

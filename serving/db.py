@@ -5,8 +5,8 @@ SQLite by default (WAL, ``synchronous=FULL``, foreign keys on, write transaction
 URL says so. The schema is created and upgraded only by the migrations in
 ``serving/migrations/``; :data:`metadata` mirrors them and a test checks that they agree.
 
-The audit tables (``screenings``, ``decisions``, ``outcomes``, ``corrections``) are
-append-only and form one hash chain in ``seq`` order (see :mod:`serving.auditlog`).
+The audit tables (``screenings``, ``decisions``, ``outcomes``, ``corrections``, ``bulk_scorings``)
+are append-only and form one hash chain in ``seq`` order (see :mod:`serving.auditlog`).
 """
 
 from __future__ import annotations
@@ -115,6 +115,22 @@ corrections = Table(
     *_chain_columns(),
 )
 
+bulk_scorings = Table(
+    "bulk_scorings",
+    metadata,
+    *_event_columns(),
+    Column("route", String(16), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("questionnaire_version", String(32), nullable=False),
+    Column("input_sha256", String(64), nullable=False),
+    *_chain_columns(),
+    Index(None, "created_at"),
+)
+"""One row per bulk call (``/invocations``, ``:batch``): bulk scoring is not screening, so its cases
+are not screenings; the call is logged with its row count and the SHA-256 of the body scored."""
+
 chain_head = Table(
     "chain_head",
     metadata,
@@ -135,7 +151,7 @@ api_keys = Table(
     Column("dev", Boolean, nullable=False),
 )
 
-AUDIT_TABLES: dict[str, Table] = {t.name: t for t in (screenings, decisions, outcomes, corrections)}
+AUDIT_TABLES: dict[str, Table] = {t.name: t for t in (screenings, decisions, outcomes, corrections, bulk_scorings)}
 
 
 def normalise_url(url: str) -> str:

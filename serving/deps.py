@@ -50,13 +50,19 @@ def presented_key(headers: Headers) -> str | None:
     return bearer
 
 
-def require(*roles: str) -> Any:
-    """A dependency that authenticates the key (401) and checks its role (403)."""
+BULK_ONLY = (
+    "bulk scoring is for data scientists, on data that is not about people being screened now; "
+    "screen a person one at a time with POST /v1/screenings"
+)
+
+
+def require(*roles: str, why: str | None = None) -> Any:
+    """A dependency that authenticates the key (401) and checks its role (403, saying ``why`` if given)."""
 
     async def caller(request: Request) -> Caller:
         services: Services = request.app.state.services
         principal = await services.keys.authenticate(presented_key(request.headers))
-        return Caller(authorise(principal, roles), services)
+        return Caller(authorise(principal, roles, why=why), services)
 
     setattr(caller, ROLES_ATTRIBUTE, roles)
     return Depends(caller)
@@ -89,7 +95,7 @@ Screener = Annotated[Caller, require("screener")]
 Specialist = Annotated[Caller, require("specialist")]
 Reader = Annotated[Caller, require("reviewer", "data-scientist")]
 CaseReader = Annotated[Caller, require("screener", "specialist", "reviewer", "data-scientist")]
-Scorer = Annotated[Caller, require("screener", "data-scientist")]
+BulkScorer = Annotated[Caller, require("data-scientist", why=BULK_ONLY)]
 DataScientist = Annotated[Caller, require("data-scientist")]
 Admin = Annotated[Caller, require("admin")]
 AnyRole = Annotated[Caller, require("screener", "specialist", "reviewer", "data-scientist", "admin")]

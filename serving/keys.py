@@ -171,9 +171,11 @@ class KeyStore:
         return Principal(key_id=key_id, role=active.role)
 
 
-def authorise(principal: Principal, roles: tuple[str, ...]) -> Principal:
+def authorise(principal: Principal, roles: tuple[str, ...], *, why: str | None = None) -> Principal:
+    """The principal if its role is one of ``roles``; otherwise a 403 that says why, if given."""
     if principal.role not in roles:
-        raise ForbiddenError(WRONG_ROLE.format(role=principal.role, allowed=list(roles)), allowed=list(roles))
+        message = WRONG_ROLE.format(role=principal.role, allowed=list(roles))
+        raise ForbiddenError(f"{message}: {why}" if why else message, allowed=list(roles))
     return principal
 
 

@@ -35,9 +35,9 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
 )
 REF = "#/components/schemas/{model}"
 CSV_EXAMPLE = (
-    "documents_withheld,debt_bondage,migrant_status,destination,months_abroad,gender,lang,screener_assessment\n"
-    "yes,no,returnee,RUS,14,man,en,medium\n"
-    ",,prospective,KAZ,0,woman,ru,low\n"
+    "documents_withheld,debt_bondage,migrant_status,destination,months_abroad,gender,lang,consent\n"
+    "yes,no,returnee,RUS,14,man,en,true\n"
+    ",,prospective,KAZ,0,woman,ru,true\n"
 )
 
 
@@ -69,7 +69,8 @@ def json_body(model: type[BaseModel], *, csv: bool = False, required: bool = Tru
         content["text/csv"] = {
             "schema": {
                 "type": "string",
-                "description": "One column per field id, plus lang and screener_assessment.",
+                "description": "One column per field id, plus lang, consent, danger and questionnaire_version "
+                "(no screener_assessment or case_ref: bulk scoring is not screening).",
             },
             "example": CSV_EXAMPLE,
         }

@@ -27,7 +27,7 @@ from serving.errors import (
     UnsupportedMediaTypeError,
     validation_error,
 )
-from serving.schemas import BatchRequest, ScreeningRequest
+from serving.schemas import BULK_NOT_SCREENING, BULK_ONLY_FIELDS, BatchRequest, BulkCase
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,9 +35,8 @@ JSON = "application/json"
 CSV = "text/csv"
 TOO_MANY_CASES = "{n} cases sent; at most {limit} are accepted per request"
 NOT_UTF8 = "the body is not UTF-8 text"
-CSV_UNKNOWN_COLUMN = (
-    "column {column!r} in the CSV header is not a questionnaire field, lang, screener_assessment or case_ref"
-)
+CSV_COLUMNS = ("lang", "consent", "danger", "questionnaire_version")
+CSV_UNKNOWN_COLUMN = "column {column!r} in the CSV header is not a questionnaire field, " + ", ".join(CSV_COLUMNS)
 CSV_DUPLICATE_COLUMN = "column {column!r} appears twice in the CSV header"
 CSV_ROW_LENGTH = "case {row}: {found} values for {expected} columns"
 CSV_EMPTY = "the CSV has no header row"
@@ -133,7 +132,7 @@ def _csv_case(record: Mapping[str, str]) -> dict[str, Any]:
     for column, value in record.items():
         if value == "":
             continue
-        if column in ("lang", "screener_assessment", "case_ref", "danger", "questionnaire_version"):
+        if column in ("lang", "danger", "questionnaire_version"):
             case[column] = value
             continue
         if column == "consent":
@@ -153,16 +152,13 @@ def _parse_csv_batch(body: bytes, *, max_cases: int) -> list[Any]:
     if not rows:
         raise InvalidInputError(CSV_EMPTY, code="empty_csv")
     header, data = rows[0], [r for r in rows[1:] if r]
-    allowed = [f.id for f in load_questionnaire().all_fields] + [
-        "lang",
-        "screener_assessment",
-        "case_ref",
-        "consent",
-        "danger",
-        "questionnaire_version",
-    ]
+    allowed = [f.id for f in load_questionnaire().all_fields] + list(CSV_COLUMNS)
     seen: set[str] = set()
     for column in header:
+        if column in BULK_ONLY_FIELDS:
+            raise InvalidInputError(
+                BULK_NOT_SCREENING.format(fields=column), field=column, allowed=allowed, code="bulk_not_screening"
+            )
         if column not in allowed:
             raise InvalidInputError(
                 CSV_UNKNOWN_COLUMN.format(column=column),
@@ -182,9 +178,9 @@ def _parse_csv_batch(body: bytes, *, max_cases: int) -> list[Any]:
                 CSV_ROW_LENGTH.format(row=i, found=len(values), expected=len(header)), row=i, code="bad_row"
             )
         try:
-            cases.append(ScreeningRequest.model_validate(_csv_case(dict(zip(header, values, strict=True)))))
+            cases.append(BulkCase.model_validate(_csv_case(dict(zip(header, values, strict=True)))))
         except ValidationError as exc:
-            error = validation_error(exc, ScreeningRequest)
+            error = validation_error(exc, BulkCase)
             error.row = i
             error.message = f"case {i}: {error.message}"
             raise error from None

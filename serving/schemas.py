@@ -120,6 +120,7 @@ CASE_RULES: tuple[str, ...] = (
     "migrant_status_required",
     "not_applicable",
     "questionnaire_version",
+    "bulk_not_screening",
 )
 OTHER_VERSION = (
     "questionnaire_version {given!r} is not the questionnaire this service asks ({current!r}): the "
@@ -248,11 +249,39 @@ ScreeningRequest = create_model(
     ),
 )
 
+BULK_ONLY_FIELDS: tuple[str, ...] = ("screener_assessment", "case_ref")
+BULK_NOT_SCREENING = (
+    "a batch is bulk scoring, not screening: it is for data scientists, on data that is not about people "
+    "being screened now, and nothing is kept per case, so its cases may not carry {fields}. Screen a person "
+    "one at a time with POST /v1/screenings, where the screener's own assessment is recorded before the score."
+)
+BULK_EXAMPLE: dict[str, Any] = {k: v for k, v in SCREENING_EXAMPLE.items() if k not in BULK_ONLY_FIELDS}
+
+
+class BulkCase(ScreeningRequest):  # type: ignore[misc,valid-type]
+    """One case of a batch: a screening request without the screener's assessment or a case reference.
+
+    A screener's assessment is the record that a person looked at this case before the score; one
+    pasted onto thousands of rows would record nothing of the kind, so a batch may not carry any."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [BULK_EXAMPLE]})
+    screener_assessment: None = Field(default=None, description="Not allowed in a batch: bulk is not screening.")
+    case_ref: None = Field(default=None, description="Not allowed in a batch: nothing is kept per case.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_screening(cls, data: Any) -> Any:
+        found = [f for f in BULK_ONLY_FIELDS if isinstance(data, dict) and f in data]
+        if found:
+            raise PydanticCustomError("bulk_not_screening", BULK_NOT_SCREENING.format(fields=" or ".join(found)))
+        return data
+
+
 BatchRequest = create_model(
     "BatchRequest",
-    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cases": [SCREENING_EXAMPLE]}]}),
-    __doc__="Several cases; all are validated before any is scored (all or nothing).",
-    cases=(list[ScreeningRequest], Field(min_length=1)),  # type: ignore[valid-type]
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cases": [BULK_EXAMPLE]}]}),
+    __doc__="Several cases for bulk scoring; all are validated before any is scored (all or nothing).",
+    cases=(list[BulkCase], Field(min_length=1)),
 )
 
 
@@ -337,7 +366,10 @@ class ScreeningResult(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    results: list[ScreeningResult]
+    results: list[dict[str, Any]] = Field(
+        description="Per case, in the order sent: the fields of a ScreeningResult, with `row` (1-based) in "
+        "place of `screening_id`: bulk scoring logs the call (its row count), not screenings."
+    )
 
 
 class DecisionRequest(BaseModel):

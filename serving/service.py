@@ -7,6 +7,7 @@ scoring, explaining and logging, so a reload in the middle cannot mix versions.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -15,10 +16,10 @@ import orjson
 
 from models.engine import Assessment, Interview
 from models.questionnaire import QuestionnaireError, load_questionnaire
-from serving.auditlog import AppendScreenings
+from serving.auditlog import AppendBulkScoring, AppendScreenings
 from serving.errors import InvocationError
 from serving.keys import Principal
-from serving.records import case_ref_hmac, group_values, stored_value
+from serving.records import case_ref_hmac, group_values
 from serving.state import LoadedModel, Services
 
 BATCH_CHUNK = 200
@@ -27,6 +28,11 @@ _Q = load_questionnaire()
 _INDICATORS = tuple(f.id for f in _Q.indicators)
 _CONTEXT = tuple(f.id for f in _Q.context)
 _AUDIT = tuple(f.id for f in _Q.audit)
+
+
+def serving_model(services: Services) -> LoadedModel:
+    """The model to score with, read once (a reload cannot mix versions within a request)."""
+    return services.model
 
 
 def _dumps(value: Any) -> str:
@@ -142,47 +148,48 @@ def _with_ids(screening_id: str, created_at: str, loaded: LoadedModel, described
     return head[:-1] + b"," + described[1:]
 
 
-def _score_batch(
-    cases: Sequence[Any], *, services: Services, loaded: LoadedModel, principal: Principal
-) -> tuple[list[Assessment], list[dict[str, Any]]]:
+def _score_batch(cases: Sequence[Any], *, loaded: LoadedModel) -> list[Assessment]:
     scorer = loaded.scorer
     values = [_values(c) for c in cases]
     codes = scorer.encode_many([{**a, **c, **u} for a, c, u in values])
-    assessments = scorer.assess_many(codes, [_interview(c) for c in cases])
-    rows = [
-        _case_row(
-            case,
-            values[i],
-            services=services,
-            loaded=loaded,
-            principal=principal,
-            source="batch",
-            result=_logged_result(case, assessments[i]),
-        )
-        for i, case in enumerate(cases)
-    ]
-    return assessments, rows
+    return scorer.assess_many(codes, [_interview(c) for c in cases])
 
 
-async def screen_batch(cases: Sequence[Any], *, services: Services, principal: Principal) -> AsyncIterator[bytes]:
-    """Score and log a batch in one transaction; then stream ``{"results": [...]}``.
+def _bulk_row(*, route: str, rows: int, body: bytes, loaded: LoadedModel, principal: Principal) -> dict[str, Any]:
+    """The audit row of a bulk call: who, which model, how many rows, and which body (its SHA-256)."""
+    return {
+        "role": principal.role,
+        "key_id": principal.key_id,
+        "route": route,
+        "rows": rows,
+        "model_name": loaded.registered.name,
+        "model_version": str(loaded.registered.version),
+        "questionnaire_version": _Q.version,
+        "input_sha256": hashlib.sha256(body).hexdigest(),
+    }
 
-    The results are rendered chunk by chunk in a worker thread, so a batch of 10,000 cases
-    neither holds every explanation in memory nor blocks the event loop.
+
+async def screen_batch(
+    cases: Sequence[Any], *, body: bytes, services: Services, principal: Principal
+) -> AsyncIterator[bytes]:
+    """Bulk scoring: score a batch, log the call (not its cases), then stream ``{"results": [...]}``.
+
+    Each result is what a screening returns, with ``row`` (1-based) in place of a screening id:
+    bulk scoring is not screening, so nothing is kept per case. The results are rendered chunk
+    by chunk in a worker thread, so a batch of 10,000 cases neither holds every explanation in
+    memory nor blocks the event loop.
     """
-    loaded = services.model
-    assessments, rows = await asyncio.to_thread(
-        _score_batch, cases, services=services, loaded=loaded, principal=principal
-    )
-    stamps = await services.writer.submit(AppendScreenings(rows))
-    ids = [r["screening_id"] for r in rows]
-    del rows
+    loaded = serving_model(services)
+    assessments = await asyncio.to_thread(_score_batch, cases, loaded=loaded)
+    row = _bulk_row(route="batch", rows=len(cases), body=body, loaded=loaded, principal=principal)
+    logged = await services.writer.submit(AppendBulkScoring(row))
 
     def render(start: int, stop: int) -> bytes:
         parts = []
         for i in range(start, stop):
             described = loaded.scorer.render(assessments[i], lang=cases[i].lang)
-            parts.append(_with_ids(ids[i], stamps[i][1], loaded, described))
+            head = orjson.dumps({"row": i + 1, "created_at": logged["created_at"], "model": loaded.ref})
+            parts.append(head[:-1] + b"," + described[1:])
         return (b"," if start else b"") + b",".join(parts)
 
     async def stream() -> AsyncIterator[bytes]:
@@ -194,43 +201,14 @@ async def screen_batch(cases: Sequence[Any], *, services: Services, principal: P
     return stream()
 
 
-def _invocation_rows(
-    records: list[dict[str, Any]],
-    predictions: list[dict[str, Any]],
-    *,
-    loaded: LoadedModel,
-    principal: Principal,
-) -> list[dict[str, Any]]:
-    rows = []
-    for record, prediction in zip(records, predictions, strict=True):
-        parts: dict[str, dict[str, Any]] = {"indicator": {}, "context": {}, "audit": {}}
-        for f in _Q.all_fields:
-            parts[f.kind][f.id] = stored_value(f.id, record.get(f.id))
-        rows.append(
-            _row(
-                principal=principal,
-                loaded=loaded,
-                source="invocations",
-                answers=parts["indicator"],
-                context=parts["context"],
-                audit=parts["audit"],
-                result=prediction,
-                refer=bool(prediction["refer"]),
-            )
-        )
-    return rows
-
-
-async def invoke(records: list[dict[str, Any]], *, services: Services, principal: Principal) -> bytes:
-    """``/invocations``: the engine's flat record of each case, logged like any screening."""
-    loaded = services.model
-    if not records:
-        return orjson.dumps({"predictions": []})
+async def invoke(records: list[dict[str, Any]], *, body: bytes, services: Services, principal: Principal) -> bytes:
+    """``/invocations``: the engine's flat record of each case; the call is logged as bulk scoring."""
+    loaded = serving_model(services)
     try:
         scorer = loaded.scorer
-        predictions = [scorer.flat(a) for a in scorer.assess_many(scorer.encode_many(records))]
-        rows = _invocation_rows(records, predictions, loaded=loaded, principal=principal)
+        predictions = [scorer.flat(a) for a in scorer.assess_many(scorer.encode_many(records))] if records else []
     except QuestionnaireError as exc:
         raise InvocationError(str(exc)) from None
-    await services.writer.submit(AppendScreenings(rows))
+    row = _bulk_row(route="invocations", rows=len(records), body=body, loaded=loaded, principal=principal)
+    await services.writer.submit(AppendBulkScoring(row))
     return orjson.dumps({"predictions": predictions})

@@ -3,9 +3,10 @@
 ``/invocations`` accepts what ``mlflow models serve`` accepts for a DataFrame model
 (``dataframe_split``, ``dataframe_records``, ``inputs``, ``instances`` and CSV; columns are
 questionnaire field ids) and returns ``{"predictions": [...]}``, the records of
-:meth:`models.engine.ScreeningEngine.flat`. Unlike MLflow's server it requires an API key
-(screener or data-scientist) and logs every score to the audit log, because every score
-made here must be accountable.
+:meth:`models.engine.ScreeningEngine.flat`. Unlike MLflow's server it requires an API key of
+the data-scientist role: it is bulk scoring, on data that is not about people being screened
+now, never screening. Every call is logged in the audit log (who, when, which model, how many
+rows, and the SHA-256 of the body scored), apart from screenings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from serving.deps import Scorer, ServicesDep, SettingsDep
+from serving.deps import BulkScorer, ServicesDep, SettingsDep
 from serving.errors import error_responses, mlflow_error_responses
 from serving.openapi import invocations_body
 from serving.parsing import parse_invocation
@@ -38,8 +39,9 @@ def _version() -> str:
 @router.post(
     "/invocations",
     summary="Score cases with the MLflow scoring-server protocol",
-    description="Columns are questionnaire field ids; unknown or missing columns count as "
-    "unanswered. Needs an API key (MLflow's own server needs none) and logs every score.",
+    description="Bulk scoring, for the data-scientist role on data that is not about people being "
+    "screened now. Columns are questionnaire field ids; unknown or missing columns count as unanswered. "
+    "Needs an API key (MLflow's own server needs none); every call is logged with its row count.",
     responses={
         200: {"description": '{"predictions": [flat prediction records]}'},
         **mlflow_error_responses(),
@@ -47,11 +49,10 @@ def _version() -> str:
     },
     openapi_extra=invocations_body(),
 )
-async def invocations(request: Request, caller: Scorer, settings: SettingsDep) -> Response:
-    records = parse_invocation(
-        await request.body(), request.headers.get("content-type"), max_rows=settings.max_batch_cases
-    )
-    body = await invoke(records, services=caller.services, principal=caller.principal)
+async def invocations(request: Request, caller: BulkScorer, settings: SettingsDep) -> Response:
+    raw = await request.body()
+    records = parse_invocation(raw, request.headers.get("content-type"), max_rows=settings.max_batch_cases)
+    body = await invoke(records, body=raw, services=caller.services, principal=caller.principal)
     return Response(body, media_type="application/json")
 
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from models.questionnaire import load_questionnaire
 from serving.auditlog import AppendCorrection, AppendDecision, AppendOutcome
-from serving.deps import CaseReader, Reader, Screener, SettingsDep, Specialist
+from serving.deps import BulkScorer, CaseReader, Reader, Screener, SettingsDep, Specialist
 from serving.errors import InvalidInputError, describe_allowed, error_responses, json_response
 from serving.openapi import json_body
 from serving.parsing import parse_batch, parse_json
@@ -74,14 +74,18 @@ async def create_screening(request: Request, caller: Screener) -> Response:
     response_model=BatchResponse,
     responses=error_responses(400, 401, 403, 413, 415, 422, 503),
     openapi_extra=json_body(BatchRequest, csv=True),
-    summary="Screen a batch of cases (JSON or CSV)",
-    description="Up to the configured maximum of cases (10,000 by default). Every case is validated "
-    "first; one bad case refuses the whole batch, naming its row. All cases are logged in one "
-    "transaction, then the results stream back in the order sent.",
+    summary="Score a batch of cases (JSON or CSV): bulk scoring, not screening",
+    description="For the data-scientist role, on data that is not about people being screened now. Up "
+    "to the configured maximum of cases (10,000 by default). Every case is validated first; one bad "
+    "case refuses the whole batch, naming its row. Cases may not carry screener_assessment or case_ref "
+    "(422 bulk_not_screening): no one looked at each case. The call is logged (row count, key id, model "
+    "version, time, SHA-256 of the body), not its cases; the results stream back in the order sent, "
+    "each with its row number in place of a screening id.",
 )
-async def create_batch(request: Request, caller: Screener, settings: SettingsDep) -> StreamingResponse:
-    cases = parse_batch(await request.body(), request.headers.get("content-type"), max_cases=settings.max_batch_cases)
-    stream = await screen_batch(cases, services=caller.services, principal=caller.principal)
+async def create_batch(request: Request, caller: BulkScorer, settings: SettingsDep) -> StreamingResponse:
+    raw = await request.body()
+    cases = parse_batch(raw, request.headers.get("content-type"), max_cases=settings.max_batch_cases)
+    stream = await screen_batch(cases, body=raw, services=caller.services, principal=caller.principal)
     return StreamingResponse(stream, status_code=201, media_type="application/json")
 
 

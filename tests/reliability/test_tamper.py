@@ -33,7 +33,8 @@ def fill(client: Any, keys: dict[str, str]) -> list[str]:
         f"/v1/screenings/{ids[1]}/outcome", json={"outcome": "none"}, headers=auth(keys, "specialist")
     )
     assert outcome.is_success
-    batch = client.post("/v1/screenings:batch", json={"cases": [example()]}, headers=auth(keys, "screener"))
+    bulk = {k: v for k, v in example().items() if k not in ("screener_assessment", "case_ref")}
+    batch = client.post("/v1/screenings:batch", json={"cases": [bulk]}, headers=auth(keys, "data-scientist"))
     assert batch.status_code == 201
     return ids
 
@@ -71,7 +72,7 @@ TAMPERS: list[tuple[str, Any, int, str]] = [
     ("edit", ["UPDATE screenings SET refer = NOT refer WHERE seq = 2"], 2, "edited"),
     ("rehashed-edit", rehash_screening, 4, "not the hash of row 3"),  # named by the next row
     ("delete-middle", ["DELETE FROM outcomes WHERE seq = 5"], 5, "deleted"),
-    ("truncate-tail", ["DELETE FROM screenings WHERE seq = 6"], 6, "deleted from the end"),
+    ("truncate-tail", ["DELETE FROM bulk_scorings WHERE seq = 6"], 6, "deleted from the end"),
     ("remove-head-record", ["DELETE FROM chain_head"], 6, "head record is missing"),
     (
         "forged-append",

@@ -20,7 +20,8 @@ from serving.keys import Principal
 
 @pytest.fixture
 def filled(client: TestClient, keys: dict[str, str], db_url: str) -> str:
-    """A log with every kind of event: 4 screenings, a decision, an outcome, a correction (7 rows)."""
+    """A log with every kind of event: 4 screenings, a decision, an outcome, a correction and a bulk
+    scoring call (8 rows)."""
     ids = [screen(client, keys)["screening_id"] for _ in range(2)]
     client.post(
         f"/v1/screenings/{ids[0]}/decision",
@@ -33,7 +34,11 @@ def filled(client: TestClient, keys: dict[str, str], db_url: str) -> str:
         json={"field": "isolation", "old_value": "not_asked", "new_value": "yes", "reason": "typo"},
         headers=auth(keys, "screener"),
     )
-    client.post("/v1/screenings:batch", json={"cases": [example(), example()]}, headers=auth(keys, "screener"))
+    screen(client, keys)
+    screen(client, keys)
+    bulk = {k: v for k, v in example().items() if k not in ("screener_assessment", "case_ref")}
+    response = client.post("/v1/screenings:batch", json={"cases": [bulk, bulk]}, headers=auth(keys, "data-scientist"))
+    assert response.status_code == 201
     return db_url
 
 
@@ -53,19 +58,20 @@ def verify(db_url: str) -> Any:
 def test_the_chain_covers_every_event_in_order(filled: str) -> None:
     report = verify(filled)
     assert report.intact
-    assert report.rows == 7
+    assert report.rows == 8
     seqs = sorted(
         s
-        for t in ("screenings", "decisions", "outcomes", "corrections")
+        for t in ("screenings", "decisions", "outcomes", "corrections", "bulk_scorings")
         for (s,) in sql(filled, f"SELECT seq FROM {t}")
     )
-    assert seqs == list(range(1, 8))
-    assert sql(filled, "SELECT seq, hash FROM chain_head") == [(7, report.head_hash)]
+    assert seqs == list(range(1, 9))
+    assert sql(filled, "SELECT seq, rows FROM bulk_scorings") == [(8, 2)]
+    assert sql(filled, "SELECT seq, hash FROM chain_head") == [(8, report.head_hash)]
 
 
 def test_cli_says_intact(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit-log", "verify", "--database-url", filled]) == 0
-    assert "7 rows, chain intact" in capsys.readouterr().out
+    assert "8 rows, chain intact" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -88,6 +94,8 @@ def test_cli_says_intact(filled: str, capsys: pytest.CaptureFixture[str]) -> Non
             6,
             "reordered",
         ),
+        ("UPDATE bulk_scorings SET rows = 1 WHERE seq = 8", 8, "edited"),
+        ("DELETE FROM bulk_scorings WHERE seq = 8", 8, "deleted"),
         (
             "INSERT INTO outcomes (seq, created_at, role, key_id, screening_id, outcome, prev_hash, hash) "
             "SELECT 3, created_at, role, key_id, screening_id, 'labour', prev_hash, hash FROM outcomes",
@@ -127,11 +135,16 @@ def test_failed_write_is_503_and_leaves_nothing(client: TestClient, keys: dict[s
     error = response.json()["error"]
     assert error["code"] == "audit_log_unavailable"
     assert "disk on fire" not in response.text
-    batch = client.post("/v1/screenings:batch", json={"cases": [example()] * 3}, headers=auth(keys, "screener"))
+    sql(db_url, "CREATE TRIGGER broken_bulk BEFORE INSERT ON bulk_scorings BEGIN SELECT RAISE(ABORT, 'x'); END")
+    bulk = {k: v for k, v in example().items() if k not in ("screener_assessment", "case_ref")}
+    batch = client.post("/v1/screenings:batch", json={"cases": [bulk] * 3}, headers=auth(keys, "data-scientist"))
     assert batch.status_code == 503
+    assert batch.json()["error"]["code"] == "audit_log_unavailable"
     assert count_rows(db_url, "screenings") == 1
+    assert count_rows(db_url, "bulk_scorings") == 0
     assert sql(db_url, "SELECT seq, hash FROM chain_head") == head
     sql(db_url, "DROP TRIGGER broken")
+    sql(db_url, "DROP TRIGGER broken_bulk")
     screen(client, keys)
     assert verify(db_url).intact
 

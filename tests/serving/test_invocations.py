@@ -30,7 +30,7 @@ FLAT_COLUMNS = [
     f"{o}_{c}"
     for o in ("labour", "sexual")
     for c in ("probability", "lower", "upper", "band", "above_threshold", "base_value", "log_odds", "top_reasons")
-] + ["status", "refer", "settled", "flip_chance", "next_questions"]
+] + ["status", "refer", "referral_tier", "leaning_tier", "settled", "flip_chance", "next_questions"]
 
 
 def expected() -> list[dict[str, Any]]:
@@ -81,35 +81,57 @@ def test_json_formats_give_flat_predictions(client: TestClient, keys: dict[str, 
 
 def test_csv_gives_flat_predictions(client: TestClient, keys: dict[str, str]) -> None:
     response = client.post(
-        "/invocations", content=as_csv(), headers={**auth(keys, "screener"), "Content-Type": "text/csv"}
+        "/invocations", content=as_csv(), headers={**auth(keys, "data-scientist"), "Content-Type": "text/csv"}
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"predictions": expected()}
 
 
-def test_every_invocation_is_logged(client: TestClient, keys: dict[str, str], db_url: str) -> None:
-    client.post("/invocations", json=BODIES["dataframe_records"], headers=auth(keys, "data-scientist"))
-    assert count_rows(db_url, "screenings") == len(CASES)
+def bulk_log(db_url: str) -> list[tuple[Any, ...]]:
     import sqlite3
 
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-        rows = conn.execute("SELECT source, role, screener_assessment FROM screenings").fetchall()
-        logged = conn.execute("SELECT answers, context, result, refer FROM screenings ORDER BY seq").fetchall()
-    assert set(rows) == {("invocations", "data-scientist", None)}
+        return conn.execute(
+            "SELECT route, rows, role, key_id, model_name, model_version, questionnaire_version, input_sha256 "
+            "FROM bulk_scorings ORDER BY seq"
+        ).fetchall()
+
+
+def test_every_invocation_is_logged_as_bulk_scoring(client: TestClient, keys: dict[str, str], db_url: str) -> None:
+    import hashlib
+
     import orjson
 
-    for (answers, context, result, refer), case, record in zip(logged, CASES, expected(), strict=True):
-        answers, context, result = orjson.loads(answers), orjson.loads(context), orjson.loads(result)
-        assert answers["isolation"] == case.get("isolation", "not_asked")
-        assert answers["documents_withheld"] == case.get("documents_withheld", "not_asked")
-        assert context["migrant_status"] == case.get("migrant_status", "unknown")
-        assert result == record
-        assert bool(refer) is record["refer"]
+    from models.questionnaire import load_questionnaire
+    from serving.keys import key_id_of
+
+    first = orjson.dumps(BODIES["dataframe_records"])
+    headers = {**auth(keys, "data-scientist"), "Content-Type": "application/json"}
+    assert client.post("/invocations", content=first, headers=headers).status_code == 200
+    assert client.post("/invocations", content=b'{"dataframe_records": []}', headers=headers).status_code == 200
+    # Bulk scoring is not screening: the calls are logged, with their row counts, and no screening is.
+    assert count_rows(db_url, "screenings") == 0
+    who = ("data-scientist", key_id_of(keys["data-scientist"]), "tarozu-screening", "1", load_questionnaire().version)
+    assert bulk_log(db_url) == [
+        ("invocations", len(CASES), *who, hashlib.sha256(first).hexdigest()),
+        ("invocations", 0, *who, hashlib.sha256(b'{"dataframe_records": []}').hexdigest()),
+    ]
 
 
 def test_invocations_need_a_key(client: TestClient, keys: dict[str, str]) -> None:
     assert client.post("/invocations", json=BODIES["inputs"]).status_code == 401
-    assert client.post("/invocations", json=BODIES["inputs"], headers=auth(keys, "reviewer")).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["screener", "specialist", "reviewer", "admin"])
+def test_invocations_are_for_data_scientists_only(
+    client: TestClient, keys: dict[str, str], db_url: str, role: str
+) -> None:
+    response = client.post("/invocations", json=BODIES["inputs"], headers=auth(keys, role))
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert (error["code"], error["allowed"]) == ("forbidden", ["data-scientist"])
+    assert "bulk scoring is for data scientists" in error["message"]
+    assert count_rows(db_url, "bulk_scorings") == 0
 
 
 @pytest.mark.parametrize(
@@ -136,21 +158,21 @@ def test_bad_bodies_are_400_in_mlflow_format(
     client: TestClient, keys: dict[str, str], db_url: str, body: bytes
 ) -> None:
     response = client.post(
-        "/invocations", content=body, headers={**auth(keys, "screener"), "Content-Type": "application/json"}
+        "/invocations", content=body, headers={**auth(keys, "data-scientist"), "Content-Type": "application/json"}
     )
     assert response.status_code == 400, response.text
     payload = response.json()
     assert set(payload) == {"error_code", "message"}
     assert payload["error_code"] == "BAD_REQUEST"
     assert "Traceback" not in payload["message"]
-    assert count_rows(db_url, "screenings") == 0
+    assert count_rows(db_url, "bulk_scorings") == 0
 
 
 def test_bad_csv_is_400(client: TestClient, keys: dict[str, str]) -> None:
     response = client.post(
         "/invocations",
         content="documents_withheld,isolation\nyes\n",
-        headers={**auth(keys, "screener"), "Content-Type": "text/csv"},
+        headers={**auth(keys, "data-scientist"), "Content-Type": "text/csv"},
     )
     assert response.status_code == 400
     assert response.json()["error_code"] == "BAD_REQUEST"
@@ -159,14 +181,14 @@ def test_bad_csv_is_400(client: TestClient, keys: dict[str, str]) -> None:
 @pytest.mark.parametrize("content_type", ["text/plain", "application/json; charset=latin-1"])
 def test_other_content_types_are_415(client: TestClient, keys: dict[str, str], content_type: str) -> None:
     response = client.post(
-        "/invocations", content=b"{}", headers={**auth(keys, "screener"), "Content-Type": content_type}
+        "/invocations", content=b"{}", headers={**auth(keys, "data-scientist"), "Content-Type": content_type}
     )
     assert response.status_code == 415
     assert response.json()["error_code"] == "BAD_REQUEST"
 
 
 def test_empty_input_gives_no_predictions(client: TestClient, keys: dict[str, str]) -> None:
-    response = client.post("/invocations", json={"dataframe_records": []}, headers=auth(keys, "screener"))
+    response = client.post("/invocations", json={"dataframe_records": []}, headers=auth(keys, "data-scientist"))
     assert response.json() == {"predictions": []}
 
 
