@@ -35,6 +35,7 @@ from models.questionnaire import (
     load_texts,
 )
 from models.questionnaire import Field as QField
+from models.referral import TIERS
 
 TEXT_MAX_CHARS = 500
 CASE_REF_MAX_CHARS = 128
@@ -300,9 +301,12 @@ class Contribution(BaseModel):
     reason: str
 
 
+HIDDEN = " Left out of a screener's result unless TAROZU_SHOW_PROBABILITIES_TO_SCREENERS is set."
+
+
 class Explanation(BaseModel):
-    base_value: float
-    log_odds: float = Field(description="base_value + sum(contributions), exactly.")
+    base_value: float | None = Field(default=None, description="The log-odds of an empty form." + HIDDEN)
+    log_odds: float | None = Field(default=None, description="base_value + sum(contributions), exactly." + HIDDEN)
     contributions: list[Contribution] = Field(
         description="The answers and context that carry evidence, largest contribution first; questions not asked, "
         "declined answers and unrecorded context contribute exactly 0 and are not listed."
@@ -311,15 +315,17 @@ class Explanation(BaseModel):
 
 class OutcomeResult(BaseModel):
     label: str
-    probability: float = Field(description="Calibrated probability.")
-    interval: list[float] = Field(description="2.5% and 97.5% of the bootstrap ensemble.")
-    range: list[float] = Field(
-        description="5th and 95th percentile the probability could still reach if the remaining questions were asked."
+    probability: float | None = Field(default=None, description="Calibrated probability." + HIDDEN)
+    interval: list[float] | None = Field(default=None, description="2.5% and 97.5% of the bootstrap ensemble." + HIDDEN)
+    range: list[float] | None = Field(
+        default=None,
+        description="5th and 95th percentile the probability could still reach if the remaining questions were "
+        "asked." + HIDDEN,
     )
-    band: Literal["low", "medium", "high"]
+    band: Literal["low", "medium", "high"] = Field(description="The band words describe the signs, not the person.")
     band_label: str
     above_threshold: bool
-    threshold: float
+    threshold: float | None = Field(default=None, description="The band's medium threshold." + HIDDEN)
     explanation: Explanation
 
 
@@ -329,7 +335,18 @@ class Recommendation(BaseModel):
         "still change it, or when nothing but non-answers points to a referral."
     )
     status_label: str
-    refer: bool
+    refer: bool = Field(description="status is refer: a settled support or nrm tier.")
+    tier: Literal[TIERS] | None = Field(  # type: ignore[valid-type]
+        description="The referral tier, settled: nrm (specialist assessment under the national referral "
+        "mechanism), support (legal, labour-rights or migrant-support services), information (safe-migration "
+        "information) or none; null while the case is not settled (ask_more)."
+    )
+    tier_label: str | None
+    leaning_tier: Literal[TIERS] = Field(  # type: ignore[valid-type]
+        description="The tier the answers so far point to; not final unless it equals tier. Never nrm without "
+        "a yes answer, the screener's high concern or a yes to the danger question."
+    )
+    leaning_tier_label: str
     urgent: bool = Field(description="The danger question was answered yes: protection and referral come first.")
     settled: bool
     flip_chance: float = Field(description="Chance that the questions not yet asked would change the decision.")
@@ -349,8 +366,8 @@ class InterviewCounts(BaseModel):
 class NextQuestion(BaseModel):
     indicator: str
     question: str
-    if_yes: dict[str, float]
-    if_no: dict[str, float]
+    if_yes: dict[str, float] | None = Field(default=None, description="Each type's probability if yes." + HIDDEN)
+    if_no: dict[str, float] | None = Field(default=None, description="Each type's probability if no." + HIDDEN)
     effect: float = Field(description="How much the answer is expected to settle the decision (larger first).")
 
 

@@ -80,6 +80,16 @@ def _values(case: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     )
 
 
+def shows_probabilities(principal: Principal, services: Services) -> bool:
+    """Whether a result for this caller carries the probability of each type of exploitation.
+
+    Not for the screener (who sees the tier, the band words, the reasons and the next questions)
+    unless ``TAROZU_SHOW_PROBABILITIES_TO_SCREENERS`` is set; every other role sees them. The
+    audit log keeps them whoever asked.
+    """
+    return principal.role != "screener" or services.settings.show_probabilities_to_screeners
+
+
 def _interview(case: Any) -> Interview:
     return Interview(danger=case.danger, screener_assessment=case.screener_assessment)
 
@@ -135,7 +145,7 @@ async def screen_one(case: Any, *, services: Services, principal: Principal) -> 
     values = _values(case)
     answers, context, audit = values
     assessment = scorer.assess(scorer.encode({**answers, **context, **audit}), _interview(case))
-    described = scorer.render(assessment, lang=case.lang)
+    described = scorer.render(assessment, lang=case.lang, probabilities=shows_probabilities(principal, services))
     result = _logged_result(case, assessment)
     row = _case_row(case, values, services=services, loaded=loaded, principal=principal, source="api", result=result)
     [(_seq, created_at)] = await services.writer.submit(AppendScreenings([row]))

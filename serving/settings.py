@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     docs_enabled: bool = True
     # Where `tarozu audit` publishes the champion's latest fairness report (latest.{json,html}).
     audit_report_dir: str = "var/audit"
+    # The screener's result shows the referral tier, the band words, the reasons and the next
+    # questions; the probability of each type of exploitation is for specialists, reviewers
+    # and data scientists. True shows it to screeners too. The audit log keeps it either way.
+    show_probabilities_to_screeners: bool = False
     blas_threads: int = Field(default=1, ge=1)
     gc_freeze: bool = True
 

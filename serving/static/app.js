@@ -61,7 +61,7 @@
       assess_low: "Low concern",
       assess_medium: "Medium concern",
       assess_high: "High concern",
-      submit: "Get the risk score",
+      submit: "Show the signs and next steps",
       scoring: "Scoring…",
       loading: "Loading…",
       need_assessment:
@@ -71,7 +71,9 @@
       your_assessment: "Your assessment before the score",
       probability: "Estimated probability",
       interval: "95% interval: {lo}–{hi}",
-      risk_level: "Risk level",
+      signs_level: "Signs in the answers",
+      tier_next: "Next step",
+      tier_leaning: "Not settled. The answers so far point to",
       recommendation: "Recommendation",
       reasons_h: "Main reasons",
       reasons_note: "Longer bars matter more. + raises the score, − lowers it.",
@@ -157,10 +159,10 @@
       clear_answer: "Clear the answer",
       urgent_h: "Urgent",
       urgent_text: "Asked whether they or anyone close to them is in danger now, the person said yes.",
-      status_refer: "Refer for assessment",
+      status_refer: "Refer to a service",
       status_no_referral: "No referral now",
       status_ask_more: "Ask more questions",
-      not_settled: "Not settled yet: no risk level until more questions are asked.",
+      not_settled: "Not settled yet: no level of signs until more questions are asked.",
       range: "With the questions not yet asked, the estimate could still be anywhere from {lo} to {hi}.",
       next_h_ask: "Ask these questions next, if it is safe and the person agrees",
       next_h: "Questions worth asking",
@@ -198,7 +200,7 @@
       assess_low: "Низкая обеспокоенность",
       assess_medium: "Средняя обеспокоенность",
       assess_high: "Высокая обеспокоенность",
-      submit: "Получить оценку риска",
+      submit: "Показать признаки и следующие шаги",
       scoring: "Идёт расчёт…",
       loading: "Загрузка…",
       need_assessment:
@@ -208,7 +210,9 @@
       your_assessment: "Ваша оценка до результата",
       probability: "Оценённая вероятность",
       interval: "95% интервал: {lo}–{hi}",
-      risk_level: "Уровень риска",
+      signs_level: "Признаки в ответах",
+      tier_next: "Следующий шаг",
+      tier_leaning: "Не определено. Ответы пока указывают на",
       recommendation: "Рекомендация",
       reasons_h: "Основные причины",
       reasons_note: "Чем длиннее полоса, тем сильнее влияние. «+» повышает оценку, «−» понижает её.",
@@ -294,10 +298,10 @@
       clear_answer: "Очистить ответ",
       urgent_h: "Срочно",
       urgent_text: "На вопрос, в опасности ли сейчас они сами или кто-то из близких, человек ответил «да».",
-      status_refer: "Направить на оценку",
+      status_refer: "Направить в службу",
       status_no_referral: "Пока без направления",
       status_ask_more: "Задать ещё вопросы",
-      not_settled: "Пока не ясно: уровень риска не показывается, пока не заданы другие вопросы.",
+      not_settled: "Пока не ясно: уровень признаков не показывается, пока не заданы другие вопросы.",
       range: "С учётом ещё не заданных вопросов оценка может оказаться где угодно от {lo} до {hi}.",
       next_h_ask: "Задайте эти вопросы дальше, если это безопасно и человек согласен",
       next_h: "Вопросы, которые стоит задать",
@@ -335,7 +339,7 @@
       assess_low: "Нигаронии кам",
       assess_medium: "Нигаронии миёна",
       assess_high: "Нигаронии зиёд",
-      submit: "Гирифтани баҳои хатар",
+      submit: "Нишон додани аломатҳо ва қадамҳои навбатӣ",
       scoring: "Ҳисоб карда истодаем…",
       loading: "Бор шуда истодааст…",
       need_assessment:
@@ -345,7 +349,9 @@
       your_assessment: "Арзёбии Шумо пеш аз натиҷа",
       probability: "Эҳтимолияти тахминӣ",
       interval: "Фосилаи 95%: {lo}–{hi}",
-      risk_level: "Сатҳи хатар",
+      signs_level: "Аломатҳо дар ҷавобҳо",
+      tier_next: "Қадами навбатӣ",
+      tier_leaning: "Муайян нест. Ҷавобҳо то ҳол ишора мекунанд ба",
       recommendation: "Тавсия",
       reasons_h: "Сабабҳои асосӣ",
       reasons_note: "Ҳар қадар рах дарозтар бошад, таъсираш ҳамон қадар зиёд аст. «+» баҳоро баланд мекунад, «−» паст мекунад.",
@@ -431,10 +437,10 @@
       clear_answer: "Тоза кардани ҷавоб",
       urgent_h: "Фаврӣ",
       urgent_text: "Ба саволи он, ки оё худаш ё касе аз наздиконаш ҳозир дар хатар аст, шахс «ҳа» ҷавоб дод.",
-      status_refer: "Барои арзёбӣ равон кардан",
+      status_refer: "Ба хизматрасонӣ равона кардан",
       status_no_referral: "Ҳоло бе равонкунӣ",
       status_ask_more: "Саволҳои бештар диҳед",
-      not_settled: "Ҳанӯз маълум нест: то пурсидани саволҳои бештар сатҳи хатар нишон дода намешавад.",
+      not_settled: "Ҳанӯз маълум нест: то пурсидани саволҳои бештар сатҳи аломатҳо нишон дода намешавад.",
       range: "Бо саволҳое, ки ҳанӯз пурсида нашудаанд, баҳо метавонад дар ҳар ҷое аз {lo} то {hi} бошад.",
       next_h_ask: "Агар бехатар бошад ва шахс розӣ бошад, ин саволҳоро минбаъд диҳед",
       next_h: "Саволҳое, ки пурсиданашон арзанда аст",
@@ -1211,17 +1217,22 @@
     if (status === "ask_more") {
       // Not settled: no band and no single number, only where the estimate could still go.
       card.appendChild(el("p", { className: "not-settled", text: t("not_settled") }));
+      // The range is a probability: there only when this role is shown probabilities.
       const range = o.range && o.range.length === 2 ? o.range : o.interval;
       if (range && range.length === 2) {
         card.appendChild(el("p", { className: "range", "data-lo": String(range[0]), "data-hi": String(range[1]), text: t("range", { lo: pct(range[0]), hi: pct(range[1]) }) }));
       }
     } else {
-      card.appendChild(el("p", {}, [el("span", { className: "sr-label", text: t("risk_level") + ": " }), bandBadge(o.band, bandText(o))]));
-      const interval = o.interval && o.interval.length === 2 ? t("interval", { lo: pct(o.interval[0]), hi: pct(o.interval[1]) }) : "";
-      card.appendChild(
-        el("p", { className: "prob" }, [t("probability") + ": ", el("strong", { className: "prob-value", text: pct(o.probability) })])
-      );
-      if (interval) card.appendChild(el("p", { className: "hint interval", text: interval }));
+      card.appendChild(el("p", {}, [el("span", { className: "sr-label", text: t("signs_level") + ": " }), bandBadge(o.band, bandText(o))]));
+      // The probability of a type of exploitation is for specialists and reviewers: the API leaves
+      // it out of a screener's result unless the service is set to show it.
+      if (typeof o.probability === "number") {
+        const interval = o.interval && o.interval.length === 2 ? t("interval", { lo: pct(o.interval[0]), hi: pct(o.interval[1]) }) : "";
+        card.appendChild(
+          el("p", { className: "prob" }, [t("probability") + ": ", el("strong", { className: "prob-value", text: pct(o.probability) })])
+        );
+        if (interval) card.appendChild(el("p", { className: "hint interval", text: interval }));
+      }
     }
 
     // Only what the API lists as evidence; zero contributions say nothing.
@@ -1301,6 +1312,46 @@
     else $("caveat").after(box);
   }
 
+  function tierLabel(tier, apiLabel) {
+    if (sameLang() && apiLabel) return apiLabel;
+    const tiers = state.q.messages.tiers || {};
+    return tiers[tier] || apiLabel || tier;
+  }
+
+  // The referral tier: the next step when settled; otherwise where the answers point, marked not settled.
+  function renderTier(rec) {
+    let line = $("rec-tier");
+    if (!line) {
+      line = el("p", { id: "rec-tier", className: "tier-line" });
+      $("rec-status").parentNode.after(line);
+    }
+    line.textContent = "";
+    const settled = !!rec.tier;
+    const tier = settled ? rec.tier : rec.leaning_tier;
+    line.hidden = !tier;
+    if (!tier) return;
+    line.setAttribute("data-tier", settled ? rec.tier : "");
+    line.setAttribute("data-leaning-tier", rec.leaning_tier || "");
+    const label = settled ? tierLabel(rec.tier, rec.tier_label) : tierLabel(rec.leaning_tier, rec.leaning_tier_label);
+    line.appendChild(el("span", { className: "tier-head", text: t(settled ? "tier_next" : "tier_leaning") + ": " }));
+    line.appendChild(el("strong", { className: "tier tier-" + tier + (settled ? "" : " is-leaning"), text: label }));
+  }
+
+  function squash(text) {
+    return String(text || "").split(/\s+/).filter(Boolean).join(" ");
+  }
+
+  function recommendationText(rec, urgent) {
+    const msgs = state.q.messages;
+    let text = "";
+    if (rec.tier && msgs.tier_texts && msgs.tier_texts[rec.tier]) text = squash(msgs.tier_texts[rec.tier]);
+    else if (!rec.tier && msgs.ask_more && msgs.leaning && msgs.tiers) {
+      text = squash(msgs.ask_more) + " " + squash(msgs.leaning.replace("{tier}", msgs.tiers[rec.leaning_tier] || rec.leaning_tier));
+    }
+    if (!text) return "";
+    return (urgent && msgs.urgent ? squash(msgs.urgent) + " " : "") + text;
+  }
+
   function renderResult() {
     const r = state.result;
     if (!r) return;
@@ -1320,9 +1371,10 @@
     badge.setAttribute("data-status", status);
     badge.textContent =
       sameLang() && rec.status_label ? rec.status_label : (msgs.statuses && msgs.statuses[status]) || t("status_" + status);
+    renderTier(rec);
     // In another language than the result's, the text is rebuilt as the API builds it.
-    const rebuilt = (urgent && msgs.urgent ? msgs.urgent + " " : "") + (msgs[status] || "");
-    $("rec-text").textContent = sameLang() || !msgs[status] ? rec.text || rebuilt : rebuilt;
+    const rebuilt = recommendationText(rec, urgent);
+    $("rec-text").textContent = sameLang() || !rebuilt ? rec.text || rebuilt : rebuilt;
     $("interview").textContent = interviewText(r);
 
     const box = $("outcomes");

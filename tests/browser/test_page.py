@@ -121,22 +121,37 @@ def count_posts(page: Any) -> list[Any]:
 
 
 def assert_result_matches(page: Any, expected: dict[str, Any]) -> None:
-    """The page shows the API's status, counts, texts, and per outcome a band or the range."""
+    """The page shows the API's status, tier, counts, texts, and per outcome a band (or, not settled,
+    the range when the caller is shown probabilities); never a probability the API left out."""
     rec = expected["recommendation"]
     status = rec["status"]
     expect(page.locator("#rec-status")).to_have_attribute("data-status", status)
     assert page.locator("#rec-status").inner_text().strip() == rec["status_label"]
+    tier = page.locator("#rec-tier")
+    assert tier.is_visible()
+    if rec["tier"] is not None:
+        assert tier.get_attribute("data-tier") == rec["tier"]
+        assert tier.locator(".tier").inner_text().strip() == rec["tier_label"]
+        assert tier.locator(".is-leaning").count() == 0
+    else:
+        assert status == "ask_more"
+        assert tier.get_attribute("data-tier") == ""
+        assert tier.get_attribute("data-leaning-tier") == rec["leaning_tier"]
+        assert tier.locator(".tier.is-leaning").inner_text().strip() == rec["leaning_tier_label"]
     assert page.locator("#rec-text").inner_text().strip() == rec["text"]
     assert page.locator("#interview").inner_text().strip() == expected["interview"]["text"]
     assert page.locator("#caveat").inner_text().strip() == expected["caveat"]
     assert page.locator("#urgent").is_visible() == bool(rec["urgent"])
     for name, outcome in expected["outcomes"].items():
         card = page.locator(f'.outcome[data-outcome="{name}"]')
+        if "probability" not in outcome:
+            assert card.locator(".prob, .range, .interval").count() == 0, "a probability the API left out"
         if status == "ask_more":
             assert card.locator(".band").count() == 0, "no band while the result is not settled"
-            lo, hi = outcome["range"]
-            assert float(card.locator(".range").get_attribute("data-lo")) == pytest.approx(lo)
-            assert float(card.locator(".range").get_attribute("data-hi")) == pytest.approx(hi)
+            if "range" in outcome:
+                lo, hi = outcome["range"]
+                assert float(card.locator(".range").get_attribute("data-lo")) == pytest.approx(lo)
+                assert float(card.locator(".range").get_attribute("data-hi")) == pytest.approx(hi)
         else:
             assert card.locator(".band").get_attribute("data-band") == outcome["band"]
             assert card.locator(".band-text").inner_text().strip() == outcome["band_label"]
@@ -387,6 +402,10 @@ def test_empty_form_asks_more_with_next_questions_and_no_band(page: Any, server:
     assert page.locator(".band").count() == 0
     assert page.locator("#next-questions li").count() >= 1
     assert page.locator("#next-box").is_visible()
+    # Not settled: the tier it leans to, marked as such, never as the next step.
+    assert expected["recommendation"]["tier"] is None
+    expect(page.locator("#rec-tier .is-leaning")).to_be_visible()
+    assert "Not settled" in page.locator("#rec-tier").inner_text()
     assert "0" in page.locator("#interview").inner_text()
     assert page.evaluate("document.activeElement.id") == "result-h", "focus moves to the result heading"
     page.screenshot(path=str(artifacts / "result-ask-more-1280.png"), full_page=True)
@@ -440,6 +459,42 @@ def test_assessment_first_then_high_case_matches_the_api(page: Any, server: Any,
     assert no_horizontal_scroll(page), "the result page scrolls sideways at 360 px"
     page.screenshot(path=str(artifacts / "result-360.png"), full_page=True)
     assert not [e for e in page.console_errors if "Content Security Policy" in e]
+
+
+def test_result_card_shows_the_tier_and_no_probability_to_a_screener(page: Any, server: Any) -> None:
+    sign_in(page, server)
+    page.check("#consent")
+    page.check("#danger--no")
+    fill_case(page, HIGH)
+    body = submit(page, "high")
+    expected = replay(server, body)
+    rec = expected["recommendation"]
+    assert (rec["status"], rec["tier"]) == ("refer", "nrm"), "HIGH goes to a specialist assessment"
+    assert "probability" not in expected["outcomes"]["labour"], "screeners are not shown probabilities"
+    assert_result_matches(page, expected)
+    tier = page.locator("#rec-tier")
+    expect(tier).to_have_attribute("data-tier", "nrm")
+    assert "national referral mechanism" in tier.inner_text()
+    assert page.locator(".prob-value, .next-effect").count() == 0
+    assert "%" not in page.locator("#result").inner_text(), "no probability, as a number, anywhere on the card"
+    # The band words stay, beside the tier, and each language names the tier as the API does.
+    assert page.locator('.outcome[data-outcome="labour"] .band').get_attribute("data-band") == "high"
+    for lang in ("ru", "tg"):
+        page.select_option("#lang", lang)
+        translated = replay(server, body, lang=lang)["recommendation"]
+        expect(page.locator("#rec-tier .tier")).to_have_text(translated["tier_label"])
+        expect(page.locator("#rec-text")).to_have_text(translated["text"])
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "tg"])
+def test_the_submit_button_describes_signs_and_next_steps_not_risk(page: Any, server: Any, lang: str) -> None:
+    sign_in(page, server)
+    page.select_option("#lang", lang)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    label = page.locator("#submit").inner_text().lower()
+    assert label.strip()
+    for word in ("risk", "риск", "хатар"):
+        assert word not in label, (lang, label)
 
 
 def test_all_no_case_matches_the_api(page: Any, server: Any) -> None:

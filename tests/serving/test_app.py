@@ -69,6 +69,7 @@ def test_not_ready_when_the_database_is_unreachable(client: TestClient) -> None:
 
 
 # ---------------------------------------------------------------------------- reload
+@pytest.mark.parametrize("settings_overrides", [{"show_probabilities_to_screeners": True}])  # compares probabilities
 def test_reload_switches_to_the_new_champion(client: TestClient, keys: dict[str, str], model_box: ModelBox) -> None:
     before = screen(client, keys)
     model_box.current = registered("2", seed=5)

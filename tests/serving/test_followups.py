@@ -167,6 +167,7 @@ def correct(client: TestClient, keys: dict[str, str], sid: str, body: dict[str, 
     return client.post(f"/v1/screenings/{sid}/corrections", json=body, headers=auth(keys, "screener"))
 
 
+@pytest.mark.parametrize("settings_overrides", [{"show_probabilities_to_screeners": True}])  # compares probabilities
 def test_corrections_keep_the_original(client: TestClient, keys: dict[str, str], db_url: str) -> None:
     first = screen(client, keys)
     sid = first["screening_id"]
@@ -248,6 +249,7 @@ def test_read_one_screening_roles(client: TestClient, keys: dict[str, str]) -> N
     assert "NRM-2026-0042" not in str(record)
 
 
+@pytest.mark.parametrize("settings_overrides", [{"show_probabilities_to_screeners": True}])  # compares probabilities
 def test_list_screenings_with_decisions_paged(client: TestClient, keys: dict[str, str]) -> None:
     bodies = [screen(client, keys) for _ in range(5)]
     decide(client, keys, bodies[1]["screening_id"], {"decision": "needs_more_information", "reason": "other"})

@@ -22,6 +22,9 @@ Q = load_questionnaire()
 RETURNEE_QUESTIONS = [f.id for f in Q.applicable("returnee")]
 """What the example case (a returned migrant) may be asked."""
 URL = "/v1/screenings"
+SHOW = [{"show_probabilities_to_screeners": True}]
+"""Settings for tests that compare the probabilities: screeners see them only with this setting."""
+PROBABILITY_KEYS = {"probability", "interval", "range", "threshold"}
 
 
 def post(client: TestClient, keys: dict[str, str], body: Any, role: str = "screener", **kwargs: Any) -> Any:
@@ -47,15 +50,16 @@ def test_screening_returns_the_described_case_and_logs_it(
     case = example()
     codes = engine.encode({**case["answers"], **case["context"], **case["audit"]})
     assessment = engine.assess(codes, Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]))
-    expected = engine.describe(assessment, lang="en")
+    # The screener's view: no probability of either type of exploitation, by default.
+    expected = engine.describe(assessment, lang="en", probabilities=False)
     assert {k: body[k] for k in expected} == expected
     assert set(body) == {*expected, "screening_id", "created_at", "model"}
     assert body["model"] == {"name": "tarozu-screening", "version": "1"}
     assert set(body["outcomes"]) == {"labour", "sexual"}
     labour = body["outcomes"]["labour"]
     assert labour["band"] in ("low", "medium", "high")
-    assert labour["interval"][0] <= labour["probability"] <= labour["interval"][1]
-    assert labour["range"][0] <= labour["range"][1]
+    assert not PROBABILITY_KEYS & set(labour)
+    assert set(labour["explanation"]) == {"contributions"}
     reasons = labour["explanation"]["contributions"]
     assert [abs(r["contribution"]) for r in reasons] == sorted((abs(r["contribution"]) for r in reasons), reverse=True)
     # only the evidence given: the three answers and the recorded context, migrant_status in the base
@@ -73,18 +77,62 @@ def test_screening_returns_the_described_case_and_logs_it(
         "status",
         "status_label",
         "refer",
+        "tier",
+        "tier_label",
+        "leaning_tier",
+        "leaning_tier_label",
         "urgent",
         "settled",
         "flip_chance",
         "text",
     }
     assert body["recommendation"]["urgent"] is False
+    assert (body["recommendation"]["tier"], body["recommendation"]["leaning_tier"]) == (
+        assessment.tier,
+        assessment.leaning_tier,
+    )
     assert body["interview"]["answered"] == 3
-    assert all(set(n) == {"indicator", "question", "if_yes", "if_no", "effect"} for n in body["next_questions"])
+    assert all(set(n) == {"indicator", "question", "effect"} for n in body["next_questions"])
     assert "does not replace" in body["caveat"]
     assert count_rows(db_url, "screenings") == 1
 
 
+@pytest.mark.parametrize("settings_overrides", SHOW)
+def test_with_the_setting_the_screener_sees_the_probabilities(
+    client: TestClient, keys: dict[str, str], db_url: str
+) -> None:
+    body = screen(client, keys)
+    engine = ScreeningEngine(registered().model)
+    case = example()
+    codes = engine.encode({**case["answers"], **case["context"], **case["audit"]})
+    assessment = engine.assess(codes, Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]))
+    expected = engine.describe(assessment, lang="en")
+    assert {k: body[k] for k in expected} == expected
+    labour = body["outcomes"]["labour"]
+    assert set(labour) >= PROBABILITY_KEYS
+    assert labour["interval"][0] <= labour["probability"] <= labour["interval"][1]
+    assert labour["range"][0] <= labour["range"][1]
+    assert all(set(n) == {"indicator", "question", "if_yes", "if_no", "effect"} for n in body["next_questions"])
+
+
+def test_the_audit_log_keeps_the_probabilities_and_the_tier_the_screener_was_not_shown(
+    client: TestClient, keys: dict[str, str], db_url: str
+) -> None:
+    import orjson
+
+    body = screen(client, keys, danger="yes")
+    assert "probability" not in body["outcomes"]["labour"]
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        (result,) = conn.execute("SELECT result FROM screenings").fetchone()
+    logged = orjson.loads(result)
+    assert 0.0 < logged["outcomes"]["labour"]["probability"] < 1.0
+    assert logged["outcomes"]["labour"]["interval"][0] <= logged["outcomes"]["labour"]["probability"]
+    # danger yes: a specialist assessment, at once
+    assert (logged["tier"], logged["leaning_tier"], logged["status"]) == ("nrm", "nrm", "refer")
+    assert body["recommendation"]["tier"] == "nrm"
+
+
+@pytest.mark.parametrize("settings_overrides", SHOW)
 def test_texts_follow_the_language(client: TestClient, keys: dict[str, str]) -> None:
     en = screen(client, keys, lang="en")
     ru = screen(client, keys, lang="ru")
@@ -93,6 +141,7 @@ def test_texts_follow_the_language(client: TestClient, keys: dict[str, str]) -> 
     assert en["caveat"] != ru["caveat"]
 
 
+@pytest.mark.parametrize("settings_overrides", SHOW)
 def test_a_strong_indicator_raises_the_labour_risk(client: TestClient, keys: dict[str, str]) -> None:
     def p(answer: str) -> float:
         body = screen(client, keys, answers={"documents_withheld": answer})
@@ -130,6 +179,7 @@ def test_interview_setting_is_accepted_and_logged_in_the_audit(
     assert {k: audit[k] for k in setting} == setting
 
 
+@pytest.mark.parametrize("settings_overrides", SHOW)
 def test_questions_left_out_are_not_asked_and_no_evidence(client: TestClient, keys: dict[str, str]) -> None:
     body = screen(client, keys, answers={}, context={"migrant_status": "returnee"}, not_asked_reasons={})
     for outcome in body["outcomes"].values():
@@ -159,6 +209,7 @@ def test_case_ref_is_stored_only_as_its_hmac(client: TestClient, keys: dict[str,
             assert secret_ref.encode() not in file.read_bytes()
 
 
+@pytest.mark.parametrize("settings_overrides", SHOW)
 def test_logged_row_holds_answers_outputs_and_who(client: TestClient, keys: dict[str, str], db_url: str) -> None:
     import orjson
 
@@ -187,6 +238,10 @@ def test_logged_row_holds_answers_outputs_and_who(client: TestClient, keys: dict
     assert result["outcomes"]["labour"]["contributions"] == explained
     assert result["status"] == body["recommendation"]["status"]
     assert result["refer"] is body["recommendation"]["refer"] is bool(row["refer"])
+    assert (result["tier"], result["leaning_tier"]) == (
+        body["recommendation"]["tier"],
+        body["recommendation"]["leaning_tier"],
+    )
     assert result["interview"] == {k: v for k, v in body["interview"].items() if k != "text"}
     assert result["next_questions"] == [n["indicator"] for n in body["next_questions"]]
     assert (result["consent"], result["danger"]) == (True, "no")
@@ -194,6 +249,7 @@ def test_logged_row_holds_answers_outputs_and_who(client: TestClient, keys: dict
     assert result["not_asked_reasons"] == {"sexual_violence": "not_safe_here", **family_only}
 
 
+@pytest.mark.parametrize("settings_overrides", SHOW)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     answers=st.dictionaries(
