@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serving.cmd", "start the scoring API and web page"),
     "keys": ("serving.keys_cmd", "create, list and revoke API keys"),
     "audit-log": ("serving.audit_log_cmd", "verify the audit log's hash chain"),
+    "model": ("serving.model_cmd", "withdraw or reinstate the served model (the stop procedure)"),
 }
 
 

@@ -28,6 +28,7 @@ from serving.openapi import install_openapi
 from serving.routes import admin, audit, meta, mlflow, screenings, web
 from serving.settings import Settings, get_settings
 from serving.state import LoadedModel, ModelLoader, Services, registry_loader
+from serving.withdrawal import WithdrawalRefresher, load_withdrawals
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ Risk-screening decision support for counter-trafficking work. A positive screen 
 
 Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. Roles: screener
 (score, decide, correct), specialist (outcomes), reviewer (read screenings),
-data-scientist (reload the model, read everything), admin (keys).
+data-scientist (bulk scoring, reload the model, read everything), admin (keys; withdraw
+and reinstate the model: the stop procedure).
 
 Every error is `{"error": {"code", "message", "field", "value", "allowed"}}`, except
 `/invocations`, which answers like MLflow's scoring server.
@@ -70,7 +72,10 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
                 model=loaded,
                 hmac_key=settings.hmac_secret.get_secret_value().encode("utf-8"),
             )
+            services.withdrawals = load_withdrawals(engine)  # a withdrawal survives restarts
             services.background.append(asyncio.create_task(keys.run_refresher()))
+            refresher = WithdrawalRefresher(services, settings.key_cache_seconds)
+            services.background.append(asyncio.create_task(refresher.run()))
             app.state.services = services
             if settings.gc_freeze:
                 gc.collect()

@@ -1,7 +1,8 @@
 """The append-only audit log: one hash chain, a group-commit writer, and its verifier.
 
-Every audit event (a screening, a decision, an outcome, a correction, a bulk scoring call) is a
-row with a ``seq`` unique across the audit tables, the ``hash`` of the previous event (``prev_hash``)
+Every audit event (a screening, a decision, an outcome, a correction, a bulk scoring call, a
+withdrawal or reinstatement of the model) is a row with a ``seq`` unique across the audit
+tables, the ``hash`` of the previous event (``prev_hash``)
 and its own ``hash = sha256(canonical JSON of the row's content + prev_hash)``. The
 ``chain_head`` row holds the last ``seq`` and hash, so that a truncated tail is detected too.
 
@@ -310,6 +311,22 @@ class AppendBulkScoring(Operation):
         tx.flush()
         row = {**self.row, "created_at": now()}
         tx.insert("bulk_scorings", [_append("bulk_scorings", row, chain)])
+        return row
+
+
+@dataclass
+class AppendModelEvent(Operation):
+    """A withdrawal or reinstatement of a model version (409 if it changes nothing)."""
+
+    row: dict[str, Any]
+
+    def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
+        from serving.withdrawal import check_transition
+
+        tx.flush()
+        check_transition(tx.conn, self.row)
+        row = {**self.row, "created_at": now()}
+        tx.insert("model_events", [_append("model_events", row, chain)])
         return row
 
 

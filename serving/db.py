@@ -5,8 +5,8 @@ SQLite by default (WAL, ``synchronous=FULL``, foreign keys on, write transaction
 URL says so. The schema is created and upgraded only by the migrations in
 ``serving/migrations/``; :data:`metadata` mirrors them and a test checks that they agree.
 
-The audit tables (``screenings``, ``decisions``, ``outcomes``, ``corrections``, ``bulk_scorings``)
-are append-only and form one hash chain in ``seq`` order (see :mod:`serving.auditlog`).
+The audit tables (``screenings``, ``decisions``, ``outcomes``, ``corrections``, ``bulk_scorings``,
+``model_events``) are append-only and form one hash chain in ``seq`` order (see :mod:`serving.auditlog`).
 """
 
 from __future__ import annotations
@@ -131,6 +131,19 @@ bulk_scorings = Table(
 """One row per bulk call (``/invocations``, ``:batch``): bulk scoring is not screening, so its cases
 are not screenings; the call is logged with its row count and the SHA-256 of the body scored."""
 
+model_events = Table(
+    "model_events",
+    metadata,
+    *_event_columns(),
+    Column("action", String(16), nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    *_chain_columns(),
+)
+"""The stop procedure: an admin withdraws a model version (nothing is scored with it) or reinstates
+it; the latest event of a version is its state, so a withdrawal survives restarts."""
+
 chain_head = Table(
     "chain_head",
     metadata,
@@ -151,7 +164,9 @@ api_keys = Table(
     Column("dev", Boolean, nullable=False),
 )
 
-AUDIT_TABLES: dict[str, Table] = {t.name: t for t in (screenings, decisions, outcomes, corrections, bulk_scorings)}
+AUDIT_TABLES: dict[str, Table] = {
+    t.name: t for t in (screenings, decisions, outcomes, corrections, bulk_scorings, model_events)
+}
 
 
 def normalise_url(url: str) -> str:

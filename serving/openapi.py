@@ -20,6 +20,7 @@ from serving.schemas import (
     DecisionRequest,
     InvocationRecord,
     KeyCreate,
+    ModelEventRequest,
     OutcomeRequest,
     ScreeningRequest,
 )
@@ -32,6 +33,7 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
     OutcomeRequest,
     CorrectionRequest,
     KeyCreate,
+    ModelEventRequest,
 )
 REF = "#/components/schemas/{model}"
 CSV_EXAMPLE = (

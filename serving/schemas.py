@@ -600,6 +600,27 @@ class KeyCreated(KeyInfo):
     key: str = Field(description="Shown once; only its SHA-256 is stored.")
 
 
+class ModelEventRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "a miss-rate disparity for women found in the field audit"}]},
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=TEXT_MAX_CHARS,
+        description="Why: shown to every caller while the model is withdrawn, so no names or other identifiers.",
+    )
+
+
+class ModelEvent(BaseModel):
+    action: Literal["withdraw", "reinstate"]
+    model: ModelRef
+    reason: str
+    created_at: str
+    role: str
+    key_id: str
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 
@@ -608,6 +629,9 @@ class Ready(BaseModel):
     status: Literal["ready", "not_ready"]
     model: ModelRef | None
     database: Literal["ok", "unreachable"]
+    withdrawal: dict[str, Any] | None = Field(
+        default=None, description="When the served model was withdrawn: when, by which key, why, how to resume."
+    )
 
 
 # ---------------------------------------------------------------------------- errors

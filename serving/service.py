@@ -21,6 +21,7 @@ from serving.errors import InvocationError
 from serving.keys import Principal
 from serving.records import case_ref_hmac, group_values
 from serving.state import LoadedModel, Services
+from serving.withdrawal import ensure_not_withdrawn
 
 BATCH_CHUNK = 200
 
@@ -31,8 +32,11 @@ _AUDIT = tuple(f.id for f in _Q.audit)
 
 
 def serving_model(services: Services) -> LoadedModel:
-    """The model to score with, read once (a reload cannot mix versions within a request)."""
-    return services.model
+    """The model to score with, read once (a reload cannot mix versions within a request); 503 if an
+    admin withdrew it (the stop procedure)."""
+    loaded = services.model
+    ensure_not_withdrawn(services, loaded)
+    return loaded
 
 
 def _dumps(value: Any) -> str:
@@ -140,7 +144,7 @@ def _case_row(
 
 async def screen_one(case: Any, *, services: Services, principal: Principal) -> bytes:
     """Score, explain and log one case; the response body, once the log row is committed."""
-    loaded = services.model
+    loaded = serving_model(services)
     scorer = loaded.scorer
     values = _values(case)
     answers, context, audit = values

@@ -57,5 +57,7 @@ class Services:
     loader: ModelLoader
     model: LoadedModel
     hmac_key: bytes
+    withdrawals: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """Withdrawn model versions (name, version) and what each withdrawal says; replaced, never mutated."""
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: list[asyncio.Task[Any]] = field(default_factory=list)

@@ -1,4 +1,5 @@
-"""Administration: switch to the current champion, and manage API keys."""
+"""Administration: switch to the current champion, withdraw or reinstate it (the stop procedure),
+and manage API keys."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from pipeline.registry import BrokenModelError, NoChampionError
+from serving.auditlog import AppendModelEvent
 from serving.deps import Admin, DataScientist
 from serving.errors import ServiceUnavailableError, error_responses, json_response
 from serving.keys import create_key, list_keys, revoke_key
 from serving.openapi import json_body
 from serving.parsing import parse_json
-from serving.schemas import KeyCreate, KeyCreated, KeyInfo, ReloadResponse
+from serving.schemas import KeyCreate, KeyCreated, KeyInfo, ModelEvent, ModelEventRequest, ReloadResponse
 from serving.state import LoadedModel
+from serving.withdrawal import REINSTATE, WITHDRAW, load_withdrawals
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])
 logger = logging.getLogger(__name__)
@@ -81,3 +84,59 @@ async def delete_key(key_id: Annotated[str, Path(min_length=1, max_length=32)], 
     info = await asyncio.to_thread(revoke_key, caller.services.engine, key_id)
     await caller.services.keys.refresh()
     return json_response(info)
+
+
+async def _model_event(request: Request, caller: Admin, action: str) -> Response:
+    body = parse_json(await request.body(), ModelEventRequest, request.headers.get("content-type"))
+    loaded = caller.services.model
+    row = {
+        "role": caller.principal.role,
+        "key_id": caller.principal.key_id,
+        "action": action,
+        "model_name": loaded.registered.name,
+        "model_version": str(loaded.registered.version),
+        "reason": body.reason,
+    }
+    stored = await caller.services.writer.submit(AppendModelEvent(row))
+    caller.services.withdrawals = await asyncio.to_thread(load_withdrawals, caller.services.engine)
+    logger.warning("model %s version %s: %s by key %s", row["model_name"], row["model_version"], action, row["key_id"])
+    return json_response(
+        {
+            "action": action,
+            "model": loaded.ref,
+            "reason": stored["reason"],
+            "created_at": stored["created_at"],
+            "role": stored["role"],
+            "key_id": stored["key_id"],
+        },
+        201,
+    )
+
+
+@router.post(
+    "/model:withdraw",
+    status_code=201,
+    response_model=ModelEvent,
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422, 503),
+    openapi_extra=json_body(ModelEventRequest),
+    summary="Withdraw the served model: the stop procedure",
+    description="Logs the withdrawal of the model version being served (in the audit log, so it survives "
+    "restarts and reaches every API process within the key refresh interval). While it is withdrawn every "
+    "scoring route answers 503 model_withdrawn saying when, by which key, why and how to resume, and /ready "
+    "is not ready. The reason is shown to every caller: no names. 409 if it is already withdrawn.",
+)
+async def withdraw_model(request: Request, caller: Admin) -> Response:
+    return await _model_event(request, caller, WITHDRAW)
+
+
+@router.post(
+    "/model:reinstate",
+    status_code=201,
+    response_model=ModelEvent,
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422, 503),
+    openapi_extra=json_body(ModelEventRequest),
+    summary="Reinstate the withdrawn model: scoring resumes",
+    description="Logs the reinstatement of the served model version; 409 if it is not withdrawn.",
+)
+async def reinstate_model(request: Request, caller: Admin) -> Response:
+    return await _model_event(request, caller, REINSTATE)

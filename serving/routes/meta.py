@@ -27,6 +27,7 @@ from serving.schemas import (
     Ready,
 )
 from serving.state import LoadedModel
+from serving.withdrawal import withdrawal_of
 
 router = APIRouter(tags=["questionnaire and model"])
 
@@ -169,7 +170,12 @@ def _database_ok(engine: Engine) -> None:
 @router.get(
     "/ready",
     response_model=Ready,
-    responses={503: {"model": Ready, "description": "Not ready: no model, or the database is unreachable."}},
+    responses={
+        503: {
+            "model": Ready,
+            "description": "Not ready: no model, the database is unreachable, or the model was withdrawn.",
+        }
+    },
     summary="Readiness: model loaded and audit database reachable",
 )
 async def ready(services: ServicesDep) -> Response:
@@ -179,6 +185,9 @@ async def ready(services: ServicesDep) -> Response:
     except Exception:
         database = "unreachable"
     model = services.model.ref if services.model is not None else None
-    ok = database == "ok" and model is not None and services.writer.running
+    withdrawal = withdrawal_of(services, services.model) if services.model is not None else None
+    ok = database == "ok" and model is not None and services.writer.running and withdrawal is None
     body = {"status": "ready" if ok else "not_ready", "model": model, "database": database}
+    if withdrawal is not None:
+        body["withdrawal"] = withdrawal
     return json_response(body, 200 if ok else 503)
