@@ -714,7 +714,8 @@ def audit_model(
     attributes = tuple(attributes) if attributes is not None else default_attributes()
     scores = model_scores(model, frame)
     outcomes = tuple(model.outcome_names)
-    thresholds = {o: float(model.outcomes[o].threshold) for o in outcomes}
+    # "Would refer" is what a settled screening refers: the support tier or above (models.referral).
+    thresholds = {o: float(model.outcomes[o].referral["support"]) for o in outcomes}
     groupings = [grouping(frame, a, reference=reference, settings=settings) for a in attributes]
     has_truth = all(TRUTH[o] in frame.columns for o in outcomes)
     sections = {OBSERVED: {o: LABELS[o] for o in outcomes}}

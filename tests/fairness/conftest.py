@@ -27,7 +27,14 @@ def make_model(*, threshold: float | dict[str, float] = 0.05) -> ScreeningModel:
         tables.append(table)
     thresholds = threshold if isinstance(threshold, dict) else dict.fromkeys(OUTCOMES, threshold)
     outcomes = {
-        name: OutcomeModel(base_value=-4.0, contributions=list(tables), threshold=thresholds[name], high_threshold=0.5)
+        # The support tier (what a settled screening refers, and what the audit judges) at the threshold.
+        name: OutcomeModel(
+            base_value=-4.0,
+            contributions=list(tables),
+            threshold=thresholds[name],
+            high_threshold=max(0.5, thresholds[name]),
+            referral={"information": thresholds[name], "support": thresholds[name], "nrm": max(0.5, thresholds[name])},
+        )
         for name in OUTCOMES
     }
     return ScreeningModel(

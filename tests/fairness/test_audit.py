@@ -39,7 +39,10 @@ def test_audit_tables_equal_fairlearn_metric_frame(model) -> None:
     audit = audit_model(model=model, frame=frame, n_boot=0, attributes=["region"])
     p = model.predict_proba(model.encoder.transform(frame).to_numpy())["labour"]
     theirs = metric_frame(
-        y=frame["is_labour"].to_numpy(), p=p, groups=frame["region"], threshold=model.outcomes["labour"].threshold
+        y=frame["is_labour"].to_numpy(),
+        p=p,
+        groups=frame["region"],
+        threshold=model.outcomes["labour"].referral["support"],
     ).by_group
     table = audit.observed.table("region", "labour")
     assert {g.group for g in table.groups} == set(theirs.index)

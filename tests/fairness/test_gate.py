@@ -21,7 +21,7 @@ def frame() -> pd.DataFrame:
 
 def _flagged(model, frame: pd.DataFrame, outcome: str = "labour") -> np.ndarray:
     p = model.predict_proba(model.encoder.transform(frame).to_numpy())[outcome]
-    return p >= model.outcomes[outcome].threshold
+    return p >= model.outcomes[outcome].referral["support"]
 
 
 def test_gate_passes_a_fair_model(model, frame) -> None:
