@@ -583,7 +583,12 @@
       if (e.code === "child_protection" || id === "age_band") return t("child_stop");
       return t("err_422", { field: fieldLabel(e.field) || "?" });
     }
-    if (s === 503) return t("err_503");
+    if (s === 503) {
+      // The stop procedure: the server says when the model was withdrawn, by whom, why and how to resume.
+      const e = (err.body && err.body.error) || {};
+      if (e.code === "model_withdrawn" && e.message) return e.message;
+      return t("err_503");
+    }
     return t("err_500");
   }
 
