@@ -144,6 +144,7 @@ def main(*, work: str | None = None) -> dict[str, Any]:
     engine = make_engine(env["TAROZU_DATABASE_URL"])
     run_migrations(engine)
     key = create_key(engine, role="screener", label="benchmark")["key"]
+    bulk_key = create_key(engine, role="data-scientist", label="benchmark")["key"]  # bulk scoring
     engine.dispose()
 
     t_port, m_port = free_port(), free_port()
@@ -201,14 +202,16 @@ def main(*, work: str | None = None) -> dict[str, Any]:
                 )
             )
         best = {k: max(v, key=lambda r: r["rps"]) for k, v in runs.items()}
-        batch = {"cases": [CASE] * 1000}
+        bulk_case = {k: v for k, v in CASE.items() if k not in ("screener_assessment", "case_ref")}
+        batch = {"cases": [bulk_case] * 1000}
+        bulk_auth = {**auth, "Authorization": f"Bearer {bulk_key}"}
         with httpx.Client(timeout=60) as client:
             url = f"http://127.0.0.1:{t_port}/v1/screenings:batch"
-            client.post(url, json=batch, headers=auth)
+            client.post(url, json=batch, headers=bulk_auth)
             times = []
             for _ in range(5):
                 t0 = time.perf_counter()
-                r = client.post(url, json=batch, headers=auth)
+                r = client.post(url, json=batch, headers=bulk_auth)
                 times.append(time.perf_counter() - t0)
                 r.raise_for_status()
             server_ms = r.headers.get("server-timing", "")
