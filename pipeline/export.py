@@ -24,6 +24,7 @@ from models.questionnaire import load_questionnaire
 from pipeline.cli import CommandError
 from pipeline.data.anonymity import anonymity_report
 from pipeline.data.schema import validate_frame, write_frame
+from pipeline.fairness.log_audit import FOLLOW_UP_RATE, in_follow_up_sample
 from serving.records import flat_values
 
 FORMATS = ("tarozu", "htcds")
@@ -36,9 +37,10 @@ OTHER_FINDINGS_NOTE = (
     "trafficked (0, 0) like 'none', and counted apart from it in the report's outcome counts."
 )
 SELECTIVE_LABELS = (
-    "Selective labels: outcomes exist only for referred people. Of {screened} screenings, {referred} were "
-    "referred and {with_outcome} have a known outcome; {unreferred} unreferred screenings have no outcome "
-    "and are not in this data."
+    "Selective labels: outcomes exist mostly for referred people. Of {screened} screenings, {referred} were "
+    "referred and {with_outcome} have a known outcome, {follow_up} of them from the random follow-up of "
+    "unreferred people (rate {follow_up_rate:g}); the other unreferred screenings have no outcome and are not "
+    "in this data."
 )
 
 
@@ -55,11 +57,18 @@ def screenings_with_outcomes(
         yield full
 
 
-def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The Tarozu frame of screenings with a known outcome, and the counts behind it."""
+def export_frame(
+    screenings: list[dict[str, Any]], *, follow_up_rate: float = FOLLOW_UP_RATE
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The Tarozu frame of screenings with a known outcome, and the counts behind it.
+
+    ``follow_up`` counts the exported unreferred people of the random follow-up sample
+    (:func:`pipeline.fairness.log_audit.in_follow_up_sample`): the only outcomes that say how
+    many victims the screening missed, and what lets training on this data be registered.
+    """
     q = load_questionnaire()
     rows = []
-    referred = 0
+    referred = follow_up = 0
     by_outcome = dict.fromkeys(OUTCOME_LABELS, 0)
     for s in screenings:
         decision = (s.get("decision") or {}).get("decision")
@@ -70,6 +79,7 @@ def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[s
         flat = flat_values(s["current"])
         row: dict[str, Any] = {f.id: f.normalise(flat.get(f.id)) for f in q.all_fields}
         row["is_labour"], row["is_sexual"] = OUTCOME_LABELS[outcomes[-1]]
+        follow_up += decision != "referred" and in_follow_up_sample(str(s["screening_id"]), follow_up_rate)
         by_outcome[outcomes[-1]] += 1
         rows.append(row)
     counts: dict[str, Any] = {
@@ -77,6 +87,8 @@ def export_frame(screenings: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[s
         "referred": referred,
         "with_outcome": len(rows),
         "unreferred": len(screenings) - referred,
+        "follow_up": follow_up,
+        "follow_up_rate": follow_up_rate,
         "outcomes": by_outcome,
     }
     if not rows:
@@ -106,6 +118,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
     parser.add_argument("--out", required=True, help="output file (tarozu: .parquet or .csv; htcds: .csv or .json)")
     parser.add_argument(
+        "--follow-up-rate",
+        type=float,
+        default=FOLLOW_UP_RATE,
+        help=f"rate of the random follow-up of unreferred people, as in the field protocol (default {FOLLOW_UP_RATE})",
+    )
+    parser.add_argument(
         "--k", type=int, default=11, help="k for the k-anonymity report of --format tarozu (default 11, CTDC's rule)"
     )
 
@@ -115,8 +133,11 @@ def run(args: argparse.Namespace) -> int:
         from pipeline import htcds
 
         return htcds.run(args)
+    rate = getattr(args, "follow_up_rate", FOLLOW_UP_RATE)
+    if not 0 < rate <= 1:
+        raise CommandError(f"--follow-up-rate must be above 0 and at most 1 (a share, e.g. 0.05), not {rate}")
     screenings = list(screenings_with_outcomes(database_url=args.database_url, start=args.start, end=args.end))
-    frame, counts = export_frame(screenings)
+    frame, counts = export_frame(screenings, follow_up_rate=rate)
     out = write_frame(frame, args.out)
     anonymity = anonymity_report(frame, k=args.k)
     report = {

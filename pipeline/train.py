@@ -57,6 +57,13 @@ CASE_FILES_NOTE = (
     "the data's missingness, so no cut-interview copies are added (on the CTDC file they cost 0.008 "
     "AUROC on the test split, 0.813 -> 0.805)."
 )
+FEEDBACK_LOOP_NOTE = (
+    "Field data without outcomes from the random follow-up of unreferred people: its labels exist only "
+    "for people an earlier screening referred. A model trained on it learns that the people it did not "
+    "refer are never victims, and would refer such people even less next time (a feedback loop). The run "
+    "is analysis only and is not registered. Follow up a random sample of unreferred people "
+    "(docs/responsible-use.md), then export again with tarozu export --from-log."
+)
 RESEARCH_NOTE = (
     "Research run: analysis only. Logged to MLflow with tarozu.research=true and never registered, whatever the data."
 )
@@ -218,6 +225,9 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             dataset = load_data(config, work_dir=work)
             frame = dataset.frame
             victims_only = dataset.identified_victims_only
+            loop = referred_only(dataset)
+            if loop:
+                console.print(f"[yellow]note:[/] {FEEDBACK_LOOP_NOTE}")
             say(f"{len(frame):,} rows from {dataset.source} ({dataset.layout}), digest {dataset.digest[:12]}")
             if victims_only:
                 console.print(f"[yellow]note:[/] {CTDC_NOTE}")
@@ -319,6 +329,8 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             if victims_only:
                 notes[:0] = [CTDC_NOTE, CASE_FILES_NOTE]
             notes += _selective_label_notes(dataset)
+            if loop:
+                notes.insert(0, FEEDBACK_LOOP_NOTE)
             data_summary = {
                 "source": dataset.source,
                 "layout": dataset.layout,
@@ -361,7 +373,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 fits=fits,
                 splits=splits,
                 codes=codes,
-                register=not victims_only,
+                register=not victims_only and not loop,
                 fairness=fairness,
             )
             say(
@@ -432,6 +444,21 @@ def audit_test_split(model: ScreeningModel, test: pd.DataFrame, config: TrainCon
 
 def _questionnaire_version() -> str:
     return load_questionnaire().version
+
+
+def referred_only(dataset: Dataset) -> bool:
+    """Field data whose export holds no outcome from the random follow-up of unreferred people.
+
+    An export without its report (``<file>.report.json``) cannot show a follow-up, so it counts as
+    referred people only.
+    """
+    if "field" not in dataset.source.split("+"):
+        return False
+    report = Path(f"{dataset.path}.report.json")
+    if not report.exists():
+        return True
+    counts = json.loads(report.read_text(encoding="utf-8")).get("counts", {})
+    return int(counts.get("follow_up", 0)) == 0
 
 
 def _selective_label_notes(dataset: Dataset) -> list[str]:

@@ -96,6 +96,41 @@ def test_ctdc_victims_only_data_is_trained_but_never_registered(mlflow_home):  #
     assert registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER) is None
 
 
+@pytest.mark.parametrize("follow_up", [None, 0, 40])
+def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore[no-untyped-def]
+    mlflow_home, small_frame, follow_up
+):
+    """The feedback loop (AI Act Art. 15): outcomes exist only for people an earlier model referred;
+    a model trained on them alone would refer the unreferred kind of person even less. Only outcomes
+    from the random follow-up of unreferred people let such a run register."""
+    import json
+
+    from pipeline import registry
+    from pipeline.data.schema import write_frame
+    from pipeline.train import FEEDBACK_LOOP_NOTE, train
+
+    field = small_frame.head(6000).drop(columns=["true_labour", "true_sexual", "p_labour", "p_sexual"])
+    path = write_frame(field, mlflow_home / "field.parquet")
+    if follow_up is not None:  # the export's report beside the file
+        report = {"counts": {"follow_up": follow_up, "follow_up_rate": 0.05}, "selective_labels": "..."}
+        Path(f"{path}.report.json").write_text(json.dumps(report), encoding="utf-8")
+    config = load_config()
+    config = _small(config).model_copy(
+        update={"data": config.data.model_copy(update={"source": "file", "path": str(path)})}
+    )
+    result = train(config, work_dir=mlflow_home / "data")
+    caveats = " ".join(result.card["caveats_and_recommendations"])
+    registered = registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER)
+    if follow_up:
+        assert result.version is not None
+        assert registered is not None
+        assert FEEDBACK_LOOP_NOTE not in caveats
+    else:
+        assert result.version is None
+        assert registered is None
+        assert FEEDBACK_LOOP_NOTE in caveats
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
