@@ -108,6 +108,7 @@
       err_413: "The request is too large.",
       err_422: "The server did not accept this: {field}. Check it and try again; your answers are kept.",
       err_503: "The service is temporarily unavailable; nothing was saved. Try again in a moment.",
+      err_withdrawn: "Scoring is stopped: an administrator withdrew the model. Nothing was saved. Screen without the tool and tell your supervisor. Details:",
       err_500:
         "Something went wrong on the server; nothing was saved. Try again, and report it if it keeps happening.",
       err_questionnaire: "The questionnaire could not be loaded.",
@@ -247,6 +248,7 @@
       err_413: "Запрос слишком большой.",
       err_422: "Сервер не принял: {field}. Проверьте и попробуйте ещё раз; ваши ответы сохранены.",
       err_503: "Сервис временно недоступен; ничего не сохранено. Попробуйте чуть позже.",
+      err_withdrawn: "Оценка остановлена: администратор отозвал модель. Ничего не сохранено. Проводите беседу без инструмента и сообщите руководителю. Подробности:",
       err_500:
         "На сервере произошла ошибка; ничего не сохранено. Попробуйте ещё раз и сообщите, если ошибка повторяется.",
       err_questionnaire: "Не удалось загрузить опросник.",
@@ -386,6 +388,7 @@
       err_413: "Дархост хеле калон аст.",
       err_422: "Сервер инро қабул накард: {field}. Санҷед ва боз кӯшиш кунед; ҷавобҳои Шумо нигоҳ дошта шудаанд.",
       err_503: "Хизматрасонӣ муваққатан дастнорас аст; ҳеҷ чиз сабт нашуд. Каме баъд боз кӯшиш кунед.",
+      err_withdrawn: "Арзёбӣ қатъ шуд: маъмур моделро бозхонд. Ҳеҷ чиз сабт нашуд. Суҳбатро бе абзор гузаронед ва ба роҳбаратон хабар диҳед. Тафсилот:",
       err_500:
         "Дар сервер хатогӣ рух дод; ҳеҷ чиз сабт нашуд. Боз кӯшиш кунед ва агар такрор шавад, хабар диҳед.",
       err_questionnaire: "Саволномаро бор кардан нашуд.",
@@ -586,7 +589,7 @@
     if (s === 503) {
       // The stop procedure: the server says when the model was withdrawn, by whom, why and how to resume.
       const e = (err.body && err.body.error) || {};
-      if (e.code === "model_withdrawn" && e.message) return e.message;
+      if (e.code === "model_withdrawn") return t("err_withdrawn") + (e.message ? " " + e.message : "");
       return t("err_503");
     }
     return t("err_500");

@@ -660,3 +660,29 @@ def test_the_validation_notice_goes_once_a_field_trained_model_is_served(page: A
     sign_in(page, server)
     expect(page.locator("#form-h")).to_be_visible()
     expect(page.locator("#synthetic-notice")).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    ("lang", "stopped"),
+    [("en", "Scoring is stopped"), ("ru", "Оценка остановлена"), ("tg", "Арзёбӣ қатъ шуд")],
+)
+def test_a_withdrawn_model_stops_the_screening_in_the_screeners_language(
+    page: Any, server: Any, lang: str, stopped: str
+) -> None:
+    withdrawn = {
+        "error": {
+            "code": "model_withdrawn",
+            "message": "tarozu-screening version 1 was withdrawn by key k-admin: complaint under review.",
+        }
+    }
+    page.route("**/v1/screenings", lambda route: route.fulfill(status=503, json=withdrawn))
+    sign_in(page, server)
+    page.select_option("#lang", lang)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    page.check("#consent")
+    fill_case(page, HIGH)
+    page.check("#assessment--medium")
+    page.click("#submit")
+    expect(page.locator("#alert")).to_contain_text(stopped)
+    expect(page.locator("#alert")).to_contain_text("complaint under review")
+    assert page.locator("#result").is_hidden()

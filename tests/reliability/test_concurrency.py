@@ -27,7 +27,13 @@ TIME_LIMIT = 60.0
 def test_reload_under_load_drops_nothing_and_mixes_no_versions(
     tmp_path: Path, db_url: str, keys: dict[str, str]
 ) -> None:
-    server = LiveServer(db_url=db_url, log_path=tmp_path / "server.log", loader="alternate").start()
+    # Probabilities shown to screeners: they are what tells the two versions' answers apart.
+    server = LiveServer(
+        db_url=db_url,
+        log_path=tmp_path / "server.log",
+        loader="alternate",
+        extra_env={"TAROZU_SHOW_PROBABILITIES_TO_SCREENERS": "true"},
+    ).start()
     screener = {"X-API-Key": keys["screener"]}
     data_scientist = {"X-API-Key": keys["data-scientist"]}
     try:
