@@ -131,6 +131,9 @@ def model_info(loaded: LoadedModel) -> dict[str, Any]:
         outcomes[name] = {
             "threshold": o.threshold,
             "high_threshold": o.high_threshold,
+            # Lower bound of each referral tier's probability for this outcome (a person's tier is
+            # the highest over the outcomes; see models.referral).
+            "referral": dict(o.referral),
             "estimator": o.estimator,
             "bands": {
                 "low": [0.0, o.threshold],

@@ -120,6 +120,11 @@ def test_model_card(client: TestClient, keys: dict[str, str]) -> None:
     assert info["outcomes"]["labour"]["threshold"] == 0.2
     assert info["outcomes"]["labour"]["bands"]["medium"] == [0.2, 0.5]
     assert info["bands"] == ["low", "medium", "high"]
+    served = registered().model
+    for outcome in ("labour", "sexual"):
+        tiers = info["outcomes"][outcome]["referral"]
+        assert tiers == served.outcomes[outcome].referral
+        assert tiers["information"] <= tiers["support"] <= tiers["nrm"]
 
 
 @pytest.mark.parametrize("lang", ["en", "ru", "tg"])
