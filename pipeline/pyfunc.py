@@ -3,7 +3,9 @@
 The registered artifact is the JSON of a :class:`models.screening.ScreeningModel`; the
 wrapper encodes each input row and returns :meth:`models.engine.ScreeningEngine.flat` of
 it, the same records that Tarozu's ``/invocations`` returns, ``referral_tier`` included: batch users
-see the same decision rule as the API.
+see the same decision rule as the API. It scores through :class:`models.bulk.BulkScorer` (the
+engine's records as columns, vectorised), so ``tarozu score`` on one machine and on Spark
+(``mlflow.pyfunc.spark_udf`` of this model) run the same code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, Schema
 
+from models.bulk import BulkScorer, encode_frame
 from models.engine import ScreeningEngine
 from models.screening import ScreeningModel
 
@@ -39,12 +42,12 @@ class TarozuPyfunc(PythonModel):
     def load_context(self, context: Any) -> None:
         self.model = ScreeningModel.load(context.artifacts[ARTIFACT_KEY])
         self.scorer = ScreeningEngine(self.model)
+        self.bulk = BulkScorer(self.scorer)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         known = [c for c in frame.columns if c in set(self.model.fields)]
-        codes = input_frame_to_codes(self.model, frame[known])
-        return pd.DataFrame([self.scorer.flat(a) for a in self.scorer.assess_many(codes)])
+        return self.bulk.score(encode_frame(self.scorer, frame[known]))
 
 
 def signature_for(model: ScreeningModel) -> ModelSignature:

@@ -1,0 +1,66 @@
+"""Bulk scoring's columns are the engine's flat records, case for case, value for value."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
+
+from factories import make_model
+
+from models.bulk import BulkScorer, encode_frame, flat_names, records
+from models.engine import ScreeningEngine
+from models.questionnaire import QuestionnaireError
+from pipeline.pyfunc import input_frame_to_codes
+
+
+@pytest.fixture(scope="module")
+def engine() -> ScreeningEngine:
+    return ScreeningEngine(make_model(0))
+
+
+@pytest.fixture(scope="module")
+def cases(engine: ScreeningEngine) -> pd.DataFrame:
+    """Generated screenings: complete and partial interviews, every status, a few repeated."""
+    from pipeline.data.synthetic import generate
+
+    frame = generate(rows=400, seed=5)[list(engine.fields)]
+    return pd.concat([frame, frame.head(20)], ignore_index=True)
+
+
+def test_columns_equal_the_engines_records(engine: ScreeningEngine, cases: pd.DataFrame) -> None:
+    codes = input_frame_to_codes(engine.model, cases)
+    expected = [engine.flat(a) for a in engine.assess_many(codes)]
+    out = BulkScorer(engine).score(codes, chunk_rows=97)  # chunks do not change a value
+    assert list(out.columns) == flat_names(engine) == list(expected[0])
+    assert records(out) == expected
+    # the cases cover what the comparison must cover
+    assert {r["status"] for r in expected} == {"refer", "no_referral", "ask_more"}
+    assert any(r["referral_tier"] is None for r in expected)
+    assert any(r["next_questions"] == "" for r in expected)
+    assert any(r["next_questions"] for r in expected)
+    assert all(r["labour_top_reasons"].count(";") <= 2 for r in expected)
+
+
+def test_encoding_equals_the_engines(engine: ScreeningEngine, cases: pd.DataFrame) -> None:
+    frame = cases.head(50).astype(object).copy()
+    frame.loc[0, "months_abroad"] = "14"  # months, not a bin
+    frame.loc[1, "months_abroad"] = np.nan  # missing: not recorded
+    frame.loc[2, "documents_withheld"] = None  # missing: not asked
+    frame.loc[3, "destination"] = ""
+    partial = frame.drop(columns=["excessive_hours"])  # an absent field is not asked
+    for f in (frame, partial):
+        np.testing.assert_array_equal(encode_frame(engine, f), input_frame_to_codes(engine.model, f))
+    with pytest.raises(QuestionnaireError):
+        encode_frame(engine, frame.assign(sector="fishing-boat"))
+
+
+def test_no_rows(engine: ScreeningEngine) -> None:
+    out = BulkScorer(engine).score(np.zeros((0, len(engine.fields)), dtype=np.int64))
+    assert len(out) == 0
+    assert list(out.columns) == flat_names(engine)
