@@ -4,6 +4,13 @@ Every 4xx and 5xx leaves as ``{"error": {"code", "message", "field", "value", "a
 (``row`` too for batches), except ``/invocations``, which answers like the MLflow scoring
 server: ``{"error_code": "BAD_REQUEST", "message": ...}``. No body carries a stack trace,
 and values of free-text fields (case references, reasons) are never echoed.
+
+Error bodies echo scalars only: a number, a boolean or a string cut to
+:data:`ECHO_MAX_CHARS`; an object or a list sent where it does not belong is not given back
+(a deeply nested one once made the echo itself fail). A body lists at most
+:data:`MAX_DETAILS` problems. Each refused request is logged in one line that names the
+route, the status, the code and the field, never the value, so a log line stays short
+whatever was sent.
 """
 
 from __future__ import annotations
@@ -36,6 +43,28 @@ MISSING_FIELD = "field {field!r} is required"
 BAD_VALUE = "field {field!r} has a value that is not allowed; allowed: see 'allowed'"
 INTERNAL = "internal error; nothing was written to the audit log for this request. Retry, and report it if it persists"
 REDACTED = "<redacted>"
+ECHO_MAX_CHARS = 100
+MAX_DETAILS = 20
+LOG_FIELD_MAX_CHARS = 80
+TRACEBACK_FRAMES = 8
+TRACEBACK_MAX_CHARS = 4000
+
+
+def echo(value: Any) -> Any:
+    """What an error body may say back of a value the client sent: scalars only, strings cut short."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if isinstance(value, str):
+        return value if len(value) <= ECHO_MAX_CHARS else value[:ECHO_MAX_CHARS] + "…"
+    return None
+
+
+def short_traceback(exc: BaseException) -> str:
+    """The last frames of ``exc``'s traceback, bounded in size (a RecursionError has a thousand)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__, limit=-TRACEBACK_FRAMES))
+    return frames[-TRACEBACK_MAX_CHARS:]
 
 
 class ApiError(Exception):
@@ -70,13 +99,13 @@ class ApiError(Exception):
             "code": self.code,
             "message": self.message,
             "field": self.field,
-            "value": self.value,
+            "value": echo(self.value),
             "allowed": self.allowed,
         }
         if self.row is not None:
             error["row"] = self.row
         if self.details:
-            error["details"] = self.details
+            error["details"] = [{**d, "value": echo(d.get("value"))} for d in self.details[:MAX_DETAILS]]
         return {"error": error}
 
 
@@ -224,11 +253,13 @@ def validation_error(exc: ValidationError, model: type[BaseModel], *, row_offset
         key = tuple(path)
         if key in seen:
             continue
+        if len(details) >= MAX_DETAILS:
+            break
         seen.add(key)
         row, rest = _first_int(path)
         if row is not None:
             row += row_offset
-        field = ".".join(str(p) for p in rest) or None
+        field = echo(".".join(str(p) for p in rest)) or None  # an unknown key can be megabytes long
         value = err.get("input")
         allowed: Any
         if err["type"] in CASE_RULES:
@@ -249,6 +280,7 @@ def validation_error(exc: ValidationError, model: type[BaseModel], *, row_offset
             message = f"{BAD_VALUE.format(field=field)} ({err['msg']})"
         if value is not None and (leaf in FREE_TEXT_FIELDS or (isinstance(value, str) and len(value) > 200)):
             value = REDACTED
+        value = echo(value)
         details.append(
             {"code": code, "message": message, "field": field, "value": value, "allowed": allowed, "row": row}
         )
@@ -269,33 +301,31 @@ def validation_error(exc: ValidationError, model: type[BaseModel], *, row_offset
 
 
 # ------------------------------------------------------------------ handlers
-def _jsonable(value: Any) -> Any:
-    """``value`` with integers JSON cannot carry exactly (beyond 64 bits) written as text."""
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+def log_refusal(method: str, path: str, status: int, code: str, field: str | None = None) -> None:
+    """One bounded line per refused request: route, status, code and field, never the value."""
+    named = field if field is None or len(field) <= LOG_FIELD_MAX_CHARS else field[:LOG_FIELD_MAX_CHARS] + "…"
+    logger.info("refused %s %s: %d %s field=%s", method, path[:200], status, code, named)
 
 
-def _api_error_response(exc: ApiError) -> Response:
+def _api_error_response(exc: ApiError, request: Request | None = None) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="tarozu"'} if exc.status == 401 else None
-    return json_response(_jsonable(exc.body()), exc.status, headers)
+    if request is not None:
+        log_refusal(request.method, request.url.path, exc.status, exc.code, exc.field)
+    return json_response(exc.body(), exc.status, headers)
 
 
-async def _api_error(_request: Request, exc: Exception) -> Response:
+async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _api_error_response(exc)
+    return _api_error_response(exc, request)
 
 
-async def _invocation_error(_request: Request, exc: Exception) -> Response:
+async def _invocation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvocationError)
-    return json_response({"error_code": "BAD_REQUEST", "message": exc.message}, exc.status)
+    log_refusal(request.method, request.url.path, exc.status, "BAD_REQUEST")
+    return json_response({"error_code": "BAD_REQUEST", "message": exc.message[:2000]}, exc.status)
 
 
-async def _request_validation(_request: Request, exc: Exception) -> Response:
+async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     err: dict[str, Any] = next(iter(exc.errors()), {})
     loc = [p for p in err.get("loc", ()) if p not in ("query", "path", "body", "header")]
@@ -306,7 +336,8 @@ async def _request_validation(_request: Request, exc: Exception) -> Response:
             field=field,
             value=err.get("input") if field not in FREE_TEXT_FIELDS else REDACTED,
             allowed=(err.get("ctx") or {}).get("expected"),
-        )
+        ),
+        request,
     )
 
 
@@ -339,7 +370,7 @@ def _methods_for(request: Request) -> set[str]:
 
 async def _unhandled(request: Request, exc: Exception) -> Response:
     # The message of an unexpected exception may quote request data: log only where it came from.
-    frames = "".join(traceback.format_tb(exc.__traceback__))
+    frames = short_traceback(exc)
     logger.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.url.path, frames)
     return json_response({"error": {"code": "internal_error", "message": INTERNAL}}, 500)
 

@@ -63,13 +63,14 @@ def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
 
 
 def _is_json(mime: str) -> bool:
+    """JSON, or no content type at all (what a bare client sends); never text/plain or a form."""
     return mime in ("", JSON) or (mime.startswith("application/") and mime.endswith("+json"))
 
 
 def parse_json(body: bytes, model: type[M], content_type: str | None) -> M:
     """A validated ``model`` from a JSON body; raises an :class:`ApiError` that names the field."""
     mime, _ = media_type(content_type)
-    if not _is_json(mime) and mime != "text/plain":
+    if not _is_json(mime):  # text/plain too: a form or a fetch() can send it across sites without asking
         raise UnsupportedMediaTypeError(
             f"content type {mime!r} is not accepted here; send application/json",
             value=mime,

@@ -36,6 +36,7 @@ from models.questionnaire import (
 )
 from models.questionnaire import Field as QField
 from models.referral import TIERS
+from serving.text import FreeText
 
 TEXT_MAX_CHARS = 500
 CASE_REF_MAX_CHARS = 128
@@ -398,7 +399,7 @@ class DecisionRequest(BaseModel):
     reason: DecisionReason | None = Field(
         default=None, description="Required when the decision differs from the recommendation."
     )
-    reason_text: str | None = Field(
+    reason_text: FreeText | None = Field(
         default=None,
         min_length=1,
         max_length=TEXT_MAX_CHARS,
@@ -451,7 +452,7 @@ class CorrectionRequest(BaseModel):
     field: CorrectableField  # type: ignore[valid-type]
     old_value: CorrectionValue = Field(description="The current value; the correction is refused if it differs.")
     new_value: CorrectionValue
-    reason: str = Field(min_length=1, max_length=TEXT_MAX_CHARS, description="Why; no identifiers.")
+    reason: FreeText = Field(min_length=1, max_length=TEXT_MAX_CHARS, description="Why; no identifiers.")
 
 
 class CorrectionResponse(BaseModel):
@@ -585,7 +586,7 @@ class QuestionnaireOut(BaseModel):
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "screener", "label": "desk 3"}]})
     role: Role
-    label: str | None = Field(default=None, max_length=100)
+    label: FreeText | None = Field(default=None, max_length=100)
 
 
 class KeyInfo(BaseModel):
@@ -605,7 +606,7 @@ class ModelEventRequest(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "a miss-rate disparity for women found in the field audit"}]},
     )
-    reason: str = Field(
+    reason: FreeText = Field(
         min_length=1,
         max_length=TEXT_MAX_CHARS,
         description="Why: shown to every caller while the model is withdrawn, so no names or other identifiers.",

@@ -98,31 +98,57 @@ def test_hostile_bodies_are_refused_and_change_nothing(
     assert chain_ok(db_url)
 
 
-ACCEPTED_TEXT = [
-    "Robert'); DROP TABLE screenings;--",
-    "1 OR 1=1; SELECT * FROM api_keys",
-    "\u202eRTL override\u202c and \u200fRLM\u200f",
-    "NUL \u0000 inside",
-    "emoji 🧭 and combining e\u0301",
-    "\ufeffBOM and \u2028line separator",
+# Free text is data: SQL stays text, and control characters, line breaks and bidi controls are
+# cleaned out before it is stored (serving/text.py), so a note cannot forge a log line or read
+# differently from what it holds.
+FREE_TEXT = [
+    ("sql-1", "Robert'); DROP TABLE screenings;--", "Robert'); DROP TABLE screenings;--"),
+    ("sql-2", "1 OR 1=1; SELECT * FROM api_keys", "1 OR 1=1; SELECT * FROM api_keys"),
+    ("rtl", "\u202eRTL override\u202c and \u200fRLM\u200f", "RTL override and RLM"),
+    ("isolates", "\u2066a\u2069 \u2067b\u2069 \u2068c\u2069 \u061cd", "a b c d"),
+    ("nul", "NUL \u0000 inside", "NUL  inside"),
+    ("crlf", "seen\r\n2026-01-01 WARNING forged log line", "seen  2026-01-01 WARNING forged log line"),
+    ("controls", "bell\u0007 escape\u001b[31m c1\u0085", "bell escape[31m c1"),
+    ("emoji", "emoji 🧭 and combining e\u0301", "emoji 🧭 and combining e\u0301"),
+    ("bom", "\ufeffBOM and \u2028line separator", "\ufeffBOM and  line separator"),
 ]
 
 
-@pytest.mark.parametrize("text", ACCEPTED_TEXT, ids=["sql-1", "sql-2", "rtl", "nul", "emoji", "bom"])
-def test_unicode_and_sql_in_free_text_are_stored_as_data(
-    client: TestClient, keys: dict[str, str], db_url: str, text: str
+@pytest.mark.parametrize(("text", "stored"), [r[1:] for r in FREE_TEXT], ids=[r[0] for r in FREE_TEXT])
+def test_free_text_is_stored_as_data_without_control_characters(
+    client: TestClient, keys: dict[str, str], db_url: str, text: str, stored: str
 ) -> None:
     before = total_rows(db_url)
+    keys_before = count_rows(db_url, "api_keys")
     sid = screen(client, keys, case_ref=text)["screening_id"]
     decision = {"decision": "needs_more_information", "reason": "other", "reason_text": text}
     r = client.post(f"/v1/screenings/{sid}/decision", json=decision, headers=auth(keys, "screener"))
     assert r.status_code == 201, r.text
     assert total_rows(db_url) == before + 2
-    assert count_rows(db_url, "api_keys") == 5
-    stored = client.get(f"/v1/screenings/{sid}", headers=auth(keys, "reviewer"))
-    assert stored.status_code == 200
-    assert text not in stored.text or "reason_text" in stored.text  # case_ref is never given back
+    assert count_rows(db_url, "api_keys") == keys_before
+    record = client.get(f"/v1/screenings/{sid}", headers=auth(keys, "reviewer"))
+    assert record.status_code == 200
+    assert record.json()["decision"]["reason_text"] == stored
+    assert text not in record.text or text == stored  # the case reference is never given back either
     assert chain_ok(db_url)
+
+
+@pytest.mark.parametrize("text", ["\u0000", "\r\n", "\u202e\u202c", " \t "], ids=["nul", "crlf", "bidi", "blank"])
+def test_free_text_of_only_control_characters_is_422(client: TestClient, keys: dict[str, str], text: str) -> None:
+    sid = screen(client, keys)["screening_id"]
+    decision = {"decision": "needs_more_information", "reason": "other", "reason_text": text}
+    r = client.post(f"/v1/screenings/{sid}/decision", json=decision, headers=auth(keys, "screener"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "reason_text"
+
+
+def test_key_labels_and_withdrawal_reasons_are_cleaned(client: TestClient, keys: dict[str, str]) -> None:
+    r = client.post("/v1/admin/keys", json={"role": "screener", "label": "desk\n3\u202e"}, headers=auth(keys, "admin"))
+    assert r.status_code == 201, r.text
+    assert r.json()["label"] == "desk 3"
+    r = client.post("/v1/admin/model:withdraw", json={"reason": "audit\r\nfinding\u0000"}, headers=auth(keys, "admin"))
+    assert r.status_code == 201, r.text
+    assert r.json()["reason"] == "audit  finding"
 
 
 @pytest.mark.parametrize(
