@@ -23,8 +23,9 @@ from serving.auditlog import AuditWriter
 from serving.db import make_engine, run_migrations
 from serving.errors import install_error_handlers
 from serving.keys import KeyStore
-from serving.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from serving.openapi import install_openapi
+from serving.middleware import AuthGateMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
+from serving.openapi import install_docs, install_openapi
+from serving.ratelimit import AuthFailures
 from serving.routes import admin, audit, meta, mlflow, screenings, web
 from serving.settings import Settings, get_settings
 from serving.state import LoadedModel, ModelLoader, Services, registry_loader
@@ -95,9 +96,9 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
-        redoc_url="/redoc" if settings.docs_enabled else None,
-        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        docs_url=None,  # Swagger UI from local files, by install_docs; no ReDoc (it needs inline styles)
+        redoc_url=None,
+        openapi_url="/openapi.json",
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -106,9 +107,13 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
     for router in routers:
         app.include_router(router)
     install_openapi(app, routers)
+    if settings.docs_on:
+        install_docs(app)
     app.mount("/static", StaticFiles(directory=web.static_dir(), check_dir=False), name="static")
 
-    # Added innermost first: body limit, then CORS (only if origins are set), then headers.
+    # Added innermost first: body limits, the key before the body, CORS (only if origins are
+    # set), then headers.
+    batch_width = max(settings.max_json_width, settings.max_batch_cases)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
@@ -116,7 +121,17 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
             ("/v1/screenings:batch", settings.max_batch_body_bytes),
             ("/invocations", settings.max_batch_body_bytes),
         ],
+        max_depth=settings.max_json_depth,
+        max_width=settings.max_json_width,
+        widths=[("/v1/screenings:batch", batch_width), ("/invocations", batch_width)],
     )
+    failures = AuthFailures(
+        per_client=settings.auth_failures_per_client,
+        per_key_id=settings.auth_failures_per_key_id,
+        window=settings.auth_failure_window_seconds,
+    )
+    app.state.auth_failures = failures
+    app.add_middleware(AuthGateMiddleware, failures=failures)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,47 +1,91 @@
-"""Pure ASGI middleware: body size limit, security headers, and a last-resort error guard.
+"""Pure ASGI middleware: security headers and a last-resort error guard, authentication before
+the body, and the body's limits (size, then nesting depth and width) before anything parses it.
 
-Pure ASGI (not ``BaseHTTPMiddleware``) so that they add no task or stream per request.
+Pure ASGI (not ``BaseHTTPMiddleware``) so that they add no task or stream per request. In the
+order a request meets them: :class:`SecurityHeadersMiddleware`, CORS (if configured),
+:class:`AuthGateMiddleware`, :class:`BodyLimitMiddleware`, the app.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import logging
-import traceback
+import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import orjson
+from starlette.datastructures import Headers
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import INTERNAL
+from serving.errors import INTERNAL, UnauthorizedError, log_refusal, short_traceback
+from serving.ratelimit import AuthFailures, client_name, retry_after_header
 
 logger = logging.getLogger(__name__)
+auth_logger = logging.getLogger("serving.auth")
 
 TOO_LARGE = "the body is larger than {limit} bytes, the limit here; send fewer cases per request"
-CSP = "default-src 'self'"
-# Swagger UI and ReDoc load their scripts and styles from a CDN and use inline code.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "worker-src 'self' blob:"
+TOO_DEEP = "the body nests objects or lists more than {limit} deep; Tarozu's bodies need at most 4"
+TOO_WIDE = "an object or list in the body has more than {limit} members, the limit here"
+TOO_MANY_FAILURES = (
+    "too many failed API keys from this address or for this key id; wait {seconds} s (Retry-After) and check the key"
 )
-DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+_CSP_COMMON = "base-uri 'none'; frame-ancestors 'none'; form-action 'self'; object-src 'none'"
+CSP = f"default-src 'self'; {_CSP_COMMON}"
+# Swagger UI, served from local files: its stylesheet draws icons from data: URLs; no inline code.
+DOCS_CSP = f"default-src 'self'; img-src 'self' data:; {_CSP_COMMON}"
+DOCS_PREFIX = "/docs"
+REPORT_PATH = "/v1/audit/report"
 _BASE_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
 def security_headers(path: str) -> list[tuple[bytes, bytes]]:
-    csp = DOCS_CSP if path in DOCS_PATHS else CSP
+    csp = DOCS_CSP if path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/") else CSP
     headers = [(b"content-security-policy", csp.encode()), *_BASE_HEADERS]
     if not path.startswith("/static"):
         headers.append((b"cache-control", b"no-store"))
     return headers
 
 
-def _json_message(status: int, body: Mapping[str, object], path: str) -> tuple[Message, Message]:
+# ---------------------------------------------------------------------------- the fairness report
+_STYLE_ELEMENT = re.compile(rb"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+_STYLE_ATTRIBUTE = re.compile(rb"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def _sha256(text: bytes) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text).digest()).decode() + "'"
+
+
+def report_csp(page: bytes) -> str:
+    """The CSP of a fairness report: exactly its own inline styles, by hash, and nothing else.
+
+    The report is one self-contained file (``tarozu audit`` writes it; it is also opened from
+    disk): a ``<style>`` element and the figures' SVG ``style`` attributes, no script. Each is
+    allowed by its SHA-256 (``'unsafe-hashes'`` covers attributes), so a style that is not in the
+    file, or any script, is still refused.
+    """
+    styles = {_sha256(m) for m in _STYLE_ELEMENT.findall(page)}
+    for double, single in _STYLE_ATTRIBUTE.findall(page):
+        styles.add(_sha256(html.unescape((double or single).decode("utf-8", "replace")).encode()))
+    style_src = " ".join(["'unsafe-hashes'", *sorted(styles)]) if styles else "'none'"
+    return (
+        f"default-src 'none'; style-src {style_src}; img-src data:; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'none'"
+    )
+
+
+def _json_message(
+    status: int, body: Mapping[str, object], path: str, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> tuple[Message, Message]:
     content = orjson.dumps(body)
     start: Message = {
         "type": "http.response.start",
@@ -49,17 +93,34 @@ def _json_message(status: int, body: Mapping[str, object], path: str) -> tuple[M
         "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(content)).encode()),
+            *extra,
             *security_headers(path),
         ],
     }
     return start, {"type": "http.response.body", "body": content}
 
 
+async def _send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    path: str,
+    *,
+    allowed: Any = None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    body = {"error": {"code": code, "message": message, "field": None, "value": None, "allowed": allowed}}
+    for part in _json_message(status, body, path, headers):
+        await send(part)
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every response; turns an escaped exception into a 500.
 
     The 500 body says nothing about the error, and the log line names only the exception
-    type and where it was raised (its message might quote request data).
+    type and where it was raised (its message might quote request data), in a bounded number
+    of frames. An HTML fairness report gets a CSP that allows exactly its own inline styles.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -71,38 +132,242 @@ class SecurityHeadersMiddleware:
             return
         path = scope.get("path", "")
         started = False
+        held: Message | None = None  # a report's start, held until its body is known
+        chunks: list[bytes] = []
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, held
             if message["type"] == "http.response.start":
                 started = True
-                names = {name.lower() for name, _ in message.get("headers", [])}
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
                 extra = [h for h in security_headers(path) if h[0] not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = {**message, "headers": [*headers, *extra]}
+                content_type = Headers(raw=headers).get("content-type", "")
+                if path == REPORT_PATH and content_type.startswith("text/html"):
+                    held = message
+                    return
+            elif held is not None and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                page = b"".join(chunks)
+                csp = report_csp(page).encode()
+                headers = [(n, csp if n.lower() == b"content-security-policy" else v) for n, v in held["headers"]]
+                start, held = {**held, "headers": headers}, None
+                await send(start)
+                message = {"type": "http.response.body", "body": page}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            logger.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"), path, frames)
+            logger.error(
+                "unhandled %s on %s %s\n%s", type(exc).__name__, scope.get("method"), path, short_traceback(exc)
+            )
             if not started:
                 for message in _json_message(500, {"error": {"code": "internal_error", "message": INTERNAL}}, path):
                     await send(message)
 
 
+# ---------------------------------------------------------------------------- authentication first
+_KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
+
+
+def loggable_key_id(key: str | None) -> str | None:
+    """The key id of a presented key, if it looks like one (it goes into logs: never free text)."""
+    from serving.keys import key_id_of
+
+    key_id = key_id_of(key) if key else None
+    return key_id if key_id is not None and _KEY_ID.fullmatch(key_id) else None
+
+
+def route_roles(scope: Scope) -> tuple[str, ...] | None:
+    """The roles of the route that will answer this request (None: it needs no key, or none matches).
+
+    Looks through the API's routers (``app.state.routers``, as :func:`serving.app.create_app`
+    includes them, without further prefixes) the way the router will: the first route that
+    matches path and method.
+    """
+    from serving.openapi import route_roles as roles_of_route
+
+    state = getattr(scope.get("app"), "state", None)
+    for router in getattr(state, "routers", ()):
+        for route in router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return roles_of_route(route)
+    return None
+
+
+class AuthGateMiddleware:
+    """Checks the API key from the headers before the body is read, and limits failed keys.
+
+    A request to a route that needs a key is answered here with 401 (no key, or a wrong one)
+    or 429 (too many failures from its client address or for its key id, with Retry-After),
+    and its body is never read. Every failed key is logged with its key id and the client,
+    never the key. A right key is never refused for its key id's failures (others may know a
+    key id; they cannot lock its owner out), but a client address over its limit is refused
+    whatever key it sends. The route's own dependency then checks the key again, and the role.
+    """
+
+    def __init__(self, app: ASGIApp, *, failures: AuthFailures) -> None:
+        self.app = app
+        self.failures = failures
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or route_roles(scope) is None:
+            await self.app(scope, receive, send)
+            return
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        if services is None:
+            await self.app(scope, receive, send)
+            return
+        from serving.deps import presented_key
+
+        path, method = scope.get("path", ""), scope.get("method", "")
+        client = client_name((scope.get("client") or (None, None))[0])
+        wait = self.failures.clients.retry_after(client)
+        if wait > 0:
+            await self._too_many(send, wait, path, method, client, None)
+            return
+        key: str | None = None
+        try:
+            key = presented_key(Headers(scope=scope))
+            await services.keys.authenticate(key)
+        except UnauthorizedError as exc:
+            await self._refused(send, exc, key, path, method, client)
+            return
+        await self.app(scope, receive, send)
+
+    async def _refused(
+        self, send: Send, exc: UnauthorizedError, key: str | None, path: str, method: str, client: str | None
+    ) -> None:
+        if exc.code == "missing_api_key":
+            log_refusal(method, path, 401, exc.code)
+            await self._unauthorized(send, exc, path)
+            return
+        key_id = loggable_key_id(key)
+        locked = self.failures.key_ids.retry_after(key_id)
+        by_client = self.failures.clients.fail(client)
+        by_key = self.failures.key_ids.fail(key_id)
+        auth_logger.warning(
+            "API key refused (%s): key_id=%s client=%s %s %s; failures in window: client %d, key id %d",
+            exc.code,
+            key_id or "-",
+            client or "-",
+            method,
+            path[:200],
+            by_client,
+            by_key,
+        )
+        if locked > 0:
+            await self._too_many(send, locked, path, method, client, key_id)
+            return
+        await self._unauthorized(send, exc, path)
+
+    @staticmethod
+    async def _unauthorized(send: Send, exc: UnauthorizedError, path: str) -> None:
+        await _send_error(
+            send, 401, exc.code, exc.message, path, headers=[(b"www-authenticate", b'Bearer realm="tarozu"')]
+        )
+
+    @staticmethod
+    async def _too_many(
+        send: Send, wait: float, path: str, method: str, client: str | None, key_id: str | None
+    ) -> None:
+        seconds = retry_after_header(wait)
+        auth_logger.warning(
+            "API key attempt refused (too many failures): key_id=%s client=%s %s %s; retry after %s s",
+            key_id or "-",
+            client or "-",
+            method,
+            path[:200],
+            seconds,
+        )
+        await _send_error(
+            send,
+            429,
+            "too_many_failures",
+            TOO_MANY_FAILURES.format(seconds=seconds),
+            path,
+            headers=[(b"retry-after", seconds.encode())],
+        )
+
+
+# ---------------------------------------------------------------------------- the body
+# A JSON string, terminated or not: the possessive loop never backtracks, so a body full of
+# quotes and backslashes is scanned once (a plain alternation takes quadratic time on it).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_STRUCTURE = bytes(range(256)).translate(None, b"[]{},")
+_OPEN = np.zeros(256, dtype=np.int8)
+_OPEN[list(b"[{")] = 1
+_CLOSE = np.zeros(256, dtype=np.int8)
+_CLOSE[list(b"]}")] = 1
+
+
+def json_shape(body: bytes, *, max_depth: int, max_width: int) -> tuple[str, int] | None:
+    """``("depth", limit)`` or ``("width", limit)`` if the JSON ``body`` nests or spreads too far.
+
+    Strings are skipped (brackets in text do not count); the rest is looked at as its brackets
+    and commas only. Width is the members of one object or list. A malformed body is left to
+    the parser, which says where it breaks. Linear in the body's size.
+    """
+    tokens = _JSON_STRING.sub(b"", body).translate(None, _STRUCTURE)
+    if not tokens:
+        return None
+    codes = np.frombuffer(tokens, dtype=np.uint8)
+    opens, closes = _OPEN[codes], _CLOSE[codes]
+    depth_after = np.cumsum(opens.astype(np.int32) - closes)
+    deepest = int(depth_after.max())
+    if deepest > max_depth:
+        return "depth", max_depth
+    if len(codes) <= max_width:  # fewer commas than the limit in the whole body
+        return None
+    # The depth of the container each token belongs to: an opener and its commas at the depth
+    # after it, a closer one deeper than the depth after it.
+    container = depth_after + closes
+    commas = codes == ord(",")
+    for depth in range(1, deepest + 1):
+        at = container == depth
+        ids = np.cumsum(opens[at])  # the n-th container at this depth
+        ids_of_commas = ids[commas[at]]
+        if ids_of_commas.size and int(np.bincount(ids_of_commas).max()) + 1 > max_width:
+            return "width", max_width
+    return None
+
+
+def _is_json(content_type: str | None) -> bool:
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    return mime in ("", "application/json") or (mime.startswith("application/") and mime.endswith("+json"))
+
+
 class BodyLimitMiddleware:
-    """Refuses bodies over a byte limit with 413, before any parsing.
+    """Refuses bodies over a byte limit with 413, then JSON bodies that nest or spread too far.
 
     Checks ``Content-Length`` first, then counts the bytes actually received (a chunked or
     lying client cannot get past it), and hands the app the body it read in one message.
-    ``limits`` maps path prefixes to their own limit (batches are larger).
+    ``limits`` maps path prefixes to their own size limit and ``widths`` to their own width
+    (a batch is larger, and its list of cases wider). Too deep is 400 (in MLflow's format on
+    ``/invocations``), too wide 413: the parser never sees either.
     """
 
-    def __init__(self, app: ASGIApp, *, default: int, limits: Sequence[tuple[str, int]] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        limits: Sequence[tuple[str, int]] = (),
+        max_depth: int = 16,
+        max_width: int = 1000,
+        widths: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.app = app
         self.default = default
         self.limits = tuple(limits)
+        self.max_depth = max_depth
+        self.max_width = max_width
+        self.widths = tuple(widths)
 
     def limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
@@ -110,21 +375,23 @@ class BodyLimitMiddleware:
                 return limit
         return self.default
 
+    def width_for(self, path: str) -> int:
+        for prefix, width in self.widths:
+            if path.startswith(prefix):
+                return width
+        return self.max_width
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http" or scope["method"] in _BODYLESS:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
         limit = self.limit_for(path)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > limit:
-                    await self._refuse(send, limit, path)
-                    return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(send, limit, path, scope)
+            return
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -134,12 +401,17 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._refuse(send, limit, path)
+                await self._too_large(send, limit, path, scope)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body and _is_json(headers.get("content-type")):
+            problem = json_shape(body, max_depth=self.max_depth, max_width=self.width_for(path))
+            if problem is not None:
+                await self._misshapen(send, problem, path, scope)
+                return
         delivered = False
 
         async def replay() -> Message:
@@ -152,15 +424,24 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(send: Send, limit: int, path: str) -> None:
-        error = {
-            "error": {
-                "code": "payload_too_large",
-                "message": TOO_LARGE.format(limit=limit),
-                "field": None,
-                "value": None,
-                "allowed": f"at most {limit} bytes",
-            }
-        }
-        for message in _json_message(413, error, path):
-            await send(message)
+    async def _too_large(send: Send, limit: int, path: str, scope: Scope) -> None:
+        log_refusal(scope.get("method", ""), path, 413, "payload_too_large")
+        await _send_error(
+            send, 413, "payload_too_large", TOO_LARGE.format(limit=limit), path, allowed=f"at most {limit} bytes"
+        )
+
+    @staticmethod
+    async def _misshapen(send: Send, problem: tuple[str, int], path: str, scope: Scope) -> None:
+        kind, limit = problem
+        if kind == "depth":
+            code, status, message = "too_deeply_nested", 400, TOO_DEEP.format(limit=limit)
+        else:
+            code, status, message = "too_many_members", 413, TOO_WIDE.format(limit=limit)
+        log_refusal(scope.get("method", ""), path, status, code)
+        if path == "/invocations" and status == 400:  # MLflow's scoring-server format there
+            body = {"error_code": "BAD_REQUEST", "message": message}
+            for part in _json_message(400, body, path):
+                await send(part)
+            return
+        allowed = f"at most {limit} levels" if kind == "depth" else f"at most {limit} members"
+        await _send_error(send, status, code, message, path, allowed=allowed)

@@ -1,16 +1,25 @@
-"""OpenAPI for bodies that the handlers parse themselves (see :mod:`serving.parsing`).
+"""OpenAPI for bodies that the handlers parse themselves (see :mod:`serving.parsing`), and
+Swagger UI at ``/docs`` from local files.
 
 Such a route documents its body with :func:`json_body`; :func:`install_openapi` adds the
 body models' schemas to the document's components so that the references resolve.
+:func:`install_docs` serves Swagger UI from the files of the ``fastapi-offline`` package
+(pinned in ``constraints.txt``), with its start-up code in ``serving/static/docs.js``: no
+CDN, no inline script, so the page works offline and its CSP needs no ``'unsafe-inline'``.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from serving.schemas import (
@@ -49,7 +58,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
-def _route_roles(route: Any) -> tuple[str, ...] | None:
+def route_roles(route: Any) -> tuple[str, ...] | None:
     """The roles a route's :func:`serving.deps.require` dependency allows (None: no key needed)."""
     from fastapi.routing import APIRoute
 
@@ -164,7 +173,7 @@ def install_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> None:
             components[model.__name__] = body
         schema["components"]["securitySchemes"] = SECURITY_SCHEMES
         for route in (r for router in routers for r in router.routes):
-            roles = _route_roles(route)
+            roles = route_roles(route)
             if roles is None:
                 continue
             for method in route.methods:  # type: ignore[attr-defined]
@@ -178,3 +187,37 @@ def install_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+DOCS_ASSETS = "/docs/assets"
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - Swagger UI</title>
+<link rel="stylesheet" href="{assets}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body>
+</html>
+"""
+
+
+def swagger_ui_dir() -> Path:
+    """Swagger UI's files as the ``fastapi-offline`` package ships them."""
+    return Path(str(resources.files("fastapi_offline").joinpath("static")))
+
+
+def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
+    """``/docs``: Swagger UI from local files (see the module's docstring)."""
+    page = DOCS_PAGE.format(title=html.escape(app.title), assets=DOCS_ASSETS, openapi_url=html.escape(openapi_url))
+
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_dir()), name="docs-assets")

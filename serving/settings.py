@@ -8,6 +8,7 @@ a deployment.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -48,9 +49,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_batch_body_bytes: int = Field(default=32 << 20, ge=1024)
     max_batch_cases: int = Field(default=10_000, ge=1)
+    # Hostile input, refused before a body is parsed: how deep objects and lists may nest, and
+    # how many members one object or list may have (a batch's list of cases: max_batch_cases).
+    max_json_depth: int = Field(default=16, ge=4, le=256)
+    max_json_width: int = Field(default=1000, ge=100)
     key_cache_seconds: float = Field(default=5.0, ge=0.0)
+    # Failed API keys: after this many failures in the window, from one client address or for
+    # one key id, further attempts get 429 with Retry-After until the window has room again.
+    # Counted in each API process's memory (see docs/threat-model.md); 0 turns a limit off.
+    auth_failure_window_seconds: float = Field(default=300.0, gt=0.0)
+    auth_failures_per_client: int = Field(default=30, ge=0)
+    auth_failures_per_key_id: int = Field(default=10, ge=0)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated);
+    # empty: the client is the peer of the connection, and X-Forwarded-For is ignored.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     cors_origins: Annotated[list[str], NoDecode] = []
-    docs_enabled: bool = True
+    # Swagger UI at /docs (served from local files, no CDN). None: on in development only.
+    docs_enabled: bool | None = None
     # Where `tarozu audit` publishes the champion's latest fairness report (latest.{json,html}).
     audit_report_dir: str = "var/audit"
     # The screener's result shows the referral tier, the band words, the reasons and the next
@@ -60,11 +75,18 @@ class Settings(BaseSettings):
     blas_threads: int = Field(default=1, ge=1)
     gc_freeze: bool = True
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")
@@ -78,6 +100,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def docs_on(self) -> bool:
+        """Whether ``/docs`` is served: as set, or by default in development only."""
+        return self.environment == "development" if self.docs_enabled is None else self.docs_enabled
 
 
 @lru_cache
@@ -100,3 +127,8 @@ def audit_report_dir() -> str:
     Like :func:`database_url`, it needs no HMAC secret.
     """
     return Settings(environment="development").audit_report_dir
+
+
+def key_cache_seconds() -> float:
+    """How long a running API server may still accept a key revoked by another process."""
+    return Settings(environment="development").key_cache_seconds

@@ -180,7 +180,8 @@ def test_questionnaire_rejects_unknown_languages(client: TestClient) -> None:
 
 # ---------------------------------------------------------------------------- HTTP surface
 SECURITY = {
-    "content-security-policy": "default-src 'self'",
+    "content-security-policy": "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
+    "object-src 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
@@ -207,11 +208,32 @@ def test_security_headers_on_every_response(client: TestClient, method: str, pat
         assert "error" in response.json()
 
 
-def test_docs_page_loads_its_assets(client: TestClient) -> None:
+def test_docs_are_off_in_production_by_default(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 404
+    assert client.get("/openapi.json").status_code == 200  # the contract stays readable
+
+
+@pytest.mark.parametrize("settings_overrides", [{"docs_enabled": True}])
+def test_docs_page_loads_local_assets_without_inline_code(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
-    assert response.headers["content-security-policy"].startswith("default-src 'self'")
-    assert "cdn.jsdelivr.net" in response.headers["content-security-policy"]
+    csp = response.headers["content-security-policy"]
+    assert csp.startswith("default-src 'self'")
+    assert "unsafe-inline" not in csp
+    assert "http" not in csp
+    assert "<script>" not in response.text  # every script is a file
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/static/docs.js"):
+        assert asset in response.text
+        assert client.get(asset).status_code == 200
+
+
+def test_docs_are_on_by_default_in_development_only() -> None:
+    assert Settings(environment="development").docs_on
+    assert not Settings(environment="production", hmac_secret=TEST_SECRET).docs_on
+    assert not Settings(environment="staging", hmac_secret=TEST_SECRET).docs_on
+    assert Settings(environment="production", hmac_secret=TEST_SECRET, docs_enabled=True).docs_on
 
 
 def test_web_page_at_root(client: TestClient) -> None:
