@@ -97,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
         workers=1,
         access_log=settings.access_log,
         server_header=False,
+        # X-Forwarded-For only from the configured proxies (uvicorn would believe any local client).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or [],
         log_level="info",
         ws="none",  # no WebSocket routes: skip importing a WebSocket implementation at start-up
     )

@@ -12,6 +12,8 @@ The audit tables (``screenings``, ``decisions``, ``outcomes``, ``corrections``, 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ from sqlalchemy import (
     event,
     make_url,
 )
+
+logger = logging.getLogger(__name__)
 
 IMMEDIATE = "tarozu_immediate"
 """Execution option: begin the transaction with ``BEGIN IMMEDIATE`` on SQLite."""
@@ -177,14 +181,30 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file for its owner only (0600) if it does not exist yet.
+
+    SQLite would create it with the process's umask (usually readable by everyone); it gives
+    its ``-wal`` and ``-shm`` files the database file's permissions. An existing file keeps
+    its mode, with a warning if others may read it.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            logger.warning("the audit database %s is readable by others (mode %o): chmod 600 it", path, mode & 0o777)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for the audit database; creates the SQLite file's directory if needed."""
+    """An engine for the audit database; creates the SQLite file (0600) and its directory if needed."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

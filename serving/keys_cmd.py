@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from serving.db import make_engine, run_migrations
     from serving.errors import NotFoundError
     from serving.keys import create_key, list_keys, revoke_key
-    from serving.settings import database_url
+    from serving.settings import database_url, key_cache_seconds
 
     engine = make_engine(database_url(args.database_url))
     try:
@@ -49,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"tarozu keys: {exc.message}", file=sys.stderr)
                 return 1
             print(f"revoked key {info['key_id']} ({info['role']}) at {info['revoked_at']}")
+            print(
+                f"running API servers refuse it within {key_cache_seconds():g} s (TAROZU_KEY_CACHE_SECONDS, "
+                "their key cache's refresh); DELETE /v1/admin/keys/<id> revokes it at once in the server "
+                "that answers",
+                file=sys.stderr,
+            )
     finally:
         engine.dispose()
     return 0

@@ -46,7 +46,17 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings(port=args.port)
     app = create_app(settings, model_loader=loader)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, workers=1, access_log=False, log_level="info")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        workers=1,
+        access_log=False,
+        log_level="info",
+        # as `tarozu serve`: X-Forwarded-For only from the configured proxies
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or [],
+    )
     return 0
 
 
