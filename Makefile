@@ -37,7 +37,7 @@ lock:
 	mv $(LOCK).new $(LOCK)
 	@echo "$(LOCK) updated: review 'git diff $(LOCK)', then run make setup and make test before committing it."
 
-## system-deps: install Chromium and PostgreSQL from Debian's packages (for the browser and PostgreSQL tests)
+## system-deps: install Chromium, PostgreSQL and a Java 17 runtime from Debian's packages (browser, PostgreSQL, Spark tests)
 system-deps:
 	@bash scripts/install-system-deps.sh
 

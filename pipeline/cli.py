@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipeline.export",
         "export screenings with outcomes from the audit log as training data or HTCDS case data",
     ),
+    "score": ("pipeline.score", "bulk scoring of a file of cases, on one machine or on Spark (logged)"),
     "audit": ("pipeline.fairness.cmd", "fairness audit of a model or of what was screened"),
     "serve": ("serving.cmd", "start the scoring API and web page"),
     "keys": ("serving.keys_cmd", "create, list and revoke API keys"),

@@ -1,0 +1,494 @@
+"""``tarozu score``: bulk scoring of a file of cases, on one machine or on Spark, recorded in the audit log.
+
+Programmes score whole registers (returnee databases, a year of intake forms) for planning and
+audit. Each row gets what the MLflow pyfunc and ``/invocations`` give a case: per outcome the
+probability, interval, band, explanation and top reasons, and the referral tier
+(``referral_tier``, empty while the case is not settled; ``leaning_tier`` says where it points).
+The output's ``row`` is the input row's number (1-based, the header not counted).
+
+- ``--engine local`` (default) reads CSV or Parquet and scores in vectorised chunks
+  (:class:`models.bulk.BulkScorer`) with a progress bar.
+- ``--engine spark`` reads Parquet (a file or a directory) on a Spark session
+  (``--spark-master``, default ``local[*]``) and scores with ``mlflow.pyfunc.spark_udf`` of the
+  same registered model, whose pyfunc runs the same scorer: both engines give the same values.
+
+Input is a Tarozu file (:mod:`pipeline.data.formats`: questionnaire field ids, the CTDC names
+of the coded context fields; labels and the optional columns may be there and are ignored).
+Every field the model uses must be present. A cell that is not one of its field's levels stops
+the run with the row and column named, and nothing is written. A file that carries a
+screener's assessment or a case reference is refused: bulk scoring is not screening (the rule
+and words of the API's ``:batch``).
+
+Bulk scoring stays auditable: each run appends one ``bulk_scorings`` row to the audit
+database's hash chain (``--database-url``, default ``TAROZU_DATABASE_URL``): who
+(``cli:<operator>``, the ``--operator`` label, default the OS user name; nothing about the
+people scored), when, the model name and version, the questionnaire version, the row count
+and the SHA-256 of the input. The row is appended after the input was checked and before the
+output is written, so no output exists without its record. A withdrawn model version (the
+stop procedure) is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.cli import CommandError
+
+DEFAULT_MODEL = "models:/tarozu-screening@champion"
+ENGINES = ("local", "spark")
+ROUTES = {"local": "score-local", "spark": "score-spark"}
+"""The ``route`` of the audit row: which engine scored (beside the API's ``batch``, ``invocations``)."""
+ROLE = "data-scientist"
+"""Bulk scoring is the data scientists' (as on the API); the operator label says who ran it."""
+KEY_PREFIX = "cli:"
+MAX_OPERATOR = 32 - len(KEY_PREFIX)
+ROW = "row"
+PII_SAMPLE = 20_000
+"""Rows whose content the PII guard reads (column names are always checked)."""
+
+BAD_URI = "--model {uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION"
+BAD_OPERATOR = (
+    "--operator {operator!r}: an operator label of 1 to {max} letters, digits or . _ - (who ran the "
+    "bulk scoring, for the audit log; never a screened person's name)"
+)
+BAD_CELL = (
+    "row {row}, column {column!r}: value {value!r} is not allowed; allowed values are {allowed}. "
+    "Nothing was scored or written"
+)
+MISSING_FIELDS = (
+    "the input lacks column(s) {columns} that the model uses: a Tarozu file holds every questionnaire "
+    "field (a question not put as 'not_asked', a field not recorded as 'unknown')"
+)
+UNKNOWN_COLUMNS = (
+    "unexpected column(s) {columns}: a file to score holds the questionnaire fields (and may hold the labels "
+    "and {optional}); nothing was scored"
+)
+WITHDRAWN = (
+    "{model_name} version {model_version} was withdrawn at {withdrawn_at} by key {key_id}: {reason}. Nothing is scored "
+    "with a withdrawn model; see `tarozu model status`"
+)
+OUTPUT_EXISTS = "{path!r} exists: choose a new output path (a bulk run never overwrites)"
+SPARK_PARQUET = "--engine spark reads and writes Parquet: {path!r} is not a .parquet file or a directory of them"
+NO_PYSPARK = "--engine spark needs pyspark: pip install 'tarozu[spark]' (and a Java 17 or 21 runtime)"
+
+
+class ScoreInputError(CommandError):
+    """The input cannot be scored; the message names the row and column, and nothing was written."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+    alias: str | None
+
+    @property
+    def uri(self) -> str:
+        """The version's own URI: what was recorded is what is scored, even if the alias moves."""
+        return f"models:/{self.name}/{self.version}"
+
+
+# ---------------------------------------------------------------------------- arguments
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"registered model URI (default {DEFAULT_MODEL})")
+    parser.add_argument("--input", required=True, help="cases to score: CSV or Parquet (Spark: Parquet file or dir)")
+    parser.add_argument("--output", required=True, help="where the scores go: .csv or .parquet (Spark: Parquet)")
+    parser.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or spark")
+    parser.add_argument("--spark-master", default="local[*]", help="Spark master URL (default local[*])")
+    parser.add_argument("--operator", help="who runs it, for the audit log (default: the OS user name)")
+    parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
+
+
+def operator_label(given: str | None) -> str:
+    label = given if given is not None else getpass.getuser()
+    ok = 0 < len(label) <= MAX_OPERATOR and all(c.isalnum() or c in "._-" for c in label) and label.isascii()
+    if not ok:
+        raise CommandError(BAD_OPERATOR.format(operator=label, max=MAX_OPERATOR))
+    return label
+
+
+# ---------------------------------------------------------------------------- the model
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``(name, alias, version)`` of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
+    if not uri.startswith("models:/"):
+        raise CommandError(BAD_URI.format(uri=uri))
+    rest = uri[len("models:/") :].strip("/")
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        if name and alias and "/" not in alias:
+            return name, alias, None
+    elif rest.count("/") == 1:
+        name, version = rest.split("/")
+        if name and version.isdigit():
+            return name, None, version
+    raise CommandError(BAD_URI.format(uri=uri))
+
+
+def load_model(uri: str, tracking_uri: str | None = None) -> tuple[ModelRef, Any]:
+    """The registered model behind ``uri`` (alias resolved to its version) and its ScreeningModel."""
+    from pipeline import registry
+
+    name, alias, version = parse_model_uri(uri)
+    if alias is not None:
+        try:
+            loaded = registry.load_registered(name=name, alias=alias, tracking_uri=tracking_uri)
+        except (registry.NoChampionError, registry.BrokenModelError) as exc:
+            raise CommandError(str(exc)) from None
+        return ModelRef(name, loaded.version, alias), loaded.model
+    import mlflow
+
+    registry.resolve_tracking_uri(tracking_uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # MLflow raises its own exceptions for a missing model or version
+        raise CommandError(f"--model {uri!r} could not be loaded: {exc}") from None
+    return ModelRef(name, str(version), None), pyfunc.unwrap_python_model().model
+
+
+# ---------------------------------------------------------------------------- the input
+def input_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes; of a directory (Spark's Parquet), of its data files' names and digests."""
+    if path.is_file():
+        return _file_sha256(path)
+    lines = [f"{p.name} {_file_sha256(p)}\n" for p in sorted(_data_files(path))]
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def _data_files(directory: Path) -> Iterator[Path]:
+    for p in directory.iterdir():
+        if p.is_file() and not p.name.startswith(("_", ".")):
+            yield p
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_columns(columns: list[str], model_fields: tuple[str, ...]) -> list[str]:
+    """The input's field columns (file names); refuses screening-only, unknown and missing columns."""
+    from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
+    from pipeline.data.formats import file_columns
+    from pipeline.data.pii import check_no_identifiers
+    from serving.schemas import BULK_NOT_SCREENING, BULK_ONLY_FIELDS
+
+    screening_only = [c for c in columns if c in BULK_ONLY_FIELDS]
+    if screening_only:
+        raise ScoreInputError(BULK_NOT_SCREENING.format(fields=" or ".join(screening_only)))
+    check_no_identifiers(columns)
+    names = file_columns()
+    fields = [names[f.id] for f in _questionnaire_fields()]
+    ignored = {names[c] for c in (*LABEL_COLUMNS, *OPTIONAL_COLUMNS)}
+    unknown = [c for c in columns if c not in set(fields) | ignored]
+    if unknown:
+        raise ScoreInputError(UNKNOWN_COLUMNS.format(columns=unknown, optional=list(OPTIONAL_COLUMNS)))
+    missing = [names[f] for f in model_fields if names[f] not in columns]
+    if missing:
+        raise ScoreInputError(MISSING_FIELDS.format(columns=missing))
+    return [c for c in columns if c in set(fields)]
+
+
+def _questionnaire_fields() -> tuple[Any, ...]:
+    from models.questionnaire import load_questionnaire
+
+    return load_questionnaire().all_fields
+
+
+def first_bad_cell(raw: pd.DataFrame, rows: np.ndarray) -> tuple[int, str, Any, list[str]] | None:
+    """The first cell (in row order) that is not a level of its field: ``(row, column, value, allowed)``.
+
+    ``raw`` holds field columns under their file names; ``rows`` are their row numbers.
+    """
+    from pipeline.data.ctdc import coded_fields, decode_levels, level_codes
+    from pipeline.data.formats import file_columns
+
+    names = file_columns()
+    coded = coded_fields()
+    best: tuple[int, str, Any, list[str]] | None = None
+    for f in _questionnaire_fields():
+        column = names[f.id]
+        if column not in raw.columns:
+            continue
+        values = raw[column]
+        if f.id in coded:
+            bad_values = []
+            for v in pd.unique(values):
+                try:
+                    decode_levels(f.id, pd.Series([v], dtype=object), column=column, countries_to_other=False)
+                except ValueError:
+                    bad_values.append(v)
+            bad = values.isin(bad_values).to_numpy() if bad_values else np.zeros(len(values), dtype=bool)
+            allowed = [c for c in level_codes(f.id).values() if c] + ["(empty)"]
+        else:
+            bad = ~values.isin(list(f.levels)).to_numpy()
+            allowed = list(f.levels)
+        hits = np.flatnonzero(bad)
+        if hits.size and (best is None or int(rows[hits[0]]) < best[0]):
+            value = values.iloc[int(hits[0])]
+            best = (int(rows[hits[0]]), column, None if _missing(value) else value, allowed)
+    return best
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def canonical_cases(raw: pd.DataFrame, model_fields: tuple[str, ...]) -> pd.DataFrame:
+    """The model's fields of checked file rows, as questionnaire levels (CTDC codes decoded)."""
+    from pipeline.data.formats import from_file_frame
+
+    return from_file_frame(raw)[list(model_fields)].astype(str)
+
+
+def bad_cell_error(found: tuple[int, str, Any, list[str]]) -> ScoreInputError:
+    row, column, value, allowed = found
+    shown = "(empty)" if value is None or value == "" else value
+    return ScoreInputError(BAD_CELL.format(row=row, column=column, value=shown, allowed=allowed))
+
+
+# ---------------------------------------------------------------------------- the audit record
+def audit_engine(database_url: str | None) -> Any:
+    from serving.db import make_engine, run_migrations
+    from serving.settings import database_url as default_url
+
+    engine = make_engine(default_url(database_url))
+    run_migrations(engine)
+    return engine
+
+
+def refuse_withdrawn(engine: Any, ref: ModelRef) -> None:
+    from serving.withdrawal import load_withdrawals
+
+    info = load_withdrawals(engine).get((ref.name, ref.version))
+    if info is not None:
+        raise CommandError(WITHDRAWN.format(**info))
+
+
+def record(engine: Any, *, ref: ModelRef, engine_name: str, rows: int, digest: str, operator: str) -> dict[str, Any]:
+    """Append the run's ``bulk_scorings`` row to the audit chain (the API's own append operation)."""
+    import asyncio
+
+    from models.questionnaire import load_questionnaire
+    from serving.auditlog import AppendBulkScoring, AuditWriter
+
+    row = {
+        "role": ROLE,
+        "key_id": KEY_PREFIX + operator,
+        "route": ROUTES[engine_name],
+        "rows": rows,
+        "model_name": ref.name,
+        "model_version": ref.version,
+        "questionnaire_version": load_questionnaire().version,
+        "input_sha256": digest,
+    }
+    writer = AuditWriter(engine)
+    writer.start()
+    try:
+        stored: dict[str, Any] = asyncio.run(writer.submit(AppendBulkScoring(row)))
+    finally:
+        writer.stop()
+    return stored
+
+
+# ---------------------------------------------------------------------------- one machine
+def score_frame(model: Any, cases: pd.DataFrame, *, progress: Any = None) -> pd.DataFrame:
+    """The flat records of canonical ``cases`` (field ids, levels), vectorised."""
+    from models.bulk import BulkScorer, encode_frame
+    from models.engine import ScreeningEngine
+
+    engine = ScreeningEngine(model)
+    return BulkScorer(engine).score(encode_frame(engine, cases), progress=progress)
+
+
+def read_local(path: Path) -> pd.DataFrame:
+    from pipeline.data.formats import PARQUET_SUFFIXES
+
+    if path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir():
+        return pd.read_parquet(path)
+    from pipeline.data.formats import read_table
+
+    return read_table(path.read_bytes(), name=path.name)
+
+
+def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipeline.data.formats import write_table
+    from pipeline.data.pii import check_no_identifiers
+
+    source, target = Path(args.input), Path(args.output)
+    raw = read_local(source)
+    raw.columns = [str(c) for c in raw.columns]
+    columns = check_columns(list(raw.columns), model.fields)
+    raw = raw[columns]
+    check_no_identifiers(raw.head(PII_SAMPLE))
+    rows = np.arange(1, len(raw) + 1)
+    found = first_bad_cell(raw, rows)
+    if found is not None:
+        raise bad_cell_error(found)
+    digest = input_digest(source)
+    cases = canonical_cases(raw, model.fields)
+    console = Console(stderr=True)
+    bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*bar, console=console, transient=True) as progress:
+        task = progress.add_task("scoring", total=len(cases))
+        scores = score_frame(model, cases, progress=lambda n: progress.advance(task, n))
+    stored = record(audit, ref=ref, engine_name="local", rows=len(cases), digest=digest, operator=operator)
+    scores.insert(0, ROW, rows)
+    write_table(scores, target)
+    return len(cases), stored["created_at"]
+
+
+# ---------------------------------------------------------------------------- Spark
+def result_schema(model: Any) -> str:
+    """The Spark DDL of the pyfunc's output columns."""
+    from models.bulk import flat_names
+    from models.engine import ScreeningEngine
+
+    engine = ScreeningEngine(model)
+    example = engine.flat(engine.assess(model.encode({})))
+    kinds = []
+    for name in flat_names(engine):
+        v = example[name]
+        kinds.append(f"`{name}` {'boolean' if isinstance(v, bool) else 'double' if isinstance(v, float) else 'string'}")
+    return ", ".join(kinds)
+
+
+def spark_session(master: str) -> Any:
+    """A Spark session whose Python workers run this interpreter (else they miss Tarozu's packages)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise CommandError(NO_PYSPARK) from None
+    return (
+        SparkSession.builder.master(master)
+        .appName("tarozu-score")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+
+
+def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[Any, Any, list[str]]:
+    """The scored Spark DataFrame (lazy), the numbered input, and the field columns; raises on a bad cell."""
+    import mlflow
+    from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    from pipeline.data.pii import check_no_identifiers
+
+    raw = spark.read.parquet(source)
+    model_fields = tuple(model.fields)  # the closures below ship these names, not the model
+    columns = check_columns(list(raw.columns), model_fields)
+    sample = raw.select(*columns).limit(PII_SAMPLE).collect()  # (not toPandas: pyspark 4.3's needs pandas < 3)
+    check_no_identifiers(pd.DataFrame([r.asDict() for r in sample], columns=columns))
+    fields_schema = raw.select(*columns).schema
+    numbered = (
+        raw.select(*columns)
+        .rdd.zipWithIndex()
+        .map(lambda pair: (pair[1] + 1, *pair[0]))
+        .toDF(StructType([StructField(ROW, LongType(), False), *fields_schema.fields]))
+    )
+
+    def problems(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            found = first_bad_cell(batch[columns], batch[ROW].to_numpy())
+            if found is not None:
+                row, column, value, allowed = found
+                yield pd.DataFrame(
+                    {
+                        "row": [row],
+                        "column": [column],
+                        "value": [None if value is None else str(value)],
+                        "allowed": [repr(allowed)],
+                    }
+                )
+
+    bad = (
+        numbered.mapInPandas(problems, "row long, column string, value string, allowed string")
+        .orderBy("row")
+        .limit(1)
+        .collect()
+    )
+    if bad:
+        import ast
+
+        b = bad[0]
+        raise bad_cell_error((int(b["row"]), b["column"], b["value"], ast.literal_eval(b["allowed"])))
+    fields = list(model_fields)
+
+    def canonical(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            cases = canonical_cases(batch[columns], model_fields)
+            cases.insert(0, ROW, batch[ROW].to_numpy())
+            yield cases
+
+    ddl = ", ".join([f"{ROW} long", *(f"`{f}` string" for f in fields)])
+    cases = numbered.mapInPandas(canonical, ddl)
+    udf = mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=result_schema(model), env_manager="local")
+    scored = cases.select(ROW, udf(F.struct(*[F.col(f) for f in fields])).alias("scores")).select(ROW, "scores.*")
+    # MLflow 3.17's spark_udf casts a string column with .astype(str), which turns the empty
+    # tier of a case not settled (None) into the text "None" (never a tier name): set it back.
+    tier = F.col("referral_tier")
+    scored = scored.withColumn("referral_tier", F.when(tier == F.lit(str(None)), F.lit(None)).otherwise(tier))
+    return scored, numbered, fields
+
+
+def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
+    from pipeline.data.formats import PARQUET_SUFFIXES
+
+    source, target = Path(args.input), Path(args.output)
+    for path in (source, target):
+        if not (path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES):
+            raise CommandError(SPARK_PARQUET.format(path=str(path)))
+    spark = spark_session(args.spark_master)
+    scored, numbered, _ = spark_score(spark, ref=ref, model=model, source=str(source))
+    count = numbered.count()
+    digest = input_digest(source)
+    stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
+    scored.write.mode("errorifexists").parquet(str(target))
+    return count, stored["created_at"]
+
+
+# ---------------------------------------------------------------------------- the command
+def run(args: argparse.Namespace) -> int:
+    from pipeline.data.columns import DataFormatError
+
+    operator = operator_label(args.operator)
+    target = Path(args.output)
+    if target.exists():
+        raise CommandError(OUTPUT_EXISTS.format(path=str(target)))
+    if not Path(args.input).exists():
+        raise FileNotFoundError(f"no input at {args.input!r}")
+    ref, model = load_model(args.model)
+    audit = audit_engine(args.database_url)
+    try:
+        refuse_withdrawn(audit, ref)  # before any work: the stop procedure stops bulk scoring too
+        run_engine = run_spark if args.engine == "spark" else run_local
+        rows, when = run_engine(args, ref, model, operator, audit)
+    except DataFormatError as exc:
+        raise ScoreInputError(str(exc)) from None
+    finally:
+        audit.dispose()
+    print(
+        f"scored {rows} rows with {ref.name} version {ref.version} ({args.engine}) into {target}; "
+        f"recorded in the audit log at {when} as bulk scoring by {KEY_PREFIX}{operator}"
+    )
+    return 0

@@ -1,0 +1,205 @@
+"""``tarozu score``: one machine and Spark give the same scores; every run is in the audit log.
+
+The Spark tests run on one small local Spark (``local[2]``, module-scoped): pyspark comes from
+``make setup`` and Java from ``make system-deps``; they do not skip.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
+
+from factories import make_model
+
+from models.bulk import records
+from models.engine import ScreeningEngine
+from pipeline.cli import main
+from pipeline.pyfunc import input_frame_to_codes
+
+ROWS = 300
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A registry with one model at @champion, an audit database, and a file of generated cases."""
+    from pipeline import registry
+    from pipeline.data.schema import write_frame
+    from pipeline.data.synthetic import generate
+
+    root = tmp_path_factory.mktemp("score")
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "TAROZU_DATABASE_URL")}
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    os.environ["TAROZU_DATABASE_URL"] = f"sqlite:///{root / 'audit.db'}"
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        import mlflow
+
+        experiment = registry.ensure_experiment("score-test")
+        with mlflow.start_run(experiment_id=experiment):
+            version, _ = registry.log_screening_model(make_model(0), registered_name=registry.MODEL_NAME)
+        assert version is not None
+        registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version)
+        frame = generate(rows=ROWS, seed=7)
+        write_frame(frame, root / "cases.csv")
+        write_frame(frame, root / "cases.parquet")
+        yield root
+    finally:
+        os.chdir(cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _bulk_rows(root: Path) -> list[Any]:
+    from serving.db import bulk_scorings, make_engine
+
+    engine = make_engine(f"sqlite:///{root / 'audit.db'}")
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(select(bulk_scorings).order_by(bulk_scorings.c.seq)))
+    finally:
+        engine.dispose()
+
+
+def _expected(root: Path) -> list[dict[str, Any]]:
+    """The API engine's own records of the cases, one by one."""
+    from pipeline.data.schema import load_dataset
+
+    engine = ScreeningEngine(make_model(0))
+    frame = load_dataset(root / "cases.csv").frame
+    return [engine.flat(a) for a in engine.assess_many(input_frame_to_codes(engine.model, frame))]
+
+
+def test_local_scores_every_row_as_the_engine_and_records_the_run(home: Path) -> None:
+    out = home / "local.parquet"
+    assert main(["score", "--input", str(home / "cases.csv"), "--output", str(out), "--operator", "ana.t"]) == 0
+    scored = pd.read_parquet(out)
+    assert scored["row"].tolist() == list(range(1, ROWS + 1))
+    got = records(scored.drop(columns=["row"]))
+    assert [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in got] == _expected(home)
+    row = _bulk_rows(home)[-1]
+    assert (row.role, row.key_id, row.route, row.rows) == ("data-scientist", "cli:ana.t", "score-local", ROWS)
+    assert (row.model_name, row.model_version) == ("tarozu-screening", "1")
+    import hashlib
+
+    assert row.input_sha256 == hashlib.sha256((home / "cases.csv").read_bytes()).hexdigest()
+    from serving.auditlog import verify_chain
+    from serving.db import make_engine
+
+    assert verify_chain(make_engine(f"sqlite:///{home / 'audit.db'}")).intact
+
+
+def test_bad_cell_names_row_and_column_and_writes_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False)
+    raw.loc[41, "excessive_hours"] = "sometimes"
+    raw.loc[77, "sector"] = "fishing-boat"
+    bad = home / "bad.csv"
+    raw.to_csv(bad, index=False)
+    before = len(_bulk_rows(home))
+    out = home / "never.csv"
+    assert main(["score", "--input", str(bad), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "row 42, column 'excessive_hours': value 'sometimes' is not allowed" in err
+    assert not out.exists()
+    assert len(_bulk_rows(home)) == before
+
+
+@pytest.mark.parametrize("column", ["screener_assessment", "case_ref"])
+def test_screening_columns_are_refused(home: Path, column: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from serving.schemas import BULK_NOT_SCREENING
+
+    raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False).assign(**{column: "medium"})
+    path = home / f"with-{column}.csv"
+    raw.to_csv(path, index=False)
+    assert main(["score", "--input", str(path), "--output", str(home / "x.csv")]) == 2
+    assert BULK_NOT_SCREENING.format(fields=column) in capsys.readouterr().err
+
+
+def test_missing_field_and_existing_output_are_refused(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False).drop(columns=["debt_bondage"])
+    path = home / "short.csv"
+    raw.to_csv(path, index=False)
+    assert main(["score", "--input", str(path), "--output", str(home / "y.csv")]) == 2
+    assert "lacks column(s) ['debt_bondage']" in capsys.readouterr().err
+    assert main(["score", "--input", str(home / "cases.csv"), "--output", str(home / "cases.parquet")]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert (
+        main(["score", "--input", str(home / "cases.csv"), "--output", str(home / "z.csv"), "--operator", "a b"]) == 2
+    )
+
+
+def test_a_withdrawn_model_scores_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from serving.db import make_engine
+
+    url = f"sqlite:///{home / 'audit.db'}"
+    engine = make_engine(url)
+    import asyncio
+
+    from serving.auditlog import AppendModelEvent, AuditWriter
+
+    writer = AuditWriter(engine)
+    writer.start()
+    event = {"role": "admin", "key_id": "cli", "model_name": "tarozu-screening", "model_version": "1"}
+    try:
+        asyncio.run(writer.submit(AppendModelEvent({**event, "action": "withdraw", "reason": "test"})))
+        out = home / "withdrawn.csv"
+        assert main(["score", "--input", str(home / "cases.csv"), "--output", str(out)]) == 2
+        assert "was withdrawn" in capsys.readouterr().err
+        assert not out.exists()
+    finally:
+        asyncio.run(writer.submit(AppendModelEvent({**event, "action": "reinstate", "reason": "test over"})))
+        writer.stop()
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------------- Spark
+@pytest.fixture(scope="module")
+def spark(home: Path) -> Iterator[Any]:
+    from pipeline.score import spark_session
+
+    session = spark_session("local[2]")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()
+
+
+def test_spark_gives_the_same_scores_as_one_machine(home: Path, spark: Any) -> None:
+    local, distributed = home / "one.parquet", home / "spark.parquet"
+    common = ["--input", str(home / "cases.parquet"), "--operator", "ana.t"]
+    assert main(["score", *common, "--output", str(local)]) == 0
+    assert (
+        main(["score", *common, "--output", str(distributed), "--engine", "spark", "--spark-master", "local[2]"]) == 0
+    )
+    a = pd.read_parquet(local)
+    b = pd.read_parquet(distributed).sort_values("row", ignore_index=True)
+    assert list(b.columns) == list(a.columns)
+    assert len(b) == ROWS
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=True)
+    runs = _bulk_rows(home)[-2:]
+    assert [r.route for r in runs] == ["score-local", "score-spark"]
+    assert runs[0].input_sha256 == runs[1].input_sha256
+    assert {r.rows for r in runs} == {ROWS}
+
+
+def test_spark_names_the_bad_row_and_writes_nothing(home: Path, spark: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = pd.read_parquet(home / "cases.parquet")
+    raw.loc[250, "sector"] = "fishing-boat"
+    path = home / "bad.parquet"
+    raw.to_parquet(path, index=False)
+    out = home / "bad-out.parquet"
+    args = ["score", "--input", str(path), "--output", str(out), "--engine", "spark", "--spark-master", "local[2]"]
+    assert main(args) == 2
+    assert "row 251, column 'sector': value 'fishing-boat' is not allowed" in capsys.readouterr().err
+    assert not out.exists()
