@@ -197,6 +197,7 @@ DOCS_PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} - Swagger UI</title>
 <link rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="icon" href="{assets}/favicon.png">
 </head>
 <body>
 <div id="swagger-ui" data-openapi-url="{openapi_url}"></div>

@@ -16,7 +16,9 @@
     whoami: "/v1/model", // any role may read it: used to check a key at sign-in
   };
   const LANGS = ["en", "ru", "tg"];
-  const KEY_STORE = "tarozu.key";
+  // Where older pages kept the key (sessionStorage): cleared at start. The key now lives in
+  // this page's memory only, so a reload or a new tab asks for it again.
+  const OLD_KEY_STORE = "tarozu.key";
   const DRAFT_STORE = "tarozu.draft";
   const LANG_STORE = "tarozu.lang";
   const TOP_REASONS = 8;
@@ -40,7 +42,7 @@
       signout: "Sign out",
       signin_h: "Sign in",
       key_label: "API key",
-      key_hint: "The key is kept only in this browser tab and is forgotten when the tab is closed.",
+      key_hint: "The key is kept only in this page's memory: it is forgotten when the page is reloaded or closed.",
       signin_btn: "Sign in",
       key_required: "Enter the API key.",
       signed_in: "Signed in.",
@@ -180,7 +182,7 @@
       signout: "Выйти",
       signin_h: "Вход",
       key_label: "API-ключ",
-      key_hint: "Ключ хранится только в этой вкладке браузера и забывается при её закрытии.",
+      key_hint: "Ключ хранится только в памяти этой страницы и забывается при её перезагрузке или закрытии.",
       signin_btn: "Войти",
       key_required: "Введите API-ключ.",
       signed_in: "Вход выполнен.",
@@ -320,7 +322,7 @@
       signout: "Баромадан",
       signin_h: "Ворид шудан",
       key_label: "Калиди API",
-      key_hint: "Калид танҳо дар ҳамин варақаи браузер нигоҳ дошта мешавад ва ҳангоми пӯшидани он фаромӯш мешавад.",
+      key_hint: "Калид танҳо дар хотираи ҳамин саҳифа нигоҳ дошта мешавад ва ҳангоми аз нав боркунӣ ё пӯшидани он фаромӯш мешавад.",
       signin_btn: "Ворид шудан",
       key_required: "Калиди API-ро ворид кунед.",
       signed_in: "Шумо ворид шудед.",
@@ -522,8 +524,11 @@
     d.consent = d.consent === true;
     return d;
   }
+  // The draft survives a reload (sessionStorage, this tab only), without the case reference:
+  // the answers alone do not say whose they are.
   function saveDraft() {
-    store("session", DRAFT_STORE, JSON.stringify(state.draft));
+    const kept = Object.assign({}, state.draft, { case_ref: "" });
+    store("session", DRAFT_STORE, JSON.stringify(kept));
   }
 
   // ------------------------------------------------------------------ API
@@ -1557,7 +1562,6 @@
 
   function signOut(keepDraft) {
     state.key = null;
-    store("session", KEY_STORE, null);
     if (!keepDraft) {
       state.draft = emptyDraft();
       store("session", DRAFT_STORE, null);
@@ -1586,7 +1590,6 @@
       showAlert(errorText(err));
       return;
     }
-    store("session", KEY_STORE, key);
     $("apikey").value = "";
     renderForm();
     showView(state.result ? "result" : "screen");
@@ -1617,11 +1620,12 @@
     state.lang = LANGS.indexOf(saved) >= 0 ? saved : LANGS.indexOf(nav) >= 0 ? nav : "en";
     try {
       const draft = JSON.parse(load("session", DRAFT_STORE) || "null");
-      if (draft && typeof draft === "object") state.draft = cleanDraft(Object.assign(emptyDraft(), draft));
+      if (draft && typeof draft === "object") state.draft = cleanDraft(Object.assign(emptyDraft(), draft, { case_ref: "" }));
     } catch (e) {
       /* a broken draft is ignored */
     }
-    state.key = load("session", KEY_STORE);
+    store("session", OLD_KEY_STORE, null);
+    state.key = null;
 
     $("lang").addEventListener("change", (e) => {
       state.lang = LANGS.indexOf(e.target.value) >= 0 ? e.target.value : "en";

@@ -47,7 +47,7 @@ class Server:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.keys[role]}"}, timeout=10)
 
 
-def _build_app(tmp: Path) -> tuple[Any, dict[str, str], Any]:
+def _build_app(tmp: Path, environment: str = "development") -> tuple[Any, dict[str, str], Any]:
     """The API's own app factory with a test model, a temporary database and one key per role."""
     from factories import make_registered  # type: ignore[import-not-found]
 
@@ -57,7 +57,7 @@ def _build_app(tmp: Path) -> tuple[Any, dict[str, str], Any]:
     from serving.settings import Settings
 
     url = f"sqlite:///{tmp / 'audit.db'}"
-    settings = Settings(environment="development", hmac_secret="x" * 48, database_url=url, gc_freeze=False)
+    settings = Settings(environment=environment, hmac_secret="x" * 48, database_url=url, gc_freeze=False)
     engine = make_engine(url)
     run_migrations(engine)
     keys = {role: create_key(engine, role=role, label=f"browser {role}")["key"] for role in ROLES}
@@ -67,9 +67,19 @@ def _build_app(tmp: Path) -> tuple[Any, dict[str, str], Any]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _serve(tmp_path_factory, "development")
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The same app with environment=production (no /docs unless asked for)."""
+    yield from _serve(tmp_path_factory, "production")
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, environment: str) -> Iterator[Server]:
     import uvicorn
 
-    app, keys, engine = _build_app(tmp_path_factory.mktemp("browser"))
+    app, keys, engine = _build_app(tmp_path_factory.mktemp("browser"), environment)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

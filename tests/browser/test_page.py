@@ -48,6 +48,12 @@ def sign_in(page: Any, server: Any, role: str = "screener") -> None:
     page.wait_for_selector("#q-documents_withheld")
 
 
+def sign_in_again(page: Any, server: Any, role: str = "screener") -> None:
+    page.fill("#apikey", server.keys[role])
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#nav:not([hidden])")
+
+
 def fill_case(page: Any, case: dict[str, Any]) -> None:
     """Who is screened first (it decides which questions show), then answers and context."""
     context = dict(case["context"])
@@ -606,8 +612,19 @@ def test_page_weight_and_draft_survives_a_reload(page: Any, server: Any) -> None
     page.check("#a-isolation--yes")
     page.select_option("#r-economic_pressure", "not_reached")
     page.select_option("#f-sector", "agriculture")
+    page.fill("#case_ref", "NRM-2026-0099")
+    page.dispatch_event("#case_ref", "input")
+    stored = page.evaluate("() => JSON.stringify(Object.assign({}, window.sessionStorage))")
+    assert "NRM-2026-0099" not in stored, "the draft is kept without the case reference"
+    assert server.keys["screener"] not in stored, "the key is kept in memory only"
+    assert "isolation" in stored
     page.reload()
+    # The key was in the page's memory only: a reload asks for it again, and the draft is back.
+    page.wait_for_selector("#apikey")
+    assert page.locator("#nav").is_hidden()
+    sign_in_again(page, server)
     page.wait_for_selector("#q-isolation")
+    assert page.input_value("#case_ref") == ""
     assert page.is_checked("#a-isolation--yes"), "the draft is kept in sessionStorage"
     assert page.is_checked("#consent")
     assert page.is_checked("#danger--declined")
