@@ -15,7 +15,8 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +27,127 @@ from rich.console import Console
 from models.screening import ScreeningModel
 from pipeline import registry
 from pipeline.cli import CommandError
-from pipeline.config import TrainConfig, load_config
+from pipeline.config import PromotionConfig, TrainConfig, load_config
+from pipeline.fairness.gate import GateResult, GateSettings, fairness_gate
 from pipeline.metrics import score_metrics
 from pipeline.modeling import LABELS
 
 NO_CHALLENGER = "there is no @challenger to promote: train one first with `tarozu train`"
 ALREADY = "@challenger (version {version}) is already @champion; nothing to do"
 EMPTY_REASON = '--accept-risk needs a reason in words, e.g. --accept-risk "reviewed by ...; because ..."'
+AUROC_WORSE = "{outcome}: AUROC {new:.4f} is worse than the champion's {old:.4f} by more than {margin}"
+LOG_LOSS_WORSE = "{outcome}: log-loss {new:.4f} is worse than the champion's {old:.4f} by more than {margin:.0%}"
+GATE_METRICS = {"miss_rate": "fnr", "false_alarm_rate": "fpr"}
 
 
-@dataclass
+@dataclass(frozen=True)
+class Scores:
+    """One model's threshold-free metrics on one outcome of the evaluation data."""
+
+    auroc: float
+    log_loss: float
+    ece: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"auroc": self.auroc, "log_loss": self.log_loss, "ece": self.ece}
+
+
+@dataclass(frozen=True)
+class OutcomeComparison:
+    """The challenger's and (if there is one scoring this outcome) the champion's scores."""
+
+    challenger: Scores
+    champion: Scores | None = None
+
+    def to_json(self) -> dict[str, dict[str, float]]:
+        out = {"challenger": self.challenger.to_json()}
+        if self.champion is not None:
+            out["champion"] = self.champion.to_json()
+        return out
+
+
+@dataclass(frozen=True)
 class PromotionDecision:
+    """What ``tarozu promote`` decided, and why.
+
+    ``passed``: no refusal reason (no worse than the champion, and the fairness gate passes).
+    ``promote``: @champion moves; true when it passed, or when a reason to accept the risk was
+    given. ``accepted_risk`` is that reason, kept only when it overrode a refusal.
+    """
+
     promote: bool
-    comparison: dict[str, Any]
-    fairness: dict[str, Any]
-    reasons: list[str] = field(default_factory=list)
+    passed: bool
+    comparison: Mapping[str, OutcomeComparison]
+    gate: GateResult
+    reasons: tuple[str, ...] = ()
+    accepted_risk: str | None = None
 
     @property
     def gate_verdict(self) -> str:
-        return str(self.fairness.get("verdict", "not run"))
+        return self.gate.verdict
+
+    def to_json(self) -> dict[str, Any]:
+        """The record logged with the challenger's run (``promotion/promotion-<time>.json``)."""
+        return {
+            "promoted": self.promote,
+            "accepted_risk": self.accepted_risk,
+            "refusal_reasons": list(self.reasons),
+            "comparison": {o: c.to_json() for o, c in self.comparison.items()},
+            "fairness_gate": self.gate.summary,
+        }
+
+
+def accepted_reason(text: str | None) -> str | None:
+    """The ``--accept-risk`` reason, or None when none was given; a blank reason is refused."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise CommandError(EMPTY_REASON)
+    return text
+
+
+def decide(
+    *,
+    challenger: Mapping[str, Scores],
+    champion: Mapping[str, Scores] | None,
+    gate: GateResult,
+    config: PromotionConfig,
+    accepted_risk: str | None = None,
+) -> PromotionDecision:
+    """The promotion decision from the two models' scores and the gate's result (no I/O).
+
+    Refused when, on an outcome both models score, the challenger's AUROC is lower by more than
+    ``max_auroc_drop`` or its log-loss higher by more than ``max_log_loss_increase`` (relative),
+    or when the gate blocks; promoted anyway when ``accepted_risk`` gives a reason.
+    """
+    reason = accepted_reason(accepted_risk)
+    reasons: list[str] = []
+    comparison: dict[str, OutcomeComparison] = {}
+    for outcome, new in challenger.items():
+        old = (champion or {}).get(outcome)
+        comparison[outcome] = OutcomeComparison(challenger=new, champion=old)
+        if old is None:
+            continue
+        if new.auroc < old.auroc - config.max_auroc_drop:
+            reasons.append(
+                AUROC_WORSE.format(outcome=outcome, new=new.auroc, old=old.auroc, margin=config.max_auroc_drop)
+            )
+        if new.log_loss > old.log_loss * (1 + config.max_log_loss_increase):
+            reasons.append(
+                LOG_LOSS_WORSE.format(
+                    outcome=outcome, new=new.log_loss, old=old.log_loss, margin=config.max_log_loss_increase
+                )
+            )
+    reasons.extend(gate.blocking)
+    passed = not reasons
+    return PromotionDecision(
+        promote=passed or reason is not None,
+        passed=passed,
+        comparison=comparison,
+        gate=gate,
+        reasons=tuple(reasons),
+        accepted_risk=None if passed else reason,
+    )
 
 
 def evaluation_frame(config: TrainConfig, data: str | None) -> pd.DataFrame:
@@ -67,71 +170,37 @@ def probabilities(model: ScreeningModel, frame: pd.DataFrame) -> dict[str, np.nd
     return model.predict_proba(codes)
 
 
-def compare(
-    challenger: ScreeningModel, champion: ScreeningModel | None, frame: pd.DataFrame, config: TrainConfig
-) -> tuple[dict[str, Any], list[str]]:
-    """Per outcome, AUROC and log-loss of both models; reasons to refuse, if any."""
+def scores(model: ScreeningModel, frame: pd.DataFrame) -> dict[str, Scores]:
+    """AUROC, log-loss and ECE of each of the model's outcomes on ``frame``."""
     metrics = score_metrics()
-    p_new = probabilities(challenger, frame)
-    p_old = probabilities(champion, frame) if champion else {}
-    comparison: dict[str, Any] = {}
-    reasons: list[str] = []
-    for outcome in challenger.outcome_names:
+    p = probabilities(model, frame)
+    out = {}
+    for outcome in model.outcome_names:
         y = frame[LABELS[outcome]].to_numpy()
-        new = {m: metrics[m](y, p_new[outcome]) for m in ("auroc", "log_loss", "ece")}
-        entry: dict[str, Any] = {"challenger": new}
-        if champion and outcome in p_old:
-            old = {m: metrics[m](y, p_old[outcome]) for m in ("auroc", "log_loss", "ece")}
-            entry["champion"] = old
-            if new["auroc"] < old["auroc"] - config.promotion.max_auroc_drop:
-                reasons.append(
-                    f"{outcome}: AUROC {new['auroc']:.4f} is worse than the champion's {old['auroc']:.4f} "
-                    f"by more than {config.promotion.max_auroc_drop}"
-                )
-            if new["log_loss"] > old["log_loss"] * (1 + config.promotion.max_log_loss_increase):
-                reasons.append(
-                    f"{outcome}: log-loss {new['log_loss']:.4f} is worse than the champion's "
-                    f"{old['log_loss']:.4f} by more than {config.promotion.max_log_loss_increase:.0%}"
-                )
-        comparison[outcome] = entry
-    return comparison, reasons
+        out[outcome] = Scores(**{m: float(metrics[m](y, p[outcome])) for m in ("auroc", "log_loss", "ece")})
+    return out
 
 
-def decide(
-    challenger: ScreeningModel, champion: ScreeningModel | None, frame: pd.DataFrame, config: TrainConfig
-) -> PromotionDecision:
-    from pipeline.fairness.gate import GateSettings, fairness_gate
-
-    comparison, reasons = compare(challenger, champion, frame, config)
-    rules = config.promotion.fairness
-    metrics = {"miss_rate": "fnr", "false_alarm_rate": "fpr"}
-    settings = GateSettings(
-        block_on=tuple(metrics[m] for m in rules.block_on),
+def gate_settings(config: PromotionConfig) -> GateSettings:
+    rules = config.fairness
+    return GateSettings(
+        block_on=tuple(GATE_METRICS[m] for m in rules.block_on),
         max_detectable=rules.max_detectable,
         min_share=rules.min_share,
     )
-    gate = fairness_gate(challenger, frame, settings)
-    reasons.extend(gate.blocking)
-    return PromotionDecision(promote=not reasons, comparison=comparison, fairness=gate.summary, reasons=reasons)
 
 
-def record(*, name: str, version: Any, decision: PromotionDecision, accepted_risk: str | None, promoted: bool) -> None:
+def record(*, name: str, version: Any, decision: PromotionDecision) -> None:
     """Write the decision to the challenger's run and model version, and update its model card."""
     import mlflow
 
     c = registry.client()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    payload = {
-        "at": stamp,
-        "promoted": promoted,
-        "accepted_risk": accepted_risk,
-        "refusal_reasons": decision.reasons,
-        "comparison": decision.comparison,
-        "fairness_gate": decision.fairness,
-    }
+    accepted_risk = decision.accepted_risk
+    state = "promoted" if decision.promote else "refused"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"promotion-{stamp.replace(':', '')}.json"
-        path.write_text(json.dumps(payload, indent=1, default=float), encoding="utf-8")
+        path.write_text(json.dumps({"at": stamp, **decision.to_json()}, indent=1, default=float), encoding="utf-8")
         c.log_artifact(version.run_id, str(path), artifact_path="promotion")
         if accepted_risk:
             from pipeline.train import write_card
@@ -141,7 +210,7 @@ def record(*, name: str, version: Any, decision: PromotionDecision, accepted_ris
             )
             card = json.loads(Path(card_path).read_text(encoding="utf-8"))
             card.setdefault("accepted_risks", []).append(
-                {"at": stamp, "reason": accepted_risk, "overridden": decision.reasons}
+                {"at": stamp, "reason": accepted_risk, "overridden": list(decision.reasons)}
             )
             card["caveats_and_recommendations"].insert(
                 0,
@@ -150,14 +219,14 @@ def record(*, name: str, version: Any, decision: PromotionDecision, accepted_ris
             write_card(card, Path(tmp) / "model_card")
             c.log_artifacts(version.run_id, str(Path(tmp) / "model_card"), artifact_path="model_card")
     c.set_model_version_tag(name, version.version, "fairness_gate", decision.gate_verdict)
-    c.set_model_version_tag(name, version.version, "promotion", "promoted" if promoted else "refused")
+    c.set_model_version_tag(name, version.version, "promotion", state)
     if accepted_risk:
         c.set_tag(version.run_id, "tarozu.accepted_risk", accepted_risk[:5000])
         c.set_model_version_tag(name, version.version, "accepted_risk", accepted_risk[:5000])
         description = c.get_model_version(name, version.version).description or ""
         note = f"Promoted on {stamp} despite {len(decision.reasons)} refusal reason(s); accepted risk: {accepted_risk}"
         c.update_model_version(name, version.version, description=f"{description}\n{note}".strip()[:5000])
-    c.set_tag(version.run_id, "tarozu.promotion", "promoted" if promoted else "refused")
+    c.set_tag(version.run_id, "tarozu.promotion", state)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -170,8 +239,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     config = load_config(args.config)
     name = config.registry.model_name
-    if args.accept_risk is not None and not args.accept_risk.strip():
-        raise CommandError(EMPTY_REASON)
+    reason = accepted_reason(args.accept_risk)
     new_version = registry.alias_version(name=name, alias=registry.CHALLENGER)
     if new_version is None:
         raise CommandError(NO_CHALLENGER)
@@ -182,30 +250,29 @@ def run(args: argparse.Namespace) -> int:
     challenger = registry.load_registered(name=name, alias=registry.CHALLENGER).model
     champion = registry.load_registered(name=name, alias=registry.CHAMPION).model if old_version else None
     frame = evaluation_frame(config, args.data)
-    decision = decide(challenger, champion, frame, config)
+    decision = decide(
+        challenger=scores(challenger, frame),
+        champion=scores(champion, frame) if champion else None,
+        gate=fairness_gate(challenger, frame, gate_settings(config.promotion)),
+        config=config.promotion,
+        accepted_risk=reason,
+    )
     for outcome, entry in decision.comparison.items():
         parts = [
-            f"{who} AUROC {entry[who]['auroc']:.4f} log-loss {entry[who]['log_loss']:.4f}"
-            for who in ("challenger", "champion")
-            if who in entry
+            f"{who} AUROC {s.auroc:.4f} log-loss {s.log_loss:.4f}"
+            for who, s in (("challenger", entry.challenger), ("champion", entry.champion))
+            if s is not None
         ]
         console.print(f"{outcome}: " + " | ".join(parts))
-    promoted = decision.promote or bool(args.accept_risk)
-    record(
-        name=name,
-        version=new_version,
-        decision=decision,
-        accepted_risk=args.accept_risk if not decision.promote else None,
-        promoted=promoted,
-    )
-    if not promoted:
+    record(name=name, version=new_version, decision=decision)
+    if not decision.promote:
         console.print("[red]Promotion refused:[/]")
-        for reason in decision.reasons:
-            console.print(f"  - {reason}")
+        for line in decision.reasons:
+            console.print(f"  - {line}")
         console.print('To promote anyway, give the reason: tarozu promote --accept-risk "..."')
         return 1
     registry.set_alias(name=name, alias=registry.CHAMPION, version=new_version.version)
-    if decision.reasons:
-        console.print(f"[yellow]Promoted with accepted risk:[/] {args.accept_risk}")
+    if decision.accepted_risk:
+        console.print(f"[yellow]Promoted with accepted risk:[/] {decision.accepted_risk}")
     console.print(f"{name} version {new_version.version} is now @champion.")
     return 0
