@@ -119,9 +119,15 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+LATER_COLUMNS = frozenset({"override_reason"})
+"""Nullable columns added to tables that already held rows: left out of the hashed content when
+empty, so that the rows written before them keep their hashes (and a value set later still breaks one)."""
+
+
 def canonical(table: str, row: Mapping[str, Any]) -> bytes:
-    """The bytes hashed for a row: its table and every column but ``hash``, keys sorted."""
-    content = {str(k): v for k, v in row.items() if k != "hash"}
+    """The bytes hashed for a row: its table and every column but ``hash``, keys sorted (an empty
+    column of :data:`LATER_COLUMNS` is left out)."""
+    content = {str(k): v for k, v in row.items() if k != "hash" and not (k in LATER_COLUMNS and v is None)}
     content["table"] = table
     return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
@@ -183,9 +189,14 @@ def _append(table: str, row: dict[str, Any], chain: _Chain) -> dict[str, Any]:
     return row
 
 
-def _screening(conn: Connection, screening_id: str, columns: tuple[str, ...]) -> Any:
+def _screening(conn: Connection, screening_id: str, columns: tuple[str, ...], *, owner: str | None = None) -> Any:
+    """The screening's ``columns``; 404 if there is none, or if ``owner`` is given and another key
+    screened it (the same 404, so that a screener cannot tell others' screening ids from unknown ones)."""
     wanted = [screenings.c[c] for c in columns]
-    row = conn.execute(select(*wanted).where(screenings.c.screening_id == screening_id)).one_or_none()
+    query = select(*wanted).where(screenings.c.screening_id == screening_id)
+    if owner is not None:
+        query = query.where(screenings.c.key_id == owner)
+    row = conn.execute(query).one_or_none()
     if row is None:
         raise NotFoundError(NO_SCREENING.format(id=screening_id), field="screening_id", value=screening_id)
     return row
@@ -224,16 +235,22 @@ def matching_decision(*, refer: bool, result: str | None) -> str:
 
 @dataclass
 class AppendDecision(Operation):
-    """The human decision; refused if one exists or a needed reason is missing."""
+    """The human decision; refused if one exists or a needed reason is missing.
+
+    ``owner`` is the key id that must have screened the case (the screener's own key); None for
+    a supervisor's override, whose row carries ``override_reason``. Checked in the transaction
+    that writes the decision, so the check and the write cannot be split.
+    """
 
     row: dict[str, Any]
     reasons: tuple[str, ...]
+    owner: str | None
 
     def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
         tx.flush()
         conn = tx.conn
         sid = self.row["screening_id"]
-        refer, result = _screening(conn, sid, ("refer", "result"))
+        refer, result = _screening(conn, sid, ("refer", "result"), owner=self.owner)
         taken = conn.execute(select(decisions.c.seq).where(decisions.c.screening_id == sid)).first()
         if taken is not None:
             raise ConflictError(DECISION_EXISTS.format(id=sid), field="screening_id", value=sid)
@@ -270,17 +287,19 @@ class AppendCorrection(Operation):
     """A correction of one field, checked against the field's current (corrected) value.
 
     ``current`` maps the screening's original values and earlier corrections to the current
-    value of the field; the route has already checked the new value.
+    value of the field; the route has already checked the new value. ``owner`` as for
+    :class:`AppendDecision`.
     """
 
     row: dict[str, Any]
     current: Callable[[Any, list[Any]], Any]
+    owner: str | None
 
     def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
         tx.flush()
         conn = tx.conn
         sid = self.row["screening_id"]
-        original = _screening(conn, sid, ("answers", "context", "audit", "screener_assessment"))
+        original = _screening(conn, sid, ("answers", "context", "audit", "screener_assessment"), owner=self.owner)
         earlier = conn.execute(
             select(corrections.c.field, corrections.c.new_value)
             .where(corrections.c.screening_id == sid)

@@ -96,6 +96,7 @@ decisions = Table(
     Column("recommendation_refer", Boolean, nullable=False),
     Column("differs", Boolean, nullable=False),
     *_chain_columns(),
+    Column("override_reason", Text),
 )
 
 outcomes = Table(
@@ -117,7 +118,10 @@ corrections = Table(
     Column("new_value", Text, nullable=False),
     Column("reason", Text, nullable=False),
     *_chain_columns(),
+    Column("override_reason", Text),
 )
+"""A decision or correction with ``override_reason`` is a supervisor's override: made by a key other
+than the one that screened the case (its role and key id are the row's)."""
 
 bulk_scorings = Table(
     "bulk_scorings",

@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 
 from serving.errors import UnauthorizedError
 from serving.keys import Principal, authorise
+from serving.schemas import ROLES
 from serving.settings import Settings
 from serving.state import Services
 
@@ -91,11 +92,16 @@ async def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+# Which role calls which route; the README's matrix of roles and routes is tested against the app.
+# A screener's screenings are theirs (serving.service.own_cases_only); a supervisor's decisions and
+# corrections on them are overrides.
 Screener = Annotated[Caller, require("screener")]
+Decider = Annotated[Caller, require("screener", "supervisor")]
 Specialist = Annotated[Caller, require("specialist")]
 Reader = Annotated[Caller, require("reviewer", "data-scientist")]
-CaseReader = Annotated[Caller, require("screener", "specialist", "reviewer", "data-scientist")]
+CaseLister = Annotated[Caller, require("screener", "supervisor", "reviewer", "data-scientist")]
+CaseReader = Annotated[Caller, require("screener", "supervisor", "specialist", "reviewer", "data-scientist")]
 BulkScorer = Annotated[Caller, require("data-scientist", why=BULK_ONLY)]
 DataScientist = Annotated[Caller, require("data-scientist")]
 Admin = Annotated[Caller, require("admin")]
-AnyRole = Annotated[Caller, require("screener", "specialist", "reviewer", "data-scientist", "admin")]
+AnyRole = Annotated[Caller, require(*ROLES)]

@@ -115,10 +115,16 @@ def _probabilities(result: Mapping[str, Any]) -> dict[str, float | None]:
     return {k.removesuffix("_probability"): v for k, v in result.items() if k.endswith("_probability")}
 
 
-def get_screening(engine: Engine, screening_id: str) -> dict[str, Any]:
-    """A screening with its current (corrected) values, history, decision and outcomes."""
+def get_screening(engine: Engine, screening_id: str, *, owner: str | None = None) -> dict[str, Any]:
+    """A screening with its current (corrected) values, history, decision and outcomes (the full view).
+
+    With ``owner``, only a screening that key made: another's is the same 404 as an unknown id.
+    """
+    query = select(screenings).where(screenings.c.screening_id == screening_id)
+    if owner is not None:
+        query = query.where(screenings.c.key_id == owner)
     with engine.connect() as conn:
-        row = conn.execute(select(screenings).where(screenings.c.screening_id == screening_id)).one_or_none()
+        row = conn.execute(query).one_or_none()
         if row is None:
             raise NotFoundError(NO_SCREENING.format(id=screening_id), field="screening_id", value=screening_id)
         history = conn.execute(
@@ -130,6 +136,7 @@ def get_screening(engine: Engine, screening_id: str) -> dict[str, Any]:
         ).all()
     original = original_values(row)
     return {
+        "view": "full",
         "screening_id": row.screening_id,
         "seq": row.seq,
         "created_at": row.created_at,
@@ -148,6 +155,7 @@ def get_screening(engine: Engine, screening_id: str) -> dict[str, Any]:
                 "old_value": orjson.loads(c.old_value),
                 "new_value": orjson.loads(c.new_value),
                 "reason": c.reason,
+                "override_reason": c.override_reason,
                 "created_at": c.created_at,
                 "role": c.role,
                 "key_id": c.key_id,
@@ -161,6 +169,7 @@ def get_screening(engine: Engine, screening_id: str) -> dict[str, Any]:
             "reason": decision.reason,
             "reason_text": decision.reason_text,
             "differs_from_recommendation": decision.differs,
+            "override_reason": decision.override_reason,
             "created_at": decision.created_at,
             "role": decision.role,
             "key_id": decision.key_id,
@@ -168,6 +177,67 @@ def get_screening(engine: Engine, screening_id: str) -> dict[str, Any]:
         "outcomes": [
             {"outcome": o.outcome, "created_at": o.created_at, "role": o.role, "key_id": o.key_id} for o in results
         ],
+    }
+
+
+HIDDEN_FROM_SCREENERS = ("probability", "interval", "range", "threshold", "base_value", "log_odds")
+"""Per outcome, the logged numbers that are, or give back, the probability of a type of exploitation:
+what :meth:`models.engine.ScreeningEngine.describe` leaves out of a screener's result."""
+
+
+def without_probabilities(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A logged result as a screener may read it: bands, tier, reasons and next questions, no probability."""
+    shown = {k: v for k, v in result.items() if not k.endswith("_probability")}  # rows of the first format
+    if isinstance(result.get("outcomes"), dict):
+        shown["outcomes"] = {
+            name: {k: v for k, v in outcome.items() if k not in HIDDEN_FROM_SCREENERS}
+            for name, outcome in result["outcomes"].items()
+        }
+    return shown
+
+
+def _without(entry: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in keys}
+
+
+def screener_view(record: Mapping[str, Any], *, probabilities: bool) -> dict[str, Any]:
+    """A screener's own screening: what they entered and were shown, its corrections and decision.
+
+    Not the specialist's outcomes (not needed to screen), nor key ids (a supervisor's override shows
+    its role and reason), nor the probabilities unless ``probabilities``.
+    """
+    decision = record["decision"]
+    return {
+        "view": "screener",
+        **{k: record[k] for k in ("screening_id", "created_at", "model", "lang", "has_case_ref")},
+        "original": record["original"],
+        "current": record["current"],
+        "result": dict(record["result"]) if probabilities else without_probabilities(record["result"]),
+        "corrections": [_without(c, "key_id") for c in record["corrections"]],
+        "decision": None if decision is None else _without(decision, "key_id"),
+    }
+
+
+def specialist_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a specialist needs for the assessment: the answers and context as corrected, the result
+    (scores, bands, tier, reasons), the decision and earlier outcomes.
+
+    Not the audit attributes (they are for the fairness audit, and the specialist meets the
+    person), not the screener's own assessment (it measures automation bias and would anchor the
+    assessment), no free text (reasons may name people) and no key ids or roles.
+    """
+    decision = record["decision"]
+    return {
+        "view": "specialist",
+        **{k: record[k] for k in ("screening_id", "created_at", "model", "lang")},
+        "answers": record["current"]["answers"],
+        "context": record["current"]["context"],
+        "corrected_fields": [c["field"] for c in record["corrections"]],
+        "result": record["result"],
+        "decision": None
+        if decision is None
+        else {k: decision[k] for k in ("decision", "reason", "differs_from_recommendation", "created_at")},
+        "outcomes": [{"outcome": o["outcome"], "created_at": o["created_at"]} for o in record["outcomes"]],
     }
 
 
@@ -179,10 +249,23 @@ def timestamp(value: datetime) -> str:
 
 
 def list_screenings(
-    engine: Engine, *, start: datetime | None, end: datetime | None, page: int, page_size: int
+    engine: Engine,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    page: int,
+    page_size: int,
+    owner: str | None = None,
+    probabilities: bool = True,
 ) -> dict[str, Any]:
-    """Screenings with their decisions, oldest first, one page at a time."""
+    """Screenings with their decisions, oldest first, one page at a time.
+
+    With ``owner``, only the screenings that key made (a screener's own); without
+    ``probabilities``, the probability columns are null.
+    """
     conditions = []
+    if owner is not None:
+        conditions.append(screenings.c.key_id == owner)
     if start is not None:
         conditions.append(screenings.c.created_at >= timestamp(start))
     if end is not None:
@@ -225,7 +308,7 @@ def list_screenings(
         total = conn.execute(count).scalar_one()
     items = []
     for r in rows:
-        probabilities = _probabilities(orjson.loads(r.result))
+        shown = _probabilities(orjson.loads(r.result)) if probabilities else {}
         items.append(
             {
                 "screening_id": r.screening_id,
@@ -237,8 +320,8 @@ def list_screenings(
                 "model": {"name": r.model_name, "version": r.model_version},
                 "screener_assessment": r.screener_assessment,
                 "refer": r.refer,
-                "labour_probability": probabilities.get("labour"),
-                "sexual_probability": probabilities.get("sexual"),
+                "labour_probability": shown.get("labour"),
+                "sexual_probability": shown.get("sexual"),
                 "decision": r.decision,
                 "decision_reason": r.decision_reason,
                 "n_corrections": r.n_corrections,

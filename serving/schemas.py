@@ -52,11 +52,11 @@ DecisionReason = Literal[
     "other",
 ]
 SpecialistOutcome = Literal[SPECIALIST_OUTCOMES]  # type: ignore[valid-type]
-Role = Literal["screener", "specialist", "reviewer", "data-scientist", "admin"]
+Role = Literal["screener", "supervisor", "specialist", "reviewer", "data-scientist", "admin"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 DECISION_REASONS: tuple[str, ...] = DecisionReason.__args__  # type: ignore[attr-defined]
 ASSESSMENTS: tuple[str, ...] = Assessment.__args__  # type: ignore[attr-defined]
-FREE_TEXT_FIELDS = frozenset({"case_ref", "reason_text", "reason", "label"})
+FREE_TEXT_FIELDS = frozenset({"case_ref", "reason_text", "reason", "label", "override_reason"})
 """Fields whose values are never echoed in error bodies or logs (they may hold identifiers)."""
 
 STRICT = ConfigDict(extra="forbid")
@@ -390,6 +390,12 @@ class BatchResponse(BaseModel):
     )
 
 
+OVERRIDE_REASON = (
+    "Why a supervisor acts on another key's screening (required of a supervisor, refused from a screener, "
+    "who acts on their own screenings only); logged with the override. No identifiers."
+)
+
+
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -405,6 +411,9 @@ class DecisionRequest(BaseModel):
         max_length=TEXT_MAX_CHARS,
         description="Optional explanation; no names or other identifiers.",
     )
+    override_reason: FreeText | None = Field(
+        default=None, min_length=1, max_length=TEXT_MAX_CHARS, description=OVERRIDE_REASON
+    )
 
 
 class DecisionResponse(BaseModel):
@@ -413,6 +422,7 @@ class DecisionResponse(BaseModel):
     reason: DecisionReason | None
     recommendation_refer: bool
     differs_from_recommendation: bool
+    override: bool = Field(description="True when a supervisor decided on another key's screening.")
     created_at: str
 
 
@@ -432,7 +442,8 @@ class OutcomeResponse(BaseModel):
 
 
 CorrectableField = Literal[(*(f.id for f in _Q.all_fields), "screener_assessment")]  # type: ignore[valid-type]
-CorrectionValue = WholeNumber | str | None
+CorrectionValue = Annotated[WholeNumber, Field(ge=-(1 << 63), lt=1 << 63)] | str | None
+"""A field's value: a number within 64 bits (no field holds more, and the log stores it as JSON), a level, or null."""
 
 
 class CorrectionRequest(BaseModel):
@@ -449,10 +460,16 @@ class CorrectionRequest(BaseModel):
             ]
         },
     )
-    field: CorrectableField  # type: ignore[valid-type]
+    field: CorrectableField = Field(  # type: ignore[valid-type]
+        description="A question, context or audit field. screener_assessment is listed only to be refused "
+        "(422 assessment_not_correctable): it measures automation bias and is fixed before the score is shown."
+    )
     old_value: CorrectionValue = Field(description="The current value; the correction is refused if it differs.")
     new_value: CorrectionValue
     reason: FreeText = Field(min_length=1, max_length=TEXT_MAX_CHARS, description="Why; no identifiers.")
+    override_reason: FreeText | None = Field(
+        default=None, min_length=1, max_length=TEXT_MAX_CHARS, description=OVERRIDE_REASON
+    )
 
 
 class CorrectionResponse(BaseModel):
@@ -460,6 +477,7 @@ class CorrectionResponse(BaseModel):
     field: str
     old_value: CorrectionValue
     new_value: CorrectionValue
+    override: bool = Field(description="True when a supervisor corrected another key's screening.")
     created_at: str
 
 
@@ -468,6 +486,7 @@ class CorrectionEntry(BaseModel):
     old_value: CorrectionValue
     new_value: CorrectionValue
     reason: str
+    override_reason: str | None = Field(description="Set when a supervisor corrected another key's screening.")
     created_at: str
     role: str
     key_id: str
@@ -478,6 +497,7 @@ class DecisionEntry(BaseModel):
     reason: DecisionReason | None
     reason_text: str | None
     differs_from_recommendation: bool
+    override_reason: str | None = Field(description="Set when a supervisor decided on another key's screening.")
     created_at: str
     role: str
     key_id: str
@@ -498,6 +518,9 @@ class ScreeningValues(BaseModel):
 
 
 class ScreeningRecord(BaseModel):
+    """The full record: reviewers, data scientists and supervisors."""
+
+    view: Literal["full"]
     screening_id: str
     seq: int
     created_at: str
@@ -515,6 +538,75 @@ class ScreeningRecord(BaseModel):
     outcomes: list[OutcomeEntry]
 
 
+class OwnCorrection(BaseModel):
+    field: str
+    old_value: CorrectionValue
+    new_value: CorrectionValue
+    reason: str
+    override_reason: str | None
+    created_at: str
+    role: str
+
+
+class OwnDecision(BaseModel):
+    decision: Decision
+    reason: DecisionReason | None
+    reason_text: str | None
+    differs_from_recommendation: bool
+    override_reason: str | None
+    created_at: str
+    role: str
+
+
+class ScreenerRecord(BaseModel):
+    """A screener's own screening: what they entered and were shown, and what became of it."""
+
+    view: Literal["screener"]
+    screening_id: str
+    created_at: str
+    model: ModelRef
+    lang: str | None
+    has_case_ref: bool
+    original: ScreeningValues
+    current: ScreeningValues
+    result: dict[str, Any] = Field(
+        description="As logged, without the probability of each type (and the numbers that give it back) "
+        "unless the server shows them to screeners."
+    )
+    corrections: list[OwnCorrection] = Field(description="Without key ids: a supervisor's shows its role.")
+    decision: OwnDecision | None
+
+
+class CaseDecision(BaseModel):
+    decision: Decision
+    reason: DecisionReason | None
+    differs_from_recommendation: bool
+    created_at: str
+
+
+class CaseOutcome(BaseModel):
+    outcome: SpecialistOutcome
+    created_at: str
+
+
+class SpecialistRecord(BaseModel):
+    """What a specialist needs for the assessment: the answers and context (as corrected), the
+    recommendation and tier, the decision, and earlier outcomes; no audit attributes, no screener's
+    assessment, no free text, no key ids."""
+
+    view: Literal["specialist"]
+    screening_id: str
+    created_at: str
+    model: ModelRef
+    lang: str | None
+    answers: dict[str, str]
+    context: dict[str, Any]
+    corrected_fields: list[str] = Field(description="Fields corrected since the screening, in order.")
+    result: dict[str, Any] = Field(description="The scores, bands, tier and reasons, as logged.")
+    decision: CaseDecision | None
+    outcomes: list[CaseOutcome]
+
+
 class ScreeningSummary(BaseModel):
     screening_id: str
     seq: int
@@ -525,7 +617,7 @@ class ScreeningSummary(BaseModel):
     model: ModelRef
     screener_assessment: str | None
     refer: bool
-    labour_probability: float | None
+    labour_probability: float | None = Field(description="null in a screener's list unless shown to screeners.")
     sexual_probability: float | None
     decision: Decision | None
     decision_reason: DecisionReason | None

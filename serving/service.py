@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -19,7 +20,14 @@ from models.questionnaire import QuestionnaireError, load_questionnaire
 from serving.auditlog import AppendBulkScoring, AppendScreenings
 from serving.errors import InvocationError
 from serving.keys import Principal
-from serving.records import case_ref_hmac, group_values
+from serving.records import (
+    case_ref_hmac,
+    get_screening,
+    group_values,
+    list_screenings,
+    screener_view,
+    specialist_view,
+)
 from serving.state import LoadedModel, Services
 from serving.withdrawal import ensure_not_withdrawn
 
@@ -226,3 +234,48 @@ async def invoke(records: list[dict[str, Any]], *, body: bytes, services: Servic
     row = _bulk_row(route="invocations", rows=len(records), body=body, loaded=loaded, principal=principal)
     await services.writer.submit(AppendBulkScoring(row))
     return orjson.dumps({"predictions": predictions})
+
+
+# ---------------------------------------------------------------------------- reading cases
+def own_cases_only(principal: Principal) -> str | None:
+    """The key id whose screenings alone this caller may see or act on; None for any screening.
+
+    A screener's screenings are theirs: they read, decide and correct only what their key
+    screened. Other roles that reach a screening route see every screening (in their view).
+    """
+    return principal.key_id if principal.role == "screener" else None
+
+
+async def read_case(screening_id: str, *, services: Services, principal: Principal) -> dict[str, Any]:
+    """``GET /v1/screenings/{id}`` in the caller's view: a screener's own screening (404 for
+    another's), the specialist's assessment view, or the full record (the other roles the route
+    allows: supervisors, reviewers, data scientists)."""
+    record = await asyncio.to_thread(get_screening, services.engine, screening_id, owner=own_cases_only(principal))
+    if principal.role == "screener":
+        return screener_view(record, probabilities=shows_probabilities(principal, services))
+    if principal.role == "specialist":
+        return specialist_view(record)
+    return record
+
+
+async def list_cases(
+    *,
+    services: Services,
+    principal: Principal,
+    start: datetime | None,
+    end: datetime | None,
+    page: int,
+    page_size: int,
+) -> dict[str, Any]:
+    """``GET /v1/screenings``: a screener's own screenings (no probabilities unless shown to
+    screeners), every screening for the other roles allowed."""
+    return await asyncio.to_thread(
+        list_screenings,
+        services.engine,
+        start=start,
+        end=end,
+        page=page,
+        page_size=page_size,
+        owner=own_cases_only(principal),
+        probabilities=shows_probabilities(principal, services),
+    )

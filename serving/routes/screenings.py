@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from models.questionnaire import load_questionnaire
 from serving.auditlog import AppendCorrection, AppendDecision, AppendOutcome
-from serving.deps import BulkScorer, CaseReader, Reader, Screener, SettingsDep, Specialist
+from serving.deps import BulkScorer, Caller, CaseLister, CaseReader, Decider, Screener, SettingsDep, Specialist
 from serving.errors import InvalidInputError, describe_allowed, error_responses, json_response
 from serving.openapi import json_body
 from serving.parsing import parse_batch, parse_json
-from serving.records import SCREENER_ASSESSMENT, get_screening, list_screenings, section_of
+from serving.records import SCREENER_ASSESSMENT, section_of
 from serving.records import current_value as current_value_of
 from serving.schemas import (
     ASSESSMENTS,
@@ -33,14 +33,36 @@ from serving.schemas import (
     DecisionResponse,
     OutcomeRequest,
     OutcomeResponse,
+    ScreenerRecord,
     ScreeningPage,
     ScreeningRecord,
     ScreeningRequest,
     ScreeningResult,
+    SpecialistRecord,
 )
-from serving.service import screen_batch, screen_one
+from serving.service import list_cases, own_cases_only, read_case, screen_batch, screen_one
 
 router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
+logger = logging.getLogger(__name__)
+
+OWN_CASES = "A screener reaches only the screenings their key made: another's answers 404, as an unknown id does."
+OVERRIDE = (
+    "A supervisor may act on any screening, as an override: override_reason is required, and the "
+    "row logs it with the supervisor's role and key id."
+)
+OVERRIDE_REQUIRED = (
+    "a supervisor acts on another key's screening only as an override: give override_reason "
+    "(why the screener who screened the case does not; no names)"
+)
+NOT_AN_OVERRIDE = (
+    "override_reason is for a supervisor acting on another key's screening; a screener decides and "
+    "corrects their own screenings, without it"
+)
+ASSESSMENT_FIXED = (
+    "screener_assessment cannot be corrected: it is the screener's own concern, fixed before the score "
+    "was shown, and it measures automation bias (how far screeners follow the model); changed after the "
+    "score it would measure nothing. Correct the answers, or explain in the decision's reason_text"
+)
 
 MAX_PAGE_SIZE = 500
 ScreeningId = Annotated[str, Path(min_length=1, max_length=64, description="The id returned by POST /v1/screenings.")]
@@ -89,14 +111,35 @@ async def create_batch(request: Request, caller: BulkScorer, settings: SettingsD
     return StreamingResponse(stream, status_code=201, media_type="application/json")
 
 
+def _owner(caller: Caller, override_reason: str | None) -> str | None:
+    """The key id whose screening this must be (a screener's own), or None for a supervisor's override;
+    422 for an override without a reason or a reason without an override."""
+    if caller.principal.role == "supervisor":
+        if override_reason is None:
+            raise InvalidInputError(OVERRIDE_REQUIRED, field="override_reason", code="override_reason_required")
+        return None
+    if override_reason is not None:
+        raise InvalidInputError(NOT_AN_OVERRIDE, field="override_reason", code="override_not_allowed")
+    return own_cases_only(caller.principal)
+
+
+def _log_override(what: str, screening_id: str, caller: Caller) -> None:
+    logger.info(
+        "override: %s on screening %s by %s key %s", what, screening_id, caller.principal.role, caller.principal.key_id
+    )
+
+
 @router.get(
     "",
     response_model=ScreeningPage,
     responses=error_responses(401, 403, 422),
     summary="List logged screenings with their decisions",
+    description="Oldest first. A screener lists only the screenings their key made, without the probability "
+    "of each type unless the server shows them to screeners; supervisors, reviewers and data scientists "
+    "list every screening.",
 )
 async def read_screenings(
-    caller: Reader,
+    caller: CaseLister,
     start: Annotated[
         datetime | None, Query(alias="from", description="From this time (inclusive, UTC if no zone).")
     ] = None,
@@ -104,20 +147,26 @@ async def read_screenings(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> Response:
-    result = await asyncio.to_thread(
-        list_screenings, caller.services.engine, start=start, end=end, page=page, page_size=page_size
+    result = await list_cases(
+        services=caller.services, principal=caller.principal, start=start, end=end, page=page, page_size=page_size
     )
     return json_response(result)
 
 
 @router.get(
     "/{screening_id}",
-    response_model=ScreeningRecord,
+    response_model=ScreeningRecord | ScreenerRecord | SpecialistRecord,
     responses=error_responses(401, 403, 404, 422),
-    summary="One screening: as submitted, as corrected, with its history",
+    summary="One screening: as submitted, as corrected, with its history (in the caller's view)",
+    description="`view` says which: `full` (supervisors, reviewers, data scientists: key ids, audit "
+    "attributes, free text, history); `screener` (the screener's own screening: what they entered and "
+    "were shown, corrections and decision without key ids, no probabilities unless the server shows them "
+    "to screeners; another's screening answers 404); `specialist` (answers and context as corrected, "
+    "the result with the tier, the decision and outcomes; no audit attributes, screener's assessment, "
+    "free text or key ids).",
 )
 async def read_screening(screening_id: ScreeningId, caller: CaseReader) -> Response:
-    return json_response(await asyncio.to_thread(get_screening, caller.services.engine, screening_id))
+    return json_response(await read_case(screening_id, services=caller.services, principal=caller.principal))
 
 
 @router.post(
@@ -129,10 +178,11 @@ async def read_screening(screening_id: ScreeningId, caller: CaseReader) -> Respo
     summary="Record the screener's decision (once)",
     description="referred, not_referred or needs_more_information. When it differs from the "
     "recommendation a reason from the fixed list is required. A screening has one decision: "
-    "a second is refused with 409.",
+    "a second is refused with 409. " + OWN_CASES + " " + OVERRIDE,
 )
-async def record_decision(screening_id: ScreeningId, request: Request, caller: Screener) -> Response:
+async def record_decision(screening_id: ScreeningId, request: Request, caller: Decider) -> Response:
     body = parse_json(await request.body(), DecisionRequest, request.headers.get("content-type"))
+    owner = _owner(caller, body.override_reason)
     row = {
         "screening_id": screening_id,
         "role": caller.principal.role,
@@ -140,8 +190,11 @@ async def record_decision(screening_id: ScreeningId, request: Request, caller: S
         "decision": body.decision,
         "reason": body.reason,
         "reason_text": body.reason_text,
+        "override_reason": body.override_reason,
     }
-    stored = await caller.services.writer.submit(AppendDecision(row, reasons=DECISION_REASONS))
+    stored = await caller.services.writer.submit(AppendDecision(row, reasons=DECISION_REASONS, owner=owner))
+    if owner is None:
+        _log_override("decision", screening_id, caller)
     return json_response(
         {
             "screening_id": screening_id,
@@ -149,6 +202,7 @@ async def record_decision(screening_id: ScreeningId, request: Request, caller: S
             "reason": stored["reason"],
             "recommendation_refer": stored["recommendation_refer"],
             "differs_from_recommendation": stored["differs"],
+            "override": stored["override_reason"] is not None,
             "created_at": stored["created_at"],
         },
         201,
@@ -224,10 +278,15 @@ def _checked_value(field: str, value: Any, *, name: str) -> Any:
     summary="Append a correction of one field",
     description="Names the field, its current value (old_value), the new value and why. The "
     "screening as submitted is never edited; GET /v1/screenings/{id} shows both views. Scores "
-    "stay as they were shown at the time. 409 if old_value is not the current value.",
+    "stay as they were shown at the time. 409 if old_value is not the current value. "
+    "screener_assessment is never corrected (422 assessment_not_correctable): it is fixed before the "
+    "score is shown. " + OWN_CASES + " " + OVERRIDE,
 )
-async def record_correction(screening_id: ScreeningId, request: Request, caller: Screener) -> Response:
+async def record_correction(screening_id: ScreeningId, request: Request, caller: Decider) -> Response:
     body = parse_json(await request.body(), CorrectionRequest, request.headers.get("content-type"))
+    if body.field == SCREENER_ASSESSMENT:
+        raise InvalidInputError(ASSESSMENT_FIXED, field="field", value=body.field, code="assessment_not_correctable")
+    owner = _owner(caller, body.override_reason)
     new = _checked_value(body.field, body.new_value, name="new_value")
     old = reference_of(body.field) if body.old_value is None else body.old_value
     row = {
@@ -238,14 +297,20 @@ async def record_correction(screening_id: ScreeningId, request: Request, caller:
         "old_value": orjson.dumps(old).decode(),
         "new_value": orjson.dumps(new).decode(),
         "reason": body.reason,
+        "override_reason": body.override_reason,
     }
-    stored = await caller.services.writer.submit(AppendCorrection(row, current=current_value_of(body.field)))
+    stored = await caller.services.writer.submit(
+        AppendCorrection(row, current=current_value_of(body.field), owner=owner)
+    )
+    if owner is None:
+        _log_override("correction", screening_id, caller)
     return json_response(
         {
             "screening_id": screening_id,
             "field": stored["field"],
             "old_value": old,
             "new_value": new,
+            "override": stored["override_reason"] is not None,
             "created_at": stored["created_at"],
         },
         201,

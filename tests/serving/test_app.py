@@ -299,7 +299,7 @@ def test_openapi_documents_bodies_errors_and_examples(client: TestClient) -> Non
     assert post["security"] == [{name: []} for name in security]
     assert "Roles allowed: screener." in post["description"]
     listing = schema["paths"]["/v1/screenings"]["get"]
-    assert "Roles allowed: reviewer, data-scientist." in listing["description"]
+    assert "Roles allowed: screener, supervisor, reviewer, data-scientist." in listing["description"]
     for public in ("/health", "/ready", "/v1/questionnaire"):
         assert "security" not in schema["paths"][public]["get"]
 

@@ -68,3 +68,64 @@ def test_a_log_of_the_first_schema_upgrades_with_its_chain_intact(tmp_path: Path
         assert differences(engine) == []
     finally:
         engine.dispose()
+
+
+def test_decisions_and_corrections_logged_before_overrides_keep_their_hashes(tmp_path: Path) -> None:
+    """0005 adds override_reason to decisions and corrections: rows written before it (hashed without
+    the column, as the code of 0004 wrote them) verify after it, and new rows chain on."""
+    import asyncio
+    import sqlite3
+
+    from alembic import command
+    from conftest import raw_screening_row
+
+    from serving.auditlog import GENESIS, AppendCorrection, AuditWriter, row_hash
+    from serving.db import IMMEDIATE, alembic_config
+    from serving.records import current_value
+
+    path = tmp_path / "audit.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        config = alembic_config()
+        with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0004")
+        stamp, who = "2026-12-01T00:00:00.000000Z", {"role": "screener", "key_id": "k"}
+        old_rows = [
+            ("screenings", {**raw_screening_row("s1", key_id="k"), "created_at": stamp}),
+            ("decisions", {**who, "screening_id": "s1", "decision": "referred", "reason": "other",
+                           "reason_text": None, "recommendation_refer": False, "differs": True, "created_at": stamp}),
+            ("corrections", {**who, "screening_id": "s1", "field": "isolation", "old_value": '"not_asked"',
+                             "new_value": '"yes"', "reason": "r", "created_at": stamp}),
+        ]  # fmt: skip
+        previous = GENESIS
+        with sqlite3.connect(path) as conn:
+            for seq, (table, row) in enumerate(old_rows, start=1):
+                row.update(seq=seq, prev_hash=previous)
+                row["hash"] = previous = row_hash(table, row)
+                columns = ", ".join(row)
+                conn.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+                )
+            conn.execute("INSERT INTO chain_head (id, seq, hash) VALUES (1, 3, ?)", (previous,))
+        run_migrations(engine)
+        assert differences(engine) == []
+        report = verify_chain(engine)
+        assert report.intact, report.problem
+        assert report.rows == 3
+        writer = AuditWriter(engine)
+        writer.start()
+        try:
+            override = {**old_rows[2][1], "role": "supervisor", "key_id": "boss", "old_value": '"yes"'}
+            override = {k: v for k, v in override.items() if k not in ("seq", "prev_hash", "hash", "created_at")}
+            op = AppendCorrection(
+                {**override, "override_reason": "why"}, current=current_value("isolation"), owner=None
+            )
+            asyncio.run(writer.submit(op))
+        finally:
+            writer.stop()
+        report = verify_chain(engine)
+        assert report.intact, report.problem
+        assert report.rows == 4
+    finally:
+        engine.dispose()
