@@ -6,6 +6,7 @@ the adaptive question order against the full questionnaire and fixed short forms
 training's model); ctdc: Tarozu on the real CTDC file beside a plain regression;
 fairness: the audit's false disparities on the null scenario and its power on bias-gender;
 api: throughput and latency against `mlflow models serve` and the bare /health;
+score: `tarozu score` on 1,000,000 rows on one machine, and on local Spark as a ratio;
 soak: 10 minutes at concurrency 8; fuzz: 2,000 schemathesis cases per operation;
 structure (only when named): which model classes can approach the Bayes-optimal bounds.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-BENCHMARKS = ("training", "interview", "ctdc", "fairness", "api", "soak", "fuzz")
+BENCHMARKS = ("training", "interview", "ctdc", "fairness", "api", "score", "soak", "fuzz")
 EXTRA = ("structure",)  # on request only: several minutes
 
 
@@ -47,6 +48,10 @@ def main() -> int:
         from benchmarks import api
 
         api.main(work=work)
+    if "score" in chosen:
+        from benchmarks import score
+
+        score.main([])
     if "soak" in chosen:
         from benchmarks import soak
 
