@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def _point(y: np.ndarray, p: np.ndarray, threshold: float | None) -> dict[str, f
 
 def make_plots(
     *,
-    fits: dict[str, OutcomeFit],
+    fits: Mapping[str, OutcomeFit],
     codes: pd.DataFrame,
     test: pd.DataFrame,
     production: str,

@@ -2,6 +2,11 @@
 
 Stages (each a plain function; this module only puts them in order and does I/O):
 load -> split -> fit -> calibrate (in fit) -> evaluate -> model card -> log and register.
+
+:func:`fit_screening_model` is the fit alone (split, fit, ensemble, compile, referral tiers):
+no MLflow, no console; what it does is shown through the ``stage`` it is given.
+:func:`evaluate_fit` and :func:`screening_card` evaluate and document it, :func:`log_run`
+logs and registers, and :func:`train` (``tarozu train``) composes them under a progress display.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -70,14 +75,59 @@ RESEARCH_NOTE = (
 COMPILE_GAP = "compiled tables disagree with the fitted models by {gap:.2e} log-odds; not registering"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Splits:
     train: pd.DataFrame
     calibration: pd.DataFrame
     test: pd.DataFrame
 
 
-@dataclass
+Say = Callable[[str], None]
+"""Adds a few words to the line a stage shows when it ends."""
+
+
+class Stage(Protocol):
+    """Runs a named stage: ``with stage("fit") as say: ...; say("what it did")``."""
+
+    def __call__(self, name: str) -> AbstractContextManager[Say]: ...
+
+
+@contextmanager
+def quiet(name: str) -> Iterator[Say]:
+    """A stage that shows nothing (the default of :func:`fit_screening_model`)."""
+    yield lambda _words: None
+
+
+@dataclass(frozen=True)
+class FittedScreening:
+    """What :func:`fit_screening_model` fitted: the compiled model and what it was fitted on.
+
+    ``train_rows`` is the training split with its cut interviews (what the estimators saw);
+    ``rows_used`` the rows of the data that were split (identified victims only: the victims).
+    """
+
+    model: ScreeningModel
+    fits: Mapping[str, OutcomeFit]
+    splits: Splits
+    train_rows: pd.DataFrame
+    encoder: FieldEncoder
+    outcomes: tuple[str, ...]
+    identified_victims_only: bool
+    rows_used: int
+    compile_gap: float
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The evaluation of a fitted model on its test split (card, run and plots read it)."""
+
+    evaluation: dict[str, Any]
+    codes: pd.DataFrame
+    fairness: ModelAudit | None
+    referral: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """What a training run produced; ``version`` is None when nothing was registered."""
 
@@ -87,9 +137,9 @@ class TrainResult:
     run_id: str | None
     version: str | None
     screening_model: bool
-    fits: dict[str, OutcomeFit] = field(default_factory=dict)
+    fits: Mapping[str, OutcomeFit] = field(default_factory=dict)
     splits: Splits | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
 
 
 def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame | None:
@@ -195,16 +245,176 @@ def with_cut_interviews(frame: pd.DataFrame, interviews: InterviewsConfig, *, se
     return pd.concat([frame[kept], *(copy[kept] for copy in copies)], ignore_index=True)
 
 
+# ---------------------------------------------------------------- stage 3: fit (pure)
+def fit_screening_model(config: TrainConfig, dataset: Dataset, *, stage: Stage = quiet) -> FittedScreening:
+    """Split, fit every candidate, draw the ensembles, compile, check, and set the referral tiers.
+
+    No MLflow and no console: ``stage`` shows the progress when the caller wants it.
+    Identified-victim data (CTDC) fits the sexual-versus-labour question on the victims only.
+    Raises ValueError when the compiled tables disagree with the fitted models.
+    """
+    victims_only = dataset.identified_victims_only
+    frame = dataset.frame
+    if victims_only:
+        frame = frame.loc[(frame["is_labour"] == 1) | (frame["is_sexual"] == 1)].reset_index(drop=True)
+    with stage("split") as say:
+        splits = split_data(frame, calibration=config.split.calibration, test=config.split.test, seed=config.split.seed)
+        say(f"train {len(splits.train):,} / calibration {len(splits.calibration):,} / test {len(splits.test):,}")
+        interviews = config.interviews
+        if victims_only:
+            interviews = interviews.model_copy(update={"masked_copies": 0})
+        train_rows = with_cut_interviews(splits.train, interviews, seed=interviews.seed)
+        calibration_rows = with_cut_interviews(splits.calibration, interviews, seed=interviews.seed + 1000)
+    encoder = FieldEncoder(config.feature_fields)
+    outcomes: tuple[str, ...] = ("sexual",) if victims_only else ("labour", "sexual")
+    prod = config.models.production
+    with stage("fit") as say:
+        fits = {
+            o: fit_outcome(outcome=o, config=config, encoder=encoder, train=train_rows, calibration=calibration_rows)
+            for o in outcomes
+        }
+        say(
+            ", ".join(
+                f"{o}: {len(f.candidates)} candidates, threshold {f.candidates[prod].threshold:.4f}"
+                for o, f in fits.items()
+            )
+        )
+    with stage("ensemble") as say:
+        ensembles = {
+            o: uncertainty_ensemble(
+                candidate=fits[o].candidates[prod],
+                encoder=encoder,
+                train=train_rows,
+                calibration=calibration_rows,
+                label=LABELS[o],
+                members=config.calibration.ensemble_members,
+                seed=config.split.seed + 1,
+                dont_know_cap=config.models.sparse_logistic.dont_know_cap,
+            )
+            for o in outcomes
+        }
+        metadata = {
+            "questionnaire_version": _questionnaire_version(),
+            "data_digest": dataset.digest,
+            "data_source": dataset.source,
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        model = compile_screening_model(
+            fits=fits,
+            production=prod,
+            encoder=encoder,
+            ensembles=ensembles,
+            answer_model=fit_answer_model(
+                encoder=encoder,
+                frame=splits.train,
+                settled_flip_chance=config.calibration.settled_flip_chance,
+            ),
+            dont_know_cap=config.models.sparse_logistic.dont_know_cap,
+            metadata=metadata,
+        )
+        gap = check_compiled(model, fits, prod, splits.test)
+        if gap > 1e-6:
+            raise ValueError(COMPILE_GAP.format(gap=gap))
+        model = with_referral_tiers(model, splits.calibration, config)
+        say(f"{config.calibration.ensemble_members} Laplace draws per outcome; tables match the fits to {gap:.1e}")
+    return FittedScreening(
+        model=model,
+        fits=fits,
+        splits=splits,
+        train_rows=train_rows,
+        encoder=encoder,
+        outcomes=outcomes,
+        identified_victims_only=victims_only,
+        rows_used=len(frame),
+        compile_gap=gap,
+    )
+
+
+# ---------------------------------------------------------------- stage 4: evaluate
+def evaluate_fit(config: TrainConfig, fitted: FittedScreening) -> Evaluated:
+    """Every candidate on the test split, the fairness audit (screening models) and the referral tiers."""
+    test = fitted.splits.test
+    codes = fitted.encoder.transform(test)
+    given_inputs = bayes_given_inputs(test, config)
+    evaluation = {
+        o: evaluate_outcome(
+            fit=fitted.fits[o],
+            codes=codes,
+            test=test,
+            n_boot=config.evaluation.bootstrap,
+            seed=config.evaluation.seed,
+            p_given_inputs=None if given_inputs is None else given_inputs[GROUND_TRUTH_P[o]].to_numpy(),
+            production=config.models.production,
+        )
+        for o in fitted.outcomes
+    }
+    fairness = None if fitted.identified_victims_only else audit_test_split(fitted.model, test, config)
+    return Evaluated(
+        evaluation=evaluation,
+        codes=codes,
+        fairness=fairness,
+        referral=referral_summary(fitted.model, test, config),
+    )
+
+
+# ---------------------------------------------------------------- stage 5: model card
+def screening_card(
+    config: TrainConfig, dataset: Dataset, fitted: FittedScreening, evaluated: Evaluated
+) -> dict[str, Any]:
+    """The model card of a fit (not registered yet: ``version`` is set when it is)."""
+    victims_only = fitted.identified_victims_only
+    notes = list(dataset.notes)
+    if victims_only:
+        notes[:0] = [CTDC_NOTE, CASE_FILES_NOTE]
+    notes += _selective_label_notes(dataset)
+    if referred_only(dataset):
+        notes.insert(0, FEEDBACK_LOOP_NOTE)
+    splits = fitted.splits
+    data_summary = {
+        "source": dataset.source,
+        "layout": dataset.layout,
+        "rows": len(dataset.frame),
+        "rows_used": fitted.rows_used,
+        "digest": dataset.digest,
+        "identified_victims_only": victims_only,
+        "has_ground_truth": dataset.has_ground_truth,
+        "unmapped_columns": dataset.unmapped_columns,
+        "fields_not_in_source": dataset.missing_fields,
+        "split": {"train": len(splits.train), "calibration": len(splits.calibration), "test": len(splits.test)},
+    }
+    return build_card(
+        name=config.registry.model_name,
+        version=None,
+        config=config.model_dump(mode="json"),
+        data=data_summary,
+        evaluation=evaluated.evaluation,
+        production=config.models.production,
+        features=list(fitted.encoder.field_ids),
+        protected_as_features=list(config.features.protected_as_features),
+        protected_reason=config.features.reason,
+        screening_model=not victims_only,
+        group_metrics=None if evaluated.fairness is None else group_metrics(evaluated.fairness),
+        referral=evaluated.referral,
+        notes=notes,
+    )
+
+
 # ---------------------------------------------------------------- the run
-@contextmanager
-def _stage(progress: Progress, task: Any, name: str, timings: dict[str, float]) -> Iterator[Callable[[str], None]]:
-    progress.update(task, description=f"[bold]{name}")
-    start = time.perf_counter()
-    summary: list[str] = []
-    yield summary.append
-    timings[name] = time.perf_counter() - start
-    progress.console.print(f"[green]✓[/] {name:<17} {timings[name]:6.1f}s  {' '.join(summary)}")
-    progress.advance(task)
+def progress_stages(progress: Progress, total: int, timings: dict[str, float]) -> Stage:
+    """Stages shown on ``progress``: a bar while they run, a line with their time when they end."""
+    task = progress.add_task("training", total=total)
+
+    @contextmanager
+    def stage(name: str) -> Iterator[Say]:
+        progress.update(task, description=f"[bold]{name}")
+        start = time.perf_counter()
+        summary: list[str] = []
+        yield summary.append
+        timings[name] = time.perf_counter() - start
+        progress.console.print(f"[green]✓[/] {name:<17} {timings[name]:6.1f}s  {' '.join(summary)}")
+        progress.advance(task)
+
+    return stage
 
 
 def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path | None = None) -> TrainResult:
@@ -220,161 +430,41 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
         TimeElapsedColumn(),
     ]
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("training", total=len(STAGES))
-        with _stage(progress, task, "load", timings) as say:
+        stage = progress_stages(progress, len(STAGES), timings)
+        with stage("load") as say:
             dataset = load_data(config, work_dir=work)
-            frame = dataset.frame
-            victims_only = dataset.identified_victims_only
             loop = referred_only(dataset)
             if loop:
                 console.print(f"[yellow]note:[/] {FEEDBACK_LOOP_NOTE}")
-            say(f"{len(frame):,} rows from {dataset.source} ({dataset.layout}), digest {dataset.digest[:12]}")
-            if victims_only:
+            say(f"{len(dataset.frame):,} rows from {dataset.source} ({dataset.layout}), digest {dataset.digest[:12]}")
+            if dataset.identified_victims_only:
                 console.print(f"[yellow]note:[/] {CTDC_NOTE}")
-                frame = frame.loc[(frame["is_labour"] == 1) | (frame["is_sexual"] == 1)].reset_index(drop=True)
-        with _stage(progress, task, "split", timings) as say:
-            splits = split_data(
-                frame, calibration=config.split.calibration, test=config.split.test, seed=config.split.seed
-            )
-            say(f"train {len(splits.train):,} / calibration {len(splits.calibration):,} / test {len(splits.test):,}")
-            interviews = config.interviews
-            if victims_only:
-                interviews = interviews.model_copy(update={"masked_copies": 0})
-            train_rows = with_cut_interviews(splits.train, interviews, seed=interviews.seed)
-            calibration_rows = with_cut_interviews(splits.calibration, interviews, seed=interviews.seed + 1000)
-        encoder = FieldEncoder(config.feature_fields)
-        outcomes = ("sexual",) if victims_only else ("labour", "sexual")
-        with _stage(progress, task, "fit", timings) as say:
-            fits = {
-                o: fit_outcome(
-                    outcome=o,
-                    config=config,
-                    encoder=encoder,
-                    train=train_rows,
-                    calibration=calibration_rows,
-                )
-                for o in outcomes
-            }
-            prod = config.models.production
-            say(
-                ", ".join(
-                    f"{o}: {len(f.candidates)} candidates, threshold {f.candidates[prod].threshold:.4f}"
-                    for o, f in fits.items()
-                )
-            )
-        with _stage(progress, task, "ensemble", timings) as say:
-            ensembles = {
-                o: uncertainty_ensemble(
-                    candidate=fits[o].candidates[prod],
-                    encoder=encoder,
-                    train=train_rows,
-                    calibration=calibration_rows,
-                    label=LABELS[o],
-                    members=config.calibration.ensemble_members,
-                    seed=config.split.seed + 1,
-                    dont_know_cap=config.models.sparse_logistic.dont_know_cap,
-                )
-                for o in outcomes
-            }
-            metadata = {
-                "questionnaire_version": _questionnaire_version(),
-                "data_digest": dataset.digest,
-                "data_source": dataset.source,
-                "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            model = compile_screening_model(
-                fits=fits,
-                production=prod,
-                encoder=encoder,
-                ensembles=ensembles,
-                answer_model=fit_answer_model(
-                    encoder=encoder,
-                    frame=splits.train,
-                    settled_flip_chance=config.calibration.settled_flip_chance,
-                ),
-                dont_know_cap=config.models.sparse_logistic.dont_know_cap,
-                metadata=metadata,
-            )
-            gap = check_compiled(model, fits, prod, splits.test)
-            if gap > 1e-6:
-                raise ValueError(COMPILE_GAP.format(gap=gap))
-            model = with_referral_tiers(model, splits.calibration, config)
-            say(f"{config.calibration.ensemble_members} Laplace draws per outcome; tables match the fits to {gap:.1e}")
-        with _stage(progress, task, "evaluate", timings) as say:
-            codes = encoder.transform(splits.test)
-            given_inputs = bayes_given_inputs(splits.test, config)
-            evaluation = {
-                o: evaluate_outcome(
-                    fit=fits[o],
-                    codes=codes,
-                    test=splits.test,
-                    n_boot=config.evaluation.bootstrap,
-                    seed=config.evaluation.seed,
-                    p_given_inputs=None if given_inputs is None else given_inputs[GROUND_TRUTH_P[o]].to_numpy(),
-                    production=prod,
-                )
-                for o in outcomes
-            }
-            fairness = None if victims_only else audit_test_split(model, splits.test, config)
-            referral = referral_summary(model, splits.test, config)
+        fitted = fit_screening_model(config, dataset, stage=stage)
+        prod = config.models.production
+        with stage("evaluate") as say:
+            evaluated = evaluate_fit(config, fitted)
             say(
                 ", ".join(
                     f"{o}: AUROC {ev['models'][prod]['observed']['auroc']['value']:.3f} "
                     f"log-loss {ev['models'][prod]['observed']['log_loss']['value']:.4f}"
-                    for o, ev in evaluation.items()
+                    for o, ev in evaluated.evaluation.items()
                 )
             )
-        with _stage(progress, task, "model card", timings) as say:
-            notes = list(dataset.notes)
-            if victims_only:
-                notes[:0] = [CTDC_NOTE, CASE_FILES_NOTE]
-            notes += _selective_label_notes(dataset)
-            if loop:
-                notes.insert(0, FEEDBACK_LOOP_NOTE)
-            data_summary = {
-                "source": dataset.source,
-                "layout": dataset.layout,
-                "rows": len(dataset.frame),
-                "rows_used": len(frame),
-                "digest": dataset.digest,
-                "identified_victims_only": victims_only,
-                "has_ground_truth": dataset.has_ground_truth,
-                "unmapped_columns": dataset.unmapped_columns,
-                "fields_not_in_source": dataset.missing_fields,
-                "split": {
-                    "train": len(splits.train),
-                    "calibration": len(splits.calibration),
-                    "test": len(splits.test),
-                },
-            }
-            card = build_card(
-                name=config.registry.model_name,
-                version=None,
-                config=config.model_dump(mode="json"),
-                data=data_summary,
-                evaluation=evaluation,
-                production=prod,
-                features=list(encoder.field_ids),
-                protected_as_features=list(config.features.protected_as_features),
-                protected_reason=config.features.reason,
-                screening_model=not victims_only,
-                group_metrics=None if fairness is None else group_metrics(fairness),
-                referral=referral,
-                notes=notes,
-            )
+        with stage("model card") as say:
+            card = screening_card(config, dataset, fitted, evaluated)
             say(f"{len(card)} sections")
-        with _stage(progress, task, "log and register", timings) as say:
+        with stage("log and register") as say:
             run_id, version = log_run(
                 config=config,
                 dataset=dataset,
-                model=model,
+                model=fitted.model,
                 card=card,
-                evaluation=evaluation,
-                fits=fits,
-                splits=splits,
-                codes=codes,
-                register=not victims_only and not loop,
-                fairness=fairness,
+                evaluation=evaluated.evaluation,
+                fits=fitted.fits,
+                splits=fitted.splits,
+                codes=evaluated.codes,
+                register=not fitted.identified_victims_only and not loop,
+                fairness=evaluated.fairness,
             )
             say(
                 f"run {run_id[:8]}"
@@ -385,14 +475,14 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 )
             )
     return TrainResult(
-        model=model,
-        evaluation=evaluation,
+        model=fitted.model,
+        evaluation=evaluated.evaluation,
         card=card,
         run_id=run_id,
         version=version,
-        screening_model=not victims_only,
-        fits=fits,
-        splits=splits,
+        screening_model=not fitted.identified_victims_only,
+        fits=fitted.fits,
+        splits=fitted.splits,
         timings=timings,
     )
 
@@ -478,7 +568,7 @@ def log_run(
     model: ScreeningModel,
     card: dict[str, Any],
     evaluation: dict[str, Any],
-    fits: dict[str, OutcomeFit],
+    fits: Mapping[str, OutcomeFit],
     splits: Splits,
     codes: pd.DataFrame,
     register: bool,

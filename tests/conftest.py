@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
+
+if TYPE_CHECKING:
+    from pipeline.train import FittedScreening
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -28,60 +32,28 @@ def small_frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def trained(small_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Fitted candidates and the compiled model of both outcomes on the small frame (no MLflow)."""
-    from models.encoding import FieldEncoder
+def trained(small_frame: pd.DataFrame) -> FittedScreening:
+    """The real fit (:func:`pipeline.train.fit_screening_model`) on the small frame: no MLflow.
+
+    The default configuration with 5 ensemble members instead of 50, to keep the suite fast.
+    """
     from pipeline.config import load_config
-    from pipeline.modeling import (
-        LABELS,
-        compile_screening_model,
-        fit_answer_model,
-        fit_outcome,
-        uncertainty_ensemble,
-    )
-    from pipeline.train import split_data, with_cut_interviews
+    from pipeline.data.schema import Dataset
+    from pipeline.train import fit_screening_model
 
     config = load_config()
-    splits = split_data(small_frame, calibration=0.2, test=0.2, seed=0)
-    train = with_cut_interviews(splits.train, config.interviews, seed=0)
-    calibration = with_cut_interviews(splits.calibration, config.interviews, seed=1)
-    encoder = FieldEncoder(config.feature_fields)
-    fits = {
-        o: fit_outcome(outcome=o, config=config, encoder=encoder, train=train, calibration=calibration)
-        for o in ("labour", "sexual")
-    }
-    ensembles = {
-        o: uncertainty_ensemble(
-            candidate=fits[o].candidates["sparse_logistic"],
-            encoder=encoder,
-            train=train,
-            calibration=calibration,
-            label=LABELS[o],
-            members=5,
-            seed=1,
-            dont_know_cap=config.models.sparse_logistic.dont_know_cap,
-        )
-        for o in fits
-    }
-    model = compile_screening_model(
-        fits=fits,
-        production="sparse_logistic",
-        encoder=encoder,
-        ensembles=ensembles,
-        answer_model=fit_answer_model(
-            encoder=encoder, frame=splits.train, settled_flip_chance=config.calibration.settled_flip_chance
-        ),
-        dont_know_cap=config.models.sparse_logistic.dont_know_cap,
-        metadata={},
+    config = config.model_copy(update={"calibration": config.calibration.model_copy(update={"ensemble_members": 5})})
+    dataset = Dataset(
+        frame=small_frame,
+        source="synthetic",
+        identified_victims_only=False,
+        has_ground_truth=True,
+        unmapped_columns=[],
+        missing_fields=[],
+        digest="small-frame",
+        path=Path("small-frame.parquet"),
     )
-    return {
-        "config": config,
-        "splits": splits,
-        "train_rows": train,  # the training split and its cut interviews: what the models saw
-        "encoder": encoder,
-        "fits": fits,
-        "model": model,
-    }
+    return fit_screening_model(config, dataset)
 
 
 @pytest.fixture

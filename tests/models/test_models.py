@@ -16,8 +16,8 @@ ESTIMATORS = ("sparse_logistic", "additive_boosting", "count_screener", "delphi_
 @pytest.mark.parametrize("name", ESTIMATORS)
 @pytest.mark.parametrize("outcome", ["labour", "sexual"])
 def test_explanations_add_up_to_predict_proba(trained, name, outcome):  # type: ignore[no-untyped-def]
-    est = trained["fits"][outcome].candidates[name].estimator
-    codes = trained["encoder"].transform(trained["splits"].test)
+    est = trained.fits[outcome].candidates[name].estimator
+    codes = trained.encoder.transform(trained.splits.test)
     explanation = est.explain(codes)
     expected = logit(est.predict_proba(codes)[:, 1])
     np.testing.assert_allclose(explanation.log_odds, expected, atol=1e-6, rtol=0)
@@ -27,11 +27,11 @@ def test_explanations_add_up_to_predict_proba(trained, name, outcome):  # type: 
 def test_sparse_logistic_agrees_with_shap_linear_explainer(trained):  # type: ignore[no-untyped-def]
     """Our closed-form contributions equal SHAP's interventional values, one-hot parts summed."""
     shap = pytest.importorskip("shap")
-    est = trained["fits"]["labour"].candidates["sparse_logistic"].estimator
-    encoder = trained["encoder"]
+    est = trained.fits["labour"].candidates["sparse_logistic"].estimator
+    encoder = trained.encoder
     # the background is what the model was fitted on: declined answers read as not asked
-    train_codes = encoder.fold_declined(encoder.transform(trained["train_rows"]))
-    test_codes = encoder.transform(trained["splits"].test).iloc[:200]
+    train_codes = encoder.fold_declined(encoder.transform(trained.train_rows))
+    test_codes = encoder.transform(trained.splits.test).iloc[:200]
     design_train = est.design_matrix(train_codes).toarray()
     design_test = est.design_matrix(test_codes).toarray()
     # shap's masker samples 100 background rows unless told otherwise; use all of them.
@@ -47,7 +47,7 @@ def test_sparse_logistic_agrees_with_shap_linear_explainer(trained):  # type: ig
 
 
 def test_strong_indicator_yes_raises_labour_score(trained):  # type: ignore[no-untyped-def]
-    model = trained["model"]
+    model = trained.model
     base = {"documents_withheld": "no", "destination": "RUS", "sector": "construction"}
     low = model.score_codes(model.encode(base))["labour"].log_odds[0]
     high = model.score_codes(model.encode({**base, "documents_withheld": "yes"}))["labour"].log_odds[0]
@@ -55,7 +55,7 @@ def test_strong_indicator_yes_raises_labour_score(trained):  # type: ignore[no-u
 
 
 def test_protected_attributes_change_nothing(trained):  # type: ignore[no-untyped-def]
-    model = trained["model"]
+    model = trained.model
     case = {"documents_withheld": "yes", "destination": "RUS"}
     reference = model.score_codes(model.encode(case))
     assert not {"gender", "age_band", "citizenship", "region"} & set(model.fields)
@@ -73,7 +73,7 @@ def test_interview_setting_is_audited_not_a_feature(trained):  # type: ignore[no
     from models.questionnaire import load_questionnaire
 
     assert set(INTERVIEW_SETTING) <= set(load_questionnaire().audit_ids)
-    model = trained["model"]
+    model = trained.model
     assert not set(INTERVIEW_SETTING) & set(model.fields)
     case = {"documents_withheld": "yes", "destination": "RUS"}
     reference = model.score_codes(model.encode(case))
@@ -90,7 +90,7 @@ def test_interview_setting_is_audited_not_a_feature(trained):  # type: ignore[no
 
 def test_null_indicator_gets_near_zero_weight(trained):  # type: ignore[no-untyped-def]
     """The generator's no-effect indicator ranks below every strong indicator."""
-    model = trained["model"]
+    model = trained.model
     from models.questionnaire import load_questionnaire
 
     q = load_questionnaire()

@@ -9,7 +9,7 @@ from models.scorecard import make_scorecard, scorecard_points
 
 
 def test_a_blank_form_scores_zero_and_its_probability_is_the_empty_forms(trained):  # type: ignore[no-untyped-def]
-    model = trained["model"]
+    model = trained.model
     for outcome in model.outcome_names:
         card = make_scorecard(model, outcome)
         blank = model.encode({})
@@ -24,8 +24,8 @@ def test_a_blank_form_scores_zero_and_its_probability_is_the_empty_forms(trained
 
 def test_points_track_the_model(trained):  # type: ignore[no-untyped-def]
     """offset + scale * points stays within rounding of the model's log-odds."""
-    model = trained["model"]
-    codes = model.encoder.transform(trained["splits"].test).to_numpy()[:500]
+    model = trained.model
+    codes = model.encoder.transform(trained.splits.test).to_numpy()[:500]
     for outcome in model.outcome_names:
         card = make_scorecard(model, outcome)
         points = scorecard_points(card, model, codes)
@@ -40,7 +40,7 @@ def test_points_track_the_model(trained):  # type: ignore[no-untyped-def]
 
 
 def test_markdown_says_blanks_score_zero(trained):  # type: ignore[no-untyped-def]
-    text = make_scorecard(trained["model"], "labour").to_markdown(lang="en")
+    text = make_scorecard(trained.model, "labour").to_markdown(lang="en")
     assert "A blank form scores 0 points" in text
     assert "Not asked" not in text
     assert "Declined to answer" not in text

@@ -98,11 +98,10 @@ def test_tier_report_counts_every_person_once_with_intervals() -> None:
 
 def test_trained_model_carries_tiers_that_meet_the_settings_on_its_calibration_split(trained) -> None:  # type: ignore[no-untyped-def]
     from pipeline.config import load_config
-    from pipeline.train import referral_summary, with_referral_tiers
+    from pipeline.train import referral_summary
 
     config = load_config()
-    splits, model = trained["splits"], trained["model"]
-    model = with_referral_tiers(model, splits.calibration, config)
+    splits, model = trained.splits, trained.model  # the real fit sets the tiers on the calibration split
     scores = model.score_codes(model.encoder.transform(splits.calibration).to_numpy())
     p = {o: scores[o].probability for o in model.outcome_names}
     y = {o: splits.calibration[f"is_{o}"].to_numpy() for o in model.outcome_names}
@@ -119,7 +118,7 @@ def test_trained_model_carries_tiers_that_meet_the_settings_on_its_calibration_s
 
 
 def test_an_older_model_file_is_refused_with_a_reason(trained) -> None:  # type: ignore[no-untyped-def]
-    raw = trained["model"].to_dict()
+    raw = trained.model.to_dict()
     raw["format"] = "tarozu-screening-model/2"
     for outcome in raw["outcomes"].values():
         del outcome["referral"]
@@ -131,6 +130,6 @@ def test_an_older_model_file_is_refused_with_a_reason(trained) -> None:  # type:
 
 
 def test_thresholds_out_of_order_are_refused(trained) -> None:  # type: ignore[no-untyped-def]
-    model = trained["model"]
+    model = trained.model
     with pytest.raises(ValueError, match="ascending"):
         model.with_referral({o: {"information": 0.3, "support": 0.2, "nrm": 0.5} for o in model.outcome_names})

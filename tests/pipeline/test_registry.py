@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline import registry
+from pipeline.train import FittedScreening
 
 
 def _register(model: Any, *, card: dict[str, Any], alias: str) -> str:
@@ -24,14 +25,14 @@ def _register(model: Any, *, card: dict[str, Any], alias: str) -> str:
 
 @pytest.mark.slow
 def test_direct_registry_read_equals_mlflow_client(
-    trained: dict[str, Any], mlflow_home: Path, monkeypatch: pytest.MonkeyPatch
+    trained: FittedScreening, mlflow_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = registry.resolve_tracking_uri()
     with pytest.raises(registry.NoChampionError, match="tarozu train"):
         registry.load_registered()  # an empty registry: nothing to serve, and says how to fix it
 
-    first = _register(trained["model"], card={"model_details": {"version": "first"}}, alias=registry.CHAMPION)
-    second = _register(trained["model"], card={"model_details": {"version": "second"}}, alias=registry.CHALLENGER)
+    first = _register(trained.model, card={"model_details": {"version": "first"}}, alias=registry.CHAMPION)
+    second = _register(trained.model, card={"model_details": {"version": "second"}}, alias=registry.CHALLENGER)
     assert (first, second) == ("1", "2")
 
     for alias, version, card_version in ((registry.CHAMPION, "1", "first"), (registry.CHALLENGER, "2", "second")):
@@ -45,7 +46,7 @@ def test_direct_registry_read_equals_mlflow_client(
         assert direct.card.read_bytes() == client.card.read_bytes()  # MLflow hands back a copy
         loaded = registry.load_registered(alias=alias)
         assert (loaded.version, loaded.alias, loaded.card["model_details"]["version"]) == (version, alias, card_version)
-        assert loaded.model.to_dict() == trained["model"].to_dict()
+        assert loaded.model.to_dict() == trained.model.to_dict()
 
     # Moving an alias is seen at once (reload reads the registry each time).
     registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=second)

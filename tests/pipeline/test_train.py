@@ -210,13 +210,13 @@ def test_calibrated_whatever_the_number_of_questions_asked(trained):  # type: ig
     """Short and long interviews alike: the mean probability matches the observed rate per length."""
     from pipeline.evaluate import by_questions_asked, questions_asked
 
-    test = trained["splits"].test
-    codes = trained["encoder"].transform(test)
+    test = trained.splits.test
+    codes = trained.encoder.transform(test)
     asked = questions_asked(test)
     assert asked.min() < 6
     assert asked.max() > 25
     for outcome in ("labour", "sexual"):
-        p = trained["fits"][outcome].candidates["sparse_logistic"].predict_proba(codes)
+        p = trained.fits[outcome].candidates["sparse_logistic"].predict_proba(codes)
         y = test[f"is_{outcome}"].to_numpy()
         bins = by_questions_asked(y=y, p=p, asked=asked)
         assert sum(b["n"] for b in bins.values()) == len(test)
