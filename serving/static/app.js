@@ -1487,13 +1487,17 @@
     const list = $("list");
     report.textContent = t("loading");
     list.textContent = t("loading");
+    const reportCard = report.closest("section");
+    reportCard.hidden = false;
     try {
       const data = await api(API.report);
       report.textContent = "";
       report.appendChild(kvList(data || {}, 0));
     } catch (err) {
       report.textContent = "";
-      report.appendChild(el("p", { className: err.status === 404 ? "no-report" : "msg msg-error", text: err.status === 404 ? t("no_report") : errorText(err) }));
+      // The fairness report is for reviewers and data scientists: other roles do not see its card.
+      if (err.status === 403) reportCard.hidden = true;
+      else report.appendChild(el("p", { className: err.status === 404 ? "no-report" : "msg msg-error", text: err.status === 404 ? t("no_report") : errorText(err) }));
     }
     try {
       const page = await api(API.list);

@@ -598,6 +598,19 @@ def test_reviewer_view_lists_screenings_and_says_when_there_is_no_report(page: A
         assert page.locator("#report dl").count() == 1
 
 
+def test_a_screener_reviews_their_own_cases_without_the_fairness_report(page: Any, server: Any) -> None:
+    sign_in(page, server)
+    with server.client("screener") as client:
+        assert client.get("/v1/audit/report").status_code == 403
+        own = client.get("/v1/screenings", params={"page_size": 50})
+    assert own.status_code == 200
+    page.click("#nav-review")
+    expect(page.locator("#report-h")).to_be_hidden()
+    if own.json()["items"]:
+        page.wait_for_selector("#screenings tbody tr")
+    expect(page.locator("#list .msg-error")).to_have_count(0)
+
+
 def test_page_weight_and_draft_survives_a_reload(page: Any, server: Any) -> None:
     sizes: list[int] = []
     page.on("requestfinished", lambda request: sizes.append(len(request.response().body())))
