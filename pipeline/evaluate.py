@@ -1,8 +1,13 @@
-"""Evaluation on the test split: metrics with intervals, ground truth, Bayes-optimal bounds, plots."""
+"""Evaluation on the test split: metrics with intervals, ground truth, Bayes-optimal bounds, plots.
+
+What leaves this stage is an :class:`Evaluation` (frozen dataclasses); the run logs its
+:meth:`Evaluation.to_json` as ``evaluation.json`` and :meth:`Evaluation.from_json` reads it back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,206 @@ from pipeline.metrics import (
 )
 from pipeline.modeling import GROUND_TRUTH_P, LABELS, TRUTH, OutcomeFit
 
+Point = Mapping[str, float]
+"""Metrics without intervals, by name (``auroc``, ``log_loss``, ...)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A metric's value and its 95% bootstrap interval (NaN bounds: undefined in resamples)."""
+
+    value: float
+    lower: float
+    upper: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"value": self.value, "lower": self.lower, "upper": self.upper}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Interval:
+        return cls(value=float(raw["value"]), lower=float(raw["lower"]), upper=float(raw["upper"]))
+
+
+def _intervals(raw: Mapping[str, Any]) -> dict[str, Interval]:
+    return {name: Interval.from_json(entry) for name, entry in raw.items()}
+
+
+@dataclass(frozen=True)
+class Gap:
+    """How far a model is from a Bayes-optimal bound: relative log-loss, and AUROC below it."""
+
+    log_loss_ratio: float
+    auroc_difference: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"log_loss_ratio": self.log_loss_ratio, "auroc_difference": self.auroc_difference}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Gap:
+        return cls(log_loss_ratio=float(raw["log_loss_ratio"]), auroc_difference=float(raw["auroc_difference"]))
+
+
+@dataclass(frozen=True)
+class AskedBin:
+    """Calibration of the interviews that asked a number of questions in one bin."""
+
+    n: int
+    observed_rate: float
+    mean_probability: float
+    ece: float
+    log_loss: float
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "n": self.n,
+            "observed_rate": self.observed_rate,
+            "mean_probability": self.mean_probability,
+            "ece": self.ece,
+            "log_loss": self.log_loss,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> AskedBin:
+        return cls(
+            n=int(raw["n"]),
+            observed_rate=float(raw["observed_rate"]),
+            mean_probability=float(raw["mean_probability"]),
+            ece=float(raw["ece"]),
+            log_loss=float(raw["log_loss"]),
+        )
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Metrics with intervals at one threshold (a baseline where it matches the model's specificity)."""
+
+    threshold: float
+    metrics: Mapping[str, Interval]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, **{k: v.to_json() for k, v in self.metrics.items()}}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> OperatingPoint:
+        rest = {k: v for k, v in raw.items() if k != "threshold"}
+        return cls(threshold=float(raw["threshold"]), metrics=_intervals(rest))
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A Bayes-optimal model's metrics against the observed labels and the true state."""
+
+    observed: Point
+    truth: Point
+
+    def to_json(self) -> dict[str, dict[str, float]]:
+        return {"observed": dict(self.observed), "truth": dict(self.truth)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Bound:
+        return cls(observed=dict(raw["observed"]), truth=dict(raw["truth"]))
+
+
+@dataclass(frozen=True)
+class CandidateEvaluation:
+    """One candidate model of one outcome on the test split."""
+
+    threshold: float
+    high_threshold: float
+    observed: Mapping[str, Interval]
+    by_questions_asked: Mapping[str, AskedBin]
+    truth: Point | None = None
+    at_model_specificity: OperatingPoint | None = None
+    gap_to_bayes: Gap | None = None
+    gap_to_bayes_given_inputs: Gap | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "threshold": self.threshold,
+            "high_threshold": self.high_threshold,
+            "observed": {k: v.to_json() for k, v in self.observed.items()},
+        }
+        if self.truth is not None:
+            out["truth"] = dict(self.truth)
+        out["by_questions_asked"] = {k: v.to_json() for k, v in self.by_questions_asked.items()}
+        if self.at_model_specificity is not None:
+            out["at_model_specificity"] = self.at_model_specificity.to_json()
+        if self.gap_to_bayes is not None:
+            out["gap_to_bayes"] = self.gap_to_bayes.to_json()
+        if self.gap_to_bayes_given_inputs is not None:
+            out["gap_to_bayes_given_inputs"] = self.gap_to_bayes_given_inputs.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CandidateEvaluation:
+        def optional(key: str, parse: Any) -> Any:
+            return None if raw.get(key) is None else parse(raw[key])
+
+        return cls(
+            threshold=float(raw["threshold"]),
+            high_threshold=float(raw["high_threshold"]),
+            observed=_intervals(raw["observed"]),
+            by_questions_asked={k: AskedBin.from_json(v) for k, v in raw.get("by_questions_asked", {}).items()},
+            truth=optional("truth", dict),
+            at_model_specificity=optional("at_model_specificity", OperatingPoint.from_json),
+            gap_to_bayes=optional("gap_to_bayes", Gap.from_json),
+            gap_to_bayes_given_inputs=optional("gap_to_bayes_given_inputs", Gap.from_json),
+        )
+
+
+@dataclass(frozen=True)
+class OutcomeEvaluation:
+    """Every candidate of one outcome on the test split, and the Bayes-optimal bounds (generated data)."""
+
+    n: int
+    prevalence_observed: float
+    models: Mapping[str, CandidateEvaluation]
+    prevalence_true: float | None = None
+    bayes_optimal: Bound | None = None
+    bayes_given_inputs: Bound | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "n": self.n,
+            "prevalence_observed": self.prevalence_observed,
+            "models": {k: v.to_json() for k, v in self.models.items()},
+        }
+        if self.prevalence_true is not None:
+            out["prevalence_true"] = self.prevalence_true
+        if self.bayes_optimal is not None:
+            out["bayes_optimal"] = self.bayes_optimal.to_json()
+        if self.bayes_given_inputs is not None:
+            out["bayes_given_inputs"] = self.bayes_given_inputs.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> OutcomeEvaluation:
+        return cls(
+            n=int(raw["n"]),
+            prevalence_observed=float(raw["prevalence_observed"]),
+            models={k: CandidateEvaluation.from_json(v) for k, v in raw["models"].items()},
+            prevalence_true=None if raw.get("prevalence_true") is None else float(raw["prevalence_true"]),
+            bayes_optimal=None if raw.get("bayes_optimal") is None else Bound.from_json(raw["bayes_optimal"]),
+            bayes_given_inputs=(
+                None if raw.get("bayes_given_inputs") is None else Bound.from_json(raw["bayes_given_inputs"])
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluation of every outcome of a fit (what the card, the run and the plots read)."""
+
+    outcomes: Mapping[str, OutcomeEvaluation]
+
+    def to_json(self) -> dict[str, Any]:
+        """The form logged as ``evaluation.json`` (and kept in the model card's metrics)."""
+        return {o: e.to_json() for o, e in self.outcomes.items()}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Evaluation:
+        return cls(outcomes={o: OutcomeEvaluation.from_json(e) for o, e in raw.items()})
+
 
 def evaluate_outcome(
     *,
@@ -31,7 +236,7 @@ def evaluate_outcome(
     label_column: str | None = None,
     p_given_inputs: np.ndarray | None = None,
     production: str | None = None,
-) -> dict[str, Any]:
+) -> OutcomeEvaluation:
     """Every candidate's metrics on the test split, against the observed label and,
     on synthetic data, against the true state; plus the Bayes-optimal bounds.
 
@@ -44,55 +249,65 @@ def evaluate_outcome(
     y_obs = test[label_column or LABELS[outcome]].to_numpy()
     truth = test[TRUTH[outcome]].to_numpy() if TRUTH[outcome] in test else None
     p_true = test[GROUND_TRUTH_P[outcome]].to_numpy() if GROUND_TRUTH_P[outcome] in test else None
-    result: dict[str, Any] = {"n": len(test), "prevalence_observed": float(y_obs.mean()), "models": {}}
-    if truth is not None:
-        result["prevalence_true"] = float(truth.mean())
     asked = questions_asked(test)
-    for name, candidate in fit.candidates.items():
-        p = candidate.predict_proba(codes)
-        entry: dict[str, Any] = {
-            "threshold": candidate.threshold,
-            "high_threshold": candidate.high_threshold,
-            "observed": bootstrap_metrics(
+    probabilities = {name: candidate.predict_proba(codes) for name, candidate in fit.candidates.items()}
+    observed = {
+        name: _intervals(
+            bootstrap_metrics(
                 y_obs,
                 p,
-                metrics=all_metrics(candidate.threshold),
-                threshold=candidate.threshold,
+                metrics=all_metrics(fit.candidates[name].threshold),
+                threshold=fit.candidates[name].threshold,
                 n_boot=n_boot,
                 seed=seed,
-            ),
-        }
-        if truth is not None:
-            entry["truth"] = _point(truth, p, candidate.threshold)
-        entry["by_questions_asked"] = by_questions_asked(y=y_obs, p=p, asked=asked)
-        result["models"][name] = entry
+            )
+        )
+        for name, p in probabilities.items()
+    }
+    at_point: dict[str, OperatingPoint] = {}
     if production in fit.candidates:
-        specificity = result["models"][production]["observed"]["specificity"]["value"]
+        specificity = observed[str(production)]["specificity"].value
         for name in BASELINES:
             if name in fit.candidates:
-                p = fit.candidates[name].predict_proba(codes)
-                result["models"][name]["at_model_specificity"] = at_specificity(
-                    y_obs, p, specificity=specificity, n_boot=n_boot, seed=seed
+                at_point[name] = at_specificity(
+                    y_obs, probabilities[name], specificity=specificity, n_boot=n_boot, seed=seed
                 )
+    bayes_optimal = bayes_given_inputs = None
     if p_true is not None and truth is not None:
-        bayes_obs = _point(y_obs, p_true, threshold=None)
-        bayes_true = _point(truth, p_true, threshold=None)
-        result["bayes_optimal"] = {"observed": bayes_obs, "truth": bayes_true}
-        for entry in result["models"].values():
-            obs = entry["observed"]
-            entry["gap_to_bayes"] = _gap(obs, bayes_obs)
+        bayes_optimal = Bound(observed=_point(y_obs, p_true, None), truth=_point(truth, p_true, None))
         if p_given_inputs is not None:
-            inputs_obs = _point(y_obs, p_given_inputs, threshold=None)
-            result["bayes_given_inputs"] = {"observed": inputs_obs, "truth": _point(truth, p_given_inputs, None)}
-            for entry in result["models"].values():
-                entry["gap_to_bayes_given_inputs"] = _gap(entry["observed"], inputs_obs)
-    return result
+            bayes_given_inputs = Bound(
+                observed=_point(y_obs, p_given_inputs, None), truth=_point(truth, p_given_inputs, None)
+            )
+    models = {
+        name: CandidateEvaluation(
+            threshold=candidate.threshold,
+            high_threshold=candidate.high_threshold,
+            observed=observed[name],
+            truth=None if truth is None else _point(truth, probabilities[name], candidate.threshold),
+            by_questions_asked=by_questions_asked(y=y_obs, p=probabilities[name], asked=asked),
+            at_model_specificity=at_point.get(name),
+            gap_to_bayes=None if bayes_optimal is None else _gap(observed[name], bayes_optimal.observed),
+            gap_to_bayes_given_inputs=(
+                None if bayes_given_inputs is None else _gap(observed[name], bayes_given_inputs.observed)
+            ),
+        )
+        for name, candidate in fit.candidates.items()
+    }
+    return OutcomeEvaluation(
+        n=len(test),
+        prevalence_observed=float(y_obs.mean()),
+        prevalence_true=None if truth is None else float(truth.mean()),
+        models=models,
+        bayes_optimal=bayes_optimal,
+        bayes_given_inputs=bayes_given_inputs,
+    )
 
 
 BASELINES: tuple[str, ...] = ("count_screener", "delphi_rule")
 
 
-def at_specificity(y: np.ndarray, p: np.ndarray, *, specificity: float, n_boot: int, seed: int) -> dict[str, Any]:
+def at_specificity(y: np.ndarray, p: np.ndarray, *, specificity: float, n_boot: int, seed: int) -> OperatingPoint:
     """Sensitivity, specificity and PPV at the lowest threshold whose specificity is at least ``specificity``."""
     negatives = np.sort(p[y == 0])
     levels = np.unique(p)
@@ -100,10 +315,10 @@ def at_specificity(y: np.ndarray, p: np.ndarray, *, specificity: float, n_boot: 
     ok = levels[below >= specificity - 1e-12]
     threshold = float(ok[0]) if ok.size else float("inf")
     metrics = {k: v for k, v in threshold_metrics(threshold).items() if k in ("sensitivity", "specificity", "ppv")}
-    return {
-        "threshold": threshold,
-        **bootstrap_metrics(y, p, metrics=metrics, threshold=threshold, n_boot=n_boot, seed=seed),
-    }
+    return OperatingPoint(
+        threshold=threshold,
+        metrics=_intervals(bootstrap_metrics(y, p, metrics=metrics, threshold=threshold, n_boot=n_boot, seed=seed)),
+    )
 
 
 ASKED_BINS: tuple[tuple[str, int, int], ...] = (
@@ -121,28 +336,28 @@ def questions_asked(frame: pd.DataFrame) -> np.ndarray:
     return (frame[ids] != NOT_ASKED).sum(axis=1).to_numpy()
 
 
-def by_questions_asked(*, y: np.ndarray, p: np.ndarray, asked: np.ndarray) -> dict[str, dict[str, float]]:
+def by_questions_asked(*, y: np.ndarray, p: np.ndarray, asked: np.ndarray) -> dict[str, AskedBin]:
     """Calibration per length of interview: a model must be calibrated for any set of asked questions."""
     out = {}
     for name, low, high in ASKED_BINS:
         rows = (asked >= low) & (asked <= high)
         if rows.sum() == 0:
             continue
-        out[name] = {
-            "n": int(rows.sum()),
-            "observed_rate": float(y[rows].mean()),
-            "mean_probability": float(p[rows].mean()),
-            "ece": expected_calibration_error(y[rows], p[rows]),
-            "log_loss": mean_log_loss(y[rows], p[rows]),
-        }
+        out[name] = AskedBin(
+            n=int(rows.sum()),
+            observed_rate=float(y[rows].mean()),
+            mean_probability=float(p[rows].mean()),
+            ece=expected_calibration_error(y[rows], p[rows]),
+            log_loss=mean_log_loss(y[rows], p[rows]),
+        )
     return out
 
 
-def _gap(observed: dict[str, Any], bound: dict[str, float]) -> dict[str, float]:
-    return {
-        "log_loss_ratio": observed["log_loss"]["value"] / bound["log_loss"] - 1.0,
-        "auroc_difference": bound["auroc"] - observed["auroc"]["value"],
-    }
+def _gap(observed: Mapping[str, Interval], bound: Point) -> Gap:
+    return Gap(
+        log_loss_ratio=observed["log_loss"].value / bound["log_loss"] - 1.0,
+        auroc_difference=bound["auroc"] - observed["auroc"].value,
+    )
 
 
 def _point(y: np.ndarray, p: np.ndarray, threshold: float | None) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pipeline.evaluate import Evaluation
     from pipeline.fairness.audit import ModelAudit
 
 OUT_OF_SCOPE = [
@@ -22,7 +23,7 @@ def build_card(
     version: str | None,
     config: dict[str, Any],
     data: dict[str, Any],
-    evaluation: dict[str, Any],
+    evaluation: Evaluation,
     production: str,
     features: list[str],
     protected_as_features: list[str],
@@ -34,25 +35,20 @@ def build_card(
 ) -> dict[str, Any]:
     """The card as a JSON-able dict; :func:`card_markdown` renders it."""
     metrics = {}
-    for outcome, ev in evaluation.items():
-        entry = ev["models"][production]
+    for outcome, ev in evaluation.outcomes.items():
+        entry = ev.models[production].to_json()
         metrics[outcome] = {
-            "n": ev["n"],
-            "prevalence_observed": ev["prevalence_observed"],
+            "n": ev.n,
+            "prevalence_observed": ev.prevalence_observed,
             "threshold": entry["threshold"],
             "high_threshold": entry["high_threshold"],
             "observed": entry["observed"],
             "truth": entry.get("truth"),
             "gap_to_bayes": entry.get("gap_to_bayes"),
             "gap_to_bayes_given_inputs": entry.get("gap_to_bayes_given_inputs"),
-            "by_questions_asked": entry.get("by_questions_asked", {}),
+            "by_questions_asked": entry["by_questions_asked"],
             "baselines": {
-                b: {
-                    **{k: ev["models"][b]["observed"][k] for k in ("auroc", "log_loss")},
-                    **ev["models"][b].get("at_model_specificity", ev["models"][b]["observed"]),
-                }
-                for b in ("count_screener", "delphi_rule")
-                if b in ev["models"]
+                b: _baseline(ev.models[b].to_json()) for b in ("count_screener", "delphi_rule") if b in ev.models
             },
         }
     return {
@@ -61,7 +57,7 @@ def build_card(
             "version": version,
             "estimator": production,
             "type": "additive logistic model per outcome, Platt-calibrated; explanations are exact",
-            "outcomes": list(evaluation),
+            "outcomes": list(evaluation.outcomes),
             "features": features,
             "protected_attributes_as_features": protected_as_features,
             "why_protected_attributes_are_features": protected_reason,
@@ -110,6 +106,14 @@ def build_card(
             "from referred cases only.",
             "Translations of the questionnaire need review by native-speaking practitioners.",
         ],
+    }
+
+
+def _baseline(entry: dict[str, Any]) -> dict[str, Any]:
+    """A baseline's AUROC and log-loss, and its metrics where it is as specific as the model (if known)."""
+    return {
+        **{k: entry["observed"][k] for k in ("auroc", "log_loss")},
+        **entry.get("at_model_specificity", entry["observed"]),
     }
 
 

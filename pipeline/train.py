@@ -34,7 +34,7 @@ from models.screening import ScreeningModel
 from pipeline.config import InterviewsConfig, TrainConfig, load_config
 from pipeline.data.schema import Dataset, load_dataset, validate_frame, write_frame
 from pipeline.data.synthetic import mask_interviews
-from pipeline.evaluate import evaluate_outcome, make_plots
+from pipeline.evaluate import Evaluation, evaluate_outcome, make_plots
 from pipeline.fairness.audit import ModelAudit
 from pipeline.metrics import flatten
 from pipeline.modelcard import build_card, card_markdown, card_summary, group_metrics
@@ -121,7 +121,7 @@ class FittedScreening:
 class Evaluated:
     """The evaluation of a fitted model on its test split (card, run and plots read it)."""
 
-    evaluation: dict[str, Any]
+    evaluation: Evaluation
     codes: pd.DataFrame
     fairness: ModelAudit | None
     referral: dict[str, Any]
@@ -132,7 +132,7 @@ class TrainResult:
     """What a training run produced; ``version`` is None when nothing was registered."""
 
     model: ScreeningModel | None
-    evaluation: dict[str, Any]
+    test_evaluation: Evaluation
     card: dict[str, Any]
     run_id: str | None
     version: str | None
@@ -140,6 +140,11 @@ class TrainResult:
     fits: Mapping[str, OutcomeFit] = field(default_factory=dict)
     splits: Splits | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def evaluation(self) -> dict[str, Any]:
+        """The evaluation as logged to the run (``evaluation.json``)."""
+        return self.test_evaluation.to_json()
 
 
 def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame | None:
@@ -336,18 +341,20 @@ def evaluate_fit(config: TrainConfig, fitted: FittedScreening) -> Evaluated:
     test = fitted.splits.test
     codes = fitted.encoder.transform(test)
     given_inputs = bayes_given_inputs(test, config)
-    evaluation = {
-        o: evaluate_outcome(
-            fit=fitted.fits[o],
-            codes=codes,
-            test=test,
-            n_boot=config.evaluation.bootstrap,
-            seed=config.evaluation.seed,
-            p_given_inputs=None if given_inputs is None else given_inputs[GROUND_TRUTH_P[o]].to_numpy(),
-            production=config.models.production,
-        )
-        for o in fitted.outcomes
-    }
+    evaluation = Evaluation(
+        {
+            o: evaluate_outcome(
+                fit=fitted.fits[o],
+                codes=codes,
+                test=test,
+                n_boot=config.evaluation.bootstrap,
+                seed=config.evaluation.seed,
+                p_given_inputs=None if given_inputs is None else given_inputs[GROUND_TRUTH_P[o]].to_numpy(),
+                production=config.models.production,
+            )
+            for o in fitted.outcomes
+        }
+    )
     fairness = None if fitted.identified_victims_only else audit_test_split(fitted.model, test, config)
     return Evaluated(
         evaluation=evaluation,
@@ -445,9 +452,9 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             evaluated = evaluate_fit(config, fitted)
             say(
                 ", ".join(
-                    f"{o}: AUROC {ev['models'][prod]['observed']['auroc']['value']:.3f} "
-                    f"log-loss {ev['models'][prod]['observed']['log_loss']['value']:.4f}"
-                    for o, ev in evaluated.evaluation.items()
+                    f"{o}: AUROC {ev.models[prod].observed['auroc'].value:.3f} "
+                    f"log-loss {ev.models[prod].observed['log_loss'].value:.4f}"
+                    for o, ev in evaluated.evaluation.outcomes.items()
                 )
             )
         with stage("model card") as say:
@@ -476,7 +483,7 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             )
     return TrainResult(
         model=fitted.model,
-        evaluation=evaluated.evaluation,
+        test_evaluation=evaluated.evaluation,
         card=card,
         run_id=run_id,
         version=version,
@@ -567,7 +574,7 @@ def log_run(
     dataset: Dataset,
     model: ScreeningModel,
     card: dict[str, Any],
-    evaluation: dict[str, Any],
+    evaluation: Evaluation,
     fits: Mapping[str, OutcomeFit],
     splits: Splits,
     codes: pd.DataFrame,
@@ -593,7 +600,7 @@ def log_run(
         )
         mlflow.log_params(flatten(config.model_dump(mode="json")) | {"data.digest": dataset.digest[:40]})
         metrics = {}
-        for o, ev in evaluation.items():
+        for o, ev in evaluation.to_json().items():
             for name, entry in ev["models"].items():
                 metrics.update(flatten(entry["observed"], f"{o}.{name}"))
                 for gap in ("gap_to_bayes", "gap_to_bayes_given_inputs", "by_questions_asked"):
@@ -629,7 +636,9 @@ def log_run(
             mlflow.log_input(ds, context="training")
         for path in make_plots(fits=fits, codes=codes, test=splits.test, production=prod, out_dir=out / "plots"):
             mlflow.log_artifact(str(path), artifact_path="plots")
-        (out / "evaluation.json").write_text(json.dumps(evaluation, indent=1, default=float), encoding="utf-8")
+        (out / "evaluation.json").write_text(
+            json.dumps(evaluation.to_json(), indent=1, default=float), encoding="utf-8"
+        )
         mlflow.log_artifact(str(out / "evaluation.json"))
         for outcome in model.outcome_names:
             sc = make_scorecard(model, outcome)

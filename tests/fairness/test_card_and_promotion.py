@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from models.questionnaire import load_questionnaire
-from pipeline.evaluate import at_specificity
+from pipeline.evaluate import Evaluation, at_specificity
 from pipeline.fairness.audit import audit_model
 from pipeline.modelcard import build_card, card_markdown, card_summary, group_metrics
 from tests.fairness.conftest import fair_frame
@@ -21,21 +21,27 @@ def _m(value: float) -> dict[str, float]:
     return {"value": value, "lower": value - 0.01, "upper": value + 0.01}
 
 
-def _evaluation() -> dict[str, Any]:
+def _evaluation() -> Evaluation:
     observed = {k: _m(v) for k, v in {"auroc": 0.8, "log_loss": 0.2, "sensitivity": 0.9, "specificity": 0.7}.items()}
     delphi = {k: _m(v) for k, v in {"auroc": 0.7, "log_loss": 0.3, "sensitivity": 1.0, "specificity": 0.0}.items()}
     at_point = {"threshold": 0.6, "sensitivity": _m(0.55), "specificity": _m(0.72), "ppv": _m(0.1)}
-    return {
+    logged = {
         o: {
             "n": 1000,
             "prevalence_observed": 0.05,
             "models": {
                 "sparse_logistic": {"threshold": 0.05, "high_threshold": 0.5, "observed": observed},
-                "delphi_rule": {"threshold": 0.01, "observed": delphi, "at_model_specificity": at_point},
+                "delphi_rule": {
+                    "threshold": 0.01,
+                    "high_threshold": 0.5,
+                    "observed": delphi,
+                    "at_model_specificity": at_point,
+                },
             },
         }
         for o in ("labour", "sexual")
     }
+    return Evaluation.from_json(logged)
 
 
 def _card(model, frame) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -81,8 +87,8 @@ def test_a_few_level_rule_is_reported_where_it_refers_no_more_people_than_the_mo
     score = np.minimum(rng.poisson(np.where(y == 1, 1.8, 0.6)), 3)  # 0-3, like the Delphi rule
     p = np.array([0.01, 0.04, 0.15, 0.4])[score]
     point = at_specificity(y, p, specificity=0.8, n_boot=50, seed=0)
-    assert point["specificity"]["value"] >= 0.8
-    assert 0.0 < point["sensitivity"]["value"] < 1.0
+    assert point.metrics["specificity"].value >= 0.8
+    assert 0.0 < point.metrics["sensitivity"].value < 1.0
 
 
 # ---------------------------------------------------------------------------- promotion

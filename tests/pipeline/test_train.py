@@ -219,7 +219,7 @@ def test_calibrated_whatever_the_number_of_questions_asked(trained):  # type: ig
         p = trained.fits[outcome].candidates["sparse_logistic"].predict_proba(codes)
         y = test[f"is_{outcome}"].to_numpy()
         bins = by_questions_asked(y=y, p=p, asked=asked)
-        assert sum(b["n"] for b in bins.values()) == len(test)
+        assert sum(b.n for b in bins.values()) == len(test)
         for name, b in bins.items():
-            se = np.sqrt(max(b["observed_rate"] * (1 - b["observed_rate"]), 1e-3) / b["n"])
-            assert abs(b["mean_probability"] - b["observed_rate"]) < 4 * se + 0.005, (outcome, name, b)
+            se = np.sqrt(max(b.observed_rate * (1 - b.observed_rate), 1e-3) / b.n)
+            assert abs(b.mean_probability - b.observed_rate) < 4 * se + 0.005, (outcome, name, b)
