@@ -239,6 +239,39 @@ def load_registered(
     return _load(located, name=name, alias=alias)
 
 
+def load_version(*, name: str, version: str, tracking_uri: str | None = None) -> RegisteredModel:
+    """Load ``models:/<name>/<version>`` (a version, not an alias: what the audit log names);
+    raises :class:`NoChampionError` if the registry has no such version, :class:`BrokenModelError`
+    if its files cannot be read."""
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(tracking_uri)
+    try:
+        mv = client(uri).get_model_version(name, str(version))
+    except MlflowException:
+        raise NoChampionError(
+            f"no version {version} of the model {name!r} in the MLflow registry at {_redact(uri)}"
+        ) from None
+    import mlflow.artifacts
+
+    try:
+        model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
+    except Exception as exc:
+        raise BrokenModelError(BROKEN_MODEL.format(name=name, version=mv.version, alias="-", reason=exc)) from None
+    card: Path | None = None
+    try:
+        card = Path(mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="model_card/model_card.json"))
+    except Exception:
+        card = None
+    return _load(_Located(str(mv.version), str(mv.run_id), model_dir, card), name=name, alias="")
+
+
+def model_versions(*, name: str, tracking_uri: str | None = None) -> list[str]:
+    """Every registered version of ``name``, oldest first."""
+    found = client(tracking_uri).search_model_versions(f"name='{name}'")
+    return sorted((str(mv.version) for mv in found), key=lambda v: (len(v), v))
+
+
 def _load(located: _Located, *, name: str, alias: str) -> RegisteredModel:
     try:
         model = ScreeningModel.load(located.model_dir / "artifacts" / "screening_model.json")
