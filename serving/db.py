@@ -83,7 +83,12 @@ screenings = Table(
     Column("refer", Boolean, nullable=False),
     *_chain_columns(),
     Index(None, "created_at"),
+    Column("response_sha256", String(64)),
+    Column("response_probabilities", Boolean),
 )
+"""``response_sha256`` is the SHA-256 of the explained result the screener was given (the response
+body after its ids: see :mod:`serving.recompute`), ``response_probabilities`` whether that response
+showed the probabilities; both empty in rows logged before them (migration 0006)."""
 
 decisions = Table(
     "decisions",

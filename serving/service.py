@@ -20,6 +20,7 @@ from models.questionnaire import QuestionnaireError, load_questionnaire
 from serving.auditlog import AppendBulkScoring, AppendScreenings
 from serving.errors import InvocationError
 from serving.keys import Principal
+from serving.recompute import response_sha256
 from serving.records import (
     case_ref_hmac,
     get_screening,
@@ -157,9 +158,12 @@ async def screen_one(case: Any, *, services: Services, principal: Principal) -> 
     values = _values(case)
     answers, context, audit = values
     assessment = scorer.assess(scorer.encode({**answers, **context, **audit}), _interview(case))
-    described = scorer.render(assessment, lang=case.lang, probabilities=shows_probabilities(principal, services))
+    probabilities = shows_probabilities(principal, services)
+    described = scorer.render(assessment, lang=case.lang, probabilities=probabilities)
     result = _logged_result(case, assessment)
     row = _case_row(case, values, services=services, loaded=loaded, principal=principal, source="api", result=result)
+    row["response_sha256"] = response_sha256(described)
+    row["response_probabilities"] = probabilities
     [(_seq, created_at)] = await services.writer.submit(AppendScreenings([row]))
     return _with_ids(row["screening_id"], created_at, loaded, described)
 

@@ -49,18 +49,21 @@ def test_a_log_of_the_first_schema_upgrades_with_its_chain_intact(tmp_path: Path
         with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "0001")
-        import asyncio
+        import sqlite3
 
         from conftest import raw_screening_row
 
-        from serving.auditlog import AppendScreenings, AuditWriter
+        from serving.auditlog import GENESIS, row_hash
 
-        writer = AuditWriter(engine)
-        writer.start()
-        try:
-            asyncio.run(writer.submit(AppendScreenings([raw_screening_row("s1", key_id="k")])))
-        finally:
-            writer.stop()
+        # Written as the code of 0001 wrote it: the columns of that schema only.
+        row = {**raw_screening_row("s1", key_id="k"), "created_at": "2026-12-01T00:00:00.000000Z"}
+        row.update(seq=1, prev_hash=GENESIS)
+        row["hash"] = row_hash("screenings", row)
+        with sqlite3.connect(tmp_path / "audit.db") as conn:
+            conn.execute(
+                f"INSERT INTO screenings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            conn.execute("INSERT INTO chain_head (id, seq, hash) VALUES (1, 1, ?)", (row["hash"],))
         run_migrations(engine)
         report = verify_chain(engine)
         assert report.intact, report.problem

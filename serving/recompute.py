@@ -1,0 +1,219 @@
+"""``tarozu audit-log verify --recompute``: re-score logged screenings and prove their response hashes.
+
+What is hashed. ``POST /v1/screenings`` answers ``{"screening_id", "created_at", "model", ...}``
+followed by the explained result that :meth:`models.engine.ScreeningEngine.render` gives (outcomes
+with their reasons, recommendation, interview counts, next questions, caveat). The envelope is the
+row's own columns (``screening_id``, ``created_at``, ``model_name``, ``model_version``), kept by the
+hash chain; ``response_sha256`` is the SHA-256 of the rendered result, byte for byte as sent. It is
+a pure function of the row: the original answers, context and audit attributes, the danger answer
+(``result.danger``) and the screener's assessment, the model version, ``lang``, and whether the
+response showed probabilities (``response_probabilities``: a screener's response does not unless
+``TAROZU_SHOW_PROBABILITIES_TO_SCREENERS`` was set). The exact response is therefore
+``envelope[:-1] + b"," + rendered[1:]`` rebuilt from the row.
+
+Recompute loads each logged model version (by name and version, from the registry, as serving
+loads a model), re-scores the row's original values (corrections are later rows of their own and
+do not enter), renders, and compares the hash and the logged outputs (``result`` and ``refer``).
+A mismatch is named: the input was edited (the logged answers no longer give the logged result or
+response), the output was edited (the answers give the response that was hashed but the logged
+result differs), the model version was swapped (another registered version reproduces the
+response), or the response hash or its settings were edited. Rows logged before response hashes
+were kept (migration 0006) are counted as not recomputable, not as failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import Engine, func, select
+
+from models.engine import Assessment, Interview, ScreeningEngine
+from serving.db import screenings
+
+INPUT_KEYS = frozenset({"consent", "danger", "not_asked_reasons"})
+"""Keys of the logged ``result`` that are inputs (what the screener recorded), not outputs."""
+NOT_RECOMPUTABLE = "not recomputable (logged before response hashes were kept: migration 0006)"
+MAX_DIFFERENCES = 5
+
+
+def response_sha256(rendered: bytes) -> str:
+    """The hash a screening row keeps: SHA-256 of the rendered result, as sent after the envelope."""
+    return hashlib.sha256(rendered).hexdigest()
+
+
+class ModelSource(Protocol):
+    """Where recompute finds a logged model version."""
+
+    def load(self, name: str, version: str) -> ScreeningEngine:
+        """The engine of ``name`` version ``version``; raises ``LookupError`` or ``ValueError``."""
+        ...
+
+    def versions(self, name: str) -> list[str]:
+        """Every version of ``name`` there is (to name the one that did score a swapped row)."""
+        ...
+
+
+@dataclass
+class RegistrySource:
+    """Model versions from the MLflow registry (``models:/<name>/<version>``), each loaded once."""
+
+    tracking_uri: str | None = None
+    _engines: dict[tuple[str, str], ScreeningEngine] = field(default_factory=dict)
+
+    def load(self, name: str, version: str) -> ScreeningEngine:
+        from pipeline.registry import load_version
+
+        key = (name, version)
+        if key not in self._engines:
+            registered = load_version(name=name, version=version, tracking_uri=self.tracking_uri)
+            self._engines[key] = ScreeningEngine(registered.model)
+        return self._engines[key]
+
+    def versions(self, name: str) -> list[str]:
+        from pipeline.registry import model_versions
+
+        return model_versions(name=name, tracking_uri=self.tracking_uri)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    seq: int
+    screening_id: str
+    kind: str  # input_edited, output_edited, model_version_swapped, response_edited, model_unavailable
+    detail: str
+
+    def __str__(self) -> str:
+        return f"screening {self.screening_id} (row {self.seq}): {self.kind.replace('_', ' ')}: {self.detail}"
+
+
+@dataclass
+class RecomputeReport:
+    checked: int = 0
+    not_recomputable: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def rebuild(scorer: ScreeningEngine, row: Any) -> tuple[Assessment, bytes]:
+    """The assessment and rendered result of a logged screening, from its original values."""
+    values = {**orjson.loads(row.answers), **orjson.loads(row.context), **orjson.loads(row.audit)}
+    logged = orjson.loads(row.result)
+    interview = Interview(danger=logged.get("danger", Interview.danger), screener_assessment=row.screener_assessment)
+    assessment = scorer.assess(scorer.encode(values), interview)
+    rendered = scorer.render(assessment, lang=row.lang or "en", probabilities=bool(row.response_probabilities))
+    return assessment, rendered
+
+
+def _paths(a: Any, b: Any, prefix: str = "") -> Iterator[str]:
+    """The key paths where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in a or key not in b:
+                yield path
+            else:
+                yield from _paths(a[key], b[key], path)
+    elif a != b:
+        yield prefix or "(value)"
+
+
+def _output_differences(assessment: Assessment, row: Any) -> list[str]:
+    """Where the logged outputs differ from the recomputed ones (empty if they agree)."""
+    logged = {k: v for k, v in orjson.loads(row.result).items() if k not in INPUT_KEYS}
+    recomputed = orjson.loads(orjson.dumps(assessment.compact()))
+    differences = [f"result.{p}" for p in _paths(recomputed, logged)]
+    if bool(row.refer) != assessment.refer:
+        differences.append("refer")
+    return differences
+
+
+def _listed(differences: list[str]) -> str:
+    shown = ", ".join(differences[:MAX_DIFFERENCES])
+    more = len(differences) - MAX_DIFFERENCES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_row(row: Any, source: ModelSource) -> Mismatch | None:
+    """Recompute one logged screening that has a response hash; None if it is proven."""
+
+    def mismatch(kind: str, detail: str) -> Mismatch:
+        return Mismatch(row.seq, row.screening_id, kind, detail)
+
+    name, version = row.model_name, row.model_version
+    try:
+        scorer = source.load(name, version)
+    except (LookupError, ValueError, OSError) as exc:
+        return mismatch("model_unavailable", f"model {name!r} version {version} could not be loaded: {exc}")
+    assessment, rendered = rebuild(scorer, row)
+    hash_ok = response_sha256(rendered) == row.response_sha256
+    differences = _output_differences(assessment, row)
+    if hash_ok and not differences:
+        return None
+    if hash_ok:
+        return mismatch(
+            "output_edited",
+            "its inputs and model give the response that was hashed, but the logged outputs differ: "
+            + _listed(differences),
+        )
+    for other in _other_versions(source, name, version):
+        try:
+            _, rendered_by_other = rebuild(source.load(name, other), row)
+        except (LookupError, ValueError, OSError):
+            continue
+        if response_sha256(rendered_by_other) == row.response_sha256:
+            return mismatch(
+                "model_version_swapped",
+                f"the row says version {version}, but version {other} reproduces its response",
+            )
+    if not differences:
+        return mismatch(
+            "response_edited",
+            "its inputs and model give the logged outputs but not the logged response hash: the hash, "
+            "lang or response_probabilities was edited (or the inputs and outputs together)",
+        )
+    return mismatch(
+        "input_edited",
+        "its logged answers, context or audit attributes do not give the response that was hashed "
+        f"with version {version} (outputs recomputed differ: {_listed(differences)})",
+    )
+
+
+def _other_versions(source: ModelSource, name: str, version: str) -> list[str]:
+    try:
+        return [v for v in source.versions(name) if v != version]
+    except Exception:  # no listing: the swap cannot be named, the mismatch still is
+        return []
+
+
+def verify_recompute(
+    engine: Engine,
+    source: ModelSource,
+    *,
+    sample: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RecomputeReport:
+    """Recompute every logged screening (or a random ``sample`` of them) and check each one."""
+    query = select(screenings)
+    query = query.order_by(func.random()).limit(sample) if sample is not None else query.order_by(screenings.c.seq)
+    report = RecomputeReport()
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    for row in rows:
+        if row.response_sha256 is None:
+            report.not_recomputable += 1
+            continue
+        report.checked += 1
+        found = check_row(row, source)
+        if found is not None:
+            report.mismatches.append(found)
+        if progress is not None:
+            progress(report.checked)
+    report.mismatches.sort(key=lambda m: m.seq)
+    return report

@@ -1,0 +1,206 @@
+"""``audit-log verify --recompute``: logged screenings are re-scored with their logged model version
+and their response hashes proven; an edited input, an edited output and a swapped model version are
+each named by screening id, and rows logged before response hashes are not failures."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from conftest import auth, example, registered, screen
+from fastapi.testclient import TestClient
+
+from models.engine import ScreeningEngine
+from pipeline.cli import main
+from serving.db import make_engine
+from serving.recompute import NOT_RECOMPUTABLE, RecomputeReport, rebuild, response_sha256, verify_recompute
+
+
+class DictSource:
+    """Model versions held in memory: what the registry would return for each version."""
+
+    def __init__(self, versions: dict[str, Any]) -> None:
+        self.engines = {v: ScreeningEngine(r.model) for v, r in versions.items()}
+
+    def load(self, name: str, version: str) -> ScreeningEngine:
+        if version not in self.engines:
+            raise LookupError(f"no version {version}")
+        return self.engines[version]
+
+    def versions(self, name: str) -> list[str]:
+        return sorted(self.engines)
+
+
+def source() -> DictSource:
+    return DictSource({"1": registered("1"), "2": registered("2", seed=1)})
+
+
+def sql(db_url: str, statement: str, *params: Any) -> list[Any]:
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def recompute(db_url: str, **kwargs: Any) -> RecomputeReport:
+    engine = make_engine(db_url)
+    try:
+        return verify_recompute(engine, source(), **kwargs)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def logged(client: TestClient, keys: dict[str, str], db_url: str) -> list[str]:
+    """Four screenings: without probabilities, in Russian with danger, with probabilities (as when
+    TAROZU_SHOW_PROBABILITIES_TO_SCREENERS is set), and one corrected afterwards."""
+    ids = [
+        screen(client, keys)["screening_id"],
+        screen(client, keys, lang="ru", danger="yes")["screening_id"],
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("serving.service.shows_probabilities", lambda _principal, _services: True)
+        shown = screen(client, keys)
+    assert "probability" in shown["outcomes"]["labour"]
+    ids.append(shown["screening_id"])
+    ids.append(screen(client, keys)["screening_id"])
+    corrected = client.post(
+        f"/v1/screenings/{ids[3]}/corrections",
+        json={"field": "isolation", "old_value": "not_asked", "new_value": "yes", "reason": "typo"},
+        headers=auth(keys, "screener"),
+    )
+    assert corrected.status_code == 201, corrected.text
+    return ids
+
+
+def test_a_fresh_log_recomputes_with_its_corrections(logged: list[str], db_url: str) -> None:
+    report = recompute(db_url)
+    assert report.ok, [str(m) for m in report.mismatches]
+    assert (report.checked, report.not_recomputable) == (4, 0)
+    assert recompute(db_url, sample=2).checked == 2
+    shown = sql(db_url, "SELECT response_probabilities FROM screenings ORDER BY seq")
+    assert shown == [(0,), (0,), (1,), (0,)]
+
+
+def test_the_exact_response_is_rebuilt_from_the_row(client: TestClient, keys: dict[str, str], db_url: str) -> None:
+    response = client.post("/v1/screenings", json=example(lang="tg"), headers=auth(keys, "screener"))
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            from sqlalchemy import select
+
+            from serving.db import screenings
+
+            row = conn.execute(select(screenings)).one()
+    finally:
+        engine.dispose()
+    _, rendered = rebuild(ScreeningEngine(registered("1").model), row)
+    envelope = orjson.dumps(
+        {
+            "screening_id": row.screening_id,
+            "created_at": row.created_at,
+            "model": {"name": row.model_name, "version": row.model_version},
+        }
+    )
+    assert response.content == envelope[:-1] + b"," + rendered[1:]
+    assert row.response_sha256 == response_sha256(rendered)
+
+
+def _answers_with(db_url: str, screening_id: str, **changes: str) -> None:
+    [(answers,)] = sql(db_url, "SELECT answers FROM screenings WHERE screening_id = ?", screening_id)
+    edited = {**orjson.loads(answers), **changes}
+    sql(db_url, "UPDATE screenings SET answers = ? WHERE screening_id = ?", orjson.dumps(edited).decode(), screening_id)
+
+
+def _only_mismatch(report: RecomputeReport, screening_id: str, kind: str) -> str:
+    assert [(m.screening_id, m.kind) for m in report.mismatches] == [(screening_id, kind)]
+    return str(report.mismatches[0])
+
+
+def test_an_edited_input_is_named(
+    logged: list[str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("serving.recompute.RegistrySource", lambda _uri: source())
+    _answers_with(db_url, logged[1], debt_bondage="yes")
+    text = _only_mismatch(recompute(db_url), logged[1], "input_edited")
+    assert "result.outcomes.labour.contributions.debt_bondage" in text
+    assert main(["audit-log", "verify", "--recompute", "--database-url", db_url]) == 1
+    err = capsys.readouterr().err
+    assert "NOT intact" in err  # the chain sees an edit too; recompute names what it was
+    assert f"screening {logged[1]}" in err
+    assert "input edited" in err
+
+
+def test_an_edited_output_is_named(logged: list[str], db_url: str) -> None:
+    [(result,)] = sql(db_url, "SELECT result FROM screenings WHERE screening_id = ?", logged[0])
+    edited = orjson.loads(result)
+    edited["outcomes"]["labour"]["band"] = "low" if edited["outcomes"]["labour"]["band"] != "low" else "high"
+    sql(db_url, "UPDATE screenings SET result = ? WHERE screening_id = ?", orjson.dumps(edited).decode(), logged[0])
+    text = _only_mismatch(recompute(db_url), logged[0], "output_edited")
+    assert "result.outcomes.labour.band" in text
+
+
+def test_an_edited_refer_column_is_an_edited_output(logged: list[str], db_url: str) -> None:
+    sql(db_url, "UPDATE screenings SET refer = NOT refer WHERE screening_id = ?", logged[2])
+    assert "refer" in _only_mismatch(recompute(db_url), logged[2], "output_edited")
+
+
+def test_a_swapped_model_version_is_named(logged: list[str], db_url: str) -> None:
+    sql(db_url, "UPDATE screenings SET model_version = '2' WHERE screening_id = ?", logged[2])
+    text = _only_mismatch(recompute(db_url), logged[2], "model_version_swapped")
+    assert "says version 2, but version 1 reproduces" in text
+
+
+def test_an_edited_hash_or_setting_is_named(logged: list[str], db_url: str) -> None:
+    sql(
+        db_url,
+        "UPDATE screenings SET response_probabilities = NOT response_probabilities WHERE screening_id = ?",
+        logged[0],
+    )
+    _only_mismatch(recompute(db_url), logged[0], "response_edited")
+
+
+def test_a_version_missing_from_the_registry_fails(logged: list[str], db_url: str) -> None:
+    sql(db_url, "UPDATE screenings SET model_version = '9' WHERE screening_id = ?", logged[0])
+    assert "could not be loaded" in _only_mismatch(recompute(db_url), logged[0], "model_unavailable")
+
+
+def test_rows_logged_before_response_hashes_are_not_failures(
+    logged: list[str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql(db_url, "UPDATE screenings SET response_sha256 = NULL, response_probabilities = NULL WHERE seq <= 2")
+    report = recompute(db_url)
+    assert report.ok
+    assert (report.checked, report.not_recomputable) == (2, 2)
+    monkeypatch.setattr("serving.recompute.RegistrySource", lambda _uri: source())
+    assert main(["audit-log", "verify", "--recompute", "--database-url", db_url]) == 1  # the chain saw the edit
+    out = capsys.readouterr().out
+    assert f"2 screenings {NOT_RECOMPUTABLE}" in out
+    assert "recompute: 2 of 2 screenings reproduce" in out
+
+
+@pytest.mark.slow
+def test_cli_loads_the_logged_versions_from_the_mlflow_registry(
+    logged: list[str], db_url: str, mlflow_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlflow
+
+    from pipeline import registry
+
+    experiment = registry.ensure_experiment("recompute-test")
+    for name in ("1", "2"):
+        with mlflow.start_run(experiment_id=experiment):
+            version, _ = registry.log_screening_model(source_model(name), registered_name=registered("1").name)
+        assert version == name
+    assert main(["audit-log", "verify", "--recompute", "--database-url", db_url]) == 0
+    assert "recompute: 4 of 4 screenings reproduce" in capsys.readouterr().out
+    sql(db_url, "UPDATE screenings SET model_version = '2' WHERE screening_id = ?", logged[1])
+    assert main(["audit-log", "verify", "--recompute", "--sample", "4", "--database-url", db_url]) == 1
+    err = capsys.readouterr().err
+    assert f"screening {logged[1]}" in err
+    assert "version 1 reproduces" in err
+
+
+def source_model(version: str) -> Any:
+    return registered("1").model if version == "1" else registered("2", seed=1).model
