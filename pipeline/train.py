@@ -32,7 +32,7 @@ from models.questionnaire import load_questionnaire
 from models.scorecard import make_scorecard
 from models.screening import ScreeningModel
 from pipeline.config import InterviewsConfig, TrainConfig, load_config
-from pipeline.data.schema import Dataset, load_dataset, validate_frame, write_frame
+from pipeline.data.schema import Dataset, check_stage_frame, load_dataset, validate_frame, write_frame
 from pipeline.data.synthetic import mask_interviews
 from pipeline.evaluate import Evaluation, evaluate_outcome, make_plots
 from pipeline.fairness.audit import ModelAudit
@@ -270,6 +270,12 @@ def fit_screening_model(config: TrainConfig, dataset: Dataset, *, stage: Stage =
             interviews = interviews.model_copy(update={"masked_copies": 0})
         train_rows = with_cut_interviews(splits.train, interviews, seed=interviews.seed)
         calibration_rows = with_cut_interviews(splits.calibration, interviews, seed=interviews.seed + 1000)
+        for name, rows in (
+            ("training rows", train_rows),
+            ("calibration rows", calibration_rows),
+            ("test", splits.test),
+        ):
+            check_stage_frame(rows, stage=f"split ({name})")
     encoder = FieldEncoder(config.feature_fields)
     outcomes: tuple[str, ...] = ("sexual",) if victims_only else ("labour", "sexual")
     prod = config.models.production

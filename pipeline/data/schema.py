@@ -264,6 +264,24 @@ def validate_frame(df: pd.DataFrame) -> pd.DataFrame:
     return work[canonical_order(list(work.columns))]
 
 
+def check_stage_frame(df: pd.DataFrame, *, stage: str) -> pd.DataFrame:
+    """``df`` as it leaves ``stage``: still a Tarozu frame, in canonical types (no conversion here).
+
+    The same pandera schema as :func:`validate_frame`; an empty frame passes if its columns do.
+    Raises FrameValidationError naming the stage, so a stage that breaks the frame (a cut
+    interview writing a level the questionnaire lacks, a column lost) is found where it happens.
+    """
+    try:
+        frame_schema().validate(df, lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        problems = _describe(exc.failure_cases, df) or [str(c) for c in exc.failure_cases["check"].unique()]
+        raise FrameValidationError(f"{stage}: " + INVALID_FRAME.format(problems="\n  - ".join(problems))) from None
+    problems = _consistency(df)
+    if problems:
+        raise FrameValidationError(f"{stage}: " + INVALID_FRAME.format(problems="\n  - ".join(problems)))
+    return df
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A validated Tarozu frame with where it came from and what its source could not give.

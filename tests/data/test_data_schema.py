@@ -221,3 +221,20 @@ def test_field_file_without_ground_truth(make_frame: Factory, tmp_path: Path) ->
     assert not dataset.has_ground_truth
     assert dataset.frame["gender"].tolist() == ["woman"] * 3
     assert dataset.frame["year"].dtype == np.int64
+
+
+def test_a_frame_leaving_a_stage_is_checked_against_the_same_schema_and_names_the_stage(
+    make_frame: Factory,
+) -> None:
+    good = validate_frame(make_frame(3))
+    assert schema.check_stage_frame(good, stage="split (test)") is good
+    assert schema.check_stage_frame(good.head(0), stage="split (test)").empty  # an empty split keeps its columns
+    bad = good.assign(threats=["yes", "unknown", "no"])
+    with pytest.raises(FrameValidationError, match=r"^split \(training rows\): the data does not fit") as info:
+        schema.check_stage_frame(bad, stage="split (training rows)")
+    assert "'unknown'" in str(info.value)
+    with pytest.raises(FrameValidationError, match="is_sexual"):
+        schema.check_stage_frame(good.drop(columns=["is_sexual"]), stage="split (test)")
+    # A stage must hand on canonical types: no silent conversion here, unlike validate_frame on loading.
+    with pytest.raises(FrameValidationError, match="is_labour"):
+        schema.check_stage_frame(good.assign(is_labour=good["is_labour"].astype("int8")), stage="fit")
