@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,12 +19,57 @@ OUT_OF_SCOPE = [
 ]
 
 
+@dataclass(frozen=True)
+class DataSummary:
+    """The card's data section: what was trained on, and what its source could not give."""
+
+    source: str
+    rows: int
+    digest: str
+    layout: str = "tarozu"
+    rows_used: int | None = None
+    identified_victims_only: bool = False
+    has_ground_truth: bool = False
+    unmapped_columns: tuple[str, ...] = ()
+    fields_not_in_source: tuple[str, ...] = ()
+    split: Mapping[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "layout": self.layout,
+            "rows": self.rows,
+            "rows_used": self.rows if self.rows_used is None else self.rows_used,
+            "digest": self.digest,
+            "identified_victims_only": self.identified_victims_only,
+            "has_ground_truth": self.has_ground_truth,
+            "unmapped_columns": list(self.unmapped_columns),
+            "fields_not_in_source": list(self.fields_not_in_source),
+            "split": dict(self.split),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> DataSummary:
+        return cls(
+            source=str(raw["source"]),
+            rows=int(raw["rows"]),
+            digest=str(raw["digest"]),
+            layout=str(raw.get("layout", "tarozu")),
+            rows_used=raw.get("rows_used"),
+            identified_victims_only=bool(raw.get("identified_victims_only", False)),
+            has_ground_truth=bool(raw.get("has_ground_truth", False)),
+            unmapped_columns=tuple(raw.get("unmapped_columns", ())),
+            fields_not_in_source=tuple(raw.get("fields_not_in_source", ())),
+            split=dict(raw.get("split", {})),
+        )
+
+
 def build_card(
     *,
     name: str,
     version: str | None,
     config: dict[str, Any],
-    data: dict[str, Any],
+    data: DataSummary,
     evaluation: Evaluation,
     production: str,
     features: list[str],
@@ -74,7 +121,7 @@ def build_card(
             "screening_model": screening_model,
         },
         "out_of_scope_uses": OUT_OF_SCOPE,
-        "data": data,
+        "data": data.to_json(),
         "metrics": metrics,
         "metrics_by_group": group_metrics or {},
         "referral": referral or {},

@@ -37,7 +37,7 @@ from pipeline.data.synthetic import mask_interviews
 from pipeline.evaluate import Evaluation, evaluate_outcome, make_plots
 from pipeline.fairness.audit import ModelAudit
 from pipeline.metrics import flatten
-from pipeline.modelcard import build_card, card_markdown, card_summary, group_metrics
+from pipeline.modelcard import DataSummary, build_card, card_markdown, card_summary, group_metrics
 from pipeline.modeling import (
     GROUND_TRUTH_P,
     LABELS,
@@ -383,18 +383,18 @@ def screening_card(
     if referred_only(dataset):
         notes.insert(0, FEEDBACK_LOOP_NOTE)
     splits = fitted.splits
-    data_summary = {
-        "source": dataset.source,
-        "layout": dataset.layout,
-        "rows": len(dataset.frame),
-        "rows_used": fitted.rows_used,
-        "digest": dataset.digest,
-        "identified_victims_only": victims_only,
-        "has_ground_truth": dataset.has_ground_truth,
-        "unmapped_columns": dataset.unmapped_columns,
-        "fields_not_in_source": dataset.missing_fields,
-        "split": {"train": len(splits.train), "calibration": len(splits.calibration), "test": len(splits.test)},
-    }
+    data_summary = DataSummary(
+        source=dataset.source,
+        layout=dataset.layout,
+        rows=len(dataset.frame),
+        rows_used=fitted.rows_used,
+        digest=dataset.digest,
+        identified_victims_only=victims_only,
+        has_ground_truth=dataset.has_ground_truth,
+        unmapped_columns=tuple(dataset.unmapped_columns),
+        fields_not_in_source=tuple(dataset.missing_fields),
+        split={"train": len(splits.train), "calibration": len(splits.calibration), "test": len(splits.test)},
+    )
     return build_card(
         name=config.registry.model_name,
         version=None,

@@ -13,7 +13,7 @@ import pytest
 from models.questionnaire import load_questionnaire
 from pipeline.evaluate import Evaluation, at_specificity
 from pipeline.fairness.audit import audit_model
-from pipeline.modelcard import build_card, card_markdown, card_summary, group_metrics
+from pipeline.modelcard import DataSummary, build_card, card_markdown, card_summary, group_metrics
 from tests.fairness.conftest import fair_frame
 
 
@@ -50,7 +50,7 @@ def _card(model, frame) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         name="tarozu-screening",
         version="1",
         config={},
-        data={"source": "synthetic", "rows": len(frame), "digest": "abc123"},
+        data=DataSummary(source="synthetic", rows=len(frame), digest="abc123"),
         evaluation=_evaluation(),
         production="sparse_logistic",
         features=[],
@@ -160,3 +160,22 @@ def test_promotion_refused_by_the_gate_then_accepted_with_a_reason(registered: d
     assert str(champion.version) == registered["version"]
     card = registry.load_registered(alias=registry.CHAMPION).card
     assert card["accepted_risks"][0]["reason"].startswith("reviewed by the audit lead")
+
+
+def test_the_cards_data_section_is_logged_and_read_back_through_one_json_form() -> None:
+    summary = DataSummary(
+        source="ctdc",
+        layout="ctdc-vp-condensed",
+        rows=900,
+        rows_used=850,
+        digest="d1",
+        identified_victims_only=True,
+        unmapped_columns=("yearOfRegistration",),
+        fields_not_in_source=("threats", "isolation"),
+        split={"train": 510, "calibration": 170, "test": 170},
+    )
+    logged = json.loads(json.dumps(summary.to_json()))
+    assert list(logged)[:5] == ["source", "layout", "rows", "rows_used", "digest"]
+    assert logged["fields_not_in_source"] == ["threats", "isolation"]
+    assert DataSummary.from_json(logged) == summary
+    assert DataSummary(source="synthetic", rows=10, digest="x").to_json()["rows_used"] == 10
