@@ -156,6 +156,22 @@ def build_card(
     }
 
 
+def with_accepted_risk(card: Mapping[str, Any], *, at: str, reason: str, overridden: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``card`` that records a promotion despite refusal reasons, and the reason given.
+
+    The risk is listed under ``accepted_risks`` and stated first among the caveats.
+    """
+    caveat = f"Promoted on {at} despite: {'; '.join(overridden)}. Accepted risk: {reason}"
+    return {
+        **card,
+        "accepted_risks": [
+            *card.get("accepted_risks", []),
+            {"at": at, "reason": reason, "overridden": list(overridden)},
+        ],
+        "caveats_and_recommendations": [caveat, *card.get("caveats_and_recommendations", [])],
+    }
+
+
 def _baseline(entry: dict[str, Any]) -> dict[str, Any]:
     """A baseline's AUROC and log-loss, and its metrics where it is as specific as the model (if known)."""
     return {

@@ -30,6 +30,7 @@ from pipeline.cli import CommandError
 from pipeline.config import PromotionConfig, TrainConfig, load_config
 from pipeline.fairness.gate import GateResult, GateSettings, fairness_gate
 from pipeline.metrics import score_metrics
+from pipeline.modelcard import with_accepted_risk
 from pipeline.modeling import LABELS
 
 NO_CHALLENGER = "there is no @challenger to promote: train one first with `tarozu train`"
@@ -209,13 +210,7 @@ def record(*, name: str, version: Any, decision: PromotionDecision) -> None:
                 run_id=version.run_id, artifact_path="model_card/model_card.json"
             )
             card = json.loads(Path(card_path).read_text(encoding="utf-8"))
-            card.setdefault("accepted_risks", []).append(
-                {"at": stamp, "reason": accepted_risk, "overridden": list(decision.reasons)}
-            )
-            card["caveats_and_recommendations"].insert(
-                0,
-                f"Promoted on {stamp} despite: {'; '.join(decision.reasons)}. Accepted risk: {accepted_risk}",
-            )
+            card = with_accepted_risk(card, at=stamp, reason=accepted_risk, overridden=decision.reasons)
             write_card(card, Path(tmp) / "model_card")
             c.log_artifacts(version.run_id, str(Path(tmp) / "model_card"), artifact_path="model_card")
     c.set_model_version_tag(name, version.version, "fairness_gate", decision.gate_verdict)

@@ -122,3 +122,17 @@ def test_the_logged_record_keeps_its_keys_and_round_trips_through_json() -> None
     assert record["comparison"]["labour"] == {"challenger": BASE.to_json(), "champion": BASE.to_json()}
     only_new = decide(challenger=_both(BASE), champion=None, gate=_gate(), config=CONFIG).to_json()
     assert set(only_new["comparison"]["sexual"]) == {"challenger"}
+
+
+def test_an_accepted_risk_goes_first_among_the_cards_caveats_and_leaves_the_card_read_unchanged() -> None:
+    from pipeline.modelcard import with_accepted_risk
+
+    card = {"caveats_and_recommendations": ["Trained on synthetic data."], "accepted_risks": [{"reason": "earlier"}]}
+    amended = with_accepted_risk(card, at="2026-12-01T10:00:00Z", reason="reviewed", overridden=(UNFAIR,))
+    assert amended["caveats_and_recommendations"] == [
+        f"Promoted on 2026-12-01T10:00:00Z despite: {UNFAIR}. Accepted risk: reviewed",
+        "Trained on synthetic data.",
+    ]
+    assert amended["accepted_risks"][1] == {"at": "2026-12-01T10:00:00Z", "reason": "reviewed", "overridden": [UNFAIR]}
+    assert card["caveats_and_recommendations"] == ["Trained on synthetic data."]
+    assert len(card["accepted_risks"]) == 1
