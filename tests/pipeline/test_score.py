@@ -26,6 +26,8 @@ from pipeline.cli import main
 from pipeline.pyfunc import input_frame_to_codes
 
 ROWS = 300
+# One worker runs the whole module: one registry, one audit database, one Spark session.
+pytestmark = pytest.mark.xdist_group("score")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         import mlflow
 
+        from serving.db import make_engine, run_migrations
+
+        # The audit database exists before any run, so that a test that only reads its
+        # bulk_scorings rows sees an empty table whichever test runs first.
+        audit = make_engine(os.environ["TAROZU_DATABASE_URL"])
+        run_migrations(audit)
+        audit.dispose()
         experiment = registry.ensure_experiment("score-test")
         with mlflow.start_run(experiment_id=experiment):
             version, _ = registry.log_screening_model(make_model(0), registered_name=registry.MODEL_NAME)
