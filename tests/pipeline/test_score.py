@@ -38,12 +38,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from pipeline.data.synthetic import generate
 
     root = tmp_path_factory.mktemp("score")
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "TAROZU_DATABASE_URL")}
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    os.environ["TAROZU_DATABASE_URL"] = f"sqlite:///{root / 'audit.db'}"
-    cwd = Path.cwd()
-    os.chdir(root)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        mp.setenv("TAROZU_DATABASE_URL", f"sqlite:///{root / 'audit.db'}")
+        mp.chdir(root)
         import mlflow
 
         from serving.db import make_engine, run_migrations
@@ -62,13 +60,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         write_frame(frame, root / "cases.csv")
         write_frame(frame, root / "cases.parquet")
         yield root
-    finally:
-        os.chdir(cwd)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _bulk_rows(root: Path) -> list[Any]:
