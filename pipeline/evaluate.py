@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.questionnaire import NOT_ASKED, load_questionnaire
+from pipeline.data.columns import GROUND_TRUTH_P, LABELS, TRUTH
 from pipeline.metrics import (
     all_metrics,
     bootstrap_metrics,
@@ -23,7 +24,7 @@ from pipeline.metrics import (
     score_metrics,
     threshold_metrics,
 )
-from pipeline.modeling import GROUND_TRUTH_P, LABELS, TRUTH, OutcomeFit
+from pipeline.modeling import OutcomeFit
 
 Point = Mapping[str, float]
 """Metrics without intervals, by name (``auroc``, ``log_loss``, ...)."""

@@ -20,10 +20,8 @@ from models.logodds import capped_total, expit, logit
 from models.questionnaire import DECLINED, STATUS_FIELD, load_questionnaire
 from models.screening import ASKED_ANSWERS, AnswerModel, OutcomeModel, ScreeningModel
 from pipeline.config import TrainConfig
+from pipeline.data.columns import LABELS
 
-LABELS = {"labour": "is_labour", "sexual": "is_sexual"}
-TRUTH = {"labour": "true_labour", "sexual": "true_sexual"}
-GROUND_TRUTH_P = {"labour": "p_labour", "sexual": "p_sexual"}
 SINGLE_CLASS = (
     "outcome {outcome!r}: the {split} split has only {klass} cases ({n} rows); "
     "a model needs both outcomes. Use more rows or another data set."

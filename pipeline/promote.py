@@ -28,10 +28,10 @@ from models.screening import ScreeningModel
 from pipeline import registry
 from pipeline.cli import CommandError
 from pipeline.config import PromotionConfig, TrainConfig, load_config
+from pipeline.data.columns import LABELS
 from pipeline.fairness.gate import GateResult, GateSettings, fairness_gate
 from pipeline.metrics import score_metrics
 from pipeline.modelcard import with_accepted_risk
-from pipeline.modeling import LABELS
 
 NO_CHALLENGER = "there is no @challenger to promote: train one first with `tarozu train`"
 ALREADY = "@challenger (version {version}) is already @champion; nothing to do"

@@ -29,10 +29,9 @@ from sklearn.preprocessing import OneHotEncoder
 from models.questionnaire import load_questionnaire
 from pipeline.config import TrainConfig
 from pipeline.data import formats
-from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
+from pipeline.data.columns import LABEL_COLUMNS, LABELS, OPTIONAL_COLUMNS
 from pipeline.data.ctdc import OUTCOME_SOURCE_COLUMNS, PROTECTED_SOURCE_COLUMNS
 from pipeline.data.schema import Dataset, load_dataset
-from pipeline.modeling import LABELS
 
 FOLDS = 5
 

@@ -28,10 +28,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from models.encoding import FieldEncoder
-from models.questionnaire import load_questionnaire
+from models.questionnaire import STATUS_FIELD, load_questionnaire
 from models.scorecard import make_scorecard
 from models.screening import ScreeningModel
 from pipeline.config import InterviewsConfig, TrainConfig, load_config
+from pipeline.data.columns import GROUND_TRUTH_P, LABELS
 from pipeline.data.schema import Dataset, check_stage_frame, load_dataset, validate_frame, write_frame
 from pipeline.data.synthetic import mask_interviews
 from pipeline.evaluate import Evaluation, evaluate_outcome, make_plots
@@ -39,8 +40,6 @@ from pipeline.fairness.audit import ModelAudit
 from pipeline.metrics import flatten
 from pipeline.modelcard import DataSummary, build_card, card_markdown, card_summary, group_metrics
 from pipeline.modeling import (
-    GROUND_TRUTH_P,
-    LABELS,
     OutcomeFit,
     check_compiled,
     compile_screening_model,
@@ -153,7 +152,7 @@ def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame 
     None when it cannot be computed exactly: data from files (their scenario is unknown),
     combined data sets, or a model that does not use ``migrant_status``.
     """
-    from pipeline.data.synthetic import STATUS_FIELD, true_probabilities
+    from pipeline.data.synthetic import true_probabilities
 
     if config.data.source != "synthetic" or config.data.extra:
         return None

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from serving.db import AUDIT_TABLES, IMMEDIATE, chain_head, corrections, decisions, screenings
 from serving.errors import (
+    NO_SCREENING,
     ApiError,
     ConflictError,
     InvalidInputError,
@@ -52,7 +53,6 @@ GENESIS = "0" * 64
 CHAIN_LOCK = 0x7A72_7561  # pg_advisory_xact_lock key of the audit chain
 MAX_ROWS_PER_COMMIT = 20_000
 
-NO_SCREENING = "no screening with id {id!r}"
 DECISION_EXISTS = "screening {id!r} already has a decision; a screening has one decision, and it is final"
 REASON_REQUIRED = (
     "the decision {decision!r} differs from the recommendation (which matches {expected!r}); "

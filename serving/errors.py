@@ -121,6 +121,9 @@ class ForbiddenError(ApiError, PermissionError):
     status, code = 403, "forbidden"
 
 
+NO_SCREENING = "no screening with id {id!r}"
+
+
 class NotFoundError(ApiError, LookupError):
     status, code = 404, "not_found"
 

@@ -19,10 +19,9 @@ from sqlalchemy import Engine, and_, func, select
 
 from models.questionnaire import load_questionnaire
 from serving.db import corrections, decisions, outcomes, screenings
-from serving.errors import NotFoundError
+from serving.errors import NO_SCREENING, NotFoundError
 
 SCREENER_ASSESSMENT = "screener_assessment"
-NO_SCREENING = "no screening with id {id!r}"
 
 
 def case_ref_hmac(secret: bytes, case_ref: str | None) -> str | None:

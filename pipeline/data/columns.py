@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from models.questionnaire import Field, load_questionnaire
 
-LABEL_COLUMNS: tuple[str, str] = ("is_labour", "is_sexual")
-TRUTH_COLUMNS: tuple[str, str] = ("true_labour", "true_sexual")
-PROBABILITY_COLUMNS: tuple[str, str] = ("p_labour", "p_sexual")
+LABELS: dict[str, str] = {"labour": "is_labour", "sexual": "is_sexual"}
+"""Observed label column of each outcome."""
+TRUTH: dict[str, str] = {"labour": "true_labour", "sexual": "true_sexual"}
+"""Ground-truth column of each outcome (synthetic data only)."""
+GROUND_TRUTH_P: dict[str, str] = {"labour": "p_labour", "sexual": "p_sexual"}
+"""The generator's exact probability of each outcome (synthetic data only)."""
+LABEL_COLUMNS: tuple[str, str] = (LABELS["labour"], LABELS["sexual"])
+TRUTH_COLUMNS: tuple[str, str] = (TRUTH["labour"], TRUTH["sexual"])
+PROBABILITY_COLUMNS: tuple[str, str] = (GROUND_TRUTH_P["labour"], GROUND_TRUTH_P["sexual"])
 GROUP_COLUMN = "group_id"
 YEAR_COLUMN = "year"
 OPTIONAL_COLUMNS: tuple[str, ...] = (*TRUTH_COLUMNS, *PROBABILITY_COLUMNS, GROUP_COLUMN, YEAR_COLUMN)

@@ -46,7 +46,16 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from models.questionnaire import ANSWERS, NOT_ASKED, STRENGTHS, UNKNOWN, Field, load_questionnaire
+from models.questionnaire import (
+    ANSWERS,
+    NOT_ASKED,
+    OUTCOMES,
+    STATUS_FIELD,
+    STRENGTHS,
+    UNKNOWN,
+    Field,
+    load_questionnaire,
+)
 from pipeline.data.columns import (
     GROUP_COLUMN,
     LABEL_COLUMNS,
@@ -72,8 +81,6 @@ __all__ = [
 ]
 
 TRUTHS: tuple[str, ...] = ("none", "labour", "sexual", "both")
-OUTCOMES: tuple[str, str] = ("labour", "sexual")
-STATUS_FIELD = "migrant_status"
 GENDER_FIELD = "gender"
 YES, NO, DONT_KNOW, DECLINED, NOT_ASKED_CODE = (
     ANSWERS.index(a) for a in ("yes", "no", "dont_know", "declined", "not_asked")

@@ -38,9 +38,9 @@ from fairlearn.metrics import MetricFrame
 
 from models.questionnaire import DECLINED, NOT_ASKED, STATUS_FIELD, load_questionnaire
 from models.screening import ScreeningModel
+from pipeline.data.columns import LABELS, TRUTH
 from pipeline.fairness.stats import adjust, detectable_ratios, ratio_test
 from pipeline.metrics import Metric, resample_counts, score_metrics, threshold_metrics, weighted_metrics
-from pipeline.modeling import LABELS, TRUTH
 
 CONTEXT_ATTRIBUTES: tuple[str, ...] = (STATUS_FIELD, "destination")
 COMPLETENESS = "interview_completeness"

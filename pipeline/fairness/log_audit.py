@@ -33,7 +33,8 @@ from pipeline.fairness.stats import wilson
 
 PSI_WATCH, PSI_ACT = 0.1, 0.25
 SCORE_BINS = 10
-PROBABILITY_COLUMNS = {"labour": "labour_probability", "sexual": "sexual_probability"}
+LOGGED_PROBABILITIES = {"labour": "labour_probability", "sexual": "sexual_probability"}
+"""Column of each outcome's logged probability in the flat log frame (not the generator's ``p_*``)."""
 REFERRED = "referred"
 VICTIM_OUTCOMES = TRAFFICKING_OUTCOMES
 NO_OUTCOME = frozenset({UNKNOWN_OUTCOME})
@@ -92,7 +93,7 @@ def _drift(frame: pd.DataFrame, training: pd.DataFrame) -> dict[str, Any]:
         value = psi(exp, act)
         out["fields"].append({"field": f.id, "psi": value, "verdict": _psi_verdict(value)})
     out["fields"].sort(key=lambda r: -r["psi"])
-    for outcome, column in PROBABILITY_COLUMNS.items():
+    for outcome, column in LOGGED_PROBABILITIES.items():
         if column in training.columns and column in frame.columns:
             edges = np.unique(np.quantile(training[column], np.linspace(0, 1, SCORE_BINS + 1)))
             edges[0], edges[-1] = -np.inf, np.inf
@@ -121,7 +122,7 @@ def _by_group(frame: pd.DataFrame, groups: pd.Series) -> list[dict[str, Any]]:
         m = groups == group
         sub = frame[m]
         row: dict[str, Any] = {"group": group, "screenings": int(m.sum())}
-        for outcome, column in PROBABILITY_COLUMNS.items():
+        for outcome, column in LOGGED_PROBABILITIES.items():
             p = sub[column].astype(float)
             row[f"{outcome}_score_median"] = float(p.median())
         row["model_would_refer"] = float(frame["_model_refer"][m].mean())
@@ -214,7 +215,7 @@ def audit_screenings(
     ``follow_up_rate`` is the rate of the random follow-up sample (:func:`in_follow_up_sample`).
     """
     frame = screenings_frame(rows)
-    required = {*PROBABILITY_COLUMNS.values(), "refer", "screener_assessment", "decision"}
+    required = {*LOGGED_PROBABILITIES.values(), "refer", "screener_assessment", "decision"}
     missing = sorted(required - set(frame.columns))
     if missing:
         raise ValueError(MISSING_LOG_COLUMN.format(columns=missing))
