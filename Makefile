@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := constraints.txt
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help setup lock system-deps run serve ui test lint format bench clean
+.PHONY: help setup lock system-deps run serve ui test test-fast lint format bench clean
 
 ## help: list the targets
 help:
@@ -72,6 +72,10 @@ format: setup
 ## test: set up, install system packages, lint, and run every test
 test: setup system-deps lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+## test-fast: unit tests only (no servers, browsers, Spark, PostgreSQL or end-to-end training), about 2 minutes
+test-fast: setup
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow and not browser and not postgres"
 
 ## bench: speed, accuracy and load benchmarks, printed as ratios against their named references
 bench: setup

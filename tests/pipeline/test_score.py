@@ -175,6 +175,7 @@ def spark(home: Path) -> Iterator[Any]:
     session.stop()
 
 
+@pytest.mark.slow
 def test_spark_gives_the_same_scores_as_one_machine(home: Path, spark: Any) -> None:
     local, distributed = home / "one.parquet", home / "spark.parquet"
     common = ["--input", str(home / "cases.parquet"), "--operator", "ana.t"]
@@ -193,6 +194,7 @@ def test_spark_gives_the_same_scores_as_one_machine(home: Path, spark: Any) -> N
     assert {r.rows for r in runs} == {ROWS}
 
 
+@pytest.mark.slow
 def test_spark_names_the_bad_row_and_writes_nothing(home: Path, spark: Any, capsys: pytest.CaptureFixture[str]) -> None:
     raw = pd.read_parquet(home / "cases.parquet")
     raw.loc[250, "sector"] = "fishing-boat"

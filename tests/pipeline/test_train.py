@@ -96,6 +96,7 @@ def test_ctdc_victims_only_data_is_trained_but_never_registered(mlflow_home):  #
     assert registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("follow_up", [None, 0, 40])
 def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore[no-untyped-def]
     mlflow_home, small_frame, follow_up
