@@ -17,9 +17,11 @@ TRAIN_TARGET_S = 60.0
 
 
 def bench_generator(console: Console) -> dict[str, float]:
-    from pipeline.data.synthetic import bench_generate
+    from pipeline.data.synthetic import generate
 
-    seconds = bench_generate(rows=1_000_000, seed=0)
+    start = time.perf_counter()
+    generate(rows=1_000_000, seed=0)
+    seconds = time.perf_counter() - start
     console.print(
         f"generator: 1,000,000 rows in {seconds:.2f} s; target {GENERATOR_TARGET_S:.0f} s "
         f"(ratio {seconds / GENERATOR_TARGET_S:.2f} of the target)"

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -69,7 +68,6 @@ from pipeline.data.schema import export_ctdc_v2024, validate_frame, write_frame
 __all__ = [
     "TRUTHS",
     "PopulationModel",
-    "bench_generate",
     "default_config_path",
     "export_ctdc_v2024",
     "generate",
@@ -89,7 +87,6 @@ N_CODES = len(ANSWERS)
 FORMS: tuple[str, ...] = ("full", "short_form", "interrupted", "random_skips")
 CHUNK_ROWS = 100_000
 MAX_YES_RATE = 0.95
-BENCH_ROWS = 1_000_000
 
 UNKNOWN_SCENARIO = "unknown scenario {name!r}: allowed scenarios are {allowed}"
 BAD_ROWS = "rows must be a whole number of at least 1, not {rows!r}"
@@ -1207,10 +1204,3 @@ def generate(
     merged = {key: np.concatenate(values) for key, values in parts.items()}
     p_labour, p_sexual = _outcome_probabilities(posterior)
     return _frame(model, tables, merged, p_labour, p_sexual)
-
-
-def bench_generate(rows: int = BENCH_ROWS, seed: int = 0) -> float:
-    """Seconds taken by :func:`generate` for ``rows`` rows (1M by default), for ``make bench``."""
-    start = time.perf_counter()
-    generate(rows=rows, seed=seed)
-    return time.perf_counter() - start

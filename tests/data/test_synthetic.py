@@ -29,7 +29,6 @@ from pipeline.data.synthetic import (
     TRUTHS,
     PopulationConfigError,
     PopulationModel,
-    bench_generate,
     default_config_path,
     generate,
     load_population,
@@ -102,11 +101,6 @@ def test_unknown_scenario_lists_the_allowed_ones() -> None:
         PopulationConfigError, match=r"unknown scenario 'bias-age': allowed scenarios are \['default', "
     ):
         generate(rows=10, seed=1, scenario="bias-age")
-
-
-def test_bench_generate_returns_seconds() -> None:
-    seconds = bench_generate(rows=5_000, seed=1)
-    assert 0.0 < seconds < 60.0
 
 
 # --------------------------------------------------------------------------- marginals

@@ -29,7 +29,7 @@ def test_gate_passes_a_fair_model(model, frame) -> None:
     assert result.verdict == PASS, result.blocking
     assert result.blocking == ()
     assert result.checked > 0
-    json.dumps(result.summary)
+    assert json.loads(json.dumps(result.summary))["verdict"] == PASS
 
 
 def test_gate_blocks_when_women_victims_are_missed_more(model, frame) -> None:
