@@ -280,7 +280,6 @@ def refuse_withdrawn(engine: Any, ref: ModelRef) -> None:
 
 def record(engine: Any, *, ref: ModelRef, engine_name: str, rows: int, digest: str, operator: str) -> dict[str, Any]:
     """Append the run's ``bulk_scorings`` row to the audit chain (the API's own append operation)."""
-    import asyncio
 
     from models.questionnaire import load_questionnaire
     from serving.auditlog import AppendBulkScoring, AuditWriter
@@ -295,12 +294,7 @@ def record(engine: Any, *, ref: ModelRef, engine_name: str, rows: int, digest: s
         "questionnaire_version": load_questionnaire().version,
         "input_sha256": digest,
     }
-    writer = AuditWriter(engine)
-    writer.start()
-    try:
-        stored: dict[str, Any] = asyncio.run(writer.submit(AppendBulkScoring(row)))
-    finally:
-        writer.stop()
+    stored: dict[str, Any] = AuditWriter.append_once(engine, AppendBulkScoring(row))
     return stored
 
 

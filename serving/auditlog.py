@@ -418,6 +418,16 @@ class AuditWriter:
         pending.append(_Item(op, loop, future))
         return await future
 
+    @classmethod
+    def append_once(cls, engine: Engine, op: Operation) -> Any:
+        """Commit one operation from outside the API (a command line): a writer for just this append."""
+        writer = cls(engine)
+        writer.start()
+        try:
+            return asyncio.run(writer.submit(op))
+        finally:
+            writer.stop()
+
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         self._queue.put(self._pending.pop(loop))
 

@@ -8,7 +8,6 @@ them up within the API-key refresh interval. The version defaults to the registr
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
@@ -41,12 +40,7 @@ def _champion_version(name: str, alias: str, tracking_uri: str | None) -> str:
 def _append(engine: Any, row: dict[str, Any]) -> dict[str, Any]:
     from serving.auditlog import AppendModelEvent, AuditWriter
 
-    writer = AuditWriter(engine)
-    writer.start()
-    try:
-        result: dict[str, Any] = asyncio.run(writer.submit(AppendModelEvent(row)))
-    finally:
-        writer.stop()
+    result: dict[str, Any] = AuditWriter.append_once(engine, AppendModelEvent(row))
     return result
 
 

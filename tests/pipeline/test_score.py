@@ -141,26 +141,19 @@ def test_missing_field_and_existing_output_are_refused(home: Path, capsys: pytes
 
 
 def test_a_withdrawn_model_scores_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from serving.auditlog import AppendModelEvent, AuditWriter
     from serving.db import make_engine
 
-    url = f"sqlite:///{home / 'audit.db'}"
-    engine = make_engine(url)
-    import asyncio
-
-    from serving.auditlog import AppendModelEvent, AuditWriter
-
-    writer = AuditWriter(engine)
-    writer.start()
+    engine = make_engine(f"sqlite:///{home / 'audit.db'}")
     event = {"role": "admin", "key_id": "cli", "model_name": "tarozu-screening", "model_version": "1"}
+    AuditWriter.append_once(engine, AppendModelEvent({**event, "action": "withdraw", "reason": "test"}))
     try:
-        asyncio.run(writer.submit(AppendModelEvent({**event, "action": "withdraw", "reason": "test"})))
         out = home / "withdrawn.csv"
         assert main(["score", "--input", str(home / "cases.csv"), "--output", str(out)]) == 2
         assert "was withdrawn" in capsys.readouterr().err
         assert not out.exists()
     finally:
-        asyncio.run(writer.submit(AppendModelEvent({**event, "action": "reinstate", "reason": "test over"})))
-        writer.stop()
+        AuditWriter.append_once(engine, AppendModelEvent({**event, "action": "reinstate", "reason": "test over"}))
         engine.dispose()
 
 
