@@ -97,7 +97,8 @@ def wrk(url: str, *, body: str | None, headers: dict[str, str], work: Path) -> d
 
 def ensure_model(work: Path | None) -> Path:
     """A work folder whose MLflow registry has a @champion (trains a small one if needed)."""
-    from pipeline import registry
+    from pipeline import registration
+    from serving import registry
 
     if work is None:
         work = Path(tempfile.mkdtemp(prefix="tarozu-bench-api-"))
@@ -117,7 +118,7 @@ def ensure_model(work: Path | None) -> Path:
             os.chdir(cwd)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
     version = registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER)
-    registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version.version)
+    registration.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version.version)
     return Path(work)
 
 
@@ -138,7 +139,7 @@ def main(*, work: str | None = None) -> dict[str, Any]:
     bin_dir = Path(sys.executable).parent
     # `mlflow models serve --env-manager local` starts `uvicorn` by name.
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
 
     engine = make_engine(env["TAROZU_DATABASE_URL"])
@@ -243,7 +244,7 @@ def main(*, work: str | None = None) -> dict[str, Any]:
         f"ready after start:               {ready_s:.2f} s (target < 3 s); mlflow models serve: {mlflow_ready:.2f} s"
     )
     from benchmarks import request_path
-    from pipeline.registry import load_registered
+    from serving.registry import load_registered
 
     steps = request_path.main(load_registered(), CASE)
     return {"best": best, "ready_s": ready_s, "steps_us": steps}

@@ -185,7 +185,7 @@ def build(work: Path) -> tuple[Any, dict[str, str], Any]:
     from fastapi.testclient import TestClient
 
     from serving.app import create_app
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
     from serving.schemas import ROLES
     from serving.settings import Settings

@@ -525,7 +525,7 @@ def load_model(work: Path | None) -> tuple[ScreeningModel, Path, float]:
 
     Returns the model, the work folder whose MLflow registry holds it and the seconds spent training.
     """
-    from pipeline import registry
+    from serving import registry
 
     seconds = 0.0
     if work is None:

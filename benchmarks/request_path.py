@@ -102,7 +102,7 @@ def _writer_cpu_per_row(engine: Any, row: dict[str, Any], *, per_commit: int, co
     """CPU (both user and system, so fsync's share too) of appending rows, per row."""
     import uuid
 
-    from serving.auditlog import AppendScreenings, AuditWriter, _Item
+    from serving.auditlog.writer import AppendScreenings, AuditWriter, _Item
 
     writer = AuditWriter(engine)
     start = time.process_time()
@@ -116,14 +116,14 @@ def _writer_cpu_per_row(engine: Any, row: dict[str, Any], *, per_commit: int, co
 
 def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
     """Print the table; return microseconds per step."""
-    from serving import service
+    from serving import usecases as service
     from serving.app import create_app
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import Principal, create_key
     from serving.parsing import parse_batch, parse_json
+    from serving.runtime import LoadedModel
     from serving.schemas import ScreeningRequest
     from serving.settings import Settings
-    from serving.state import LoadedModel
 
     work = Path(tempfile.mkdtemp(prefix="tarozu-bench-path-"))
     url = f"sqlite:///{work / 'audit.db'}"

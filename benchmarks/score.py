@@ -32,13 +32,14 @@ def _register(root: Path) -> None:
     import mlflow
     from factories import make_model
 
-    from pipeline import registry
+    from pipeline import registration
+    from serving import registry
 
-    experiment = registry.ensure_experiment("bench-score")
+    experiment = registration.ensure_experiment("bench-score")
     with mlflow.start_run(experiment_id=experiment):
-        version, _ = registry.log_screening_model(make_model(0), registered_name=registry.MODEL_NAME)
+        version, _ = registration.log_screening_model(make_model(0), registered_name=registry.MODEL_NAME)
     assert version is not None
-    registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version)
+    registration.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version)
 
 
 def _registers(root: Path, rows: int) -> tuple[Path, Path, int]:

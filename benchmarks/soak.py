@@ -168,7 +168,7 @@ def soak(*, url: str, key: str, pid: int, seconds: float, concurrency: int) -> S
 
 def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     """The test launcher on a fresh SQLite log in ``work``; returns (process, url, screener key)."""
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
 
     db_url = f"sqlite:///{work / 'audit.db'}"

@@ -25,7 +25,7 @@ from pipeline.cli import CommandError
 from pipeline.data.anonymity import anonymity_report
 from pipeline.data.schema import validate_frame, write_frame
 from pipeline.fairness.log_audit import FOLLOW_UP_RATE, in_follow_up_sample
-from serving.records import flat_values
+from serving.auditlog.queries import flat_values
 
 FORMATS = ("tarozu", "htcds")
 NO_OUTCOMES = (
@@ -48,8 +48,8 @@ def screenings_with_outcomes(
     *, database_url: str | None, start: datetime | None, end: datetime | None
 ) -> Iterator[dict[str, Any]]:
     """Every screening of the period: current values, decision and latest outcome."""
-    from serving.db import make_engine
-    from serving.records import iter_screenings
+    from serving.auditlog.database import make_engine
+    from serving.auditlog.queries import iter_screenings
     from serving.settings import database_url as default_database_url
 
     engine = make_engine(database_url or default_database_url())

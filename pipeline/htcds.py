@@ -352,7 +352,7 @@ def _in_reference_order(column: str, values: Iterable[str | None]) -> list[str]:
 
 def htcds_cases(screenings: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, list[str]]], dict[str, int]]:
     """HTCDS rows of the referred screenings with a known specialist outcome, and the counts behind them."""
-    from serving.records import flat_values
+    from serving.auditlog.queries import flat_values
 
     q = load_questionnaire()
     rows: list[dict[str, list[str]]] = []

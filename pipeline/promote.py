@@ -25,13 +25,14 @@ import pandas as pd
 from rich.console import Console
 
 from models.screening import ScreeningModel
-from pipeline import registry
+from pipeline import registration
 from pipeline.cli import CommandError
 from pipeline.config import PromotionConfig, TrainConfig, load_config
 from pipeline.data.columns import LABELS
 from pipeline.fairness.gate import GateResult, GateSettings, fairness_gate
 from pipeline.metrics import score_metrics
 from pipeline.modelcard import with_accepted_risk
+from serving import registry
 
 NO_CHALLENGER = "there is no @challenger to promote: train one first with `tarozu train`"
 ALREADY = "@challenger (version {version}) is already @champion; nothing to do"
@@ -266,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  - {line}")
         console.print('To promote anyway, give the reason: tarozu promote --accept-risk "..."')
         return 1
-    registry.set_alias(name=name, alias=registry.CHAMPION, version=new_version.version)
+    registration.set_alias(name=name, alias=registry.CHAMPION, version=new_version.version)
     if decision.accepted_risk:
         console.print(f"[yellow]Promoted with accepted risk:[/] {decision.accepted_risk}")
     console.print(f"{name} version {new_version.version} is now @champion.")

@@ -98,13 +98,14 @@ def run_research(config: TrainConfig, *, train_run_id: str | None, console: Cons
     """Compute, print and log (never register) the research figures."""
     import mlflow
 
-    from pipeline import registry
+    from pipeline import registration
+    from serving import registry
 
     results = research(config)
     client = registry.client()
     if train_run_id:
         client.set_tag(train_run_id, "tarozu.research", "true")
-    experiment_id = registry.ensure_experiment(config.registry.experiment)
+    experiment_id = registration.ensure_experiment(config.registry.experiment)
     with mlflow.start_run(experiment_id=experiment_id, run_name="research") as run:
         mlflow.set_tags(
             {

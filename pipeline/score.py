@@ -137,7 +137,7 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
 
 def load_model(uri: str, tracking_uri: str | None = None) -> tuple[ModelRef, Any]:
     """The registered model behind ``uri`` (alias resolved to its version) and its ScreeningModel."""
-    from pipeline import registry
+    from serving import registry
 
     name, alias, version = parse_model_uri(uri)
     if alias is not None:
@@ -262,7 +262,7 @@ def bad_cell_error(found: tuple[int, str, Any, list[str]]) -> ScoreInputError:
 
 # ---------------------------------------------------------------------------- the audit record
 def audit_engine(database_url: str | None) -> Any:
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.settings import database_url as default_url
 
     engine = make_engine(default_url(database_url))
@@ -271,7 +271,7 @@ def audit_engine(database_url: str | None) -> Any:
 
 
 def refuse_withdrawn(engine: Any, ref: ModelRef) -> None:
-    from serving.withdrawal import load_withdrawals
+    from serving.auditlog.model_events import load_withdrawals
 
     info = load_withdrawals(engine).get((ref.name, ref.version))
     if info is not None:
@@ -282,7 +282,7 @@ def record(engine: Any, *, ref: ModelRef, engine_name: str, rows: int, digest: s
     """Append the run's ``bulk_scorings`` row to the audit chain (the API's own append operation)."""
 
     from models.questionnaire import load_questionnaire
-    from serving.auditlog import AppendBulkScoring, AuditWriter
+    from serving.auditlog.writer import AppendBulkScoring, AuditWriter
 
     row = {
         "role": ROLE,

@@ -589,10 +589,11 @@ def log_run(
     """Params, metrics, data set, plots, card and scorecard to MLflow; register when allowed."""
     import mlflow
 
-    from pipeline import registry
+    from pipeline import registration
+    from serving import registry
 
     registry.client()
-    experiment_id = registry.ensure_experiment(config.registry.experiment)
+    experiment_id = registration.ensure_experiment(config.registry.experiment)
     prod = config.models.production
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -658,21 +659,21 @@ def log_run(
             mlflow.log_artifacts(str(out / "fairness"), artifact_path="fairness")
         version = None
         if register and config.registry.register_model:
-            version, _ = registry.log_screening_model(model, registered_name=config.registry.model_name)
+            version, _ = registration.log_screening_model(model, registered_name=config.registry.model_name)
             card["model_details"]["version"] = version
         else:
-            registry.log_screening_model(model, registered_name=None)
+            registration.log_screening_model(model, registered_name=None)
         write_card(card, out / "model_card")
         mlflow.log_artifacts(str(out / "model_card"), artifact_path="model_card")
         if version:
-            registry.set_alias(name=config.registry.model_name, alias=registry.CHALLENGER, version=version)
+            registration.set_alias(name=config.registry.model_name, alias=registry.CHALLENGER, version=version)
             describe_version(name=config.registry.model_name, version=version, card=card, model=model)
         return run.info.run_id, version
 
 
 def describe_version(*, name: str, version: str, card: dict[str, Any], model: ScreeningModel) -> None:
     """What the registry shows of a version: the card's summary, and tags for its provenance."""
-    from pipeline import registry
+    from serving import registry
 
     c = registry.client()
     c.update_model_version(name, version, description=card_summary(card))

@@ -19,17 +19,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from threadpoolctl import threadpool_limits
 
-from serving.auditlog import AuditWriter
-from serving.db import make_engine, run_migrations
+from serving.auditlog.database import make_engine, run_migrations
+from serving.auditlog.model_events import load_withdrawals
+from serving.auditlog.writer import AuditWriter
 from serving.errors import install_error_handlers
 from serving.keys import KeyStore
 from serving.middleware import AuthGateMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from serving.openapi import install_docs, install_openapi
 from serving.ratelimit import AuthFailures
 from serving.routes import admin, audit, meta, mlflow, screenings, web
+from serving.runtime import LoadedModel, ModelLoader, Services, registry_loader
 from serving.settings import Settings, get_settings
-from serving.state import LoadedModel, ModelLoader, Services, registry_loader
-from serving.withdrawal import WithdrawalRefresher, load_withdrawals
+from serving.withdrawal import WithdrawalRefresher
 
 logger = logging.getLogger(__name__)
 

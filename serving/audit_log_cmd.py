@@ -6,7 +6,7 @@ was edited, deleted, inserted or reordered. Keep the printed head hash somewhere
 
 With ``--recompute`` it also re-scores every logged screening (or ``--sample N`` of them) with
 the logged model version from the MLflow registry and checks the hash of the response the
-screener was given (see :mod:`serving.recompute`); exit 1 on any mismatch, each named by its
+screener was given (see :mod:`serving.auditlog.recompute`); exit 1 on any mismatch, each named by its
 screening id and what differs.
 """
 
@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sqlalchemy import make_url
 
-    from serving.auditlog import verify_chain
-    from serving.db import make_engine, normalise_url
+    from serving.auditlog.database import make_engine, normalise_url
+    from serving.auditlog.writer import verify_chain
     from serving.settings import database_url
 
     if args.sample is not None and (not args.recompute or args.sample < 1):
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _recompute(engine: Engine, args: argparse.Namespace) -> bool:
     """Run the recompute check and print its report; True if anything failed."""
-    from serving.recompute import NOT_RECOMPUTABLE, RegistrySource, verify_recompute
+    from serving.auditlog.recompute import NOT_RECOMPUTABLE, RegistrySource, verify_recompute
 
     source = RegistrySource(args.tracking_uri or os.environ.get("TAROZU_TRACKING_URI") or None)
     report = verify_recompute(engine, source, sample=args.sample)

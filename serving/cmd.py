@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from pipeline.registry import BrokenModelError, NoChampionError, RegisteredModel
+    from serving.registry import BrokenModelError, NoChampionError, RegisteredModel
     from serving.settings import Settings
 
     try:
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serving.app import create_app
-    from serving.db import check_writable, make_engine, run_migrations
-    from serving.state import registry_loader
+    from serving.auditlog.database import check_writable, make_engine, run_migrations
+    from serving.runtime import registry_loader
 
     engine = make_engine(settings.database_url)
     try:

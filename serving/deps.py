@@ -18,9 +18,9 @@ from starlette.datastructures import Headers
 
 from serving.errors import UnauthorizedError
 from serving.keys import Principal, authorise
+from serving.runtime import Services
 from serving.schemas import ROLES
 from serving.settings import Settings
-from serving.state import Services
 
 ROLES_ATTRIBUTE = "tarozu_roles"
 CONFLICTING_KEYS = "the Authorization header must be 'Bearer <key>', with the same key as X-API-Key if both are sent"

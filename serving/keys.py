@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from serving.auditlog import now
-from serving.db import api_keys, make_engine, run_migrations
+from serving.auditlog.database import api_keys, make_engine, run_migrations
+from serving.auditlog.writer import now
 from serving.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from serving.schemas import ROLES
 from serving.settings import Settings

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.errors import NotFoundError
     from serving.keys import create_key, list_keys, revoke_key
     from serving.settings import database_url, key_cache_seconds

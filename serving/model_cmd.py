@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _champion_version(name: str, alias: str, tracking_uri: str | None) -> str:
     from pipeline.cli import CommandError
-    from pipeline.registry import alias_version
+    from serving.registry import alias_version
 
     found = alias_version(name=name, alias=alias, uri=tracking_uri)
     if found is None:
@@ -38,7 +38,7 @@ def _champion_version(name: str, alias: str, tracking_uri: str | None) -> str:
 
 
 def _append(engine: Any, row: dict[str, Any]) -> dict[str, Any]:
-    from serving.auditlog import AppendModelEvent, AuditWriter
+    from serving.auditlog.writer import AppendModelEvent, AuditWriter
 
     result: dict[str, Any] = AuditWriter.append_once(engine, AppendModelEvent(row))
     return result
@@ -48,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from pipeline.cli import CommandError
-    from serving.db import make_engine, model_events, run_migrations
+    from serving.auditlog.database import make_engine, model_events, run_migrations
+    from serving.auditlog.model_events import CLI_KEY_ID, load_withdrawals
     from serving.errors import ApiError
     from serving.settings import Settings, database_url
-    from serving.withdrawal import CLI_KEY_ID, load_withdrawals
 
     settings = Settings(environment="development")  # names and URIs only; no secret is used
     engine = make_engine(database_url(args.database_url))

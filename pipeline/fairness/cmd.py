@@ -67,8 +67,8 @@ def publish_latest(html_path: Path, json_path: Path) -> Path:
 
 def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
     """Screenings of the serving audit log as flat rows for :func:`audit_screenings`."""
-    from serving.db import make_engine
-    from serving.records import flat_values, iter_screenings
+    from serving.auditlog.database import make_engine
+    from serving.auditlog.queries import flat_values, iter_screenings
     from serving.settings import database_url as default_database_url
 
     engine = make_engine(database_url or default_database_url())
@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         html_path, json_path = write_report(audit, out)
         print(f"wrote {html_path} and {json_path}")
         return 0
-    from pipeline import registry
     from pipeline.fairness.audit import audit_model
+    from serving import registry
 
     name, alias = _parse_model_uri(args.model)
     loaded = registry.load_registered(name=name, alias=alias)

@@ -12,7 +12,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import text
 
-from serving.db import IMMEDIATE, make_engine, metadata, normalise_url
+from serving.auditlog.database import IMMEDIATE, make_engine, metadata, normalise_url
 
 MIGRATION_LOCK = 0x7A7275  # pg_advisory_xact_lock key: one migrating process at a time
 

@@ -11,16 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from pipeline.registry import BrokenModelError, NoChampionError
-from serving.auditlog import AppendModelEvent
+from serving.auditlog.model_events import REINSTATE, WITHDRAW, load_withdrawals
+from serving.auditlog.writer import AppendModelEvent
 from serving.deps import Admin, DataScientist
 from serving.errors import ServiceUnavailableError, error_responses, json_response
 from serving.keys import create_key, list_keys, revoke_key
 from serving.openapi import json_body
 from serving.parsing import parse_json
+from serving.registry import BrokenModelError, NoChampionError
+from serving.runtime import LoadedModel
 from serving.schemas import KeyCreate, KeyCreated, KeyInfo, ModelEvent, ModelEventRequest, ReloadResponse
-from serving.state import LoadedModel
-from serving.withdrawal import REINSTATE, WITHDRAW, load_withdrawals
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])
 logger = logging.getLogger(__name__)

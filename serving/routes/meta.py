@@ -14,9 +14,10 @@ from sqlalchemy import Engine, select
 from models.outcomes import SPECIALIST_OUTCOMES
 from models.questionnaire import ANSWERS, LANGUAGES, NOT_ASKED_REASONS, load_questionnaire
 from models.screening import BANDS
-from serving.db import chain_head
+from serving.auditlog.database import chain_head
 from serving.deps import AnyRole, ServicesDep
 from serving.errors import error_responses, json_response
+from serving.runtime import LoadedModel
 from serving.schemas import (
     ASSESSMENTS,
     DECISION_REASONS,
@@ -26,7 +27,6 @@ from serving.schemas import (
     QuestionnaireOut,
     Ready,
 )
-from serving.state import LoadedModel
 from serving.withdrawal import withdrawal_of
 
 router = APIRouter(tags=["questionnaire and model"])

@@ -22,7 +22,7 @@ from serving.errors import error_responses, mlflow_error_responses
 from serving.openapi import invocations_body
 from serving.parsing import parse_invocation
 from serving.schemas import Health
-from serving.service import invoke
+from serving.usecases import invoke
 
 router = APIRouter(tags=["mlflow scoring protocol"])
 

@@ -12,13 +12,13 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from models.questionnaire import load_questionnaire
-from serving.auditlog import AppendCorrection, AppendDecision, AppendOutcome
+from serving.auditlog.queries import SCREENER_ASSESSMENT, section_of
+from serving.auditlog.queries import current_value as current_value_of
+from serving.auditlog.writer import AppendCorrection, AppendDecision, AppendOutcome
 from serving.deps import BulkScorer, Caller, CaseLister, CaseReader, Decider, Screener, SettingsDep, Specialist
 from serving.errors import InvalidInputError, describe_allowed, error_responses, json_response
 from serving.openapi import json_body
 from serving.parsing import parse_batch, parse_json
-from serving.records import SCREENER_ASSESSMENT, section_of
-from serving.records import current_value as current_value_of
 from serving.schemas import (
     ASSESSMENTS,
     DECISION_REASONS,
@@ -40,7 +40,7 @@ from serving.schemas import (
     ScreeningResult,
     SpecialistRecord,
 )
-from serving.service import list_cases, own_cases_only, read_case, screen_batch, screen_one
+from serving.usecases import list_cases, own_cases_only, read_case, screen_batch, screen_one
 
 router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
 logger = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ def _build_app(tmp: Path, environment: str = "development") -> tuple[Any, dict[s
     from factories import make_registered  # type: ignore[import-not-found]
 
     from serving.app import create_app
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
     from serving.settings import Settings
 

@@ -97,9 +97,10 @@ def test_a_few_level_rule_is_reported_where_it_refers_no_more_people_than_the_mo
 def registered(mlflow_home: Path) -> dict[str, Any]:
     import mlflow
 
-    from pipeline import registry
+    from pipeline import registration
     from pipeline.data.schema import write_frame
     from pipeline.train import describe_version, write_card
+    from serving import registry
     from tests.fairness.conftest import make_model
 
     model = make_model()
@@ -107,13 +108,13 @@ def registered(mlflow_home: Path) -> dict[str, Any]:
     model.metadata["questionnaire_version"] = load_questionnaire().version
     frame = fair_frame(rows=6000, seed=6)
     card = _card(model, frame)
-    experiment = registry.ensure_experiment("promotion-test")
+    experiment = registration.ensure_experiment("promotion-test")
     with mlflow.start_run(experiment_id=experiment):
         write_card(card, mlflow_home / "card")
         mlflow.log_artifacts(str(mlflow_home / "card"), artifact_path="model_card")
-        version, _ = registry.log_screening_model(model, registered_name=registry.MODEL_NAME)
+        version, _ = registration.log_screening_model(model, registered_name=registry.MODEL_NAME)
     assert version is not None
-    registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHALLENGER, version=version)
+    registration.set_alias(name=registry.MODEL_NAME, alias=registry.CHALLENGER, version=version)
     describe_version(name=registry.MODEL_NAME, version=version, card=card, model=model)
     return {"version": version, "card": card, "data": str(write_frame(frame, mlflow_home / "evaluation.parquet"))}
 
@@ -125,7 +126,7 @@ def _promote(data: str, accept_risk: str | None) -> int:
 
 
 def _version(version: str) -> Any:
-    from pipeline import registry
+    from serving import registry
 
     return registry.client().get_model_version(registry.MODEL_NAME, version)
 
@@ -140,8 +141,8 @@ def test_registered_version_says_what_it_is(registered: dict[str, Any]) -> None:
 
 
 def test_promotion_refused_by_the_gate_then_accepted_with_a_reason(registered: dict[str, Any]) -> None:
-    from pipeline import registry
     from pipeline.cli import CommandError
+    from serving import registry
 
     # 6,000 rows of which 20% are flagged: large groups lack the victims to check miss rates (power rule).
     assert _promote(registered["data"], None) == 1

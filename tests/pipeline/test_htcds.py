@@ -222,8 +222,8 @@ def _outcome(client: TestClient, keys: dict[str, str], body: dict[str, Any], out
 def test_export_writes_only_referred_cases_with_outcomes_and_no_identifiers(
     client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from serving.db import make_engine
-    from serving.records import case_ref_hmac, get_screening
+    from serving.auditlog.database import make_engine
+    from serving.auditlog.queries import case_ref_hmac, get_screening
 
     # (decision, outcomes recorded): only the first two are referred with a known outcome.
     cases = [

@@ -7,19 +7,20 @@ from typing import Any
 
 import pytest
 
-from pipeline import registry
+from pipeline import registration
 from pipeline.train import FittedScreening
+from serving import registry
 
 
 def _register(model: Any, *, card: dict[str, Any], alias: str) -> str:
     import mlflow
 
-    experiment = registry.ensure_experiment("registry-test")
+    experiment = registration.ensure_experiment("registry-test")
     with mlflow.start_run(experiment_id=experiment):
         mlflow.log_dict(card, "model_card/model_card.json")
-        version, _ = registry.log_screening_model(model, registered_name=registry.MODEL_NAME)
+        version, _ = registration.log_screening_model(model, registered_name=registry.MODEL_NAME)
     assert version is not None
-    registry.set_alias(name=registry.MODEL_NAME, alias=alias, version=version)
+    registration.set_alias(name=registry.MODEL_NAME, alias=alias, version=version)
     return version
 
 
@@ -49,7 +50,7 @@ def test_direct_registry_read_equals_mlflow_client(
         assert loaded.model.to_dict() == trained.model.to_dict()
 
     # Moving an alias is seen at once (reload reads the registry each time).
-    registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=second)
+    registration.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=second)
     assert registry.load_registered().version == "2"
     assert registry._locate_sql(registry.MODEL_NAME, "no-such-alias", uri) is None
     monkeypatch.setenv("MLFLOW_WORKSPACE", "field-office")  # the query reads the default workspace only

@@ -33,9 +33,10 @@ pytestmark = pytest.mark.xdist_group("score")
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A registry with one model at @champion, an audit database, and a file of generated cases."""
-    from pipeline import registry
+    from pipeline import registration
     from pipeline.data.schema import write_frame
     from pipeline.data.synthetic import generate
+    from serving import registry
 
     root = tmp_path_factory.mktemp("score")
     with pytest.MonkeyPatch.context() as mp:
@@ -44,18 +45,18 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.chdir(root)
         import mlflow
 
-        from serving.db import make_engine, run_migrations
+        from serving.auditlog.database import make_engine, run_migrations
 
         # The audit database exists before any run, so that a test that only reads its
         # bulk_scorings rows sees an empty table whichever test runs first.
         audit = make_engine(os.environ["TAROZU_DATABASE_URL"])
         run_migrations(audit)
         audit.dispose()
-        experiment = registry.ensure_experiment("score-test")
+        experiment = registration.ensure_experiment("score-test")
         with mlflow.start_run(experiment_id=experiment):
-            version, _ = registry.log_screening_model(make_model(0), registered_name=registry.MODEL_NAME)
+            version, _ = registration.log_screening_model(make_model(0), registered_name=registry.MODEL_NAME)
         assert version is not None
-        registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version)
+        registration.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=version)
         frame = generate(rows=ROWS, seed=7)
         write_frame(frame, root / "cases.csv")
         write_frame(frame, root / "cases.parquet")
@@ -63,7 +64,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _bulk_rows(root: Path) -> list[Any]:
-    from serving.db import bulk_scorings, make_engine
+    from serving.auditlog.database import bulk_scorings, make_engine
 
     engine = make_engine(f"sqlite:///{root / 'audit.db'}")
     try:
@@ -95,8 +96,8 @@ def test_local_scores_every_row_as_the_engine_and_records_the_run(home: Path) ->
     import hashlib
 
     assert row.input_sha256 == hashlib.sha256((home / "cases.csv").read_bytes()).hexdigest()
-    from serving.auditlog import verify_chain
-    from serving.db import make_engine
+    from serving.auditlog.database import make_engine
+    from serving.auditlog.writer import verify_chain
 
     assert verify_chain(make_engine(f"sqlite:///{home / 'audit.db'}")).intact
 
@@ -141,8 +142,8 @@ def test_missing_field_and_existing_output_are_refused(home: Path, capsys: pytes
 
 
 def test_a_withdrawn_model_scores_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from serving.auditlog import AppendModelEvent, AuditWriter
-    from serving.db import make_engine
+    from serving.auditlog.database import make_engine
+    from serving.auditlog.writer import AppendModelEvent, AuditWriter
 
     engine = make_engine(f"sqlite:///{home / 'audit.db'}")
     event = {"role": "admin", "key_id": "cli", "model_name": "tarozu-screening", "model_version": "1"}

@@ -28,8 +28,8 @@ def _small(config: TrainConfig, rows: int = 6000) -> TrainConfig:
 def test_train_registers_a_model_that_loads_back_identically(mlflow_home):  # type: ignore[no-untyped-def]
     import mlflow
 
-    from pipeline import registry
     from pipeline.train import train
+    from serving import registry
 
     result = train(_small(load_config()), work_dir=mlflow_home / "data")
     assert result.version == "1"
@@ -81,8 +81,8 @@ def test_train_registers_a_model_that_loads_back_identically(mlflow_home):  # ty
 
 @pytest.mark.slow
 def test_ctdc_victims_only_data_is_trained_but_never_registered(mlflow_home):  # type: ignore[no-untyped-def]
-    from pipeline import registry
     from pipeline.train import train
+    from serving import registry
 
     assert CTDC_FILE.exists(), "the CTDC file ships in data/ctdc"
     config = load_config()
@@ -106,9 +106,9 @@ def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore
     from the random follow-up of unreferred people let such a run register."""
     import json
 
-    from pipeline import registry
     from pipeline.data.schema import write_frame
     from pipeline.train import FEEDBACK_LOOP_NOTE, train
+    from serving import registry
 
     field = small_frame.head(6000).drop(columns=["true_labour", "true_sexual", "p_labour", "p_sexual"])
     path = write_frame(field, mlflow_home / "field.parquet")

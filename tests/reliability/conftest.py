@@ -64,7 +64,7 @@ def live_server(tmp_path: Path, db_url: str) -> Iterator[LiveServer]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres])])
 def audit_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, str]]:
     """An empty migrated audit log with a key per role: on SQLite, then on PostgreSQL."""
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
     from serving.schemas import ROLES
 

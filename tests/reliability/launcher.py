@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from factories import make_registered
 
-    from pipeline.registry import RegisteredModel
     from serving.app import create_app
+    from serving.registry import RegisteredModel
     from serving.settings import Settings
 
     models = {v: make_registered(v, seed=s) for v, s in ALTERNATE_SEEDS.items()}

@@ -87,7 +87,7 @@ def test_reload_under_load_drops_nothing_and_mixes_no_versions(
 @pytest.mark.xdist_group("postgres")
 def test_two_api_processes_on_one_postgres_lose_nothing(tmp_path: Path, pg_url: str) -> None:
     """Serving takes ``pg_advisory_xact_lock`` around each chain transaction; two writers prove it."""
-    from serving.db import make_engine, run_migrations
+    from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
 
     url = pg_url
@@ -120,7 +120,7 @@ def test_two_api_processes_on_one_postgres_lose_nothing(tmp_path: Path, pg_url: 
     assert len(acked) == 6 * PER_THREAD
     from sqlalchemy import text
 
-    from serving.db import make_engine
+    from serving.auditlog.database import make_engine
 
     engine = make_engine(url)
     with engine.connect() as conn:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from reliability_support import auth, example, registered
 
 from pipeline.cli import main
-from serving.db import make_engine, run_migrations
+from serving.auditlog.database import make_engine, run_migrations
 from serving.middleware import report_csp
 
 
@@ -59,10 +59,10 @@ def test_serve_believes_x_forwarded_for_only_from_configured_proxies(
 ) -> None:
     import uvicorn
 
-    import serving.state
+    import serving.runtime
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(serving.state, "registry_loader", lambda _s: registered())
+    monkeypatch.setattr(serving.runtime, "registry_loader", lambda _s: registered())
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     assert main(["serve", "--database-url", db_url]) == 0

@@ -18,8 +18,9 @@ KEY_MARKER = "tarozu_0123456789ab_api-key-marker-do-not-log"
 def test_training_leaks_no_secret_and_a_corrupt_artifact_stops_serving(
     mlflow_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipeline import registry
+    from pipeline import registration
     from pipeline.train import train
+    from serving import registry
 
     # Secrets a deployment would have in its environment while it trains.
     monkeypatch.setenv("TAROZU_HMAC_SECRET", HMAC_MARKER)
@@ -34,7 +35,7 @@ def test_training_leaks_no_secret_and_a_corrupt_artifact_stops_serving(
         }
     )
     result = train(small, work_dir=mlflow_home / "data")
-    registry.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=result.version)
+    registration.set_alias(name=registry.MODEL_NAME, alias=registry.CHAMPION, version=result.version)
     assert registry.load_registered().version == result.version
 
     files = [p for p in mlflow_home.rglob("*") if p.is_file()]

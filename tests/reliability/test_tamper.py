@@ -16,8 +16,8 @@ from reliability_support import auth, example
 from sqlalchemy import text
 
 from pipeline.cli import main
-from serving.auditlog import row_hash, verify_chain
-from serving.db import make_engine
+from serving.auditlog.database import make_engine
+from serving.auditlog.writer import row_hash, verify_chain
 
 
 def fill(client: Any, keys: dict[str, str]) -> list[str]:
@@ -51,7 +51,7 @@ def execute(url: str, *statements: str) -> None:
 
 def rehash_screening(url: str, seq: int) -> None:
     """Edit a screening and recompute its own hash, as an attacker who knows the scheme would."""
-    from serving.db import screenings
+    from serving.auditlog.database import screenings
 
     engine = make_engine(url)
     try:

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from factories import make_registered
 
-from pipeline.registry import RegisteredModel
 from serving.app import create_app
-from serving.db import make_engine, run_migrations
+from serving.auditlog.database import make_engine, run_migrations
 from serving.keys import create_key
+from serving.registry import RegisteredModel
 from serving.schemas import ROLES, SCREENING_EXAMPLE
 from serving.settings import Settings
 

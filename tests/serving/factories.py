@@ -17,7 +17,7 @@ import numpy as np
 from models.interview import CLASSES
 from models.questionnaire import DECLINED, DONT_KNOW, STATUS_FIELD, load_questionnaire
 from models.screening import ASKED_ANSWERS, AnswerModel, OutcomeModel, ScreeningModel
-from pipeline.registry import RegisteredModel
+from serving.registry import RegisteredModel
 
 STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
 DONT_KNOW_CAP = 0.5

@@ -20,7 +20,7 @@ from conftest import TEST_SECRET, auth, example, screen
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.db import make_engine
+from serving.auditlog.database import make_engine
 from serving.keys import create_key
 from serving.schemas import ROLES
 from serving.settings import Settings

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from pipeline.cli import main
-from pipeline.registry import BrokenModelError, NoChampionError
 from serving.app import create_app
-from serving.db import make_engine
+from serving.auditlog.database import make_engine
+from serving.registry import BrokenModelError, NoChampionError
 from serving.settings import Settings
 
 # ---------------------------------------------------------------------------- settings
@@ -265,12 +265,12 @@ def test_cors_opens_for_configured_origins(client: TestClient) -> None:
 def test_unexpected_errors_are_500_without_details(
     client: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import serving.service
+    import serving.usecases
 
     def explode(case: Any, *_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError(f"secret detail {case.case_ref}")  # request data in the message
 
-    monkeypatch.setattr(serving.service, "_case_row", explode)
+    monkeypatch.setattr(serving.usecases, "_case_row", explode)
     response = client.post("/v1/screenings", json=example(), headers=auth(keys, "screener"))
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
@@ -317,12 +317,12 @@ def test_openapi_documents_bodies_errors_and_examples(client: TestClient) -> Non
 def test_serve_without_a_champion_exits_2_with_a_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db_url: str
 ) -> None:
-    import serving.state
+    import serving.runtime
 
     def no_champion(_settings: Settings) -> Any:
         raise NoChampionError("no model has the alias @champion. Train one with `tarozu train`")
 
-    monkeypatch.setattr(serving.state, "registry_loader", no_champion)
+    monkeypatch.setattr(serving.runtime, "registry_loader", no_champion)
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     assert main(["serve", "--database-url", db_url]) == 2
     err = capsys.readouterr().err
@@ -342,10 +342,10 @@ def test_serve_refuses_a_placeholder_secret(
 def test_serve_runs_one_worker_without_access_log(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
     import uvicorn
 
-    import serving.state
+    import serving.runtime
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(serving.state, "registry_loader", lambda _s: registered())
+    monkeypatch.setattr(serving.runtime, "registry_loader", lambda _s: registered())
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     assert main(["serve", "--database-url", db_url, "--port", "8123"]) == 0
@@ -364,9 +364,9 @@ def test_method_not_allowed_lists_every_method_of_the_path(client: TestClient, k
 def test_serve_refuses_a_read_only_audit_database(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import serving.state
+    import serving.runtime
 
-    monkeypatch.setattr(serving.state, "registry_loader", lambda _s: registered())
+    monkeypatch.setattr(serving.runtime, "registry_loader", lambda _s: registered())
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     path = db_url.removeprefix("sqlite:///")
     assert main(["serve", "--database-url", f"sqlite:///file:{path}?mode=ro&uri=true"]) == 2

@@ -13,8 +13,8 @@ from conftest import auth, count_rows, example, raw_screening_row, screen
 from fastapi.testclient import TestClient
 
 from pipeline.cli import main
-from serving.auditlog import AppendScreenings, AuditWriter, verify_chain
-from serving.db import make_engine
+from serving.auditlog.database import make_engine
+from serving.auditlog.writer import AppendScreenings, AuditWriter, verify_chain
 from serving.keys import Principal
 
 

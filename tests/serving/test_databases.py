@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from pipeline.cli import main
 from serving.app import create_app
-from serving.auditlog import AppendScreenings, AuditWriter, verify_chain
-from serving.db import make_engine, run_migrations
+from serving.auditlog.database import make_engine, run_migrations
+from serving.auditlog.writer import AppendScreenings, AuditWriter, verify_chain
 from serving.keys import create_key
 from serving.schemas import ROLES
 from serving.settings import Settings

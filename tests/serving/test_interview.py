@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from models.engine import Interview, ScreeningEngine
 from models.questionnaire import LANGUAGES, NOT_ASKED_REASONS, load_questionnaire
 from models.screening import OutcomeModel, ScreeningModel
-from pipeline.registry import RegisteredModel
+from serving.registry import RegisteredModel
 
 Q = load_questionnaire()
 URL = "/v1/screenings"

@@ -1,4 +1,4 @@
-"""The migrations build exactly the schema that serving.db declares, and upgrade an old log in place."""
+"""The migrations build exactly the schema that serving.auditlog.database declares, and upgrade an old log in place."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from serving.auditlog import verify_chain
-from serving.db import make_engine, metadata, run_migrations
+from serving.auditlog.database import make_engine, metadata, run_migrations
+from serving.auditlog.writer import verify_chain
 
 
 def differences(engine: Engine) -> list[Any]:
@@ -40,7 +40,7 @@ def test_migrated_postgres_matches_the_declared_tables(pg_url: str) -> None:
 def test_a_log_of_the_first_schema_upgrades_with_its_chain_intact(tmp_path: Path) -> None:
     from alembic import command
 
-    from serving.db import IMMEDIATE, alembic_config
+    from serving.auditlog.database import IMMEDIATE, alembic_config
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     engine = make_engine(url)
@@ -53,7 +53,7 @@ def test_a_log_of_the_first_schema_upgrades_with_its_chain_intact(tmp_path: Path
 
         from conftest import raw_screening_row
 
-        from serving.auditlog import GENESIS, row_hash
+        from serving.auditlog.writer import GENESIS, row_hash
 
         # Written as the code of 0001 wrote it: the columns of that schema only.
         row = {**raw_screening_row("s1", key_id="k"), "created_at": "2026-12-01T00:00:00.000000Z"}
@@ -82,9 +82,9 @@ def test_decisions_and_corrections_logged_before_overrides_keep_their_hashes(tmp
     from alembic import command
     from conftest import raw_screening_row
 
-    from serving.auditlog import GENESIS, AppendCorrection, AuditWriter, row_hash
-    from serving.db import IMMEDIATE, alembic_config
-    from serving.records import current_value
+    from serving.auditlog.database import IMMEDIATE, alembic_config
+    from serving.auditlog.queries import current_value
+    from serving.auditlog.writer import GENESIS, AppendCorrection, AuditWriter, row_hash
 
     path = tmp_path / "audit.db"
     engine = make_engine(f"sqlite:///{path}")

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from models.engine import ScreeningEngine
 from pipeline.cli import main
-from serving.db import make_engine
-from serving.recompute import NOT_RECOMPUTABLE, RecomputeReport, rebuild, response_sha256, verify_recompute
+from serving.auditlog.database import make_engine
+from serving.auditlog.recompute import NOT_RECOMPUTABLE, RecomputeReport, rebuild, response_sha256, verify_recompute
 
 
 class DictSource:
@@ -60,7 +60,7 @@ def logged(client: TestClient, keys: dict[str, str], db_url: str) -> list[str]:
         screen(client, keys, lang="ru", danger="yes")["screening_id"],
     ]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("serving.service.shows_probabilities", lambda _principal, _services: True)
+        patch.setattr("serving.usecases.shows_probabilities", lambda _principal, _services: True)
         shown = screen(client, keys)
     assert "probability" in shown["outcomes"]["labour"]
     ids.append(shown["screening_id"])
@@ -90,7 +90,7 @@ def test_the_exact_response_is_rebuilt_from_the_row(client: TestClient, keys: di
         with engine.connect() as conn:
             from sqlalchemy import select
 
-            from serving.db import screenings
+            from serving.auditlog.database import screenings
 
             row = conn.execute(select(screenings)).one()
     finally:
@@ -121,7 +121,7 @@ def _only_mismatch(report: RecomputeReport, screening_id: str, kind: str) -> str
 def test_an_edited_input_is_named(
     logged: list[str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("serving.recompute.RegistrySource", lambda _uri: source())
+    monkeypatch.setattr("serving.auditlog.recompute.RegistrySource", lambda _uri: source())
     _answers_with(db_url, logged[1], debt_bondage="yes")
     text = _only_mismatch(recompute(db_url), logged[1], "input_edited")
     assert "result.outcomes.labour.contributions.debt_bondage" in text
@@ -173,7 +173,7 @@ def test_rows_logged_before_response_hashes_are_not_failures(
     report = recompute(db_url)
     assert report.ok
     assert (report.checked, report.not_recomputable) == (2, 2)
-    monkeypatch.setattr("serving.recompute.RegistrySource", lambda _uri: source())
+    monkeypatch.setattr("serving.auditlog.recompute.RegistrySource", lambda _uri: source())
     assert main(["audit-log", "verify", "--recompute", "--database-url", db_url]) == 1  # the chain saw the edit
     out = capsys.readouterr().out
     assert f"2 screenings {NOT_RECOMPUTABLE}" in out
@@ -186,12 +186,12 @@ def test_cli_loads_the_logged_versions_from_the_mlflow_registry(
 ) -> None:
     import mlflow
 
-    from pipeline import registry
+    from pipeline import registration
 
-    experiment = registry.ensure_experiment("recompute-test")
+    experiment = registration.ensure_experiment("recompute-test")
     for name in ("1", "2"):
         with mlflow.start_run(experiment_id=experiment):
-            version, _ = registry.log_screening_model(source_model(name), registered_name=registered("1").name)
+            version, _ = registration.log_screening_model(source_model(name), registered_name=registered("1").name)
         assert version == name
     assert main(["audit-log", "verify", "--recompute", "--database-url", db_url]) == 0
     assert "recompute: 4 of 4 screenings reproduce" in capsys.readouterr().out

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from pipeline.cli import main
 from serving.app import create_app
-from serving.auditlog import verify_chain
-from serving.db import make_engine
+from serving.auditlog.database import make_engine
+from serving.auditlog.writer import verify_chain
 from serving.keys import key_id_of
 from serving.settings import Settings
 

@@ -32,7 +32,7 @@ import orjson
 from sqlalchemy import Engine, func, select
 
 from models.engine import Assessment, Interview, ScreeningEngine
-from serving.db import screenings
+from serving.auditlog.database import screenings
 
 INPUT_KEYS = frozenset({"consent", "danger", "not_asked_reasons"})
 """Keys of the logged ``result`` that are inputs (what the screener recorded), not outputs."""
@@ -65,7 +65,7 @@ class RegistrySource:
     _engines: dict[tuple[str, str], ScreeningEngine] = field(default_factory=dict)
 
     def load(self, name: str, version: str) -> ScreeningEngine:
-        from pipeline.registry import load_version
+        from serving.registry import load_version
 
         key = (name, version)
         if key not in self._engines:
@@ -74,7 +74,7 @@ class RegistrySource:
         return self._engines[key]
 
     def versions(self, name: str) -> list[str]:
-        from pipeline.registry import model_versions
+        from serving.registry import model_versions
 
         return model_versions(name=name, tracking_uri=self.tracking_uri)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, and_, func, select
 
 from models.questionnaire import load_questionnaire
-from serving.db import corrections, decisions, outcomes, screenings
+from serving.auditlog.database import corrections, decisions, outcomes, screenings
 from serving.errors import NO_SCREENING, NotFoundError
 
 SCREENER_ASSESSMENT = "screener_assessment"

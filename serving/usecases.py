@@ -17,11 +17,7 @@ import orjson
 
 from models.engine import Assessment, Interview
 from models.questionnaire import QuestionnaireError, load_questionnaire
-from serving.auditlog import AppendBulkScoring, AppendScreenings
-from serving.errors import InvocationError
-from serving.keys import Principal
-from serving.recompute import response_sha256
-from serving.records import (
+from serving.auditlog.queries import (
     case_ref_hmac,
     get_screening,
     group_values,
@@ -29,7 +25,11 @@ from serving.records import (
     screener_view,
     specialist_view,
 )
-from serving.state import LoadedModel, Services
+from serving.auditlog.recompute import response_sha256
+from serving.auditlog.writer import AppendBulkScoring, AppendScreenings
+from serving.errors import InvocationError
+from serving.keys import Principal
+from serving.runtime import LoadedModel, Services
 from serving.withdrawal import ensure_not_withdrawn
 
 BATCH_CHUNK = 200

@@ -6,7 +6,7 @@ URL says so. The schema is created and upgraded only by the migrations in
 ``serving/migrations/``; :data:`metadata` mirrors them and a test checks that they agree.
 
 The audit tables (``screenings``, ``decisions``, ``outcomes``, ``corrections``, ``bulk_scorings``,
-``model_events``) are append-only and form one hash chain in ``seq`` order (see :mod:`serving.auditlog`).
+``model_events``) are append-only and form one hash chain in ``seq`` order (see :mod:`serving.auditlog.writer`).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ screenings = Table(
     Column("response_probabilities", Boolean),
 )
 """``response_sha256`` is the SHA-256 of the explained result the screener was given (the response
-body after its ids: see :mod:`serving.recompute`), ``response_probabilities`` whether that response
+body after its ids: see :mod:`serving.auditlog.recompute`), ``response_probabilities`` whether that response
 showed the probabilities; both empty in rows logged before them (migration 0006)."""
 
 decisions = Table(

@@ -37,7 +37,8 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from serving.db import AUDIT_TABLES, IMMEDIATE, chain_head, corrections, decisions, screenings
+from serving.auditlog.database import AUDIT_TABLES, IMMEDIATE, chain_head, corrections, decisions, screenings
+from serving.auditlog.model_events import check_transition
 from serving.errors import (
     NO_SCREENING,
     ApiError,
@@ -340,8 +341,6 @@ class AppendModelEvent(Operation):
     row: dict[str, Any]
 
     def apply(self, tx: _Tx, chain: _Chain) -> dict[str, Any]:
-        from serving.withdrawal import check_transition
-
         tx.flush()
         check_transition(tx.conn, self.row)
         row = {**self.row, "created_at": now()}

@@ -1,8 +1,14 @@
-"""The MLflow side of Tarozu: tracking URI, run logging, registration, aliases, loading back.
+"""Reading the model registry: ``name@alias`` (or a version) to a loaded :class:`ScreeningModel`.
+
+The one place where a registered model is read back, by the API, ``tarozu promote``,
+``tarozu score``, ``tarozu audit`` and the audit log's recomputation alike. Writing to the
+registry (logging, registering, moving aliases) is :mod:`pipeline.registration`.
 
 Embedded default: a SQLite tracking database ``mlflow.db`` and artifacts in
 ``mlartifacts/``, both in the working directory; ``MLFLOW_TRACKING_URI`` overrides.
-Promotion uses aliases (``@challenger``, ``@champion``), never stages.
+Promotion uses aliases (``@challenger``, ``@champion``), never stages. MLflow itself is
+imported only when the fast SQL path cannot answer (importing it takes seconds: the API's
+start-up would pay for it).
 """
 
 from __future__ import annotations
@@ -10,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,15 +35,6 @@ BROKEN_MODEL = (
     "the model {name!r} version {version} (@{alias}) could not be loaded: {reason}. "
     "Retrain with `tarozu train` and promote a working version with `tarozu promote`."
 )
-PIP_REQUIREMENTS = ["tarozu", "mlflow==3.17.2", "numpy", "pandas", "pyyaml"]
-MODEL_CODE = """\
-import mlflow
-
-from pipeline.pyfunc import TarozuPyfunc
-
-mlflow.models.set_model(TarozuPyfunc())
-"""
-"""The pyfunc's code, logged with each model (the wrapper is installed with Tarozu)."""
 
 
 class NoChampionError(LookupError):
@@ -82,51 +78,6 @@ def client(uri: str | None = None) -> Any:
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
     return MlflowClient(tracking_uri=resolved, registry_uri=resolved)
-
-
-def ensure_experiment(name: str, uri: str | None = None) -> str:
-    """The experiment's id, creating it with artifacts in ``./mlartifacts`` when new."""
-    c = client(uri)
-    found = c.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    location = None
-    if resolve_tracking_uri(uri).startswith("sqlite:"):
-        location = (Path.cwd() / "mlartifacts").as_uri()
-    return str(c.create_experiment(name, artifact_location=location))
-
-
-def log_screening_model(model: ScreeningModel, *, registered_name: str | None) -> tuple[str | None, str]:
-    """Log the pyfunc (and register it when ``registered_name`` is given) in the active run.
-
-    Returns ``(version or None, model_uri)``.
-    """
-    import mlflow
-
-    from pipeline.pyfunc import ARTIFACT_KEY, input_example, signature_for
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "screening_model.json"
-        model.save(path)
-        # The wrapper is logged as code (MLflow's "models from code"), not as a pickle:
-        # loading the model runs MODEL_CODE instead of unpickling arbitrary objects.
-        code = Path(tmp) / "tarozu_pyfunc.py"
-        code.write_text(MODEL_CODE, encoding="utf-8")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(code),
-            artifacts={ARTIFACT_KEY: str(path)},
-            signature=signature_for(model),
-            input_example=input_example(model),
-            pip_requirements=PIP_REQUIREMENTS,
-            registered_model_name=registered_name,
-        )
-    version = str(info.registered_model_version) if registered_name else None
-    return version, info.model_uri
-
-
-def set_alias(*, name: str, alias: str, version: str, uri: str | None = None) -> None:
-    client(uri).set_registered_model_alias(name, alias, version)
 
 
 def alias_version(*, name: str, alias: str, uri: str | None = None) -> Any | None:
