@@ -7,7 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from models.interview import EXACT_COMPLETIONS, class_posterior, outlook, upper_bound
+from models.interview import (
+    EXACT_COMPLETIONS,
+    _completed,
+    _completions,
+    _entropy,
+    class_posterior,
+    outlook,
+    upper_bound,
+)
 from models.logodds import expit
 
 LEVEL = 0.05
@@ -136,3 +144,24 @@ def test_upper_bound_is_above_the_share() -> None:
     for flips, n in ((0, 400), (5, 400), (40, 400), (400, 400)):
         assert flips / n <= upper_bound(flips, n) <= 1.0
     assert upper_bound(0, 400) < 0.05 < upper_bound(20, 400)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sampled_completions_are_the_plain_inverse_cdf_draws(seed: int) -> None:
+    """The fast draws are, bit for bit, the plain formulation's (a gather of (N, U, A) and a sum over
+    answers, then one sum of the completion's contributions per outcome): a logged screening keeps
+    recomputing to the response whose hash it stores."""
+    case = _case(np.random.default_rng(seed), questions=45, answers=4)
+    codes = [seed, 7, 0, 3, 2**31]
+    rng = np.random.default_rng(codes)
+    answer_p, class_p, tables = case["answer_p"], case["class_p"], case["tables"]
+    classes = np.minimum(np.searchsorted(np.cumsum(class_p), rng.random(400), side="right"), 3)
+    cdf = np.cumsum(answer_p, axis=2)[classes]
+    expected = np.minimum((cdf <= rng.random((400, 45, 1))).sum(axis=2), 3)
+    answers, _weights, exact = _completions(
+        answer_p, class_p, rng=lambda: np.random.default_rng(_entropy(codes)), samples=400
+    )
+    assert not exact
+    np.testing.assert_array_equal(answers, expected)
+    plain = case["log_odds"][:, None] + tables[:, np.arange(45)[None, :], expected].sum(axis=2)
+    assert np.array_equal(_completed(case["log_odds"], tables, answers), plain)
