@@ -46,7 +46,7 @@ run: export TAROZU_ENVIRONMENT = development
 run: setup
 	$(BIN)/tarozu train
 	$(BIN)/tarozu promote || $(BIN)/tarozu promote --accept-risk "make run: development model on synthetic data, not for field use"
-	$(BIN)/python -m serving.dev_keys
+	$(BIN)/tarozu keys dev
 	$(BIN)/tarozu serve
 
 ## serve: serve the current @champion in development mode (after `make run` or `tarozu train` + `tarozu promote`)
@@ -58,11 +58,12 @@ serve: setup
 ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
-## lint: ruff (lint and format check) and mypy
+## lint: ruff (lint and format check), mypy, and the layers of the README (lint-imports)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## format: apply ruff's fixes and formatting
 format: setup

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.encoding import FieldEncoder
 from models.questionnaire import NOT_ASKED, load_questionnaire
 from pipeline.data.columns import GROUND_TRUTH_P, LABELS, TRUTH
 from pipeline.metrics import (
@@ -431,7 +432,6 @@ def make_plots(
 
 
 def _plot_shapes(plt: Any, fit: OutcomeFit, codes: pd.DataFrame, outcome: str, out_dir: Path) -> Path:
-    from models.encoding import FieldEncoder
 
     encoder = FieldEncoder(list(codes.columns))
     names = [n for n in ("sparse_logistic", "additive_boosting") if n in fit.candidates]

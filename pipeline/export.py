@@ -10,22 +10,20 @@ audit attributes and the outcome.
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from models.outcomes import OTHER_FINDINGS, OUTCOME_LABELS
 from models.questionnaire import load_questionnaire
-from pipeline.cli import CommandError
-from pipeline.data.anonymity import anonymity_report
-from pipeline.data.schema import validate_frame, write_frame
+from pipeline.data.schema import validate_frame
+from pipeline.errors import CommandError
 from pipeline.fairness.log_audit import FOLLOW_UP_RATE, in_follow_up_sample
-from serving.auditlog.queries import flat_values
+from serving.auditlog.database import make_engine
+from serving.auditlog.queries import flat_values, iter_screenings
+from serving.settings import database_url as default_database_url
 
 FORMATS = ("tarozu", "htcds")
 NO_OUTCOMES = (
@@ -48,9 +46,6 @@ def screenings_with_outcomes(
     *, database_url: str | None, start: datetime | None, end: datetime | None
 ) -> Iterator[dict[str, Any]]:
     """Every screening of the period: current values, decision and latest outcome."""
-    from serving.auditlog.database import make_engine
-    from serving.auditlog.queries import iter_screenings
-    from serving.settings import database_url as default_database_url
 
     engine = make_engine(database_url or default_database_url())
     for _item, full in iter_screenings(engine, start=start, end=end):
@@ -103,56 +98,3 @@ def other_findings_note(counts: dict[str, Any]) -> str | None:
         return None
     listed = ", ".join(f"{o} {n}" for o, n in found.items())
     return OTHER_FINDINGS_NOTE.format(other=sum(found.values()), counts=listed)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from-log", action="store_true", required=True, help="export from the audit log")
-    parser.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="tarozu",
-        help="tarozu: anonymised training data (default); htcds: referred cases with outcomes as HTCDS fields",
-    )
-    parser.add_argument("--from", dest="start", type=datetime.fromisoformat, help="first day (ISO date)")
-    parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="day after the last (ISO date)")
-    parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
-    parser.add_argument("--out", required=True, help="output file (tarozu: .parquet or .csv; htcds: .csv or .json)")
-    parser.add_argument(
-        "--follow-up-rate",
-        type=float,
-        default=FOLLOW_UP_RATE,
-        help=f"rate of the random follow-up of unreferred people, as in the field protocol (default {FOLLOW_UP_RATE})",
-    )
-    parser.add_argument(
-        "--k", type=int, default=11, help="k for the k-anonymity report of --format tarozu (default 11, CTDC's rule)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "format", "tarozu") == "htcds":
-        from pipeline import htcds
-
-        return htcds.run(args)
-    rate = getattr(args, "follow_up_rate", FOLLOW_UP_RATE)
-    if not 0 < rate <= 1:
-        raise CommandError(f"--follow-up-rate must be above 0 and at most 1 (a share, e.g. 0.05), not {rate}")
-    screenings = list(screenings_with_outcomes(database_url=args.database_url, start=args.start, end=args.end))
-    frame, counts = export_frame(screenings, follow_up_rate=rate)
-    out = write_frame(frame, args.out)
-    anonymity = anonymity_report(frame, k=args.k)
-    report = {
-        "counts": counts,
-        "selective_labels": SELECTIVE_LABELS.format(**counts),
-        "other_findings": other_findings_note(counts),
-        "anonymity": anonymity,
-    }
-    Path(f"{out}.report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
-    print(f"wrote {len(frame)} rows to {out}")
-    print(report["selective_labels"])
-    if report["other_findings"]:
-        print(report["other_findings"])
-    print(
-        f"k-anonymity over {', '.join(anonymity['quasi_identifiers'])}: k = {anonymity['k']}; "
-        f"a k={args.k} suppression would drop {anonymity['rows_suppressed']} rows"
-    )
-    return 0

@@ -39,7 +39,9 @@ from typing import Any
 
 from models.outcomes import NONE_OUTCOME, OTHER_FINDING_OUTCOMES, TRAFFICKING_OUTCOMES
 from models.questionnaire import UNKNOWN, YES, Field, Questionnaire, load_questionnaire
-from pipeline.cli import CommandError
+from pipeline.errors import CommandError
+from pipeline.export import screenings_with_outcomes
+from serving.auditlog.queries import flat_values
 
 # ------------------------------------------------------------------------------ the standard
 STANDARD_REPOSITORY = "UNMigration/HTCDS"
@@ -352,7 +354,6 @@ def _in_reference_order(column: str, values: Iterable[str | None]) -> list[str]:
 
 def htcds_cases(screenings: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, list[str]]], dict[str, int]]:
     """HTCDS rows of the referred screenings with a known specialist outcome, and the counts behind them."""
-    from serving.auditlog.queries import flat_values
 
     q = load_questionnaire()
     rows: list[dict[str, list[str]]] = []
@@ -404,7 +405,6 @@ def write_cases(rows: Sequence[Mapping[str, list[str]]], out: str | Path) -> Pat
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.export import screenings_with_outcomes
 
     if Path(args.out).suffix.lower() not in (".csv", ".json"):
         raise CommandError(BAD_SUFFIX.format(suffix=Path(args.out).suffix))

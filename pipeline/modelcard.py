@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.fairness.audit import ERROR_METRICS, JOIN
+
 if TYPE_CHECKING:
     from pipeline.evaluate import Evaluation
     from pipeline.fairness.audit import ModelAudit
@@ -190,7 +192,6 @@ def group_metrics(audit: ModelAudit) -> dict[str, Any]:
     Every single attribute of the audit (not the intersections: those are in the report), on
     observed labels; the verdicts are the audit's, adjusted over the whole report.
     """
-    from pipeline.fairness.audit import ERROR_METRICS, JOIN
 
     section = audit.observed
     verdicts = {(c.attribute, c.outcome, c.metric, c.group): c.verdict for c in section.comparisons}

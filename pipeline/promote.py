@@ -11,7 +11,6 @@ and the model card.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -22,16 +21,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 
 from models.screening import ScreeningModel
-from pipeline import registration
-from pipeline.cli import CommandError
-from pipeline.config import PromotionConfig, TrainConfig, load_config
+from pipeline.config import PromotionConfig, TrainConfig
 from pipeline.data.columns import LABELS
-from pipeline.fairness.gate import GateResult, GateSettings, fairness_gate
+from pipeline.data.schema import load_dataset
+from pipeline.data.synthetic import generate
+from pipeline.errors import CommandError
+from pipeline.fairness.gate import GateResult, GateSettings
 from pipeline.metrics import score_metrics
 from pipeline.modelcard import with_accepted_risk
+from pipeline.train import write_card
 from serving import registry
 
 NO_CHALLENGER = "there is no @challenger to promote: train one first with `tarozu train`"
@@ -154,11 +154,9 @@ def decide(
 
 def evaluation_frame(config: TrainConfig, data: str | None) -> pd.DataFrame:
     """The data both models are scored on: a file, or fresh synthetic data from the promotion seed."""
-    from pipeline.data.schema import load_dataset
 
     if data:
         return load_dataset(data).frame
-    from pipeline.data.synthetic import generate
 
     return generate(
         rows=config.promotion.evaluation_rows,
@@ -205,8 +203,6 @@ def record(*, name: str, version: Any, decision: PromotionDecision) -> None:
         path.write_text(json.dumps({"at": stamp, **decision.to_json()}, indent=1, default=float), encoding="utf-8")
         c.log_artifact(version.run_id, str(path), artifact_path="promotion")
         if accepted_risk:
-            from pipeline.train import write_card
-
             card_path = mlflow.artifacts.download_artifacts(
                 run_id=version.run_id, artifact_path="model_card/model_card.json"
             )
@@ -223,52 +219,3 @@ def record(*, name: str, version: Any, decision: PromotionDecision) -> None:
         note = f"Promoted on {stamp} despite {len(decision.reasons)} refusal reason(s); accepted risk: {accepted_risk}"
         c.update_model_version(name, version.version, description=f"{description}\n{note}".strip()[:5000])
     c.set_tag(version.run_id, "tarozu.promotion", state)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="training config whose promotion section applies")
-    parser.add_argument("--data", help="evaluation data file (default: fresh synthetic data)")
-    parser.add_argument("--accept-risk", metavar="REASON", help="promote despite a refusal; the reason is recorded")
-
-
-def run(args: argparse.Namespace) -> int:
-    console = Console()
-    config = load_config(args.config)
-    name = config.registry.model_name
-    reason = accepted_reason(args.accept_risk)
-    new_version = registry.alias_version(name=name, alias=registry.CHALLENGER)
-    if new_version is None:
-        raise CommandError(NO_CHALLENGER)
-    old_version = registry.alias_version(name=name, alias=registry.CHAMPION)
-    if old_version is not None and old_version.version == new_version.version:
-        console.print(ALREADY.format(version=new_version.version))
-        return 0
-    challenger = registry.load_registered(name=name, alias=registry.CHALLENGER).model
-    champion = registry.load_registered(name=name, alias=registry.CHAMPION).model if old_version else None
-    frame = evaluation_frame(config, args.data)
-    decision = decide(
-        challenger=scores(challenger, frame),
-        champion=scores(champion, frame) if champion else None,
-        gate=fairness_gate(challenger, frame, gate_settings(config.promotion)),
-        config=config.promotion,
-        accepted_risk=reason,
-    )
-    for outcome, entry in decision.comparison.items():
-        parts = [
-            f"{who} AUROC {s.auroc:.4f} log-loss {s.log_loss:.4f}"
-            for who, s in (("challenger", entry.challenger), ("champion", entry.champion))
-            if s is not None
-        ]
-        console.print(f"{outcome}: " + " | ".join(parts))
-    record(name=name, version=new_version, decision=decision)
-    if not decision.promote:
-        console.print("[red]Promotion refused:[/]")
-        for line in decision.reasons:
-            console.print(f"  - {line}")
-        console.print('To promote anyway, give the reason: tarozu promote --accept-risk "..."')
-        return 1
-    registration.set_alias(name=name, alias=registry.CHAMPION, version=new_version.version)
-    if decision.accepted_risk:
-        console.print(f"[yellow]Promoted with accepted risk:[/] {decision.accepted_risk}")
-    console.print(f"{name} version {new_version.version} is now @champion.")
-    return 0

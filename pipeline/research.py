@@ -27,11 +27,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from models.questionnaire import load_questionnaire
+from pipeline import registration
 from pipeline.config import TrainConfig
 from pipeline.data import formats
 from pipeline.data.columns import LABEL_COLUMNS, LABELS, OPTIONAL_COLUMNS
 from pipeline.data.ctdc import OUTCOME_SOURCE_COLUMNS, PROTECTED_SOURCE_COLUMNS
 from pipeline.data.schema import Dataset, load_dataset
+from serving import registry
 
 FOLDS = 5
 
@@ -97,9 +99,6 @@ def research(config: TrainConfig) -> dict[str, Any]:
 def run_research(config: TrainConfig, *, train_run_id: str | None, console: Console) -> dict[str, Any]:
     """Compute, print and log (never register) the research figures."""
     import mlflow
-
-    from pipeline import registration
-    from serving import registry
 
     results = research(config)
     client = registry.client()

@@ -43,7 +43,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.cli import CommandError
+from models.bulk import BulkScorer, encode_frame, flat_names
+from models.engine import ScreeningEngine
+from models.questionnaire import load_questionnaire
+from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
+from pipeline.data.ctdc import coded_fields, decode_levels, level_codes
+from pipeline.data.formats import PARQUET_SUFFIXES, file_columns, from_file_frame, read_table, write_table
+from pipeline.data.pii import check_no_identifiers
+from pipeline.errors import CommandError
+from serving import registry
+from serving.auditlog.database import make_engine, run_migrations
+from serving.auditlog.model_events import load_withdrawals
+from serving.auditlog.writer import AppendBulkScoring, AuditWriter
+from serving.schemas import BULK_NOT_SCREENING, BULK_ONLY_FIELDS
+from serving.settings import database_url as default_url
 
 DEFAULT_MODEL = "models:/tarozu-screening@champion"
 ENGINES = ("local", "spark")
@@ -100,14 +113,6 @@ class ModelRef:
 
 
 # ---------------------------------------------------------------------------- arguments
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"registered model URI (default {DEFAULT_MODEL})")
-    parser.add_argument("--input", required=True, help="cases to score: CSV or Parquet (Spark: Parquet file or dir)")
-    parser.add_argument("--output", required=True, help="where the scores go: .csv or .parquet (Spark: Parquet)")
-    parser.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or spark")
-    parser.add_argument("--spark-master", default="local[*]", help="Spark master URL (default local[*])")
-    parser.add_argument("--operator", help="who runs it, for the audit log (default: the OS user name)")
-    parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
 
 
 def operator_label(given: str | None) -> str:
@@ -137,7 +142,6 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
 
 def load_model(uri: str, tracking_uri: str | None = None) -> tuple[ModelRef, Any]:
     """The registered model behind ``uri`` (alias resolved to its version) and its ScreeningModel."""
-    from serving import registry
 
     name, alias, version = parse_model_uri(uri)
     if alias is not None:
@@ -181,10 +185,6 @@ def _file_sha256(path: Path) -> str:
 
 def check_columns(columns: list[str], model_fields: tuple[str, ...]) -> list[str]:
     """The input's field columns (file names); refuses screening-only, unknown and missing columns."""
-    from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
-    from pipeline.data.formats import file_columns
-    from pipeline.data.pii import check_no_identifiers
-    from serving.schemas import BULK_NOT_SCREENING, BULK_ONLY_FIELDS
 
     screening_only = [c for c in columns if c in BULK_ONLY_FIELDS]
     if screening_only:
@@ -203,7 +203,6 @@ def check_columns(columns: list[str], model_fields: tuple[str, ...]) -> list[str
 
 
 def _questionnaire_fields() -> tuple[Any, ...]:
-    from models.questionnaire import load_questionnaire
 
     return load_questionnaire().all_fields
 
@@ -213,8 +212,6 @@ def first_bad_cell(raw: pd.DataFrame, rows: np.ndarray) -> tuple[int, str, Any, 
 
     ``raw`` holds field columns under their file names; ``rows`` are their row numbers.
     """
-    from pipeline.data.ctdc import coded_fields, decode_levels, level_codes
-    from pipeline.data.formats import file_columns
 
     names = file_columns()
     coded = coded_fields()
@@ -249,7 +246,6 @@ def _missing(value: Any) -> bool:
 
 def canonical_cases(raw: pd.DataFrame, model_fields: tuple[str, ...]) -> pd.DataFrame:
     """The model's fields of checked file rows, as questionnaire levels (CTDC codes decoded)."""
-    from pipeline.data.formats import from_file_frame
 
     return from_file_frame(raw)[list(model_fields)].astype(str)
 
@@ -262,8 +258,6 @@ def bad_cell_error(found: tuple[int, str, Any, list[str]]) -> ScoreInputError:
 
 # ---------------------------------------------------------------------------- the audit record
 def audit_engine(database_url: str | None) -> Any:
-    from serving.auditlog.database import make_engine, run_migrations
-    from serving.settings import database_url as default_url
 
     engine = make_engine(default_url(database_url))
     run_migrations(engine)
@@ -271,7 +265,6 @@ def audit_engine(database_url: str | None) -> Any:
 
 
 def refuse_withdrawn(engine: Any, ref: ModelRef) -> None:
-    from serving.auditlog.model_events import load_withdrawals
 
     info = load_withdrawals(engine).get((ref.name, ref.version))
     if info is not None:
@@ -280,9 +273,6 @@ def refuse_withdrawn(engine: Any, ref: ModelRef) -> None:
 
 def record(engine: Any, *, ref: ModelRef, engine_name: str, rows: int, digest: str, operator: str) -> dict[str, Any]:
     """Append the run's ``bulk_scorings`` row to the audit chain (the API's own append operation)."""
-
-    from models.questionnaire import load_questionnaire
-    from serving.auditlog.writer import AppendBulkScoring, AuditWriter
 
     row = {
         "role": ROLE,
@@ -301,19 +291,15 @@ def record(engine: Any, *, ref: ModelRef, engine_name: str, rows: int, digest: s
 # ---------------------------------------------------------------------------- one machine
 def score_frame(model: Any, cases: pd.DataFrame, *, progress: Any = None) -> pd.DataFrame:
     """The flat records of canonical ``cases`` (field ids, levels), vectorised."""
-    from models.bulk import BulkScorer, encode_frame
-    from models.engine import ScreeningEngine
 
     engine = ScreeningEngine(model)
     return BulkScorer(engine).score(encode_frame(engine, cases), progress=progress)
 
 
 def read_local(path: Path) -> pd.DataFrame:
-    from pipeline.data.formats import PARQUET_SUFFIXES
 
     if path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir():
         return pd.read_parquet(path)
-    from pipeline.data.formats import read_table
 
     return read_table(path.read_bytes(), name=path.name)
 
@@ -321,9 +307,6 @@ def read_local(path: Path) -> pd.DataFrame:
 def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from pipeline.data.formats import write_table
-    from pipeline.data.pii import check_no_identifiers
 
     source, target = Path(args.input), Path(args.output)
     raw = read_local(source)
@@ -351,8 +334,6 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
 # ---------------------------------------------------------------------------- Spark
 def result_schema(model: Any) -> str:
     """The Spark DDL of the pyfunc's output columns."""
-    from models.bulk import flat_names
-    from models.engine import ScreeningEngine
 
     engine = ScreeningEngine(model)
     example = engine.flat(engine.assess(model.encode({})))
@@ -385,8 +366,6 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
     import mlflow
     from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
     from pyspark.sql.types import LongType, StructField, StructType
-
-    from pipeline.data.pii import check_no_identifiers
 
     raw = spark.read.parquet(source)
     model_fields = tuple(model.fields)  # the closures below ship these names, not the model
@@ -446,7 +425,6 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
 
 
 def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
-    from pipeline.data.formats import PARQUET_SUFFIXES
 
     source, target = Path(args.input), Path(args.output)
     for path in (source, target):
@@ -462,27 +440,3 @@ def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
 
 
 # ---------------------------------------------------------------------------- the command
-def run(args: argparse.Namespace) -> int:
-    from pipeline.data.columns import DataFormatError
-
-    operator = operator_label(args.operator)
-    target = Path(args.output)
-    if target.exists():
-        raise CommandError(OUTPUT_EXISTS.format(path=str(target)))
-    if not Path(args.input).exists():
-        raise FileNotFoundError(f"no input at {args.input!r}")
-    ref, model = load_model(args.model)
-    audit = audit_engine(args.database_url)
-    try:
-        refuse_withdrawn(audit, ref)  # before any work: the stop procedure stops bulk scoring too
-        run_engine = run_spark if args.engine == "spark" else run_local
-        rows, when = run_engine(args, ref, model, operator, audit)
-    except DataFormatError as exc:
-        raise ScoreInputError(str(exc)) from None
-    finally:
-        audit.dispose()
-    print(
-        f"scored {rows} rows with {ref.name} version {ref.version} ({args.engine}) into {target}; "
-        f"recorded in the audit log at {when} as bulk scoring by {KEY_PREFIX}{operator}"
-    )
-    return 0

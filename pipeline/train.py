@@ -11,7 +11,6 @@ logs and registers, and :func:`train` (``tarozu train``) composes them under a p
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import tempfile
@@ -31,12 +30,14 @@ from models.encoding import FieldEncoder
 from models.questionnaire import STATUS_FIELD, load_questionnaire
 from models.scorecard import make_scorecard
 from models.screening import ScreeningModel
-from pipeline.config import InterviewsConfig, TrainConfig, load_config
+from pipeline import registration
+from pipeline.config import InterviewsConfig, TrainConfig
 from pipeline.data.columns import GROUND_TRUTH_P, LABELS
 from pipeline.data.schema import Dataset, check_stage_frame, load_dataset, validate_frame, write_frame
-from pipeline.data.synthetic import mask_interviews
+from pipeline.data.synthetic import generate, mask_interviews, true_probabilities
 from pipeline.evaluate import Evaluation, evaluate_outcome, make_plots
-from pipeline.fairness.audit import ModelAudit
+from pipeline.fairness.audit import ModelAudit, audit_model
+from pipeline.fairness.report import write_report
 from pipeline.metrics import flatten
 from pipeline.modelcard import DataSummary, build_card, card_markdown, card_summary, group_metrics
 from pipeline.modeling import (
@@ -48,6 +49,7 @@ from pipeline.modeling import (
     uncertainty_ensemble,
 )
 from pipeline.referral import choose_tiers, tier_report
+from serving import registry
 
 log = logging.getLogger(__name__)
 STAGES = ("load", "split", "fit", "ensemble", "evaluate", "model card", "log and register")
@@ -152,7 +154,6 @@ def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame 
     None when it cannot be computed exactly: data from files (their scenario is unknown),
     combined data sets, or a model that does not use ``migrant_status``.
     """
-    from pipeline.data.synthetic import true_probabilities
 
     if config.data.source != "synthetic" or config.data.extra:
         return None
@@ -167,8 +168,6 @@ def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame 
 def load_data(config: TrainConfig, *, work_dir: Path) -> Dataset:
     """The training data through the validated loader (synthetic data is written first)."""
     if config.data.source == "synthetic":
-        from pipeline.data.synthetic import generate
-
         frame = generate(rows=config.data.rows, seed=config.data.seed, scenario=config.data.scenario)
         path = work_dir / f"synthetic-{config.data.scenario}-{config.data.rows}-{config.data.seed}.parquet"
         write_frame(frame, path)
@@ -533,7 +532,6 @@ def referral_summary(model: ScreeningModel, test: pd.DataFrame, config: TrainCon
 
 def audit_test_split(model: ScreeningModel, test: pd.DataFrame, config: TrainConfig) -> ModelAudit:
     """The fairness audit of the compiled model on the test split (for the card and the run)."""
-    from pipeline.fairness.audit import audit_model
 
     return audit_model(
         model=model,
@@ -588,9 +586,6 @@ def log_run(
 ) -> tuple[str, str | None]:
     """Params, metrics, data set, plots, card and scorecard to MLflow; register when allowed."""
     import mlflow
-
-    from pipeline import registration
-    from serving import registry
 
     registry.client()
     experiment_id = registration.ensure_experiment(config.registry.experiment)
@@ -653,8 +648,6 @@ def log_run(
             mlflow.log_artifact(str(out / f"scorecard_{outcome}.md"), artifact_path="scorecard")
             mlflow.log_artifact(str(out / f"scorecard_{outcome}.json"), artifact_path="scorecard")
         if fairness is not None:
-            from pipeline.fairness.report import write_report
-
             write_report(fairness, out / "fairness")
             mlflow.log_artifacts(str(out / "fairness"), artifact_path="fairness")
         version = None
@@ -673,7 +666,6 @@ def log_run(
 
 def describe_version(*, name: str, version: str, card: dict[str, Any], model: ScreeningModel) -> None:
     """What the registry shows of a version: the card's summary, and tags for its provenance."""
-    from serving import registry
 
     c = registry.client()
     c.update_model_version(name, version, description=card_summary(card))
@@ -691,48 +683,3 @@ def write_card(card: dict[str, Any], directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "model_card.json").write_text(json.dumps(card, indent=1, default=float), encoding="utf-8")
     (directory / "model_card.md").write_text(card_markdown(card), encoding="utf-8")
-
-
-# ---------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="training config (YAML); default: the shipped default.yaml")
-    parser.add_argument("--rows", type=int, help="override data.rows (synthetic data)")
-    parser.add_argument("--data", help="train on this file instead (Tarozu, CTDC v2024 or CTDC condensed)")
-    parser.add_argument(
-        "--research",
-        action="store_true",
-        help="analysis only: also fit on all of the source's non-protected columns (not only the "
-        "questionnaire's) to show what the questionnaire leaves out; logged, never registered",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    updates: dict[str, Any] = {}
-    if args.rows:
-        updates["rows"] = args.rows
-    if args.data:
-        updates.update(source="file", path=args.data)
-    if updates:
-        config = config.model_copy(update={"data": config.data.model_copy(update=updates)})
-    research = bool(getattr(args, "research", False))
-    if research:
-        # Nothing of a research run is registered, whatever the data.
-        config = config.model_copy(update={"registry": config.registry.model_copy(update={"register_model": False})})
-        Console(stderr=True).print(f"[yellow]note:[/] {RESEARCH_NOTE}")
-    result = train(config)
-    console = Console()
-    if research:
-        from pipeline.research import run_research
-
-        run_research(config, train_run_id=result.run_id, console=console)
-        console.print(RESEARCH_NOTE)
-        return 0
-    if result.version:
-        console.print(
-            f"Registered {config.registry.model_name} version {result.version} as @challenger. "
-            f"Promote it with: tarozu promote"
-        )
-    elif not result.screening_model:
-        console.print("Trained on identified victims only: logged to MLflow, not registered (see the model card).")
-    return 0

@@ -22,7 +22,10 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.deps import presented_key
 from serving.errors import INTERNAL, UnauthorizedError, log_refusal, short_traceback
+from serving.keys import key_id_of
+from serving.openapi import route_roles as roles_of_route
 from serving.ratelimit import AuthFailures, client_name, retry_after_header
 
 logger = logging.getLogger(__name__)
@@ -176,7 +179,6 @@ _KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
 
 def loggable_key_id(key: str | None) -> str | None:
     """The key id of a presented key, if it looks like one (it goes into logs: never free text)."""
-    from serving.keys import key_id_of
 
     key_id = key_id_of(key) if key else None
     return key_id if key_id is not None and _KEY_ID.fullmatch(key_id) else None
@@ -189,7 +191,6 @@ def route_roles(scope: Scope) -> tuple[str, ...] | None:
     includes them, without further prefixes) the way the router will: the first route that
     matches path and method.
     """
-    from serving.openapi import route_roles as roles_of_route
 
     state = getattr(scope.get("app"), "state", None)
     for router in getattr(state, "routers", ()):
@@ -223,7 +224,6 @@ class AuthGateMiddleware:
         if services is None:
             await self.app(scope, receive, send)
             return
-        from serving.deps import presented_key
 
         path, method = scope.get("path", ""), scope.get("method", "")
         client = client_name((scope.get("client") or (None, None))[0])

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from serving.deps import roles_of
 from serving.schemas import (
     SCREENING_EXAMPLE,
     BatchRequest,
@@ -61,8 +62,6 @@ SECURITY_SCHEMES: dict[str, Any] = {
 def route_roles(route: Any) -> tuple[str, ...] | None:
     """The roles a route's :func:`serving.deps.require` dependency allows (None: no key needed)."""
     from fastapi.routing import APIRoute
-
-    from serving.deps import roles_of
 
     if not isinstance(route, APIRoute):
         return None

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from models.engine import ScreeningEngine
 from serving.auditlog.writer import AuditWriter, now
 from serving.keys import KeyStore
-from serving.registry import RegisteredModel
+from serving.registry import RegisteredModel, load_registered
 from serving.settings import Settings
 
 ModelLoader = Callable[[Settings], RegisteredModel]
@@ -20,7 +20,6 @@ ModelLoader = Callable[[Settings], RegisteredModel]
 
 def registry_loader(settings: Settings) -> RegisteredModel:
     """Load ``models:/<name>@<alias>`` from the MLflow registry (the default loader)."""
-    from serving.registry import load_registered
 
     return load_registered(name=settings.model_name, alias=settings.model_alias, tracking_uri=settings.tracking_uri)
 

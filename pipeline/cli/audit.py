@@ -17,8 +17,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.fairness.log_audit import FOLLOW_UP_RATE
+from pipeline.data.schema import load_dataset
+from pipeline.data.synthetic import generate
+from pipeline.fairness.audit import audit_model
+from pipeline.fairness.log_audit import FOLLOW_UP_RATE, audit_screenings
 from pipeline.fairness.report import write_report
+from serving import registry
+from serving.auditlog.database import make_engine
+from serving.auditlog.queries import flat_values, iter_screenings
+from serving.settings import audit_report_dir
+from serving.settings import database_url as default_database_url
 
 DEFAULT_ROWS = 50_000
 DEFAULT_SEED = 2027
@@ -56,7 +64,6 @@ def _parse_model_uri(uri: str) -> tuple[str, str]:
 
 def publish_latest(html_path: Path, json_path: Path) -> Path:
     """Copy a report to where the API serves it (``latest.{html,json}``); returns the directory."""
-    from serving.settings import audit_report_dir
 
     target = Path(audit_report_dir())
     target.mkdir(parents=True, exist_ok=True)
@@ -67,9 +74,6 @@ def publish_latest(html_path: Path, json_path: Path) -> Path:
 
 def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
     """Screenings of the serving audit log as flat rows for :func:`audit_screenings`."""
-    from serving.auditlog.database import make_engine
-    from serving.auditlog.queries import flat_values, iter_screenings
-    from serving.settings import database_url as default_database_url
 
     engine = make_engine(database_url or default_database_url())
     for item, full in iter_screenings(engine, start=start, end=end):
@@ -84,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = Path(args.out or Path("reports") / f"audit-{stamp}")
     if args.from_log:
-        from pipeline.fairness.log_audit import audit_screenings
-
         audit = audit_screenings(
             rows=list(log_rows(database_url=args.database_url, start=args.start, end=args.end)),
             follow_up_rate=args.follow_up_rate,
@@ -93,18 +95,12 @@ def run(args: argparse.Namespace) -> int:
         html_path, json_path = write_report(audit, out)
         print(f"wrote {html_path} and {json_path}")
         return 0
-    from pipeline.fairness.audit import audit_model
-    from serving import registry
 
     name, alias = _parse_model_uri(args.model)
     loaded = registry.load_registered(name=name, alias=alias)
     if args.data:
-        from pipeline.data.schema import load_dataset
-
         frame = load_dataset(args.data).frame
     else:
-        from pipeline.data.synthetic import generate
-
         frame = generate(rows=args.rows, seed=args.seed, scenario=args.scenario)
     data = args.data or f"synthetic scenario {args.scenario!r}, {args.rows} rows, seed {args.seed}"
     model_audit = audit_model(model=loaded.model, frame=frame, n_boot=args.n_boot, data=data)

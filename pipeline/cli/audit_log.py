@@ -18,6 +18,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import make_url
+
+from serving.auditlog.database import make_engine, normalise_url
+from serving.auditlog.recompute import NOT_RECOMPUTABLE, RegistrySource, verify_recompute
+from serving.auditlog.writer import verify_chain
+from serving.settings import database_url
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -44,11 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sqlalchemy import make_url
-
-    from serving.auditlog.database import make_engine, normalise_url
-    from serving.auditlog.writer import verify_chain
-    from serving.settings import database_url
 
     if args.sample is not None and (not args.recompute or args.sample < 1):
         print("tarozu audit-log: --sample needs --recompute and a positive N", file=sys.stderr)
@@ -75,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _recompute(engine: Engine, args: argparse.Namespace) -> bool:
     """Run the recompute check and print its report; True if anything failed."""
-    from serving.auditlog.recompute import NOT_RECOMPUTABLE, RegistrySource, verify_recompute
 
     source = RegistrySource(args.tracking_uri or os.environ.get("TAROZU_TRACKING_URI") or None)
     report = verify_recompute(engine, source, sample=args.sample)

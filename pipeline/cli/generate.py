@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipeline.cli import CommandError
 from pipeline.data.formats import CSV_SUFFIXES, PARQUET_SUFFIXES, UNSUPPORTED_SUFFIX
 from pipeline.data.schema import export_ctdc_v2024, write_frame
 from pipeline.data.synthetic import generate, load_population
+from pipeline.errors import CommandError
 
 FORMATS: tuple[str, ...] = ("tarozu", "ctdc-v2024")
 BAD_ROWS = "--rows must be at least 1, not {rows}"

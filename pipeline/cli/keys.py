@@ -1,11 +1,23 @@
-"""``tarozu keys``: create, list and revoke API keys (the key is printed once, never stored)."""
+"""``tarozu keys``: create, list and revoke API keys (the key is printed once, never stored).
+
+``tarozu keys dev`` prints a working development key for every role (used by ``make run``).
+They live in ``var/dev-keys.json`` (git-ignored, mode 0600) and are reused while they are
+valid in the audit database (:func:`serving.keys.ensure_dev_keys`); refused unless
+``TAROZU_ENVIRONMENT=development``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from pydantic import ValidationError
+
+from serving.auditlog.database import make_engine, run_migrations
+from serving.errors import NotFoundError
+from serving.keys import DEV_KEYS_FILE, create_key, ensure_dev_keys, list_keys, revoke_key
 from serving.schemas import ROLES
+from serving.settings import Settings, database_url, key_cache_seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,14 +29,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list keys (ids, roles, labels; never the keys)")
     revoke = sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", metavar="ID")
+    sub.add_parser("dev", help="print a development key for every role (TAROZU_ENVIRONMENT=development only)")
+
+
+def dev_keys() -> int:
+    """Print a working development key for every role, creating them when needed."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"tarozu keys dev: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    try:
+        keys = ensure_dev_keys(settings)
+    except PermissionError as exc:
+        print(f"tarozu keys dev: {exc}; for local use run with TAROZU_ENVIRONMENT=development", file=sys.stderr)
+        return 2
+    print(f"Development API keys (also in {DEV_KEYS_FILE}; send as 'X-API-Key: <key>'):")
+    for role, key in keys.items():
+        print(f"  {role:<15} {key}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.auditlog.database import make_engine, run_migrations
-    from serving.errors import NotFoundError
-    from serving.keys import create_key, list_keys, revoke_key
-    from serving.settings import database_url, key_cache_seconds
-
+    if args.action == "dev":
+        return dev_keys()
     engine = make_engine(database_url(args.database_url))
     try:
         run_migrations(engine)

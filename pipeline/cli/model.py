@@ -11,7 +11,16 @@ import argparse
 import sys
 from typing import Any
 
+from sqlalchemy import select
+
+from pipeline.errors import CommandError
+from serving.auditlog.database import make_engine, model_events, run_migrations
+from serving.auditlog.model_events import CLI_KEY_ID, load_withdrawals
+from serving.auditlog.writer import AppendModelEvent, AuditWriter
+from serving.errors import ApiError
+from serving.registry import alias_version
 from serving.schemas import TEXT_MAX_CHARS
+from serving.settings import Settings, database_url
 
 NO_CHAMPION = "no version of {name!r} has the alias {alias!r}; name one with --version"
 
@@ -28,8 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _champion_version(name: str, alias: str, tracking_uri: str | None) -> str:
-    from pipeline.cli import CommandError
-    from serving.registry import alias_version
 
     found = alias_version(name=name, alias=alias, uri=tracking_uri)
     if found is None:
@@ -38,20 +45,12 @@ def _champion_version(name: str, alias: str, tracking_uri: str | None) -> str:
 
 
 def _append(engine: Any, row: dict[str, Any]) -> dict[str, Any]:
-    from serving.auditlog.writer import AppendModelEvent, AuditWriter
 
     result: dict[str, Any] = AuditWriter.append_once(engine, AppendModelEvent(row))
     return result
 
 
 def run(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from pipeline.cli import CommandError
-    from serving.auditlog.database import make_engine, model_events, run_migrations
-    from serving.auditlog.model_events import CLI_KEY_ID, load_withdrawals
-    from serving.errors import ApiError
-    from serving.settings import Settings, database_url
 
     settings = Settings(environment="development")  # names and URIs only; no secret is used
     engine = make_engine(database_url(args.database_url))

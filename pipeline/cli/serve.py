@@ -11,6 +11,16 @@ import argparse
 import os
 import sys
 
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from serving.app import create_app
+from serving.auditlog.database import check_writable, make_engine, run_migrations
+from serving.registry import BrokenModelError, NoChampionError, RegisteredModel
+from serving.runtime import registry_loader
+from serving.settings import Settings
+
 NOT_STARTED = "tarozu serve: not started: {reason}"
 
 
@@ -32,11 +42,6 @@ def run(args: argparse.Namespace) -> int:
     # Before numpy is imported anywhere in this process: one BLAS thread per server.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
-    from pydantic import ValidationError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from serving.registry import BrokenModelError, NoChampionError, RegisteredModel
-    from serving.settings import Settings
 
     try:
         overrides = {
@@ -54,12 +59,6 @@ def run(args: argparse.Namespace) -> int:
         reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         print(NOT_STARTED.format(reason=reasons), file=sys.stderr)
         return 2
-
-    import uvicorn
-
-    from serving.app import create_app
-    from serving.auditlog.database import check_writable, make_engine, run_migrations
-    from serving.runtime import registry_loader
 
     engine = make_engine(settings.database_url)
     try:

@@ -120,7 +120,7 @@ def registered(mlflow_home: Path) -> dict[str, Any]:
 
 
 def _promote(data: str, accept_risk: str | None) -> int:
-    from pipeline.promote import run
+    from pipeline.cli.promote import run
 
     return run(argparse.Namespace(config=None, data=data, accept_risk=accept_risk))
 
@@ -141,7 +141,7 @@ def test_registered_version_says_what_it_is(registered: dict[str, Any]) -> None:
 
 
 def test_promotion_refused_by_the_gate_then_accepted_with_a_reason(registered: dict[str, Any]) -> None:
-    from pipeline.cli import CommandError
+    from pipeline.errors import CommandError
     from serving import registry
 
     # 6,000 rows of which 20% are flagged: large groups lack the victims to check miss rates (power rule).

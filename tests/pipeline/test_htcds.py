@@ -20,7 +20,8 @@ from test_export import DECISION_OF_STATUS
 
 from models.questionnaire import ANSWERS, YES, load_questionnaire
 from pipeline import htcds
-from pipeline.cli import CommandError, main
+from pipeline.cli import main
+from pipeline.errors import CommandError
 
 TEST_SECRET, auth, screen = serving_tests.TEST_SECRET, serving_tests.auth, serving_tests.screen
 template_db, db_url, keys = serving_tests.template_db, serving_tests.db_url, serving_tests.keys

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipeline.cli import CommandError
 from pipeline.config import PromotionConfig
+from pipeline.errors import CommandError
 from pipeline.fairness.gate import GateResult, GateSettings
 from pipeline.promote import EMPTY_REASON, OutcomeComparison, Scores, accepted_reason, decide
 

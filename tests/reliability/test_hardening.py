@@ -59,10 +59,10 @@ def test_serve_believes_x_forwarded_for_only_from_configured_proxies(
 ) -> None:
     import uvicorn
 
-    import serving.runtime
+    import pipeline.cli.serve
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(serving.runtime, "registry_loader", lambda _s: registered())
+    monkeypatch.setattr(pipeline.cli.serve, "registry_loader", lambda _s: registered())
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     assert main(["serve", "--database-url", db_url]) == 0

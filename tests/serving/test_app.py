@@ -317,12 +317,12 @@ def test_openapi_documents_bodies_errors_and_examples(client: TestClient) -> Non
 def test_serve_without_a_champion_exits_2_with_a_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db_url: str
 ) -> None:
-    import serving.runtime
+    import pipeline.cli.serve
 
     def no_champion(_settings: Settings) -> Any:
         raise NoChampionError("no model has the alias @champion. Train one with `tarozu train`")
 
-    monkeypatch.setattr(serving.runtime, "registry_loader", no_champion)
+    monkeypatch.setattr(pipeline.cli.serve, "registry_loader", no_champion)
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     assert main(["serve", "--database-url", db_url]) == 2
     err = capsys.readouterr().err
@@ -342,10 +342,10 @@ def test_serve_refuses_a_placeholder_secret(
 def test_serve_runs_one_worker_without_access_log(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
     import uvicorn
 
-    import serving.runtime
+    import pipeline.cli.serve
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(serving.runtime, "registry_loader", lambda _s: registered())
+    monkeypatch.setattr(pipeline.cli.serve, "registry_loader", lambda _s: registered())
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     assert main(["serve", "--database-url", db_url, "--port", "8123"]) == 0
@@ -364,9 +364,9 @@ def test_method_not_allowed_lists_every_method_of_the_path(client: TestClient, k
 def test_serve_refuses_a_read_only_audit_database(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import serving.runtime
+    import pipeline.cli.serve
 
-    monkeypatch.setattr(serving.runtime, "registry_loader", lambda _s: registered())
+    monkeypatch.setattr(pipeline.cli.serve, "registry_loader", lambda _s: registered())
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
     path = db_url.removeprefix("sqlite:///")
     assert main(["serve", "--database-url", f"sqlite:///file:{path}?mode=ro&uri=true"]) == 2

@@ -115,16 +115,15 @@ def test_dev_keys_are_kept_private_and_reused(tmp_path: Path) -> None:
 
 
 def test_dev_keys_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from serving import dev_keys
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TAROZU_DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'audit.db'}")
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "production")
     monkeypatch.setenv("TAROZU_HMAC_SECRET", "s" * 40)
-    assert dev_keys.main() == 2
+    assert main(["keys", "dev"]) == 2
     assert "TAROZU_ENVIRONMENT=development" in capsys.readouterr().err
     monkeypatch.setenv("TAROZU_ENVIRONMENT", "development")
-    assert dev_keys.main() == 0
+    assert main(["keys", "dev"]) == 0
     out = capsys.readouterr().out
     stored = json.loads((tmp_path / "var" / "dev-keys.json").read_text())
     assert all(role in out and key in out for role, key in stored.items())

@@ -1,0 +1,57 @@
+"""``tarozu score``: bulk scoring of a file of cases, on one machine or on Spark, logged (:mod:`pipeline.score`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.data.columns import DataFormatError
+from pipeline.errors import CommandError
+from pipeline.score import (
+    DEFAULT_MODEL,
+    ENGINES,
+    KEY_PREFIX,
+    OUTPUT_EXISTS,
+    ScoreInputError,
+    audit_engine,
+    load_model,
+    operator_label,
+    refuse_withdrawn,
+    run_local,
+    run_spark,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"registered model URI (default {DEFAULT_MODEL})")
+    parser.add_argument("--input", required=True, help="cases to score: CSV or Parquet (Spark: Parquet file or dir)")
+    parser.add_argument("--output", required=True, help="where the scores go: .csv or .parquet (Spark: Parquet)")
+    parser.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or spark")
+    parser.add_argument("--spark-master", default="local[*]", help="Spark master URL (default local[*])")
+    parser.add_argument("--operator", help="who runs it, for the audit log (default: the OS user name)")
+    parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
+
+
+def run(args: argparse.Namespace) -> int:
+
+    operator = operator_label(args.operator)
+    target = Path(args.output)
+    if target.exists():
+        raise CommandError(OUTPUT_EXISTS.format(path=str(target)))
+    if not Path(args.input).exists():
+        raise FileNotFoundError(f"no input at {args.input!r}")
+    ref, model = load_model(args.model)
+    audit = audit_engine(args.database_url)
+    try:
+        refuse_withdrawn(audit, ref)  # before any work: the stop procedure stops bulk scoring too
+        run_engine = run_spark if args.engine == "spark" else run_local
+        rows, when = run_engine(args, ref, model, operator, audit)
+    except DataFormatError as exc:
+        raise ScoreInputError(str(exc)) from None
+    finally:
+        audit.dispose()
+    print(
+        f"scored {rows} rows with {ref.name} version {ref.version} ({args.engine}) into {target}; "
+        f"recorded in the audit log at {when} as bulk scoring by {KEY_PREFIX}{operator}"
+    )
+    return 0
