@@ -1,4 +1,4 @@
-"""What clients build on: the questionnaire, the model's card, and readiness."""
+"""What clients build on: the questionnaire, the model's card, liveness and readiness."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from serving.schemas import (
     ASSESSMENTS,
     DECISION_REASONS,
     Decision,
+    Health,
     Lang,
     ModelInfo,
     QuestionnaireOut,
@@ -163,6 +164,14 @@ def model_info(loaded: LoadedModel) -> dict[str, Any]:
 )
 async def read_model(caller: AnyRole) -> Response:
     return json_response(model_info(caller.services.model))
+
+
+_ALIVE = orjson.dumps({"status": "ok"})
+
+
+@router.get("/health", response_model=Health, summary="Liveness: the process answers")
+async def health() -> Response:
+    return Response(_ALIVE, media_type="application/json")
 
 
 def _database_ok(engine: Engine) -> None:

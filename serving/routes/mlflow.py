@@ -1,4 +1,4 @@
-"""The MLflow scoring-server protocol: ``/invocations``, ``/ping``, ``/health``, ``/version``.
+"""The MLflow scoring-server protocol: ``/invocations``, ``/ping``, ``/version``.
 
 ``/invocations`` accepts what ``mlflow models serve`` accepts for a DataFrame model
 (``dataframe_split``, ``dataframe_records``, ``inputs``, ``instances`` and CSV; columns are
@@ -58,11 +58,6 @@ async def invocations(request: Request, caller: BulkScorer, settings: SettingsDe
 
 @router.get("/ping", response_model=Health, summary="Liveness (MLflow protocol)")
 async def ping() -> Response:
-    return Response(_OK, media_type="application/json")
-
-
-@router.get("/health", response_model=Health, summary="Liveness: the process answers")
-async def health() -> Response:
     return Response(_OK, media_type="application/json")
 
 
