@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+# The API fixtures (audit database, keys, app, PostgreSQL) serve every test folder.
+pytest_plugins = ["tests.support.fixtures"]
+
 SEEDS = (0, 1, 2)
 
 

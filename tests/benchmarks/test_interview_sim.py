@@ -8,7 +8,7 @@ import pytest
 from benchmarks import interview as bench
 from models.engine import ScreeningEngine
 from models.questionnaire import NOT_ASKED, STATUS_FIELD, load_questionnaire
-from tests.serving.factories import make_model
+from tests.support.factories import make_model
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ well under a minute).
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,9 +32,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ROLES = ("screener", "reviewer")
 
-# The serving tests' factories (tests/serving is not a package): import, never copy.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
-
 
 @dataclass
 class Server:
@@ -49,12 +45,11 @@ class Server:
 
 def _build_app(tmp: Path, environment: str = "development") -> tuple[Any, dict[str, str], Any]:
     """The API's own app factory with a test model, a temporary database and one key per role."""
-    from factories import make_registered  # type: ignore[import-not-found]
-
     from serving.app import create_app
     from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
     from serving.settings import Settings
+    from tests.support.factories import make_registered
 
     url = f"sqlite:///{tmp / 'audit.db'}"
     settings = Settings(environment=environment, hmac_secret="x" * 48, database_url=url, gc_freeze=False)

@@ -10,7 +10,7 @@ from models.calibration import threshold_for_sensitivity
 from models.questionnaire import load_questionnaire
 from models.screening import OutcomeModel, ScreeningModel
 from pipeline.data.columns import LABELS
-from tests.serving.factories import make_answer_model
+from tests.support.factories import make_answer_model
 
 STRENGTH_EFFECT = {"strong": 1.6, "medium": 0.6, "weak": 0.2}
 OUTCOMES = ("labour", "sexual")

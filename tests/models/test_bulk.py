@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
-
-from factories import make_model
 
 from models.bulk import BulkScorer, encode_frame, flat_names, records
 from models.engine import ScreeningEngine
 from models.questionnaire import QuestionnaireError
 from pipeline.pyfunc import input_frame_to_codes
+from tests.support.factories import make_model
 
 
 @pytest.fixture(scope="module")

@@ -5,28 +5,18 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-# The audit-log fixtures and helpers of the serving tests (a fresh SQLite log, keys for every
-# role, the app with a small model): imported, not copied. tests/serving is not a package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
-import conftest as serving_tests
-from test_export import DECISION_OF_STATUS
-
 from models.questionnaire import ANSWERS, YES, load_questionnaire
 from pipeline import htcds
 from pipeline.cli import main
 from pipeline.errors import CommandError
-
-TEST_SECRET, auth, screen = serving_tests.TEST_SECRET, serving_tests.auth, serving_tests.screen
-template_db, db_url, keys = serving_tests.template_db, serving_tests.db_url, serving_tests.keys
-settings_overrides, settings = serving_tests.settings_overrides, serving_tests.settings
-model_box, client = serving_tests.model_box, serving_tests.client
+from serving.auditlog.writer import DECISION_OF_STATUS
+from tests.support.api import TEST_SECRET, auth, screen
 
 # From UNMigration/HTCDS, `HTCDS Field Reference.md` at commit
 # af4f8478d0c451c7a9c363fde761a4677694ebb5: the fields the export may write and the value names

@@ -7,7 +7,6 @@ The Spark tests run on one small local Spark (``local[2]``, module-scoped): pysp
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
-
-from factories import make_model
-
 from models.bulk import records
 from models.engine import ScreeningEngine
 from pipeline.cli import main
 from pipeline.pyfunc import input_frame_to_codes
+from tests.support.factories import make_model
 
 ROWS = 300
 # One worker runs the whole module: one registry, one audit database, one Spark session.

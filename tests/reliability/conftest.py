@@ -1,54 +1,16 @@
-"""Fixtures of the reliability tests: the serving fixtures (reused, not copied), live servers
-started as subprocesses on 127.0.0.1, and the private PostgreSQL server.
-
-The serving tests' ``conftest.py`` is loaded under its own module name so that its fixtures
-(``db_url``, ``keys``, ``settings``, ``client``, ``postgres_server``, ``pg_url``...) and helpers
-serve these tests too. ``postgres_server`` starts a throwaway PostgreSQL from Debian's
-binaries (``initdb`` + ``pg_ctl`` run as the ``postgres`` user when we are root) on a free
-port and skips, saying why, only where PostgreSQL is not installed.
-"""
+"""Fixtures of the reliability tests: live servers started as subprocesses on 127.0.0.1, and
+audit databases on SQLite and on the private PostgreSQL server (``tests.support.fixtures``)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-SERVING_TESTS = ROOT / "tests" / "serving"
-sys.path.insert(0, str(SERVING_TESTS))  # for `factories`, as tests/serving does
-sys.path.insert(0, str(HERE))  # for `reliability_support` (a unique name: `conftest` is taken)
-
-
-def _load_serving_conftest() -> Any:
-    spec = importlib.util.spec_from_file_location("tarozu_serving_fixtures", SERVING_TESTS / "conftest.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-serving_fixtures = _load_serving_conftest()
-# Fixtures re-exported so pytest finds them for this directory.
-template_db = serving_fixtures.template_db
-db_url = serving_fixtures.db_url
-settings_overrides = serving_fixtures.settings_overrides
-settings = serving_fixtures.settings
-keys = serving_fixtures.keys
-model_box = serving_fixtures.model_box
-client = serving_fixtures.client
-postgres_server = serving_fixtures.postgres_server
-pg_url = serving_fixtures.pg_url
-
-# Helpers (ModelBox, TEST_SECRET, auth, ...) are re-exported once, by reliability_support.
-from reliability_support import TEST_SECRET, LiveServer, ModelBox  # noqa: E402
+from tests.support.api import TEST_SECRET, ModelBox
+from tests.support.live import LiveServer
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from reliability_support import LiveServer, auth, example
 
 from serving.keys import key_id_of
 from serving.ratelimit import FailureWindow, client_name
+from tests.support.api import auth, example
+from tests.support.live import LiveServer
 
 WINDOW = 60.0
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from reliability_support import LiveServer, example
 
 from pipeline.cli import main
+from tests.support.api import example
+from tests.support.live import LiveServer
 
 CLIENTS = 4
 PER_THREAD = 25

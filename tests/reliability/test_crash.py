@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from reliability_support import LiveServer, example
+
+from tests.support.api import example
+from tests.support.live import LiveServer
 
 BATCH = 5
 CLIENTS = 4

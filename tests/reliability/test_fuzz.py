@@ -9,12 +9,9 @@ screener's list holds only their own. The fuzzer found integers beyond 64 bits a
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.fuzz import OTHER_SCREENER, build, fuzz_app, key_ids, ownership_breach, seed_screenings
 from serving.schemas import ROLES

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from reliability_support import auth, example, registered
 
 from pipeline.cli import main
 from serving.auditlog.database import make_engine, run_migrations
 from serving.middleware import report_csp
+from tests.support.api import auth, example, registered
 
 
 def mode(path: Path) -> int:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from reliability_support import auth, count_rows, example, screen
 
 from models.screening import ScreeningModel
 from pipeline.cli import main
+from tests.support.api import auth, count_rows, example, screen
 
 DEEP = 100_000
 

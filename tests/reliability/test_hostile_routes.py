@@ -15,10 +15,10 @@ import orjson
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from reliability_support import auth, screen
 
 from serving.errors import ECHO_MAX_CHARS, MAX_DETAILS
 from serving.openapi import route_roles
+from tests.support.api import auth, screen
 
 MAX_ANSWER_BYTES = 20_000
 MAX_LOG_LINE = 2_000

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from reliability_support import TEST_SECRET, LiveServer, example
 
 import serving.keys
+from tests.support.api import TEST_SECRET, example
+from tests.support.live import LiveServer
 
 CASE_REF = "CASE-REF-7f3a9c-Müller-Ж"
 REASON_TEXT = "free-text note, stored and shown to reviewers"

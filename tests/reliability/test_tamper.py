@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from reliability_support import auth, example
 from sqlalchemy import text
 
 from pipeline.cli import main
 from serving.auditlog.database import make_engine
 from serving.auditlog.writer import row_hash, verify_chain
+from tests.support.api import auth, example
 
 
 def fill(client: Any, keys: dict[str, str]) -> list[str]:

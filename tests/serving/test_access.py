@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import TEST_SECRET, auth, example, screen
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
@@ -24,6 +23,7 @@ from serving.auditlog.database import make_engine
 from serving.keys import create_key
 from serving.schemas import ROLES
 from serving.settings import Settings
+from tests.support.api import TEST_SECRET, auth, example, screen
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NO_KEY = "no key"

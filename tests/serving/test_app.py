@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRET, ModelBox, auth, example, registered, screen
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
@@ -16,6 +15,7 @@ from serving.app import create_app
 from serving.auditlog.database import make_engine
 from serving.registry import BrokenModelError, NoChampionError
 from serving.settings import Settings
+from tests.support.api import TEST_SECRET, ModelBox, auth, example, registered, screen
 
 # ---------------------------------------------------------------------------- settings
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import auth
 from fastapi.testclient import TestClient
+
+from tests.support.api import auth
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import auth, count_rows, example, raw_screening_row, screen
 from fastapi.testclient import TestClient
 
 from pipeline.cli import main
 from serving.auditlog.database import make_engine
 from serving.auditlog.writer import AppendScreenings, AuditWriter, verify_chain
 from serving.keys import Principal
+from tests.support.api import auth, count_rows, example, raw_screening_row, screen
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import auth, count_rows, example
 from fastapi.testclient import TestClient
 
 from serving.keys import key_id_of
+from tests.support.api import auth, count_rows, example
 
 URL = "/v1/screenings:batch"
 STRIP = ("screening_id", "row", "created_at")

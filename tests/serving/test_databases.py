@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import ModelBox, auth, example, raw_screening_row
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -20,6 +19,7 @@ from serving.auditlog.writer import AppendScreenings, AuditWriter, verify_chain
 from serving.keys import create_key
 from serving.schemas import ROLES
 from serving.settings import Settings
+from tests.support.api import ModelBox, auth, example, raw_screening_row
 
 
 def _two_writers(url: str) -> None:

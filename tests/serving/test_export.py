@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import auth, screen
 from fastapi.testclient import TestClient
 
 from pipeline.cli import main
 from pipeline.data.schema import load_dataset
-
-DECISION_OF_STATUS = {"refer": "referred", "no_referral": "not_referred", "ask_more": "needs_more_information"}
+from serving.auditlog.writer import DECISION_OF_STATUS
+from tests.support.api import auth, screen
 
 
 def test_export_writes_only_cases_with_outcomes_and_reports_selective_labels(

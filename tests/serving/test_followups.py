@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import auth, count_rows, screen
 from fastapi.testclient import TestClient
 
 from models.questionnaire import load_questionnaire
+from tests.support.api import auth, count_rows, screen
 
 
 def decide(client: TestClient, keys: dict[str, str], sid: str, body: dict[str, Any], role: str = "screener") -> Any:

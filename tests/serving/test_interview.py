@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from conftest import ModelBox, auth, count_rows, example, registered, screen
-from factories import DONT_KNOW_CAP, make_model, with_base_shift
+from tests.support.api import ModelBox, auth, count_rows, example, registered, screen
+from tests.support.factories import DONT_KNOW_CAP, make_model, with_base_shift
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

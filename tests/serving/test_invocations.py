@@ -6,12 +6,12 @@ import csv
 import io
 from typing import Any
 
-import oracle
 import pytest
-from conftest import auth, count_rows, registered
 from fastapi.testclient import TestClient
 
 from models.engine import ScreeningEngine
+from tests.support import oracle
+from tests.support.api import auth, count_rows, registered
 
 CASES: list[dict[str, Any]] = [
     {

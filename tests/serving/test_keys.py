@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import auth, example
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -17,6 +16,7 @@ from pipeline.cli import main
 from serving.keys import DEV_ONLY, ensure_dev_keys, key_id_of
 from serving.schemas import ROLES
 from serving.settings import Settings
+from tests.support.api import auth, example
 
 
 def test_cli_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

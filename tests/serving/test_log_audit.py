@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import auth, screen
 from fastapi.testclient import TestClient
 
 from pipeline.cli import main
+from tests.support.api import auth, screen
 
 DECISION_OF_STATUS = {"refer": "referred", "no_referral": "not_referred", "ask_more": "needs_more_information"}
 

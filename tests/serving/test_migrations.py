@@ -51,9 +51,8 @@ def test_a_log_of_the_first_schema_upgrades_with_its_chain_intact(tmp_path: Path
             command.upgrade(config, "0001")
         import sqlite3
 
-        from conftest import raw_screening_row
-
         from serving.auditlog.writer import GENESIS, row_hash
+        from tests.support.api import raw_screening_row
 
         # Written as the code of 0001 wrote it: the columns of that schema only.
         row = {**raw_screening_row("s1", key_id="k"), "created_at": "2026-12-01T00:00:00.000000Z"}
@@ -80,11 +79,11 @@ def test_decisions_and_corrections_logged_before_overrides_keep_their_hashes(tmp
     import sqlite3
 
     from alembic import command
-    from conftest import raw_screening_row
 
     from serving.auditlog.database import IMMEDIATE, alembic_config
     from serving.auditlog.queries import current_value
     from serving.auditlog.writer import GENESIS, AppendCorrection, AuditWriter, row_hash
+    from tests.support.api import raw_screening_row
 
     path = tmp_path / "audit.db"
     engine = make_engine(f"sqlite:///{path}")

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import auth, count_rows, example, registered, screen
 from fastapi.testclient import TestClient
 
 from models.engine import ScreeningEngine
@@ -17,6 +16,7 @@ from serving.auditlog.database import make_engine
 from serving.auditlog.queries import HIDDEN_FROM_SCREENERS, without_probabilities
 from serving.auditlog.writer import verify_chain
 from serving.keys import key_id_of
+from tests.support.api import auth, count_rows, example, registered, screen
 
 DECISION = {"decision": "needs_more_information", "reason": "additional_information"}
 CORRECTION = {"field": "isolation", "old_value": "not_asked", "new_value": "yes", "reason": "Wrong row."}

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import auth, example, registered, screen
+from tests.support.api import auth, example, registered, screen
 from fastapi.testclient import TestClient
 
 from models.engine import ScreeningEngine

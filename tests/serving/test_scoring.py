@@ -13,15 +13,15 @@ import math
 from typing import Any
 
 import numpy as np
-import oracle
 import pytest
-from factories import make_model, with_base_shift
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.engine import Interview, ScreeningEngine
 from models.interview import outlook
 from models.questionnaire import LANGUAGES, QuestionnaireError, load_questionnaire
+from tests.support import oracle
+from tests.support.factories import make_model, with_base_shift
 
 Q = load_questionnaire()
 MODELS = {n: make_model(seed, n_members=n) for seed, n in ((0, 20), (1, 0), (2, 7))}

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TEST_SECRET, auth, count_rows, example, registered, screen
+from tests.support.api import TEST_SECRET, auth, count_rows, example, registered, screen
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

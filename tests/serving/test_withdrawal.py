@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from conftest import ModelBox, auth, count_rows, example, registered, screen
 from fastapi.testclient import TestClient
 
 from pipeline.cli import main
@@ -17,6 +16,7 @@ from serving.auditlog.database import make_engine
 from serving.auditlog.writer import verify_chain
 from serving.keys import key_id_of
 from serving.settings import Settings
+from tests.support.api import ModelBox, auth, count_rows, example, registered, screen
 
 WITHDRAW, REINSTATE = "/v1/admin/model:withdraw", "/v1/admin/model:reinstate"
 REASON = {"reason": "miss-rate disparity for women in the field audit"}

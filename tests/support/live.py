@@ -1,7 +1,4 @@
-"""Helpers of the reliability tests: live servers in subprocesses and the serving helpers.
-
-Importable by a unique name (``conftest`` is the serving tests' module on ``sys.path``).
-"""
+"""A Tarozu API in a subprocess (:mod:`tests.support.launcher`) on 127.0.0.1, for the reliability tests."""
 
 from __future__ import annotations
 
@@ -16,16 +13,9 @@ from pathlib import Path
 
 import httpx
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-serving_fixtures = sys.modules["tarozu_serving_fixtures"]
-ModelBox = serving_fixtures.ModelBox
-TEST_SECRET: str = serving_fixtures.TEST_SECRET
-auth = serving_fixtures.auth
-example = serving_fixtures.example
-screen = serving_fixtures.screen
-count_rows = serving_fixtures.count_rows
-registered = serving_fixtures.registered
+from tests.support.api import TEST_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
 
 START_TIMEOUT = 60.0
 
@@ -38,7 +28,7 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A Tarozu API in a subprocess (``tests/reliability/launcher.py``) on 127.0.0.1."""
+    """A Tarozu API in a subprocess (``python -m tests.support.launcher``) on 127.0.0.1."""
 
     db_url: str
     log_path: Path
@@ -63,7 +53,7 @@ class LiveServer:
         }
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "launcher.py"), "--port", str(self.port), "--loader", self.loader],
+            [sys.executable, "-m", "tests.support.launcher", "--port", str(self.port), "--loader", self.loader],
             cwd=ROOT,
             env=env,
             stdout=log,

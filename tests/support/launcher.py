@@ -11,12 +11,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 ALTERNATE_SEEDS = {"1": 0, "2": 7}
 
@@ -28,11 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import uvicorn
-    from factories import make_registered
 
     from serving.app import create_app
     from serving.registry import RegisteredModel
     from serving.settings import Settings
+    from tests.support.factories import make_registered
 
     models = {v: make_registered(v, seed=s) for v, s in ALTERNATE_SEEDS.items()}
     if args.loader == "alternate":

@@ -1,54 +1,27 @@
-"""Fixtures of the serving tests: a fresh SQLite audit log per test, keys for every role,
-and the app with an injected model loader (no MLflow, no network)."""
+"""The API's fixtures: a fresh SQLite audit log per test, keys for every role, the app with
+an injected model loader (no MLflow, no network), and a private PostgreSQL server.
+
+Registered for every test by ``tests/conftest.py``. ``postgres_server`` starts a throwaway
+PostgreSQL from Debian's binaries (``initdb`` + ``pg_ctl`` run as the ``postgres`` user when
+we are root) on a free port and skips, saying why, only where PostgreSQL is not installed.
+"""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-# tests/serving is not a package and pytest runs with --import-mode=importlib: make the
-# factories importable by name (tests/browser does the same).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from factories import make_registered
-
 from serving.app import create_app
 from serving.auditlog.database import make_engine, run_migrations
 from serving.keys import create_key
-from serving.registry import RegisteredModel
-from serving.schemas import ROLES, SCREENING_EXAMPLE
+from serving.schemas import ROLES
 from serving.settings import Settings
-
-TEST_SECRET = "test-secret-" + "x" * 40
-
-
-@cache
-def registered(version: str = "1", seed: int = 0) -> RegisteredModel:
-    """Models are never mutated, so one per (version, seed) serves the whole session."""
-    return make_registered(version, seed=seed)
-
-
-@dataclass
-class ModelBox:
-    """What the injected loader returns; tests change it to simulate the registry."""
-
-    current: RegisteredModel = field(default_factory=registered)
-    error: Exception | None = None
-    calls: int = 0
-
-    def load(self, _settings: Settings) -> RegisteredModel:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        return self.current
+from tests.support.api import TEST_SECRET, ModelBox
 
 
 @pytest.fixture(scope="session")
@@ -105,33 +78,6 @@ def client(settings: Settings, keys: dict[str, str], model_box: ModelBox) -> Ite
     app = create_app(settings, model_loader=model_box.load)
     with TestClient(app) as test_client:
         yield test_client
-
-
-def auth(keys: dict[str, str], role: str, *, bearer: bool = False) -> dict[str, str]:
-    key = keys[role]
-    return {"Authorization": f"Bearer {key}"} if bearer else {"X-API-Key": key}
-
-
-def example(**changes: Any) -> dict[str, Any]:
-    """The documented example request, with top-level changes."""
-    case = {k: (dict(v) if isinstance(v, dict) else v) for k, v in SCREENING_EXAMPLE.items()}
-    case.update(changes)
-    return case
-
-
-def screen(client: TestClient, keys: dict[str, str], **changes: Any) -> dict[str, Any]:
-    response = client.post("/v1/screenings", json=example(**changes), headers=auth(keys, "screener"))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def count_rows(db_url: str, table: str) -> int:
-    import sqlite3
-
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-        (n,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(n)
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -195,24 +141,3 @@ def pg_url(postgres_server: str) -> str:
     with psycopg.connect(f"{postgres_server.replace('+psycopg', '')}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{postgres_server}/{name}"
-
-
-def raw_screening_row(screening_id: str, *, key_id: str, role: str = "screener", refer: bool = False) -> dict[str, Any]:
-    """A minimal screening row as the audit writer takes it (for writer-level tests)."""
-    return {
-        "screening_id": screening_id,
-        "role": role,
-        "key_id": key_id,
-        "source": "api",
-        "model_name": "m",
-        "model_version": "1",
-        "questionnaire_version": "q",
-        "lang": "en",
-        "case_ref_hmac": None,
-        "screener_assessment": "low",
-        "answers": "{}",
-        "context": "{}",
-        "audit": "{}",
-        "result": "{}",
-        "refer": refer,
-    }
