@@ -17,7 +17,7 @@ from pipeline.data.synthetic import generate
 STAT_ROWS = 120_000
 
 
-CTDC_VP_FILE = Path(__file__).resolve().parents[2] / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
+CTDC_VP_FILE = Path(__file__).resolve().parents[3] / "data" / "ctdc" / "CTDC_VPsynthetic_condensed.csv"
 
 
 @pytest.fixture(scope="session")
