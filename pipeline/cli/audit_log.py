@@ -1,4 +1,4 @@
-"""``tarozu audit-log verify``: check the audit log's hash chain from the first row to the head.
+"""``tarozu audit-log``: `verify` checks the audit log's hash chain from the first row to the head.
 
 Exit 0 with "N rows, chain intact"; exit 1 naming the first row (by sequence number) that
 was edited, deleted, inserted or reordered. Keep the printed head hash somewhere else
