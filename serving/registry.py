@@ -9,6 +9,11 @@ Embedded default: a SQLite tracking database ``mlflow.db`` and artifacts in
 Promotion uses aliases (``@challenger``, ``@champion``), never stages. MLflow itself is
 imported only when the fast SQL path cannot answer (importing it takes seconds: the API's
 start-up would pay for it).
+
+A model travels with what its run documents: the model card (``model_card/model_card.json``)
+and the fairness report (``fairness/report.{json,html}``, written by ``tarozu train`` and
+replaced by ``tarozu audit --model``) are read with it, from the run's local directory on the
+fast path and through MLflow's client otherwise.
 """
 
 from __future__ import annotations
@@ -46,8 +51,20 @@ class BrokenModelError(ValueError):
 
 
 @dataclass(frozen=True)
+class FairnessReport:
+    """A model's fairness report as its run keeps it: the bytes of ``report.json`` and ``report.html``."""
+
+    json: bytes
+    html: bytes
+
+
+@dataclass(frozen=True)
 class RegisteredModel:
-    """A screening model as loaded from the registry, with where it came from."""
+    """A screening model as loaded from the registry, with where it came from and what documents it.
+
+    ``card`` is the run's model card as JSON (empty when the run has none); ``fairness_report``
+    the run's fairness report, or None when the run has none.
+    """
 
     model: ScreeningModel
     name: str
@@ -55,6 +72,7 @@ class RegisteredModel:
     alias: str
     run_id: str
     card: dict[str, Any] = field(default_factory=dict)
+    fairness_report: FairnessReport | None = None
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -98,6 +116,7 @@ class _Located:
     run_id: str
     model_dir: Path  # holds ``artifacts/screening_model.json``
     card: Path | None  # the run's ``model_card/model_card.json``
+    fairness: FairnessReport | None = None  # the run's ``fairness/report.{json,html}``, read
 
 
 # The registry tables of MLflow's SQL store at the pinned version (workspace "default").
@@ -109,6 +128,8 @@ LEFT JOIN runs r ON r.run_uuid = mv.run_id
 WHERE a.workspace = 'default' AND a.name = :name AND a.alias = :alias
 """
 _SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+CARD_ARTIFACT = "model_card/model_card.json"
+FAIRNESS_ARTIFACTS = ("fairness/report.json", "fairness/report.html")
 
 
 def _local_dir(uri: str | None) -> Path | None:
@@ -156,8 +177,34 @@ def _locate_sql(name: str, alias: str, uri: str) -> _Located | None:
     if model_dir is None:
         return None
     run_dir = _local_dir(row.artifact_uri)
-    card = run_dir / "model_card" / "model_card.json" if run_dir else None
-    return _Located(str(row.version), str(row.run_id), model_dir, card if card and card.is_file() else None)
+    card = run_dir / CARD_ARTIFACT if run_dir else None
+    fairness = run_dir / "fairness" if run_dir else None
+    return _Located(
+        str(row.version),
+        str(row.run_id),
+        model_dir,
+        card if card and card.is_file() else None,
+        _read_report(fairness) if fairness and fairness.is_dir() else None,
+    )
+
+
+def _run_documents(run_id: str) -> tuple[Path | None, FairnessReport | None]:
+    """The run's model card (a path) and fairness report through MLflow's client (None: the run has none)."""
+    import tempfile
+
+    import mlflow.artifacts
+
+    def fetch(artifact_path: str, into: str | None = None) -> Path | None:
+        try:
+            return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=into))
+        except Exception:  # MLflow raises several types for a missing artifact; a missing one is not an error
+            return None
+
+    card = fetch(CARD_ARTIFACT)
+    with tempfile.TemporaryDirectory(prefix="tarozu-fairness-") as into:
+        fetched = [fetch(path, into) for path in FAIRNESS_ARTIFACTS]
+        report = _read_report(fetched[0].parent) if fetched[0] is not None and fetched[1] is not None else None
+    return card, report
 
 
 def _locate_mlflow(name: str, alias: str, uri: str | None) -> _Located | None:
@@ -171,12 +218,8 @@ def _locate_mlflow(name: str, alias: str, uri: str | None) -> _Located | None:
         model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
     except Exception as exc:
         raise BrokenModelError(BROKEN_MODEL.format(name=name, version=mv.version, alias=alias, reason=exc)) from None
-    card: Path | None = None
-    try:
-        card = Path(mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="model_card/model_card.json"))
-    except Exception:
-        card = None
-    return _Located(str(mv.version), str(mv.run_id), model_dir, card)
+    card, fairness = _run_documents(str(mv.run_id))
+    return _Located(str(mv.version), str(mv.run_id), model_dir, card, fairness)
 
 
 def load_registered(
@@ -209,12 +252,8 @@ def load_version(*, name: str, version: str, tracking_uri: str | None = None) ->
         model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}"))
     except Exception as exc:
         raise BrokenModelError(BROKEN_MODEL.format(name=name, version=mv.version, alias="-", reason=exc)) from None
-    card: Path | None = None
-    try:
-        card = Path(mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="model_card/model_card.json"))
-    except Exception:
-        card = None
-    return _load(_Located(str(mv.version), str(mv.run_id), model_dir, card), name=name, alias="")
+    card, fairness = _run_documents(str(mv.run_id))
+    return _load(_Located(str(mv.version), str(mv.run_id), model_dir, card, fairness), name=name, alias="")
 
 
 def model_versions(*, name: str, tracking_uri: str | None = None) -> list[str]:
@@ -238,8 +277,25 @@ def _load(located: _Located, *, name: str, alias: str) -> RegisteredModel:
     if not card:
         log.warning("model %s version %s has no readable model card artifact", name, located.version)
     return RegisteredModel(
-        model=model, name=name, version=located.version, alias=alias, run_id=located.run_id, card=card
+        model=model,
+        name=name,
+        version=located.version,
+        alias=alias,
+        run_id=located.run_id,
+        card=card,
+        fairness_report=located.fairness,
     )
+
+
+def _read_report(folder: Path) -> FairnessReport | None:
+    """The fairness report in ``folder``, or None when it has none or its JSON is not readable."""
+    try:
+        report = FairnessReport(json=(folder / "report.json").read_bytes(), html=(folder / "report.html").read_bytes())
+        json.loads(report.json)
+    except (OSError, ValueError):
+        log.warning("the fairness report in %s is missing a file or is not JSON; none is served", folder.name)
+        return None
+    return report
 
 
 def _redact(uri: str) -> str:

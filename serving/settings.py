@@ -66,8 +66,6 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     # Swagger UI at /docs (served from local files, no CDN). None: on in development only.
     docs_enabled: bool | None = None
-    # Where `tarozu audit` publishes the champion's latest fairness report (latest.{json,html}).
-    audit_report_dir: str = "var/audit"
     # The screener's result shows the referral tier, the band words, the reasons and the next
     # questions; the probability of each type of exploitation is for specialists, reviewers
     # and data scientists. True shows it to screeners too. The audit log keeps it either way.
@@ -119,14 +117,6 @@ def database_url(explicit: str | None = None) -> str:
     They do not use the HMAC secret, so the secret check is skipped for them.
     """
     return explicit or Settings(environment="development").database_url
-
-
-def audit_report_dir() -> str:
-    """Where the API finds the champion's latest fairness report (for ``tarozu audit``).
-
-    Like :func:`database_url`, it needs no HMAC secret.
-    """
-    return Settings(environment="development").audit_report_dir
 
 
 def key_cache_seconds() -> float:

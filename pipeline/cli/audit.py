@@ -1,16 +1,14 @@
 """``tarozu audit``: fairness audit of a registered model, or of the serving audit log.
 
-Reports go to ``--out`` (default ``reports/audit-<timestamp>/``), to the model's MLflow run
-(artifact path ``fairness``) and, as the latest report the API serves at
-``GET /v1/audit/report``, to ``latest.{html,json}`` in the serving setting ``audit_report_dir``
-(default ``var/audit``).
+Reports go to ``--out`` (default ``reports/audit-<timestamp>/``). A model's report also
+replaces the ``fairness/`` artifact of its MLflow run, so it travels with the model: the API
+serves it at ``GET /v1/audit/report`` once the model is (re)loaded (``POST /v1/admin/reload``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -25,12 +23,15 @@ from pipeline.fairness.report import write_report
 from serving import registry
 from serving.auditlog.database import make_engine
 from serving.auditlog.queries import flat_values, iter_screenings
-from serving.settings import audit_report_dir
 from serving.settings import database_url as default_database_url
 
 DEFAULT_ROWS = 50_000
 DEFAULT_SEED = 2027
 ARTIFACT_PATH = "fairness"
+SERVED_AFTER_RELOAD = (
+    "the API serves this report for {name} version {version} (GET /v1/audit/report) once a service "
+    "serving that version loads it again: POST /v1/admin/reload"
+)
 BAD_MODEL_URI = "--model must look like models:/<name>@<alias>, not {uri!r}"
 
 
@@ -60,16 +61,6 @@ def _parse_model_uri(uri: str) -> tuple[str, str]:
         raise ValueError(BAD_MODEL_URI.format(uri=uri))
     name, alias = uri.removeprefix("models:/").split("@", 1)
     return name, alias
-
-
-def publish_latest(html_path: Path, json_path: Path) -> Path:
-    """Copy a report to where the API serves it (``latest.{html,json}``); returns the directory."""
-
-    target = Path(audit_report_dir())
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(html_path, target / "latest.html")
-    shutil.copyfile(json_path, target / "latest.json")
-    return target
 
 
 def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
@@ -108,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
     model_audit = dataclasses.replace(model_audit, model={**model_audit.model, **model_info})
     html_path, json_path = write_report(model_audit, out)
     registry.client().log_artifacts(loaded.run_id, str(out), artifact_path=ARTIFACT_PATH)
-    if alias == registry.CHAMPION:
-        publish_latest(html_path, json_path)
     print(f"wrote {html_path}, {json_path} and figures; logged to run {loaded.run_id} under {ARTIFACT_PATH}/")
+    print(SERVED_AFTER_RELOAD.format(name=loaded.name, version=loaded.version))
     return 0

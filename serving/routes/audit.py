@@ -1,37 +1,28 @@
-"""The latest fairness report of the model being served, for reviewers."""
+"""The fairness report of the model being served, for reviewers.
+
+The report travels with the model: it is the ``fairness/report.{json,html}`` artifact of the
+model's MLflow run (written by ``tarozu train``, replaced by ``tarozu audit --model``), read
+when the model is loaded (:mod:`serving.registry`). A report made after the model was loaded
+is served after ``POST /v1/admin/reload``.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
 
-from serving.deps import Reader, SettingsDep
+from serving.deps import Reader
 from serving.errors import NotFoundError, error_responses
 
 router = APIRouter(prefix="/v1/audit", tags=["fairness audit"])
 
 NO_REPORT = (
-    "no fairness report for {name} version {version} yet; a reviewer or data scientist makes one with "
-    "`tarozu audit --model models:/{name}@champion`"
+    "the served model, {name} version {version}, has no fairness report in its MLflow run; a reviewer or "
+    "data scientist makes one with `tarozu audit --model models:/{name}@{alias}`, then a data scientist "
+    "loads it into the service with `POST /v1/admin/reload`"
 )
-
-
-def _report_for(directory: Path, *, name: str, version: str) -> tuple[Path, Path]:
-    json_path, html_path = directory / "latest.json", directory / "latest.html"
-    missing = NotFoundError(NO_REPORT.format(name=name, version=version), field="model", value=f"{name}@{version}")
-    if not json_path.is_file() or not html_path.is_file():
-        raise missing
-    try:
-        model = orjson.loads(json_path.read_bytes()).get("model", {})
-    except orjson.JSONDecodeError:
-        raise missing from None
-    if str(model.get("name")) != name or str(model.get("version")) != version:
-        raise missing
-    return json_path, html_path
 
 
 @router.get(
@@ -43,13 +34,17 @@ def _report_for(directory: Path, *, name: str, version: str) -> tuple[Path, Path
         },
         **error_responses(401, 403, 404),
     },
-    summary="The latest fairness report of the model being served (HTML or JSON by Accept header)",
+    summary="The fairness report of the model being served (HTML or JSON by Accept header)",
 )
-async def latest_report(
-    caller: Reader, settings: SettingsDep, accept: Annotated[str | None, Header()] = None
-) -> Response:
+async def fairness_report(caller: Reader, accept: Annotated[str | None, Header()] = None) -> Response:
     served = caller.services.model.registered
-    json_path, html_path = _report_for(Path(settings.audit_report_dir), name=served.name, version=str(served.version))
+    report = served.fairness_report
+    if report is None:
+        raise NotFoundError(
+            NO_REPORT.format(name=served.name, version=served.version, alias=served.alias or "champion"),
+            field="model",
+            value=f"{served.name}@{served.version}",
+        )
     if accept and "text/html" in accept and "application/json" not in accept.split(",")[0]:
-        return Response(html_path.read_bytes(), media_type="text/html; charset=utf-8")
-    return Response(json_path.read_bytes(), media_type="application/json")
+        return Response(report.html, media_type="text/html; charset=utf-8")
+    return Response(report.json, media_type="application/json")

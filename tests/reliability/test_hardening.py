@@ -101,27 +101,23 @@ def test_the_report_csp_allows_exactly_its_own_inline_styles() -> None:
     assert report_csp(b"<html><body>plain</body></html>").split("; ")[1] == "style-src 'none'"
 
 
-@pytest.fixture
-def report_dir(tmp_path: Path) -> Path:
-    return tmp_path / "audit"
+def test_the_served_report_carries_its_own_csp(keys: dict[str, str], settings: Any, model_box: Any) -> None:
+    import dataclasses
 
-
-def test_the_served_report_carries_its_own_csp(
-    keys: dict[str, str], settings: Any, report_dir: Path, model_box: Any
-) -> None:
     import orjson
 
     from pipeline.fairness.report import STYLE
     from serving.app import create_app
+    from serving.registry import FairnessReport
 
-    app = create_app(settings.model_copy(update={"audit_report_dir": str(report_dir)}), model_loader=model_box.load)
+    served = model_box.current
+    report = FairnessReport(
+        json=orjson.dumps({"model": {"name": served.name, "version": served.version}}),
+        html=f"<html><head><style>{STYLE}</style></head><body>r</body></html>".encode(),
+    )
+    model_box.current = dataclasses.replace(served, fairness_report=report)
+    app = create_app(settings, model_loader=model_box.load)
     with TestClient(app) as client:
-        info = client.get("/v1/model", headers=auth(keys, "reviewer")).json()
-        report_dir.mkdir(parents=True)
-        (report_dir / "latest.json").write_bytes(
-            orjson.dumps({"model": {"name": info["name"], "version": info["version"]}})
-        )
-        (report_dir / "latest.html").write_text(f"<html><head><style>{STYLE}</style></head><body>r</body></html>")
         response = client.get("/v1/audit/report", headers={**auth(keys, "reviewer"), "Accept": "text/html"})
         assert response.status_code == 200
         assert _hash(STYLE) in response.headers["content-security-policy"]

@@ -8,6 +8,7 @@ request below fails. Each cell is called with a request that succeeds for an all
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.auditlog.database import make_engine
 from serving.keys import create_key
+from serving.registry import FairnessReport
 from serving.schemas import ROLES
 from serving.settings import Settings
-from tests.support.api import TEST_SECRET, auth, example, screen
+from tests.support.api import TEST_SECRET, ModelBox, auth, example, registered, screen
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NO_KEY = "no key"
@@ -110,7 +112,6 @@ class World:
     client: TestClient
     keys: dict[str, str]
     db_url: str
-    report_dir: Path
 
     def screening(self, key: str | None = None) -> str:
         """A new screening by the test screener's key, or by ``key``."""
@@ -132,11 +133,7 @@ def _batch_case() -> dict[str, Any]:
 
 
 def _report(w: World) -> Call:
-    model = w.client.get("/v1/model", headers=auth(w.keys, "reviewer")).json()
-    w.report_dir.mkdir(parents=True, exist_ok=True)
-    info = {"model": {"name": model["name"], "version": model["version"]}}
-    (w.report_dir / "latest.json").write_bytes(orjson.dumps(info))
-    (w.report_dir / "latest.html").write_text("<!doctype html><title>r</title>", encoding="utf-8")
+    """The served model carries a fairness report (see the ``model_box`` fixture)."""
     return Call("GET", "/v1/audit/report")
 
 
@@ -193,13 +190,12 @@ REQUESTS: dict[str, Callable[[World, str], Call]] = {
 
 
 @pytest.fixture
-def report_dir(tmp_path: Path) -> Path:
-    return tmp_path / "audit"
-
-
-@pytest.fixture
-def settings_overrides(report_dir: Path) -> dict[str, Any]:
-    return {"audit_report_dir": str(report_dir)}
+def model_box() -> ModelBox:
+    """The served model with a fairness report in its run, so that the report route can succeed."""
+    served = registered()
+    info = {"model": {"name": served.name, "version": served.version}}
+    report = FairnessReport(json=orjson.dumps(info), html=b"<!doctype html><title>r</title>")
+    return ModelBox(current=dataclasses.replace(served, fairness_report=report))
 
 
 def send(w: World, call: Call, who: str, *, override: bool = False) -> Any:
@@ -213,13 +209,13 @@ def send(w: World, call: Call, who: str, *, override: bool = False) -> Any:
 @pytest.mark.parametrize("who", WHO)
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
 def test_each_role_gets_what_the_matrix_says(
-    operation: str, who: str, client: TestClient, keys: dict[str, str], db_url: str, report_dir: Path
+    operation: str, who: str, client: TestClient, keys: dict[str, str], db_url: str
 ) -> None:
     row = MATRIX.get(operation)
     assert row is not None, f"{operation} has no row in the README's matrix"
     build = REQUESTS.get(operation)
     assert build is not None, f"{operation} has no request in this test: add one"
-    w = World(client, keys, db_url, report_dir)
+    w = World(client, keys, db_url)
     cell = row[who]
     aims_at_screening = "{screening_id}" in operation
     mine = w.screening() if aims_at_screening else ""
