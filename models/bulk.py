@@ -2,13 +2,19 @@
 
 :meth:`models.engine.ScreeningEngine.flat` of :meth:`~models.engine.ScreeningEngine.assess_many`
 builds one Python object per case and outcome; for a register of a million cases that is
-where the time goes. :func:`flat_columns` gives exactly the same values, column by column:
+where the time goes. :class:`BulkScorer` gives exactly the same values, column by column:
 
-- scores, intervals, bands and tiers come from one vectorised
-  :meth:`~models.screening.ScreeningModel.score_codes` per chunk of rows;
-- the top reasons are looked up, not formatted per case: a field's contribution at a level
-  is a number of the model, so each ``field=answer:+contribution`` text is made once per
-  model and joined per case;
+- scores, intervals, bands and tiers are :meth:`~models.screening.ScreeningModel.score_codes`'s,
+  bit for bit, computed without its ``(members, rows, fields)`` gather: every member's sum is
+  added in numpy's own pairwise order from per-field tables (the first fields of each running
+  sum from one table of their partial sums), and the interval turns only the members at each
+  end into probabilities;
+- the top reasons are looked up, not sorted or formatted per case: a field's contribution at a
+  level is a number of the model, so the engine's stable sort is one ranking of all (field,
+  level) columns made once per model, a case's top reasons are its three best-ranked columns,
+  and each distinct ``field=answer:+contribution;...`` text is made once;
+- texts (bands, tiers, statuses, reasons) come out as categories (:class:`FlatColumns`), so a
+  writer can keep them dictionary-encoded until the end;
 - whether a case is settled (and so its final ``referral_tier``), its flip chance and next
   questions come from :func:`models.interview.outlook`, called exactly as the engine calls it,
   for the cases with questions not yet asked (once per distinct case); a case with every
@@ -28,15 +34,108 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.engine import TOP_NEXT, ScreeningEngine
+from models.engine import STATUSES, TOP_NEXT, ScreeningEngine
 from models.interview import class_posterior, outlook
 from models.logodds import expit
-from models.referral import REFERRAL_TIERS, TIERS
-from models.screening import BANDS
+from models.questionnaire import Field
+from models.referral import REFERRAL_TIERS, TIERS, outcome_tiers
+from models.screening import BANDS, INTERVAL, OutcomeScores
 
 CHUNK_ROWS = 50_000
-"""Rows scored at once: bounds the memory of the ensemble's intervals (members x rows x fields)."""
+"""Rows between two progress reports."""
+_BLOCK_ROWS = 16_384
+"""Rows scored at once by array operations."""
+_SUM_ROWS = 256
+"""Rows whose members' sums are added at once: every temporary stays small (and in the cache)."""
+_PAIRWISE_BLOCK = 128
+"""numpy's pairwise summation adds up to this many numbers with eight running sums, then halves."""
+_PREFIX_ROWS = 4096
+"""Largest table of a running sum's first fields (rows of every member's partial sums)."""
 TOP_REASONS = 3
+OPTIONAL = frozenset({"referral_tier"})
+"""Text columns that may be missing (None): the final tier of a case not settled."""
+_UNASKED, _YES = 1, 2
+_SAFE = 2.0**-30
+"""Relative margin under which two members' probabilities count as possibly out of order (see _interval)."""
+
+
+class FlatColumns:
+    """The flat records of many cases, column by column: numbers as arrays, texts as categories.
+
+    ``texts[name]`` is ``(categories, codes)``: the column's value in row ``i`` is
+    ``categories[codes[i]]`` (None for a missing value), so a text repeated over a million
+    rows (a band, a tier, a set of top reasons) is one string.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        rows: int,
+        numbers: dict[str, np.ndarray],
+        texts: dict[str, tuple[list[str | None], np.ndarray]],
+    ) -> None:
+        self.names = names
+        self.rows = rows
+        self.numbers = numbers
+        self.texts = texts
+
+    def frame(self) -> pd.DataFrame:
+        """As :meth:`ScreeningEngine.flat` records in a DataFrame: texts as Python strings (object)."""
+        if self.rows == 0:
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in self.names})
+        out: dict[str, Any] = {}
+        for name in self.names:
+            if name in self.texts:
+                categories, codes = self.texts[name]
+                values = np.empty(len(categories), dtype=object)
+                values[:] = categories
+                # text columns as pandas makes them of Python strings; an optional one keeps None (not NaN)
+                out[name] = pd.Series(values[codes], dtype=object) if name in OPTIONAL else values[codes]
+            else:
+                out[name] = self.numbers[name]
+        return pd.DataFrame(out, columns=self.names)
+
+
+def _concat_categories(parts: list[tuple[list[str | None], np.ndarray]]) -> tuple[list[str | None], np.ndarray]:
+    """One ``(categories, codes)`` of several, each category once."""
+    if len(parts) == 1:
+        return parts[0]
+    index: dict[str | None, int] = {}
+    codes = []
+    for categories, part in parts:
+        remap = np.array([index.setdefault(c, len(index)) for c in categories], dtype=np.int64)
+        codes.append(remap[part])
+    return list(index), np.concatenate(codes)
+
+
+def _interval(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.percentile(expit(members.T), INTERVAL, axis=0)`` of ``(n, m)`` member log-odds, bit for bit.
+
+    numpy's linear percentile reads two neighbours of the sorted probabilities at each end.
+    Only the members with the smallest and largest log-odds are turned into probabilities; the
+    one beyond each pair is checked too, and a row where it is within a hair of the pair (where
+    rounding in ``expit`` could swap two members' order) is computed the long way.
+    """
+    m = members.shape[1]
+    q = np.true_divide(np.asarray(INTERVAL, dtype=float), 100)
+    virtual = (m - 1) * q
+    previous = np.floor(virtual).astype(np.intp)
+    gamma = virtual - previous
+    (lo_prev, up_prev), (lo_gamma, up_gamma) = previous.tolist(), gamma.tolist()
+    if m < 4 or lo_prev != 0 or up_prev != m - 2 or lo_gamma >= 0.5 or up_gamma < 0.5:
+        lower, upper = np.percentile(expit(members.T), INTERVAL, axis=0)
+        return lower, upper
+    ends = np.sort(members, axis=1)[:, [0, 1, 2, m - 3, m - 2, m - 1]]
+    p = expit(ends)
+    a, b = np.minimum(p[:, 0], p[:, 1]), np.maximum(p[:, 0], p[:, 1])
+    lower = a + (b - a) * lo_gamma
+    c, d = np.minimum(p[:, 4], p[:, 5]), np.maximum(p[:, 4], p[:, 5])
+    upper = d - (d - c) * (1 - up_gamma)
+    close = (p[:, 2] * (1 - _SAFE) <= b) | (p[:, 3] * (1 + _SAFE) >= c)
+    if close.any():
+        exact = np.percentile(expit(members[close].T), INTERVAL, axis=0)
+        lower[close], upper[close] = exact[0], exact[1]
+    return lower, upper
 
 
 def flat_names(engine: ScreeningEngine) -> list[str]:
@@ -61,20 +160,26 @@ def encode_frame(engine: ScreeningEngine, frame: pd.DataFrame) -> np.ndarray:
     n = len(frame)
     codes = np.empty((n, len(engine.fields)), dtype=np.int64)
     for j, (fid, field) in enumerate(zip(engine.fields, engine.field_defs, strict=True)):
-        table = {level: k for k, level in enumerate(field.levels)}
         if fid not in frame.columns:
-            codes[:, j] = table[field.normalise(None)]
+            codes[:, j] = field.levels.index(field.normalise(None))
             continue
-        series = frame[fid]
-        column = pd.Index(field.levels).get_indexer(pd.Index(series)).astype(np.int64)
-        other = np.flatnonzero(column < 0)
-        if other.size:
-            values = series.iloc[other]
-            mapped = {v: table[field.normalise(_plain(v))] for v in pd.unique(values) if _plain(v) is not None}
-            mapped_na = table[field.normalise(None)]
-            column[other] = [mapped_na if _plain(v) is None else mapped[v] for v in values]
-        codes[:, j] = column
+        codes[:, j] = encode_values(field, frame[fid])
     return codes
+
+
+def encode_values(field: Field, series: pd.Series) -> np.ndarray:
+    """Level codes of the values of one field (see :func:`encode_frame`); give it a column's
+    distinct values, and index the result with the column's codes of them, to encode a
+    column of a million rows by as many lookups as it has distinct values."""
+    table = {level: k for k, level in enumerate(field.levels)}
+    column = pd.Index(field.levels).get_indexer(pd.Index(series)).astype(np.int64)
+    other = np.flatnonzero(column < 0)
+    if other.size:
+        values = series.iloc[other]
+        mapped = {v: table[field.normalise(_plain(v))] for v in pd.unique(values) if _plain(v) is not None}
+        mapped_na = table[field.normalise(None)]
+        column[other] = [mapped_na if _plain(v) is None else mapped[v] for v in values]
+    return column
 
 
 def _plain(value: Any) -> Any:
@@ -93,114 +198,324 @@ class BulkScorer:
         model = engine.model
         offsets = model._offsets
         n_columns = int(offsets[-1]) + len(engine.field_defs[-1].levels)
+        self._offsets = offsets
         # silent[col]: the level of column col is never evidence (or it is the status field)
         self._silent = np.zeros(n_columns, dtype=bool)
-        self._tokens: dict[str, np.ndarray] = {}
+        field_of = np.zeros(n_columns, dtype=np.int64)
         for j, field in enumerate(engine.field_defs):
             for c, level in enumerate(field.levels):
                 self._silent[offsets[j] + c] = j == engine._status or level in engine._silent[j]
+                field_of[offsets[j] + c] = j
+        self._n_evidence = int((~self._silent).sum())
+        # flags[s, col]: to a person of status level s, the level of column col is "not asked" of a
+        # question put to them (_UNASKED) or its "yes" (_YES)
+        self._flags = np.zeros((len(engine._status_levels), n_columns), dtype=np.uint8)
+        for i, j in enumerate(engine._indicators.tolist()):
+            put = engine._applicable[:, i]
+            self._flags[put, offsets[j] + engine._not_asked[i]] |= _UNASKED
+            self._flags[put, offsets[j] + engine._yes[i]] |= _YES
+        # The reasons of a case are its columns in the order of the engine's stable sort (largest
+        # contribution first, ties in field order, never-evidence last). Within a case each field
+        # gives one column, so that order is one order of all columns, ranked once per model.
+        self._rank: dict[str, np.ndarray] = {}
+        self._reason_columns: dict[str, np.ndarray] = {}
+        self._tokens: dict[str, np.ndarray] = {}
         for name in engine.outcome_names:
             table = model._matrices[name][0]
+            key = np.where(self._silent, np.inf, -np.abs(table))
+            order = np.lexsort((field_of, key))
+            rank = np.empty(n_columns, dtype=np.int16 if n_columns < 1 << 15 else np.int64)
+            rank[order] = np.arange(n_columns)
+            self._rank[name] = rank
+            self._reason_columns[name] = order
             tokens = np.empty(n_columns, dtype=object)
             for j, (fid, field) in enumerate(zip(engine.fields, engine.field_defs, strict=True)):
                 for c, level in enumerate(field.levels):
                     col = offsets[j] + c
                     tokens[col] = f"{fid}={level}:{float(table[col]):+.4f}"
             self._tokens[name] = tokens
-        self._offsets = offsets
         self._status_shift = {
             name: np.asarray(model.outcomes[name].contributions[engine._status], dtype=float)
             if engine._status is not None
             else np.zeros(len(engine._status_levels))
             for name in engine.outcome_names
         }
+        # Every outcome's model and ensemble members side by side: per field a (levels, members)
+        # table, so that one gather per field gives every member's contribution of a case.
+        self._rows = {name: model._matrices[name].shape[0] for name in engine.outcome_names}
+        stacked = np.vstack([model._matrices[name] for name in engine.outcome_names])
+        self._field_tables = [
+            np.ascontiguousarray(stacked[:, offsets[j] : offsets[j] + len(f.levels)].T)
+            for j, f in enumerate(engine.field_defs)
+        ]
+        self._width = stacked.shape[0]
+        self._plan = self._make_plan()
 
     def score(
         self, codes: np.ndarray, *, progress: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS
     ) -> pd.DataFrame:
         """The flat records of ``codes`` (``(n, n_fields)``) as a DataFrame; ``progress(rows)`` after each chunk."""
-        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-        parts = []
-        for start in range(0, codes.shape[0], chunk_rows):
-            part = codes[start : start + chunk_rows]
-            parts.append(self._chunk(part))
-            if progress is not None:
-                progress(part.shape[0])
-        if not parts:
-            return pd.DataFrame({name: pd.Series(dtype=object) for name in flat_names(self.engine)})
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return self.columns(codes, progress=progress, chunk_rows=chunk_rows).frame()
 
-    def _chunk(self, codes: np.ndarray) -> pd.DataFrame:
-        e = self.engine
+    def columns(
+        self, codes: np.ndarray, *, progress: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS
+    ) -> FlatColumns:
+        """The flat records of ``codes`` as :class:`FlatColumns`; ``progress(rows)`` after each chunk.
+
+        ``codes`` may be of any integer type (a million cases' codes fit in ``uint8``)."""
+        codes = np.atleast_2d(np.asarray(codes))
         n = codes.shape[0]
-        scores = e.model.score_codes(codes)
+        names = flat_names(self.engine)
+        numbers: dict[str, np.ndarray] = {}
+        texts: dict[str, tuple[list[str | None], np.ndarray]] = {}
+        parts = [self._chunk(codes[s : s + chunk_rows], progress) for s in range(0, n, chunk_rows)]
+        reasons = {f"{o}_top_reasons": o for o in self.engine.outcome_names}
+        for name in names:
+            if not parts:
+                break
+            if isinstance(parts[0][name], tuple):
+                texts[name] = _concat_categories([p[name] for p in parts])
+            elif name in reasons:
+                texts[name] = self._reason_texts(reasons[name], np.concatenate([p[name] for p in parts]))
+            else:
+                numbers[name] = np.concatenate([p[name] for p in parts])
+        return FlatColumns(names, n, numbers, texts)
+
+    # ------------------------------------------------------------------ scoring
+    def _sums(self, codes: np.ndarray) -> np.ndarray:
+        """``(n, members)``: each member's sum of contributions, bit for bit numpy's ``sum(axis=-1)``
+        of the gathered ``(n, n_fields)`` row, as :meth:`ScreeningModel.score_codes` takes it.
+
+        numpy adds a row of up to 128 numbers with eight running sums (number ``k`` goes to sum
+        ``k % 8``), combines them as ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`` and
+        adds the rest one by one; a longer row is halved first. That order is replayed here for
+        every member at once, and the first fields of each running sum are looked up in a
+        table of their partial sums (made by the same additions in the same order).
+        """
+        out = np.empty((codes.shape[0], self._width))
+        for start in range(0, codes.shape[0], _SUM_ROWS):
+            # a few hundred rows at a time: every temporary stays small (and in the cache)
+            by_field = np.ascontiguousarray(codes[start : start + _SUM_ROWS].T)  # a row of codes per field
+            out[start : start + _SUM_ROWS] = self._evaluate(by_field, self._plan) + 0.0
+        return out
+
+    def _evaluate(self, codes: np.ndarray, plan: tuple[Any, ...]) -> np.ndarray:
+        kind = plan[0]
+        if kind == "halves":
+            return self._evaluate(codes, plan[1]) + self._evaluate(codes, plan[2])
+        _, lanes, rest = plan
+        if kind == "lanes":
+            s = [self._lane(codes, lane) for lane in lanes]
+            total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+        else:
+            total = np.zeros((codes.shape[1], self._width))
+        for j in rest:  # the rest, one by one
+            total += np.take(self._field_tables[j], codes[j], axis=0)
+        return total
+
+    def _lane(
+        self, codes: np.ndarray, lane: tuple[tuple[int, ...], np.ndarray, np.ndarray, tuple[int, ...]]
+    ) -> np.ndarray:
+        prefix, table, radix, rest = lane
+        index = codes[prefix[0]]
+        for j, r in zip(prefix[1:], radix[1:], strict=True):
+            index = index * r + codes[j]
+        out = np.take(table, index, axis=0)
+        for j in rest:
+            out += np.take(self._field_tables[j], codes[j], axis=0)
+        return out
+
+    def _make_plan(self) -> tuple[Any, ...]:
+        """The additions of :meth:`_sums`, decided once per model (see there)."""
+        levels = [len(f.levels) for f in self.engine.field_defs]
+
+        def lanes(fields: list[int]) -> tuple[Any, ...]:
+            count = len(fields)
+            if count < 8:
+                return ("rest", [], fields)
+            if count > _PAIRWISE_BLOCK:
+                half = count // 2
+                half -= half % 8
+                return ("halves", lanes(fields[:half]), lanes(fields[half:]))
+            end = count - count % 8
+            out = []
+            for k in range(8):
+                members = fields[k:end:8]
+                prefix = [members[0]]
+                size = levels[members[0]]
+                for j in members[1:]:
+                    if size * levels[j] > _PREFIX_ROWS:
+                        break
+                    prefix.append(j)
+                    size *= levels[j]
+                out.append(
+                    (
+                        tuple(prefix),
+                        self._prefix_table(prefix),
+                        np.array([levels[j] for j in prefix]),
+                        tuple(members[len(prefix) :]),
+                    )
+                )
+            return ("lanes", out, fields[end:])
+
+        return lanes(list(range(len(levels))))
+
+    def _prefix_table(self, prefix: list[int]) -> np.ndarray:
+        """Row ``index`` (the prefix's codes in mixed radix): ``t[j0][c0] + t[j1][c1] + ...``, added in order."""
+        table = self._field_tables[prefix[0]]
+        for j in prefix[1:]:
+            nxt = self._field_tables[j]
+            table = (table[:, None, :] + nxt[None, :, :]).reshape(-1, table.shape[1])
+        return np.ascontiguousarray(table)
+
+    def _scores(self, codes: np.ndarray) -> dict[str, OutcomeScores]:
+        """What :meth:`ScreeningModel.score_codes` gives, value for value, without the
+        ``(members, n, fields)`` gather (the contributions themselves are left out)."""
+        model = self.engine.model
+        sums = self._sums(codes)
+        out: dict[str, OutcomeScores] = {}
+        at = 0
+        for name in self.engine.outcome_names:
+            outcome = model.outcomes[name]
+            rows = self._rows[name]
+            block = sums[:, at : at + rows]
+            at += rows
+            log_odds = outcome.base_value + block[:, 0]
+            probability = expit(log_odds)
+            if rows > 1:
+                members = model._bases[name][1:][None, :] + block[:, 1:]
+                lower, upper = _interval(members)
+                lower, upper = np.minimum(lower, probability), np.maximum(upper, probability)
+            else:
+                lower = upper = probability
+            band = (probability >= outcome.threshold).astype(np.int64) + (probability >= outcome.high_threshold)
+            out[name] = OutcomeScores(
+                log_odds=log_odds,
+                probability=probability,
+                lower=lower,
+                upper=upper,
+                contributions=np.zeros((0, 0)),
+                base_value=outcome.base_value,
+                band=band,
+                above_threshold=probability >= outcome.threshold,
+                tier=outcome_tiers(probability, outcome.referral),
+            )
+        return out
+
+    def _chunk(self, codes: np.ndarray, progress: Callable[[int], None] | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for start in range(0, codes.shape[0], _BLOCK_ROWS):
+            block = self._block(codes[start : start + _BLOCK_ROWS])
+            for name, value in block.items():
+                out.setdefault(name, []).append(value)
+        merged: dict[str, Any] = {}
+        for name, values in out.items():
+            if isinstance(values[0], tuple):
+                merged[name] = _concat_categories(values)
+            else:
+                merged[name] = np.concatenate(values)
+        if progress is not None:
+            progress(codes.shape[0])
+        return merged
+
+    def _block(self, codes: np.ndarray) -> dict[str, Any]:
+        e = self.engine
+        codes = codes.astype(np.int64)
+        n = codes.shape[0]
+        scores = self._scores(codes)
         status_code = (
             codes[:, e._status] if e._status is not None else np.full(n, len(e._status_levels) - 1, dtype=np.int64)
         )
-        applicable = e._applicable[status_code]  # (n, I)
-        answers = codes[:, e._indicators]
-        unasked = applicable & (answers == e._not_asked)
-        answered_yes = np.any(applicable & (answers == e._yes), axis=1)
         columns = codes + self._offsets
-        silent = self._silent[columns]  # (n, F)
+        # per case: a question put to the person is not asked yet (1), or answered yes (2)
+        flags = np.take(self._flags, status_code[:, None] * self._flags.shape[1] + columns)
+        any_flag = np.bitwise_or.reduce(flags, axis=1)
+        answered_yes = (any_flag & _YES) != 0
         out: dict[str, Any] = {}
-        bands = np.array(BANDS, dtype=object)
+        medium = BANDS.index("medium")
         for name in e.outcome_names:
             s = scores[name]
-            band = np.where(answered_yes, s.band, np.minimum(s.band, BANDS.index("medium")))
+            band = np.where(answered_yes, s.band, np.minimum(s.band, medium))
             out[f"{name}_probability"] = s.probability
             out[f"{name}_lower"] = s.lower
             out[f"{name}_upper"] = s.upper
-            out[f"{name}_band"] = bands[band]
+            out[f"{name}_band"] = (list(BANDS), band)
             out[f"{name}_above_threshold"] = s.above_threshold
             out[f"{name}_base_value"] = float(s.base_value) + self._status_shift[name][status_code]
             out[f"{name}_log_odds"] = s.log_odds
-            out[f"{name}_top_reasons"] = self._reasons(name, s.contributions, columns, silent)
+            out[f"{name}_top_reasons"] = self._reason_keys(name, columns)
         model_tier = np.max(np.vstack([scores[name].tier for name in e.outcome_names]), axis=0)
         flip = np.zeros(n)
         settled = np.ones(n, dtype=bool)
-        next_questions = np.full(n, "", dtype=object)
+        next_questions = np.zeros(n, dtype=np.int64)
+        next_texts: list[str | None] = [""]
         # The outlook of every case with questions left, as the engine computes it (once per distinct case).
-        todo = np.flatnonzero(unasked.any(axis=1))
-        seen: dict[bytes, tuple[float, bool, str]] = {}
-        log_odds = np.column_stack([scores[name].log_odds for name in e.outcome_names])
-        names = list(e.outcome_names)
-        for i in todo.tolist():
-            key = codes[i].tobytes()
-            found = seen.get(key)
-            if found is None:
-                found = seen[key] = self._outlook(codes[i], int(status_code[i]), unasked[i], log_odds[i], names)
-            flip[i], settled[i], next_questions[i] = found
+        todo = np.flatnonzero(any_flag & _UNASKED)
+        if todo.size:
+            seen: dict[bytes, tuple[float, bool, int]] = {}
+            text_ids: dict[str, int] = {"": 0}
+            log_odds = np.column_stack([scores[name].log_odds for name in e.outcome_names])
+            names = list(e.outcome_names)
+            unasked = e._applicable[status_code] & (codes[:, e._indicators] == e._not_asked)
+            for i in todo.tolist():
+                key = codes[i].tobytes()
+                found = seen.get(key)
+                if found is None:
+                    f, st, text = self._outlook(codes[i], int(status_code[i]), unasked[i], log_odds[i], names)
+                    found = seen[key] = (f, st, text_ids.setdefault(text, len(text_ids)))
+                flip[i], settled[i], next_questions[i] = found
+            next_texts = list(text_ids)
         eligible = answered_yes  # no screener's assessment and no danger answer in bulk
         referring = np.isin(model_tier, [TIERS.index(t) for t in REFERRAL_TIERS])
-        tiers = np.array(TIERS, dtype=object)
         nrm = TIERS.index("nrm")
         leaning = np.where(eligible | (model_tier != nrm), model_tier, TIERS.index("support"))
         refer = settled & referring & eligible
         no_referral = settled & ~referring
-        status = np.where(refer, "refer", np.where(no_referral, "no_referral", "ask_more")).astype(object)
-        tier = np.where(refer | no_referral, tiers[model_tier], None)
-        out["status"] = status
+        status = np.where(
+            refer,
+            STATUSES.index("refer"),
+            np.where(no_referral, STATUSES.index("no_referral"), STATUSES.index("ask_more")),
+        )
+        out["status"] = (list(STATUSES), status)
         out["refer"] = refer
-        out["referral_tier"] = pd.Series(tier, dtype=object)  # None while not settled, not NaN
-        out["leaning_tier"] = tiers[leaning]
+        # None while not settled (not NaN): the category after the tiers
+        out["referral_tier"] = ([*TIERS, None], np.where(refer | no_referral, model_tier, len(TIERS)))
+        out["leaning_tier"] = (list(TIERS), leaning)
         out["settled"] = settled
         out["flip_chance"] = flip
-        out["next_questions"] = next_questions
-        return pd.DataFrame(out, columns=flat_names(e))
+        out["next_questions"] = (next_texts, next_questions)
+        return out
 
-    def _reasons(self, name: str, contributions: np.ndarray, columns: np.ndarray, silent: np.ndarray) -> np.ndarray:
-        """``field=answer:+contribution`` of the largest evidence, joined by ``;`` (as the engine's sort)."""
-        k = min(self.top_reasons, contributions.shape[1])
-        key = np.where(silent, np.inf, -np.abs(contributions))
-        top = np.argsort(key, axis=1, kind="stable")[:, :k]  # stable: ties keep the field order
-        rows = np.arange(contributions.shape[0])[:, None]
-        valid = ~silent[rows, top]
-        tokens = self._tokens[name][columns[rows, top]]
-        text = np.where(valid[:, 0], tokens[:, 0], "").astype(object)
-        for r in range(1, k):
-            text = text + np.where(valid[:, r], ";" + tokens[:, r].astype(object), "").astype(object)
-        return text
+    def _reason_keys(self, name: str, columns: np.ndarray) -> np.ndarray:
+        """Which evidence has the largest contributions (as the engine's stable sort), one number per
+        case: the ranks of its top columns in mixed radix (:meth:`_reason_texts` makes the text)."""
+        k = min(self.top_reasons, columns.shape[1])
+        key = np.zeros(columns.shape[0], dtype=np.int64)
+        if k == 0:
+            return key
+        ranks = self._rank[name][columns]
+        top = np.sort(np.partition(ranks, k - 1, axis=1)[:, :k], axis=1).astype(np.int64)
+        none = self._n_evidence  # ranks from here on are never evidence
+        np.minimum(top, none, out=top)
+        for r in range(k):
+            key = key * (none + 1) + top[:, r]
+        return key
+
+    def _reason_texts(self, name: str, keys: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+        """``field=answer:+contribution`` of the top columns joined by ``;``, made once per distinct key."""
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        k = min(self.top_reasons, len(self.engine.fields))
+        none = self._n_evidence
+        order = self._reason_columns[name]
+        tokens = self._tokens[name]
+        texts: list[str | None] = []
+        for value in distinct.tolist():
+            picked = []
+            for _ in range(k):
+                value, rank = divmod(value, none + 1)
+                picked.append(rank)
+            texts.append(";".join(tokens[order[rank]] for rank in reversed(picked) if rank < none))
+        return texts, inverse.reshape(-1)
 
     def _outlook(
         self, codes: np.ndarray, status_code: int, unasked_mask: np.ndarray, log_odds: np.ndarray, names: list[str]

@@ -7,7 +7,10 @@ probability, interval, band, explanation and top reasons, and the referral tier
 The output's ``row`` is the input row's number (1-based, the header not counted).
 
 - ``--engine local`` (default) reads CSV or Parquet and scores in vectorised chunks
-  (:class:`models.bulk.BulkScorer`) with a progress bar.
+  (:class:`models.bulk.BulkScorer`) with a progress bar. Each column is read as its distinct
+  cells and which one each row holds (Arrow dictionaries): cells are checked, decoded and
+  encoded once per distinct value, and the output is written by Arrow with the texts decoded
+  from their categories at the end; a test holds it to what the per-frame pandas path wrote.
 - ``--engine spark`` reads Parquet (a file or a directory) on a Spark session
   (``--spark-master``, default ``local[*]``) and scores with ``mlflow.pyfunc.spark_udf`` of the
   same registered model, whose pyfunc runs the same scorer: both engines give the same values.
@@ -43,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.bulk import BulkScorer, encode_frame, flat_names
+from models.bulk import BulkScorer, FlatColumns, encode_frame, encode_values, flat_names
 from models.engine import ScreeningEngine
 from models.questionnaire import load_questionnaire
 from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
@@ -214,30 +217,32 @@ def first_bad_cell(raw: pd.DataFrame, rows: np.ndarray) -> tuple[int, str, Any, 
     """
 
     names = file_columns()
-    coded = coded_fields()
     best: tuple[int, str, Any, list[str]] | None = None
     for f in _questionnaire_fields():
         column = names[f.id]
         if column not in raw.columns:
             continue
         values = raw[column]
-        if f.id in coded:
-            bad_values = []
-            for v in pd.unique(values):
-                try:
-                    decode_levels(f.id, pd.Series([v], dtype=object), column=column, countries_to_other=False)
-                except ValueError:
-                    bad_values.append(v)
-            bad = values.isin(bad_values).to_numpy() if bad_values else np.zeros(len(values), dtype=bool)
-            allowed = [c for c in level_codes(f.id).values() if c] + ["(empty)"]
-        else:
-            bad = ~values.isin(list(f.levels)).to_numpy()
-            allowed = list(f.levels)
+        bad, allowed = bad_values(f, column, values)
         hits = np.flatnonzero(bad)
         if hits.size and (best is None or int(rows[hits[0]]) < best[0]):
             value = values.iloc[int(hits[0])]
             best = (int(rows[hits[0]]), column, None if _missing(value) else value, allowed)
     return best
+
+
+def bad_values(field: Any, column: str, values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Which of ``values`` (cells of ``field``'s file column) are not allowed, and what is."""
+    if field.id in coded_fields():
+        bad_values = []
+        for v in pd.unique(values):
+            try:
+                decode_levels(field.id, pd.Series([v], dtype=object), column=column, countries_to_other=False)
+            except ValueError:
+                bad_values.append(v)
+        bad = values.isin(bad_values).to_numpy() if bad_values else np.zeros(len(values), dtype=bool)
+        return bad, [c for c in level_codes(field.id).values() if c] + ["(empty)"]
+    return ~values.isin(list(field.levels)).to_numpy(), list(field.levels)
 
 
 def _missing(value: Any) -> bool:
@@ -304,31 +309,164 @@ def read_local(path: Path) -> pd.DataFrame:
     return read_table(path.read_bytes(), name=path.name)
 
 
+@dataclass(frozen=True)
+class FileColumn:
+    """A column of the input as its distinct cells: row ``i`` holds ``values.iloc[index[i]]``.
+
+    ``values`` are the cells as pandas reads the file (``pd.read_parquet``, or :func:`read_table`
+    for CSV), a missing cell last; a million rows of a few distinct answers are checked,
+    decoded and encoded by as many lookups as there are distinct answers.
+    """
+
+    values: pd.Series
+    index: np.ndarray
+
+    def head(self, rows: int) -> pd.Series:
+        return self.values.iloc[self.index[:rows]].reset_index(drop=True)
+
+
+def read_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
+    """The input's row count and its field columns (file names), checked by :func:`check_columns`."""
+    if path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir():
+        return _parquet_columns(path, model_fields)
+    raw = read_table(path.read_bytes(), name=path.name)
+    raw.columns = [str(c) for c in raw.columns]
+    out = {}
+    for column in check_columns(list(raw.columns), model_fields):
+        index, distinct = pd.factorize(raw[column], use_na_sentinel=False)
+        out[column] = FileColumn(pd.Series(distinct, dtype=raw[column].dtype), index)
+    return len(raw), out
+
+
+def _parquet_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
+    # pandas keeps a DataFrame's index as columns of the file; pd.read_parquet makes them the index again
+    index_columns = set((schema.pandas_metadata or {}).get("index_columns", [])) if schema.metadata else set()
+    names = [str(c) for c in schema.names if c not in index_columns]
+    columns = check_columns(names, model_fields)
+    text = [
+        c for c in columns if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)
+    ]
+    table = pq.read_table(path, columns=columns, read_dictionary=text)
+    table = pa.table({c: _dictionary(table.column(c), pc) for c in columns}).unify_dictionaries()
+    out = {}
+    for c in columns:
+        chunks = table.column(c).chunks
+        dictionary = chunks[0].dictionary if chunks else pa.array([], type=schema.field(c).type)
+        missing = sum(chunk.null_count for chunk in chunks) > 0
+        if missing:
+            dictionary = pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
+        parts = [pc.fill_null(chunk.indices, len(dictionary) - 1) if missing else chunk.indices for chunk in chunks]
+        index = np.concatenate([part.to_numpy() for part in parts]) if parts else np.zeros(0, dtype=np.int32)
+        out[c] = FileColumn(dictionary.to_pandas(), index)
+    return table.num_rows, out
+
+
+def _dictionary(column: Any, pc: Any) -> Any:
+    import pyarrow as pa
+
+    return column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+
+
+def first_bad_file_cell(columns: dict[str, FileColumn]) -> tuple[int, str, Any, list[str]] | None:
+    """:func:`first_bad_cell` of the whole input, checking each distinct cell of a column once."""
+    names = file_columns()
+    best: tuple[int, str, Any, list[str]] | None = None
+    for f in _questionnaire_fields():
+        column = columns.get(names[f.id])
+        if column is None:
+            continue
+        used = np.bincount(column.index, minlength=len(column.values)) > 0
+        bad, allowed = bad_values(f, names[f.id], column.values)
+        bad &= used
+        if bad.any():
+            first = int(np.argmax(bad[column.index]))
+            if best is None or first + 1 < best[0]:
+                value = column.values.iloc[int(column.index[first])]
+                best = (first + 1, names[f.id], None if _missing(value) else value, allowed)
+    return best
+
+
+def encode_columns(engine: ScreeningEngine, columns: dict[str, FileColumn], rows: int) -> np.ndarray:
+    """Level codes of checked file columns, ``(rows, fields)``: :func:`canonical_cases` and
+    :func:`encode_frame` of each column's distinct cells, spread to the rows."""
+    names = file_columns()
+    coded = coded_fields()
+    dtype = np.uint8 if max(len(f.levels) for f in engine.field_defs) <= 256 else np.int64
+    codes = np.empty((rows, len(engine.fields)), dtype=dtype)
+    for j, (fid, field) in enumerate(zip(engine.fields, engine.field_defs, strict=True)):
+        column = columns[names[fid]]
+        used = np.flatnonzero(np.bincount(column.index, minlength=len(column.values)) > 0)
+        values = column.values.iloc[used].reset_index(drop=True)
+        if fid in coded:
+            values = decode_levels(fid, values, column=names[fid], countries_to_other=False)
+        value_codes = np.zeros(len(column.values), dtype=dtype)
+        value_codes[used] = encode_values(field, values.astype(str))
+        codes[:, j] = value_codes[column.index]
+    return codes
+
+
+def write_scores(scores: FlatColumns, rows: np.ndarray, target: Path) -> None:
+    """The output: Parquet written from the columns by Arrow (texts decoded from their categories
+    in Arrow), with the schema and pandas metadata that ``DataFrame.to_parquet`` gives these
+    columns; CSV as :func:`write_table` writes it."""
+    if target.suffix.lower() not in PARQUET_SUFFIXES:
+        frame = scores.frame()
+        frame.insert(0, ROW, rows)
+        write_table(frame, target)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = [pa.array(rows, type=pa.int64())]
+    for name in scores.names:
+        if name in scores.texts:
+            categories, index = scores.texts[name]
+            dictionary = pa.array(categories, type=pa.large_string())
+            arrays.append(
+                pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32()), dictionary).cast(pa.large_string())
+            )
+        else:
+            arrays.append(pa.array(scores.numbers[name]))
+    # the schema (and pandas metadata) of one such row written by pandas
+    one = FlatColumns(
+        scores.names,
+        1,
+        {name: np.zeros(1, dtype=values.dtype) for name, values in scores.numbers.items()},
+        {name: (["text"], np.zeros(1, dtype=np.int64)) for name in scores.texts},
+    ).frame()
+    one.insert(0, ROW, np.zeros(1, dtype=np.int64))
+    schema = pa.Schema.from_pandas(one, preserve_index=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), target, compression="snappy")
+
+
 def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     source, target = Path(args.input), Path(args.output)
-    raw = read_local(source)
-    raw.columns = [str(c) for c in raw.columns]
-    columns = check_columns(list(raw.columns), model.fields)
-    raw = raw[columns]
-    check_no_identifiers(raw.head(PII_SAMPLE))
-    rows = np.arange(1, len(raw) + 1)
-    found = first_bad_cell(raw, rows)
+    count, columns = read_columns(source, model.fields)
+    check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in columns.items()}))
+    found = first_bad_file_cell(columns)
     if found is not None:
         raise bad_cell_error(found)
     digest = input_digest(source)
-    cases = canonical_cases(raw, model.fields)
+    engine = ScreeningEngine(model)
+    codes = encode_columns(engine, columns, count)
+    del columns
     console = Console(stderr=True)
     bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*bar, console=console, transient=True) as progress:
-        task = progress.add_task("scoring", total=len(cases))
-        scores = score_frame(model, cases, progress=lambda n: progress.advance(task, n))
-    stored = record(audit, ref=ref, engine_name="local", rows=len(cases), digest=digest, operator=operator)
-    scores.insert(0, ROW, rows)
-    write_table(scores, target)
-    return len(cases), stored["created_at"]
+        task = progress.add_task("scoring", total=count)
+        scores = BulkScorer(engine).columns(codes, progress=lambda n: progress.advance(task, n))
+    stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
+    write_scores(scores, np.arange(1, count + 1), target)
+    return count, stored["created_at"]
 
 
 # ---------------------------------------------------------------------------- Spark

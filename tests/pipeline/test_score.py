@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select
@@ -195,3 +196,59 @@ def test_spark_names_the_bad_row_and_writes_nothing(home: Path, spark: Any, caps
     assert main(args) == 2
     assert "row 251, column 'sector': value 'fishing-boat' is not allowed" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _pandas_path(source: Path, target: Path) -> None:
+    """The output as the per-frame path writes it: pandas reads, checks, decodes and writes."""
+    from pipeline.data.formats import write_table
+    from pipeline.score import canonical_cases, check_columns, first_bad_cell, read_local, score_frame
+
+    model = make_model(0)
+    raw = read_local(source)
+    raw = raw[check_columns(list(raw.columns), model.fields)]
+    assert first_bad_cell(raw, np.arange(1, len(raw) + 1)) is None
+    scores = score_frame(model, canonical_cases(raw, model.fields))
+    scores.insert(0, "row", np.arange(1, len(raw) + 1))
+    write_table(scores, target)
+
+
+@pytest.mark.parametrize(("source", "suffix"), [("cases.parquet", ".parquet"), ("cases.csv", ".csv")])
+def test_local_output_is_the_pandas_paths_byte_for_value(home: Path, source: str, suffix: str) -> None:
+    """The columnar path (Arrow dictionaries in, Arrow out) writes what the pandas path wrote:
+    the same values, and for Parquet the same schema and pandas metadata."""
+    import pyarrow.parquet as pq
+
+    ours, theirs = home / f"columnar{suffix}", home / f"pandas{suffix}"
+    assert main(["score", "--input", str(home / source), "--output", str(ours), "--operator", "ana.t"]) == 0
+    _pandas_path(home / source, theirs)
+    if suffix == ".csv":
+        assert ours.read_bytes() == theirs.read_bytes()
+        return
+    assert pq.read_schema(ours).equals(pq.read_schema(theirs), check_metadata=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(ours), pd.read_parquet(theirs), check_exact=True)
+
+
+def test_dictionary_parquet_cells_are_checked_as_read(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Parquet file of dictionary columns: an unused dictionary entry is no cell, a missing cell is."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(home / "cases.parquet")
+    sector = table.column("sector").combine_chunks().dictionary_encode()
+    extra = pa.DictionaryArray.from_arrays(
+        sector.indices, pa.concat_arrays([sector.dictionary, pa.array(["fishing-boat"], type=sector.dictionary.type)])
+    )
+    unused = home / "unused-entry.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("sector"), "sector", extra), unused)
+    out = home / "unused-entry-scores.parquet"
+    assert main(["score", "--input", str(unused), "--output", str(out)]) == 0
+    plain = home / "plain-scores.parquet"
+    assert main(["score", "--input", str(home / "cases.parquet"), "--output", str(plain)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(plain), check_exact=True)
+    indices = pa.array([None if i == 12 else v for i, v in enumerate(sector.indices.to_pylist())], type=pa.int32())
+    missing = home / "missing-cell.parquet"
+    column = pa.DictionaryArray.from_arrays(indices, sector.dictionary)
+    pq.write_table(table.set_column(table.schema.get_field_index("sector"), "sector", column), missing)
+    assert main(["score", "--input", str(missing), "--output", str(home / "never.parquet")]) == 2
+    assert "row 13, column 'sector': value '(empty)' is not allowed" in capsys.readouterr().err
+    assert not (home / "never.parquet").exists()
