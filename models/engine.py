@@ -56,6 +56,11 @@ from models.screening import ASKED_ANSWERS, BANDS, ScreeningModel
 
 STATUSES: tuple[str, ...] = ("refer", "no_referral", "ask_more")
 TOP_NEXT = 5
+TOP_REASONS = 8
+"""Reasons per outcome in the compact result: the largest contributions, as the page shows them."""
+EXPLAIN: tuple[str, ...] = ("compact", "full")
+"""The forms of a described result: ``compact`` (each outcome's top reasons) or ``full`` (every
+contribution, with the base value and log-odds they add up to)."""
 DANGER_ANSWERS: tuple[str, ...] = ("yes", "no", "declined", "not_asked")
 
 
@@ -108,7 +113,7 @@ class Assessment:
         return self.status == "refer"
 
     def compact(self) -> dict[str, Any]:
-        """What the audit log keeps: every number the person's screener was given."""
+        """Every number of the assessment: its outputs and, per outcome, the contributions."""
         return {
             "outcomes": {
                 name: {
@@ -134,6 +139,14 @@ class Assessment:
             "next_questions": [fid for fid, _ in self.next_questions],
             "interview": self.counts,
         }
+
+    def outputs(self) -> dict[str, Any]:
+        """What the audit log keeps: :meth:`compact` without the contributions, which are a pure
+        function of the answers and the model version and are recomputed when read."""
+        logged = self.compact()
+        for outcome in logged["outcomes"].values():
+            del outcome["contributions"]
+        return logged
 
 
 class ScreeningEngine:
@@ -300,7 +313,9 @@ class ScreeningEngine:
         )
 
     # ------------------------------------------------------------------ describing
-    def describe(self, assessment: Assessment, *, lang: str = "en", probabilities: bool = True) -> dict[str, Any]:
+    def describe(
+        self, assessment: Assessment, *, lang: str = "en", probabilities: bool = True, explain: str = "full"
+    ) -> dict[str, Any]:
         """The result of one case as a person reads it, texts in ``lang``.
 
         With ``probabilities=False`` (the screener's view by default) every number that is the
@@ -308,14 +323,23 @@ class ScreeningEngine:
         probability, its interval and range, the threshold, the base value and log-odds, and
         per next question the probabilities if yes and if no. What stays is the tier, the band
         words, the reasons (with their relative weights) and the next questions.
+
+        ``explain="full"`` gives each outcome's ``explanation``: every contribution, largest
+        first (with the base value and log-odds when probabilities are shown). ``"compact"`` gives
+        ``reasons`` in its place: the first :data:`TOP_REASONS` of those same contributions.
+        Everything else is the same in both forms.
         """
+        if explain not in EXPLAIN:
+            raise ValueError(f"explain must be one of {EXPLAIN}, not {explain!r}")
+        full = explain == "full"
         texts = self._texts[lang]
         messages = texts.raw["messages"]
         codes = assessment.codes
         outcomes: dict[str, Any] = {}
         for name, o in assessment.outcomes.items():
             reasons = []
-            for fid in sorted(o.contributions, key=lambda f: -abs(o.contributions[f])):
+            ranked = sorted(o.contributions, key=lambda f: -abs(o.contributions[f]))
+            for fid in ranked if full else ranked[:TOP_REASONS]:
                 value = o.contributions[fid]
                 j = self._position[fid]
                 level = self.field_defs[j].levels[codes[j]]
@@ -335,6 +359,9 @@ class ScreeningEngine:
             outcome.update(band=o.band, band_label=messages["bands"][o.band], above_threshold=o.above_threshold)
             if probabilities:
                 outcome["threshold"] = o.threshold
+            if not full:
+                outcome["reasons"] = reasons
+            elif probabilities:
                 outcome["explanation"] = {"base_value": o.base_value, "log_odds": o.log_odds, "contributions": reasons}
             else:
                 outcome["explanation"] = {"contributions": reasons}
@@ -405,9 +432,11 @@ class ScreeningEngine:
             return None
         return self.field_defs[self._status].levels[codes[self._status]]
 
-    def render(self, assessment: Assessment, *, lang: str = "en", probabilities: bool = True) -> bytes:
+    def render(
+        self, assessment: Assessment, *, lang: str = "en", probabilities: bool = True, explain: str = "full"
+    ) -> bytes:
         """:meth:`describe` as JSON."""
-        return orjson.dumps(self.describe(assessment, lang=lang, probabilities=probabilities))
+        return orjson.dumps(self.describe(assessment, lang=lang, probabilities=probabilities, explain=explain))
 
     def flat(self, assessment: Assessment, *, top_reasons: int = 3) -> dict[str, Any]:
         """One flat record: what the MLflow pyfunc and ``/invocations`` return per case.

@@ -327,7 +327,14 @@ class OutcomeResult(BaseModel):
     band_label: str
     above_threshold: bool
     threshold: float | None = Field(default=None, description="The band's medium threshold." + HIDDEN)
-    explanation: Explanation
+    reasons: list[Contribution] | None = Field(
+        default=None,
+        description="The compact form (the default): the answers and context with the largest contributions, "
+        "largest first; the first entries of the full form's explanation.contributions.",
+    )
+    explanation: Explanation | None = Field(
+        default=None, description="The full form (`?explain=full`), in place of reasons: every contribution."
+    )
 
 
 class Recommendation(BaseModel):

@@ -7,6 +7,7 @@ scoring, explaining and logging, so a reload in the middle cannot mix versions.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -15,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from models.engine import Assessment, Interview
+from models.engine import Assessment, Interview, ScreeningEngine
 from models.questionnaire import QuestionnaireError, load_questionnaire
 from serving.auditlog.queries import (
     case_ref_hmac,
@@ -77,9 +78,9 @@ def _row(
         "lang": lang,
         "case_ref_hmac": case_ref,
         "screener_assessment": assessment,
-        "answers": _dumps(answers),
-        "context": _dumps(context),
-        "audit": _dumps(audit),
+        "answers": _dumps(given(answers)),
+        "context": _dumps(given(context)),
+        "audit": _dumps(given(audit)),
         "result": _dumps(result),
         "refer": refer,
     }
@@ -108,9 +109,10 @@ def _interview(case: Any) -> Interview:
 
 
 def _logged_result(case: Any, assessment: Assessment) -> dict[str, Any]:
-    """The audit log's copy of a result: its numbers, the consent and why questions were not asked."""
+    """The audit log's copy of a result: its outputs (not the contributions: they are recomputed when
+    read), the consent and why questions were not asked."""
     return {
-        **assessment.compact(),
+        **assessment.outputs(),
         "consent": case.consent,
         "danger": case.danger,
         "not_asked_reasons": _not_asked_reasons(case),
@@ -151,19 +153,21 @@ def _case_row(
     )
 
 
-async def screen_one(case: Any, *, services: Services, principal: Principal) -> bytes:
-    """Score, explain and log one case; the response body, once the log row is committed."""
+async def screen_one(case: Any, *, services: Services, principal: Principal, explain: str = "compact") -> bytes:
+    """Score, explain and log one case; the response body (in the ``explain`` form: ``compact`` or
+    ``full``), once the log row is committed."""
     loaded = serving_model(services)
     scorer = loaded.scorer
     values = _values(case)
     answers, context, audit = values
     assessment = scorer.assess(scorer.encode({**answers, **context, **audit}), _interview(case))
     probabilities = shows_probabilities(principal, services)
-    described = scorer.render(assessment, lang=case.lang, probabilities=probabilities)
+    described = scorer.render(assessment, lang=case.lang, probabilities=probabilities, explain=explain)
     result = _logged_result(case, assessment)
     row = _case_row(case, values, services=services, loaded=loaded, principal=principal, source="api", result=result)
     row["response_sha256"] = response_sha256(described)
     row["response_probabilities"] = probabilities
+    row["response_explain"] = explain
     [(_seq, created_at)] = await services.writer.submit(AppendScreenings([row]))
     return _with_ids(row["screening_id"], created_at, loaded, described)
 
@@ -196,12 +200,12 @@ def _bulk_row(*, route: str, rows: int, body: bytes, loaded: LoadedModel, princi
 
 
 async def screen_batch(
-    cases: Sequence[Any], *, body: bytes, services: Services, principal: Principal
+    cases: Sequence[Any], *, body: bytes, services: Services, principal: Principal, explain: str = "compact"
 ) -> AsyncIterator[bytes]:
     """Bulk scoring: score a batch, log the call (not its cases), then stream ``{"results": [...]}``.
 
-    Each result is what a screening returns, with ``row`` (1-based) in place of a screening id:
-    bulk scoring is not screening, so nothing is kept per case. The results are rendered chunk
+    Each result is what a screening returns (in the ``explain`` form), with ``row`` (1-based) in
+    place of a screening id: bulk scoring is not screening, so nothing is kept per case. The results are rendered chunk
     by chunk in a worker thread, so a batch of 10,000 cases neither holds every explanation in
     memory nor blocks the event loop.
     """
@@ -213,7 +217,7 @@ async def screen_batch(
     def render(start: int, stop: int) -> bytes:
         parts = []
         for i in range(start, stop):
-            described = loaded.scorer.render(assessments[i], lang=cases[i].lang)
+            described = loaded.scorer.render(assessments[i], lang=cases[i].lang, explain=explain)
             head = orjson.dumps({"row": i + 1, "created_at": logged["created_at"], "model": loaded.ref})
             parts.append(head[:-1] + b"," + described[1:])
         return (b"," if start else b"") + b",".join(parts)
@@ -241,6 +245,57 @@ async def invoke(records: list[dict[str, Any]], *, body: bytes, services: Servic
 
 
 # ---------------------------------------------------------------------------- reading cases
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The values of a group that were given: the log leaves out those at their reference level (not
+    asked, not recorded), which :func:`serving.auditlog.queries.original_values` fills in when read."""
+    return {fid: value for fid, value in values.items() if value != _Q.field(fid).reference}
+
+
+def with_contributions(record: dict[str, Any], loaded: LoadedModel, tracking_uri: str | None = None) -> dict[str, Any]:
+    """A full record whose ``result`` has each outcome's ``contributions``, as the screening gave them.
+
+    Rows logged before migration 0007 stored them. Later rows do not: they are recomputed from the
+    original (uncorrected) answers, context and audit attributes with the logged model version: the
+    served model when it is that version, else that version loaded from the registry
+    (:func:`serving.registry.load_version`). ``result.contributions_recomputed`` says they were; if
+    that version cannot be loaded, each outcome's ``contributions`` is null and
+    ``result.contributions_unavailable`` says why.
+    """
+    result = record["result"]
+    outcomes = result.get("outcomes")
+    if not isinstance(outcomes, dict) or all("contributions" in o for o in outcomes.values()):
+        return record
+    model = record["model"]
+    try:
+        scorer = _scorer_of(model["name"], model["version"], loaded, tracking_uri)
+    except (LookupError, ValueError, OSError) as exc:
+        note = f"model {model['name']!r} version {model['version']} could not be loaded: {exc}"
+        filled = {name: {**o, "contributions": None} for name, o in outcomes.items()}
+        return {**record, "result": {**result, "outcomes": filled, "contributions_unavailable": note}}
+    original = record["original"]
+    codes = scorer.encode({**original["answers"], **original["context"], **original["audit"]})
+    assessment = scorer.assess(codes)
+    filled = {
+        name: {**o, "contributions": assessment.outcomes[name].contributions if name in assessment.outcomes else None}
+        for name, o in outcomes.items()
+    }
+    return {**record, "result": {**result, "outcomes": filled, "contributions_recomputed": True}}
+
+
+def _scorer_of(name: str, version: str, loaded: LoadedModel, tracking_uri: str | None) -> ScreeningEngine:
+    if (name, version) == (loaded.registered.name, str(loaded.registered.version)):
+        return loaded.scorer
+    return _registry_scorer(name, version, tracking_uri)
+
+
+@functools.lru_cache(maxsize=4)
+def _registry_scorer(name: str, version: str, tracking_uri: str | None) -> ScreeningEngine:
+    """An older version a logged screening names, loaded once (a few are kept)."""
+    from serving.registry import load_version
+
+    return ScreeningEngine(load_version(name=name, version=version, tracking_uri=tracking_uri).model)
+
+
 def own_cases_only(principal: Principal) -> str | None:
     """The key id whose screenings alone this caller may see or act on; None for any screening.
 
@@ -255,6 +310,7 @@ async def read_case(screening_id: str, *, services: Services, principal: Princip
     another's), the specialist's assessment view, or the full record (the other roles the route
     allows: supervisors, reviewers, data scientists)."""
     record = await asyncio.to_thread(get_screening, services.engine, screening_id, owner=own_cases_only(principal))
+    record = await asyncio.to_thread(with_contributions, record, services.model, services.settings.tracking_uri)
     if principal.role == "screener":
         return screener_view(record, probabilities=shows_probabilities(principal, services))
     if principal.role == "specialist":

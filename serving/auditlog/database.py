@@ -85,10 +85,17 @@ screenings = Table(
     Index(None, "created_at"),
     Column("response_sha256", String(64)),
     Column("response_probabilities", Boolean),
+    Column("response_explain", String(8)),
 )
 """``response_sha256`` is the SHA-256 of the explained result the screener was given (the response
 body after its ids: see :mod:`serving.auditlog.recompute`), ``response_probabilities`` whether that response
-showed the probabilities; both empty in rows logged before them (migration 0006)."""
+showed the probabilities; both empty in rows logged before them (migration 0006). ``response_explain`` is
+its form (``compact`` or ``full``); empty in rows logged before it (migration 0007), which were full.
+
+From migration 0007 on, ``answers``, ``context`` and ``audit`` hold only the values given (the others
+are at their reference level: not asked, not recorded) and ``result`` holds the outputs without the
+per-field contributions (recomputed from the inputs and the model version when read); rows logged
+before keep every field and their contributions, and read the same."""
 
 decisions = Table(
     "decisions",

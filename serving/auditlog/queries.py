@@ -61,11 +61,19 @@ def section_of(field_id: str) -> str:
     return {"indicator": "answers", "context": "context", "audit": "audit"}[kind]
 
 
+def _every_field(stored: str, fields: tuple[Any, ...]) -> dict[str, Any]:
+    """A logged group with every field: rows keep only the values given (from migration 0007 on),
+    the others are at their reference level (not asked, not recorded). Earlier rows kept them all."""
+    given: dict[str, Any] = orjson.loads(stored)
+    return {**{f.id: f.reference for f in fields}, **given}
+
+
 def original_values(row: Any) -> dict[str, Any]:
+    q = load_questionnaire()
     return {
-        "answers": orjson.loads(row.answers),
-        "context": orjson.loads(row.context),
-        "audit": orjson.loads(row.audit),
+        "answers": _every_field(row.answers, q.indicators),
+        "context": _every_field(row.context, q.context),
+        "audit": _every_field(row.audit, q.audit),
         SCREENER_ASSESSMENT: row.screener_assessment,
     }
 

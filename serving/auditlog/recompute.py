@@ -6,9 +6,12 @@ with their reasons, recommendation, interview counts, next questions, caveat). T
 row's own columns (``screening_id``, ``created_at``, ``model_name``, ``model_version``), kept by the
 hash chain; ``response_sha256`` is the SHA-256 of the rendered result, byte for byte as sent. It is
 a pure function of the row: the original answers, context and audit attributes, the danger answer
-(``result.danger``) and the screener's assessment, the model version, ``lang``, and whether the
+(``result.danger``) and the screener's assessment, the model version, ``lang``, whether the
 response showed probabilities (``response_probabilities``: a screener's response does not unless
-``TAROZU_SHOW_PROBABILITIES_TO_SCREENERS`` was set). The exact response is therefore
+``TAROZU_SHOW_PROBABILITIES_TO_SCREENERS`` was set) and its form (``response_explain``: ``compact``,
+the default, or ``full``; empty before migration 0007, when every response was full). The row keeps
+the outputs but not the per-field contributions (from migration 0007 on): the response hash covers
+them, since they are rendered from the same inputs and model. The exact response is therefore
 ``envelope[:-1] + b"," + rendered[1:]`` rebuilt from the row.
 
 Recompute loads each logged model version (by name and version, from the registry, as serving
@@ -107,7 +110,12 @@ def rebuild(scorer: ScreeningEngine, row: Any) -> tuple[Assessment, bytes]:
     logged = orjson.loads(row.result)
     interview = Interview(danger=logged.get("danger", Interview.danger), screener_assessment=row.screener_assessment)
     assessment = scorer.assess(scorer.encode(values), interview)
-    rendered = scorer.render(assessment, lang=row.lang or "en", probabilities=bool(row.response_probabilities))
+    rendered = scorer.render(
+        assessment,
+        lang=row.lang or "en",
+        probabilities=bool(row.response_probabilities),
+        explain=getattr(row, "response_explain", None) or "full",  # rows before migration 0007 were full
+    )
     return assessment, rendered
 
 
@@ -127,7 +135,10 @@ def _paths(a: Any, b: Any, prefix: str = "") -> Iterator[str]:
 def _output_differences(assessment: Assessment, row: Any) -> list[str]:
     """Where the logged outputs differ from the recomputed ones (empty if they agree)."""
     logged = {k: v for k, v in orjson.loads(row.result).items() if k not in INPUT_KEYS}
-    recomputed = orjson.loads(orjson.dumps(assessment.compact()))
+    outcomes = logged.get("outcomes")
+    kept = isinstance(outcomes, dict) and any("contributions" in o for o in outcomes.values())
+    # Rows from migration 0007 on keep the outputs without the contributions (recomputed when read).
+    recomputed = orjson.loads(orjson.dumps(assessment.compact() if kept else assessment.outputs()))
     differences = [f"result.{p}" for p in _paths(recomputed, logged)]
     if bool(row.refer) != assessment.refer:
         differences.append("refer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
@@ -67,6 +67,14 @@ ASSESSMENT_FIXED = (
 MAX_PAGE_SIZE = 500
 ScreeningId = Annotated[str, Path(min_length=1, max_length=64, description="The id returned by POST /v1/screenings.")]
 _GROUPS = {"answers": Answers, "context": Context, "audit": AuditAttributes}
+ExplainQuery = Annotated[
+    Literal["compact", "full"],
+    Query(
+        description="compact (the default): each outcome's top reasons, what a screener reads; full: each "
+        "outcome's explanation instead, every contribution with the base value and log-odds they add up to "
+        "(base value and log-odds only where probabilities are shown)."
+    ),
+]
 
 
 def _created(body: bytes) -> Response:
@@ -81,13 +89,14 @@ def _created(body: bytes) -> Response:
     openapi_extra=json_body(ScreeningRequest),
     summary="Screen one case",
     description="Scores the case for labour and sexual exploitation with calibrated probabilities, "
-    "intervals and bands, explains each score (log-odds contributions per field, largest first), "
-    "lists the unanswered questions that would move it most, and logs it all before answering. "
-    "The result supports, and does not replace, the screener's judgement.",
+    "intervals and bands, explains each score (its top reasons; with `?explain=full`, every log-odds "
+    "contribution per field, largest first, with the base value they add up from), lists the unanswered "
+    "questions that would move it most, and logs it before answering (the inputs, the outputs and the "
+    "SHA-256 of the response). The result supports, and does not replace, the screener's judgement.",
 )
-async def create_screening(request: Request, caller: Screener) -> Response:
+async def create_screening(request: Request, caller: Screener, explain: ExplainQuery = "compact") -> Response:
     case = parse_json(await request.body(), ScreeningRequest, request.headers.get("content-type"))
-    return _created(await screen_one(case, services=caller.services, principal=caller.principal))
+    return _created(await screen_one(case, services=caller.services, principal=caller.principal, explain=explain))
 
 
 @router.post(
@@ -102,12 +111,14 @@ async def create_screening(request: Request, caller: Screener) -> Response:
     "case refuses the whole batch, naming its row. Cases may not carry screener_assessment or case_ref "
     "(422 bulk_not_screening): no one looked at each case. The call is logged (row count, key id, model "
     "version, time, SHA-256 of the body), not its cases; the results stream back in the order sent, "
-    "each with its row number in place of a screening id.",
+    "each with its row number in place of a screening id, in the compact form unless `?explain=full`.",
 )
-async def create_batch(request: Request, caller: BulkScorer, settings: SettingsDep) -> StreamingResponse:
+async def create_batch(
+    request: Request, caller: BulkScorer, settings: SettingsDep, explain: ExplainQuery = "compact"
+) -> StreamingResponse:
     raw = await request.body()
     cases = parse_batch(raw, request.headers.get("content-type"), max_cases=settings.max_batch_cases)
-    stream = await screen_batch(cases, body=raw, services=caller.services, principal=caller.principal)
+    stream = await screen_batch(cases, body=raw, services=caller.services, principal=caller.principal, explain=explain)
     return StreamingResponse(stream, status_code=201, media_type="application/json")
 
 

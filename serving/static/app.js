@@ -1248,8 +1248,9 @@
       }
     }
 
-    // Only what the API lists as evidence; zero contributions say nothing.
-    const contributions = ((o.explanation && o.explanation.contributions) || [])
+    // Only what the API lists as evidence; zero contributions say nothing. The compact result (the
+    // default) lists the top reasons; a full one (?explain=full) every contribution.
+    const contributions = (o.reasons || (o.explanation && o.explanation.contributions) || [])
       .filter((c) => Math.abs(c.contribution) > 1e-9)
       .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
       .slice(0, TOP_REASONS);

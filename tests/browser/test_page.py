@@ -115,8 +115,17 @@ def question_text(q: dict[str, Any], field: str) -> str:
     return str(item.get("question") or item.get("label") or item.get("text"))
 
 
+def reasons_of(outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    """The reasons the API gave: the compact form's top reasons (what the page asks for), or every
+    contribution of a full one."""
+    reasons: list[dict[str, Any]] = (
+        outcome["reasons"] if "reasons" in outcome else outcome["explanation"]["contributions"]
+    )
+    return reasons
+
+
 def top_reason(outcome: dict[str, Any]) -> str | None:
-    nonzero = [c for c in outcome["explanation"]["contributions"] if abs(c["contribution"]) > 1e-9]
+    nonzero = [c for c in reasons_of(outcome) if abs(c["contribution"]) > 1e-9]
     return max(nonzero, key=lambda c: abs(c["contribution"]))["reason"] if nonzero else None
 
 
@@ -162,7 +171,7 @@ def assert_result_matches(page: Any, expected: dict[str, Any]) -> None:
             assert card.locator(".band").get_attribute("data-band") == outcome["band"]
             assert card.locator(".band-text").inner_text().strip() == outcome["band_label"]
         # Reasons: only the fields the API lists as evidence, the largest first.
-        listed = {c["field"] for c in outcome["explanation"]["contributions"]}
+        listed = {c["field"] for c in reasons_of(outcome)}
         shown = card.locator(".reason").evaluate_all("nodes => nodes.map(n => n.dataset.field)")
         assert set(shown) <= listed
         reason = top_reason(outcome)

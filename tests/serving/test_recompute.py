@@ -10,13 +10,13 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support.api import auth, example, registered, screen
 from fastapi.testclient import TestClient
 
 from models.engine import ScreeningEngine
 from pipeline.cli import main
 from serving.auditlog.database import make_engine
 from serving.auditlog.recompute import NOT_RECOMPUTABLE, RecomputeReport, rebuild, response_sha256, verify_recompute
+from tests.support.api import auth, example, registered, screen
 
 
 class DictSource:
@@ -124,7 +124,7 @@ def test_an_edited_input_is_named(
     monkeypatch.setattr("serving.auditlog.recompute.RegistrySource", lambda _uri: source())
     _answers_with(db_url, logged[1], debt_bondage="yes")
     text = _only_mismatch(recompute(db_url), logged[1], "input_edited")
-    assert "result.outcomes.labour.contributions.debt_bondage" in text
+    assert "result.outcomes.labour.log_odds" in text
     assert main(["audit-log", "verify", "--recompute", "--database-url", db_url]) == 1
     err = capsys.readouterr().err
     assert "NOT intact" in err  # the chain sees an edit too; recompute names what it was

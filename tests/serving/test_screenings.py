@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.support.api import TEST_SECRET, auth, count_rows, example, registered, screen
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from models.additive import logit
 from models.engine import Interview, ScreeningEngine
 from models.questionnaire import load_questionnaire
+from tests.support.api import TEST_SECRET, auth, count_rows, example, registered, screen
 
 Q = load_questionnaire()
 RETURNEE_QUESTIONS = [f.id for f in Q.applicable("returnee")]
@@ -40,6 +40,14 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     return body["error"]
 
 
+def screen_full(client: TestClient, keys: dict[str, str], **changes: Any) -> dict[str, Any]:
+    """A screening answered in the full form (?explain=full): every contribution, with its base value."""
+    response = client.post(URL + "?explain=full", json=example(**changes), headers=auth(keys, "screener"))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 # ---------------------------------------------------------------------------- results
 def test_screening_returns_the_described_case_and_logs_it(
     client: TestClient, keys: dict[str, str], db_url: str
@@ -50,8 +58,8 @@ def test_screening_returns_the_described_case_and_logs_it(
     case = example()
     codes = engine.encode({**case["answers"], **case["context"], **case["audit"]})
     assessment = engine.assess(codes, Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]))
-    # The screener's view: no probability of either type of exploitation, by default.
-    expected = engine.describe(assessment, lang="en", probabilities=False)
+    # The screener's view: no probability of either type of exploitation, by default; compact.
+    expected = engine.describe(assessment, lang="en", probabilities=False, explain="compact")
     assert {k: body[k] for k in expected} == expected
     assert set(body) == {*expected, "screening_id", "created_at", "model"}
     assert body["model"] == {"name": "tarozu-screening", "version": "1"}
@@ -59,8 +67,8 @@ def test_screening_returns_the_described_case_and_logs_it(
     labour = body["outcomes"]["labour"]
     assert labour["band"] in ("low", "medium", "high")
     assert not PROBABILITY_KEYS & set(labour)
-    assert set(labour["explanation"]) == {"contributions"}
-    reasons = labour["explanation"]["contributions"]
+    assert "explanation" not in labour
+    reasons = labour["reasons"]
     assert [abs(r["contribution"]) for r in reasons] == sorted((abs(r["contribution"]) for r in reasons), reverse=True)
     # only the evidence given: the three answers and the recorded context, migrant_status in the base
     assert {r["field"] for r in reasons} == {
@@ -106,7 +114,7 @@ def test_with_the_setting_the_screener_sees_the_probabilities(
     case = example()
     codes = engine.encode({**case["answers"], **case["context"], **case["audit"]})
     assessment = engine.assess(codes, Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]))
-    expected = engine.describe(assessment, lang="en")
+    expected = engine.describe(assessment, lang="en", explain="compact")
     assert {k: body[k] for k in expected} == expected
     labour = body["outcomes"]["labour"]
     assert set(labour) >= PROBABILITY_KEYS
@@ -181,7 +189,7 @@ def test_interview_setting_is_accepted_and_logged_in_the_audit(
 
 @pytest.mark.parametrize("settings_overrides", SHOW)
 def test_questions_left_out_are_not_asked_and_no_evidence(client: TestClient, keys: dict[str, str]) -> None:
-    body = screen(client, keys, answers={}, context={"migrant_status": "returnee"}, not_asked_reasons={})
+    body = screen_full(client, keys, answers={}, context={"migrant_status": "returnee"}, not_asked_reasons={})
     for outcome in body["outcomes"].values():
         e = outcome["explanation"]
         assert e["contributions"] == []
@@ -224,18 +232,20 @@ def test_logged_row_holds_answers_outputs_and_who(client: TestClient, keys: dict
     assert row["key_id"] != keys["screener"]
     assert (row["model_name"], row["model_version"]) == ("tarozu-screening", "1")
     assert row["screener_assessment"] == "medium"
+    # Only the values given: the rest are at their reference level (not asked, not recorded).
     answers = orjson.loads(row["answers"])
-    assert answers["documents_withheld"] == "yes"
-    assert answers["isolation"] == "not_asked"
-    assert len(answers) == len(Q.indicators)
+    assert answers == {k: v for k, v in example()["answers"].items() if v != "not_asked"}
     context = orjson.loads(row["context"])
     assert (context["months_abroad"], context["migrant_status"]) == (14, "returnee")
+    assert "unknown" not in context.values()
     assert orjson.loads(row["audit"])["gender"] == "man"
     result = orjson.loads(row["result"])
     assert result["outcomes"]["labour"]["probability"] == body["outcomes"]["labour"]["probability"]
     assert result["outcomes"]["labour"]["range"] == body["outcomes"]["labour"]["range"]
-    explained = {c["field"]: c["contribution"] for c in body["outcomes"]["labour"]["explanation"]["contributions"]}
-    assert result["outcomes"]["labour"]["contributions"] == explained
+    # No explanation: it is recomputed from the inputs when read, and the response's hash proves it.
+    assert all("contributions" not in o for o in result["outcomes"].values())
+    assert row["response_explain"] == "compact"
+    assert len(row["answers"]) + len(row["context"]) + len(row["audit"]) + len(row["result"]) < 2000
     assert result["status"] == body["recommendation"]["status"]
     assert result["refer"] is body["recommendation"]["refer"] is bool(row["refer"])
     assert (result["tier"], result["leaning_tier"]) == (
@@ -261,7 +271,7 @@ def test_logged_row_holds_answers_outputs_and_who(client: TestClient, keys: dict
 def test_api_explanations_add_up(
     client: TestClient, keys: dict[str, str], answers: dict[str, str], months: int | None, assessment: str
 ) -> None:
-    body = screen(
+    body = screen_full(
         client,
         keys,
         answers=answers,
