@@ -20,7 +20,7 @@ from models.outcomes import OTHER_FINDINGS, OUTCOME_LABELS
 from models.questionnaire import load_questionnaire
 from pipeline.data.schema import validate_frame
 from pipeline.errors import CommandError
-from pipeline.fairness.log_audit import FOLLOW_UP_RATE, in_follow_up_sample
+from pipeline.fairness.field import FOLLOW_UP_RATE, in_follow_up_sample
 from serving.auditlog.database import make_engine
 from serving.auditlog.queries import flat_values, iter_screenings
 from serving.settings import database_url as default_database_url
@@ -58,7 +58,7 @@ def export_frame(
     """The Tarozu frame of screenings with a known outcome, and the counts behind it.
 
     ``follow_up`` counts the exported unreferred people of the random follow-up sample
-    (:func:`pipeline.fairness.log_audit.in_follow_up_sample`): the only outcomes that say how
+    (:func:`pipeline.fairness.field.in_follow_up_sample`): the only outcomes that say how
     many victims the screening missed, and what lets training on this data be registered.
     """
     q = load_questionnaire()

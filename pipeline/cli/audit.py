@@ -1,5 +1,8 @@
-"""``tarozu audit``: fairness audit of a registered model, or of the serving audit log.
+"""``tarozu audit``: the fairness audit of a registered model, or (``--from-log``) the field review
+of what was screened, from the serving audit log (:mod:`pipeline.fairness.field`).
 
+Defaults the training config holds (model name, synthetic rows and seed: the promotion's
+evaluation data; bootstrap resamples) come from ``--config`` (default: the shipped config).
 Reports go to ``--out`` (default ``reports/audit-<timestamp>/``). A model's report also
 replaces the ``fairness/`` artifact of its MLflow run, so it travels with the model: the API
 serves it at ``GET /v1/audit/report`` once the model is (re)loaded (``POST /v1/admin/reload``).
@@ -15,18 +18,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import load_config
 from pipeline.data.schema import load_dataset
 from pipeline.data.synthetic import generate
 from pipeline.fairness.audit import audit_model
-from pipeline.fairness.log_audit import FOLLOW_UP_RATE, audit_screenings
+from pipeline.fairness.field import FOLLOW_UP_RATE, review_screenings
 from pipeline.fairness.report import write_report
 from serving import registry
 from serving.auditlog.database import make_engine
 from serving.auditlog.queries import flat_values, iter_screenings
 from serving.settings import database_url as default_database_url
 
-DEFAULT_ROWS = 50_000
-DEFAULT_SEED = 2027
 ARTIFACT_PATH = "fairness"
 SERVED_AFTER_RELOAD = (
     "the API serves this report for {name} version {version} (GET /v1/audit/report) once a service "
@@ -36,17 +38,20 @@ BAD_MODEL_URI = "--model must look like models:/<name>@<alias>, not {uri!r}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="models:/tarozu-screening@champion", help="models:/<name>@<alias>")
+    parser.add_argument("--config", help="training config whose defaults apply (default: the shipped one)")
+    parser.add_argument("--model", help="models:/<name>@<alias> (default: the config's model name @champion)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", help="data file with labels (default: fresh synthetic data)")
-    source.add_argument("--scenario", default="default", help="synthetic scenario when --data is not given")
-    source.add_argument("--from-log", action="store_true", help="audit the serving audit log instead")
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="synthetic rows")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic seed")
+    source.add_argument("--scenario", help="synthetic scenario when --data is not given (default: the config's)")
+    source.add_argument(
+        "--from-log", action="store_true", help="field review of what was screened, from the serving audit log"
+    )
+    parser.add_argument("--rows", type=int, help="synthetic rows (default: the config's promotion.evaluation_rows)")
+    parser.add_argument("--seed", type=int, help="synthetic seed (default: the config's promotion.evaluation_seed)")
     parser.add_argument("--from", dest="start", type=datetime.fromisoformat, help="log: first date")
     parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="log: end date (exclusive)")
     parser.add_argument("--database-url", help="audit-log database (default: the serving settings)")
-    parser.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples")
+    parser.add_argument("--n-boot", type=int, help="bootstrap resamples (default: the config's evaluation.bootstrap)")
     parser.add_argument(
         "--follow-up-rate",
         type=float,
@@ -64,7 +69,7 @@ def _parse_model_uri(uri: str) -> tuple[str, str]:
 
 
 def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
-    """Screenings of the serving audit log as flat rows for :func:`audit_screenings`."""
+    """Screenings of the serving audit log as flat rows for :func:`review_screenings`."""
 
     engine = make_engine(database_url or default_database_url())
     for item, full in iter_screenings(engine, start=start, end=end):
@@ -79,22 +84,24 @@ def run(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = Path(args.out or Path("reports") / f"audit-{stamp}")
     if args.from_log:
-        audit = audit_screenings(
+        review = review_screenings(
             rows=list(log_rows(database_url=args.database_url, start=args.start, end=args.end)),
             follow_up_rate=args.follow_up_rate,
         )
-        html_path, json_path = write_report(audit, out)
-        print(f"wrote {html_path} and {json_path}")
+        html_path, json_path = write_report(review, out)
+        print(f"wrote the field review {html_path} and {json_path}")
         return 0
 
-    name, alias = _parse_model_uri(args.model)
+    config = load_config(args.config)
+    name, alias = _parse_model_uri(args.model or f"models:/{config.registry.model_name}@{registry.CHAMPION}")
     loaded = registry.load_registered(name=name, alias=alias)
-    if args.data:
-        frame = load_dataset(args.data).frame
-    else:
-        frame = generate(rows=args.rows, seed=args.seed, scenario=args.scenario)
-    data = args.data or f"synthetic scenario {args.scenario!r}, {args.rows} rows, seed {args.seed}"
-    model_audit = audit_model(model=loaded.model, frame=frame, n_boot=args.n_boot, data=data)
+    rows = config.promotion.evaluation_rows if args.rows is None else args.rows
+    seed = config.promotion.evaluation_seed if args.seed is None else args.seed
+    scenario = args.scenario or config.data.scenario
+    n_boot = config.evaluation.bootstrap if args.n_boot is None else args.n_boot
+    frame = load_dataset(args.data).frame if args.data else generate(rows=rows, seed=seed, scenario=scenario)
+    data = args.data or f"synthetic scenario {scenario!r}, {rows} rows, seed {seed}"
+    model_audit = audit_model(model=loaded.model, frame=frame, n_boot=n_boot, data=data)
     model_info = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias, "run_id": loaded.run_id}
     model_audit = dataclasses.replace(model_audit, model={**model_audit.model, **model_info})
     html_path, json_path = write_report(model_audit, out)

@@ -12,7 +12,7 @@ from pipeline.data.anonymity import anonymity_report
 from pipeline.data.schema import write_frame
 from pipeline.errors import CommandError
 from pipeline.export import FORMATS, SELECTIVE_LABELS, export_frame, other_findings_note, screenings_with_outcomes
-from pipeline.fairness.log_audit import FOLLOW_UP_RATE
+from pipeline.fairness.field import FOLLOW_UP_RATE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -39,7 +39,7 @@ from fairlearn.metrics import MetricFrame
 from models.questionnaire import DECLINED, NOT_ASKED, STATUS_FIELD, load_questionnaire
 from models.screening import ScreeningModel
 from pipeline.data.columns import LABELS, TRUTH
-from pipeline.fairness.stats import adjust, detectable_ratios, ratio_test
+from pipeline.fairness.stats import RatioTest, adjust, detectable_ratios, ratio_test
 from pipeline.metrics import Metric, resample_counts, score_metrics, threshold_metrics, weighted_metrics
 
 CONTEXT_ATTRIBUTES: tuple[str, ...] = (STATUS_FIELD, "destination")
@@ -92,6 +92,19 @@ class Estimate:
     lower: float
     upper: float
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Estimate:
+        return cls(_float(raw["value"]), _float(raw["lower"]), _float(raw["upper"]))
+
+
+def _float(value: Any, missing: float = math.nan) -> float:
+    """A number of a written report, where ``null`` stands for NaN (or ``missing``)."""
+    return missing if value is None else float(value)
+
+
+def _estimates(raw: Mapping[str, Any]) -> dict[str, Estimate]:
+    return {name: Estimate.from_json(entry) for name, entry in raw.items()}
+
 
 @dataclass(frozen=True)
 class GroupMetrics:
@@ -105,6 +118,18 @@ class GroupMetrics:
     errors: dict[str, Estimate]
     other: dict[str, Estimate]
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> GroupMetrics:
+        return cls(
+            group=str(raw["group"]),
+            people=int(raw["people"]),
+            victims=int(raw["victims"]),
+            non_victims=int(raw["non_victims"]),
+            population=_estimates(raw["population"]),
+            errors=_estimates(raw["errors"]),
+            other=_estimates(raw["other"]),
+        )
+
 
 @dataclass(frozen=True)
 class GroupTable:
@@ -114,6 +139,15 @@ class GroupTable:
     outcome: str
     reference: str
     groups: tuple[GroupMetrics, ...]
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> GroupTable:
+        return cls(
+            attribute=str(raw["attribute"]),
+            outcome=str(raw["outcome"]),
+            reference=str(raw["reference"]),
+            groups=tuple(GroupMetrics.from_json(g) for g in raw["groups"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -143,6 +177,30 @@ class Comparison:
     def rate(self) -> float:
         return self.events / self.cases if self.cases else math.nan
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Comparison:
+        """A comparison as a report wrote it (``null``: NaN, or an infinite detectable ratio)."""
+        return cls(
+            section=str(raw["section"]),
+            attribute=str(raw["attribute"]),
+            outcome=str(raw["outcome"]),
+            metric=str(raw["metric"]),
+            group=str(raw["group"]),
+            reference=str(raw["reference"]),
+            events=int(raw["events"]),
+            cases=int(raw["cases"]),
+            ref_events=int(raw["ref_events"]),
+            ref_cases=int(raw["ref_cases"]),
+            ratio=_float(raw["ratio"]),
+            ratio_lower=_float(raw["ratio_lower"]),
+            ratio_upper=_float(raw["ratio_upper"]),
+            p_disparity=_float(raw["p_disparity"]),
+            p_within=_float(raw["p_within"]),
+            detectable_below=_float(raw["detectable_below"]),
+            detectable_above=_float(raw["detectable_above"], missing=math.inf),
+            verdict=str(raw["verdict"]),
+        )
+
     @property
     def ref_rate(self) -> float:
         return self.ref_events / self.ref_cases if self.ref_cases else math.nan
@@ -155,6 +213,14 @@ class LabelAudit:
     section: str
     tables: tuple[GroupTable, ...]
     comparisons: tuple[Comparison, ...]
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> LabelAudit:
+        return cls(
+            section=str(raw["section"]),
+            tables=tuple(GroupTable.from_json(t) for t in raw["tables"]),
+            comparisons=tuple(Comparison.from_json(c) for c in raw["comparisons"]),
+        )
 
     def table(self, attribute: str, outcome: str) -> GroupTable:
         return next(t for t in self.tables if t.attribute == attribute and t.outcome == outcome)
@@ -170,6 +236,18 @@ class IdentificationGroup:
     true_prevalence: float
     rate: Estimate
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> IdentificationGroup:
+        return cls(
+            group=str(raw["group"]),
+            people=int(raw["people"]),
+            true_victims=int(raw["true_victims"]),
+            labelled=int(raw["labelled"]),
+            observed_prevalence=_float(raw["observed_prevalence"]),
+            true_prevalence=_float(raw["true_prevalence"]),
+            rate=Estimate.from_json(raw["rate"]),
+        )
+
 
 @dataclass(frozen=True)
 class IdentificationTable:
@@ -177,6 +255,15 @@ class IdentificationTable:
     outcome: str
     reference: str
     groups: tuple[IdentificationGroup, ...]
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> IdentificationTable:
+        return cls(
+            attribute=str(raw["attribute"]),
+            outcome=str(raw["outcome"]),
+            reference=str(raw["reference"]),
+            groups=tuple(IdentificationGroup.from_json(g) for g in raw["groups"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -194,6 +281,14 @@ class Flag:
 class IdentificationAudit:
     tables: tuple[IdentificationTable, ...]
     comparisons: tuple[Comparison, ...]
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> IdentificationAudit:
+        """Its tables and comparisons (the written ``flags`` are derived from them)."""
+        return cls(
+            tables=tuple(IdentificationTable.from_json(t) for t in raw["tables"]),
+            comparisons=tuple(Comparison.from_json(c) for c in raw["comparisons"]),
+        )
 
     @property
     def flags(self) -> tuple[Flag, ...]:
@@ -223,6 +318,18 @@ class AuditSettings:
     alpha: float = 0.05
     power: float = 0.8
     seed: int = 0
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> AuditSettings:
+        lower, upper = raw["tolerance"]
+        return cls(
+            tolerance=(float(lower), float(upper)),
+            min_cases=int(raw["min_cases"]),
+            n_boot=int(raw["n_boot"]),
+            alpha=float(raw["alpha"]),
+            power=float(raw["power"]),
+            seed=int(raw["seed"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -304,8 +411,9 @@ class ModelAudit:
             detectable=(min(undecided), max(undecided)) if undecided else None,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (NaN and infinity are left to the writer)."""
+    def to_json(self) -> dict[str, Any]:
+        """The form written as ``report.json``: every field, the criteria and the answer in words, and
+        the identification flags (NaN and infinity are left to the writer, which writes ``null``)."""
         out = dataclasses.asdict(self)
         out["kind"] = "model"
         out["criteria"], out["correction"] = CRITERIA, CORRECTION
@@ -318,6 +426,24 @@ class ModelAudit:
         if self.identification is not None:
             out["identification"]["flags"] = [dataclasses.asdict(f) for f in self.identification.flags]
         return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ModelAudit:
+        """An audit as ``report.json`` holds it; what :meth:`to_json` derives (answer, flags) is derived again."""
+        truth, identification = raw.get("truth"), raw.get("identification")
+        return cls(
+            generated_at=str(raw["generated_at"]),
+            model=dict(raw["model"]),
+            data=str(raw["data"]),
+            rows=int(raw["rows"]),
+            outcomes=tuple(raw["outcomes"]),
+            thresholds={o: float(t) for o, t in raw["thresholds"].items()},
+            settings=AuditSettings.from_json(raw["settings"]),
+            attributes=tuple(raw["attributes"]),
+            observed=LabelAudit.from_json(raw["observed"]),
+            truth=None if truth is None else LabelAudit.from_json(truth),
+            identification=None if identification is None else IdentificationAudit.from_json(identification),
+        )
 
 
 # ---------------------------------------------------------------------------- groups
@@ -496,11 +622,26 @@ def _group_table(*, grouping: Grouping, outcome: str, y: np.ndarray, p: np.ndarr
 
 @dataclass(frozen=True)
 class _Pending:
-    """A comparison before its family's adjustment."""
+    """A comparison before its family's adjustment: what it compares, its counts and its unadjusted test."""
 
-    fields: dict[str, Any]
-    ref_rate: float
-    enough: bool
+    section: str
+    attribute: str
+    outcome: str
+    metric: str
+    group: str
+    reference: str
+    events: int
+    cases: int
+    ref_events: int
+    ref_cases: int
+    test: RatioTest
+
+    @property
+    def ref_rate(self) -> float:
+        return self.ref_events / self.ref_cases if self.ref_cases else math.nan
+
+    def enough(self, settings: AuditSettings) -> bool:
+        return min(self.cases, self.ref_cases) >= settings.min_cases
 
 
 def _pending(
@@ -515,62 +656,69 @@ def _pending(
     settings: AuditSettings,
 ) -> _Pending:
     events, cases, ref_events, ref_cases = (int(c) for c in counts)
-    test = ratio_test(
-        events=events, cases=cases, ref_events=ref_events, ref_cases=ref_cases, tolerance=settings.tolerance
-    )
     return _Pending(
-        fields={
-            "section": section,
-            "attribute": attribute,
-            "outcome": outcome,
-            "metric": metric,
-            "group": group,
-            "reference": reference,
-            "events": events,
-            "cases": cases,
-            "ref_events": ref_events,
-            "ref_cases": ref_cases,
-            "ratio": test.ratio,
-            "ratio_lower": test.lower,
-            "ratio_upper": test.upper,
-            "p_disparity": test.p_disparity,
-            "p_within": test.p_within,
-        },
-        ref_rate=ref_events / ref_cases if ref_cases else math.nan,
-        enough=min(cases, ref_cases) >= settings.min_cases,
+        section=section,
+        attribute=attribute,
+        outcome=outcome,
+        metric=metric,
+        group=group,
+        reference=reference,
+        events=events,
+        cases=cases,
+        ref_events=ref_events,
+        ref_cases=ref_cases,
+        test=ratio_test(
+            events=events, cases=cases, ref_events=ref_events, ref_cases=ref_cases, tolerance=settings.tolerance
+        ),
     )
 
 
 def _decide(pending: Sequence[_Pending], settings: AuditSettings) -> tuple[Comparison, ...]:
     """Adjust one family's p-values together and give each comparison its verdict."""
-    family = [p for p in pending if p.enough]
-    disparity = dict(zip(map(id, family), adjust([p.fields["p_disparity"] for p in family]), strict=True))
-    within = dict(zip(map(id, family), adjust([p.fields["p_within"] for p in family]), strict=True))
+    family = [p for p in pending if p.enough(settings)]
+    disparity = dict(zip(map(id, family), adjust([p.test.p_disparity for p in family]), strict=True))
+    within = dict(zip(map(id, family), adjust([p.test.p_within for p in family]), strict=True))
     out = []
     for p in pending:
-        fields = dict(p.fields)
         above, below = detectable_ratios(
-            cases=fields["cases"],
-            ref_cases=fields["ref_cases"],
+            cases=p.cases,
+            ref_cases=p.ref_cases,
             ref_rate=p.ref_rate,
             tolerance=settings.tolerance,
             alpha=settings.alpha,
             comparisons=len(family),
             power=settings.power,
         )
-        if p.enough:
-            fields["p_disparity"], fields["p_within"] = disparity[id(p)], within[id(p)]
+        if p.enough(settings):
+            p_disparity, p_within = disparity[id(p)], within[id(p)]
             verdict = (
-                DISPARITY
-                if fields["p_disparity"] <= settings.alpha
-                else WITHIN
-                if fields["p_within"] <= settings.alpha
-                else CANNOT_TELL
+                DISPARITY if p_disparity <= settings.alpha else WITHIN if p_within <= settings.alpha else CANNOT_TELL
             )
         else:
-            fields["p_disparity"] = fields["p_within"] = math.nan
+            p_disparity = p_within = math.nan
             verdict = TOO_FEW
-        out.append(Comparison(**fields, detectable_above=above, detectable_below=below, verdict=verdict))
+        out.append(
+            Comparison(
+                section=p.section,
+                attribute=p.attribute,
+                outcome=p.outcome,
+                metric=p.metric,
+                group=p.group,
+                reference=p.reference,
+                events=p.events,
+                cases=p.cases,
+                ref_events=p.ref_events,
+                ref_cases=p.ref_cases,
+                ratio=p.test.ratio,
+                ratio_lower=p.test.lower,
+                ratio_upper=p.test.upper,
+                p_disparity=p_disparity,
+                p_within=p_within,
+                detectable_above=above,
+                detectable_below=below,
+                verdict=verdict,
+            )
+        )
     return tuple(out)
 
 

@@ -1,4 +1,4 @@
-"""Self-contained HTML (and JSON) reports of a fairness audit, for reviewers.
+"""Self-contained HTML (and JSON) reports of a fairness audit or a field review, for reviewers.
 
 A model report leads with the answer (does the model miss victims in some group more than in
 others, and could the data have seen it), then a forest plot per attribute (miss rate and
@@ -36,6 +36,8 @@ from pipeline.fairness.audit import (
     LabelAudit,
     ModelAudit,
 )
+from pipeline.fairness.field import TITLE as FIELD_REVIEW_TITLE
+from pipeline.fairness.field import FieldReview
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:70rem;
@@ -306,7 +308,7 @@ def _model_report(audit: ModelAudit, figures: dict[str, str]) -> list[str]:
     return parts
 
 
-# ---------------------------------------------------------------------------- log report
+# ---------------------------------------------------------------------------- field review
 def _rows_table(rows: list[dict[str, Any]], caption: str = "") -> str:
     if not rows:
         return "<p>None.</p>"
@@ -317,44 +319,44 @@ def _rows_table(rows: list[dict[str, Any]], caption: str = "") -> str:
     return f"<table>{cap}<tr>{head}</tr>{body}</table>"
 
 
-def _log_report(audit: dict[str, Any]) -> list[str]:
-    overall = audit["overall"]
+def _field_review(review: FieldReview) -> list[str]:
     parts = [
-        "<h1>Audit of what was screened</h1>",
-        f"<p>{audit['screenings']:,} screenings from {_e(audit['period']['from'])} to "
-        f"{_e(audit['period']['to'])}, from the serving audit log.</p>",
+        f"<h1>{_e(FIELD_REVIEW_TITLE)}</h1>",
+        f"<p>{review.screenings:,} screenings from {_e(review.period[0])} to "
+        f"{_e(review.period[1])}, from the serving audit log.</p>",
         "<h2>The answer</h2>",
-        f"<div class='answer'><p>{_e(audit['selective_labels']['text'])}</p>",
-        f"<p>{_e(audit['follow_up']['text'])}</p></div>",
+        f"<div class='answer'><p>{_e(review.selective_labels.text)}</p>",
+        f"<p>{_e(review.follow_up.text)}</p></div>",
         "<h2>Overall</h2>",
-        _rows_table([overall]),
+        _rows_table([review.overall.to_json()]),
         "<h2>Overrides by reason</h2>",
-        _rows_table([{"reason": k, "overrides": v} for k, v in audit["override_reasons"].items()]),
+        _rows_table([{"reason": k, "overrides": v} for k, v in review.override_reasons.items()]),
     ]
-    for attribute, rows in audit["by_group"].items():
+    for attribute, rows in review.by_group.items():
         parts.append(f"<h2>By {_e(attribute)}</h2>")
-        parts.append(_rows_table(rows))
-        reasons = audit["overrides_by_group"].get(attribute, [])
+        parts.append(_rows_table([g.to_json() for g in rows]))
+        reasons = review.overrides_by_group.get(attribute, ())
         if reasons:
-            parts.append(_rows_table(reasons, caption=f"Overrides by reason and {attribute}"))
-    if audit.get("drift"):
+            parts.append(_rows_table([r.to_json() for r in reasons], caption=f"Overrides by reason and {attribute}"))
+    if review.drift is not None and (review.drift.fields or review.drift.scores):
         parts.append("<h2>Drift against the training data (PSI)</h2>")
-        parts.append(_rows_table(audit["drift"]["scores"], caption="Scores"))
-        parts.append(_rows_table(audit["drift"]["fields"], caption="Fields"))
+        parts.append(_rows_table([s.to_json() for s in review.drift.scores], caption="Scores"))
+        parts.append(_rows_table([s.to_json() for s in review.drift.fields], caption="Fields"))
     return parts
 
 
-def render_html(audit: ModelAudit | dict[str, Any], figures: dict[str, str] | None = None) -> str:
-    """The audit as one self-contained HTML page."""
+def render_html(report: ModelAudit | FieldReview, figures: dict[str, str] | None = None) -> str:
+    """A fairness audit or a field review as one self-contained HTML page."""
+    title = "Tarozu fairness audit" if isinstance(report, ModelAudit) else f"Tarozu: {FIELD_REVIEW_TITLE.lower()}"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>Tarozu fairness audit</title><style>{STYLE}</style></head><body>",
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
     ]
-    if isinstance(audit, ModelAudit):
-        parts += _model_report(audit, forest_figures(audit) if figures is None else figures)
+    if isinstance(report, ModelAudit):
+        parts += _model_report(report, forest_figures(report) if figures is None else figures)
     else:
-        parts += _log_report(audit)
+        parts += _field_review(report)
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -369,19 +371,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_report(audit: ModelAudit | dict[str, Any], directory: str | Path) -> tuple[Path, Path]:
+def report_json(report: ModelAudit | FieldReview) -> str:
+    """``report.json``: the report's :meth:`to_json` form, NaN and infinity written as ``null``."""
+    return json.dumps(_jsonable(report.to_json()), indent=1, allow_nan=False, default=str)
+
+
+def write_report(report: ModelAudit | FieldReview, directory: str | Path) -> tuple[Path, Path]:
     """Write ``report.html``, ``report.json`` (NaN as null) and, for a model, ``figures/*.svg``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     html_path, json_path = out / "report.html", out / "report.json"
     figures = None
-    if isinstance(audit, ModelAudit):
-        figures = forest_figures(audit)
+    if isinstance(report, ModelAudit):
+        figures = forest_figures(report)
         (out / "figures").mkdir(exist_ok=True)
         for attribute, svg in figures.items():
             name = "".join(ch if ch.isalnum() else "_" for ch in attribute)
             (out / "figures" / f"{name}.svg").write_text(svg, encoding="utf-8")
-    html_path.write_text(render_html(audit, figures), encoding="utf-8")
-    data = audit.to_dict() if isinstance(audit, ModelAudit) else audit
-    json_path.write_text(json.dumps(_jsonable(data), indent=1, allow_nan=False, default=str), encoding="utf-8")
+    html_path.write_text(render_html(report, figures), encoding="utf-8")
+    json_path.write_text(report_json(report), encoding="utf-8")
     return html_path, json_path

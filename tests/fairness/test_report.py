@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.data.synthetic import generate
 from pipeline.fairness.audit import ModelAudit, audit_model
-from pipeline.fairness.log_audit import audit_screenings, in_follow_up_sample
-from pipeline.fairness.report import render_html, write_report
+from pipeline.fairness.field import FieldReview, in_follow_up_sample, review_screenings
+from pipeline.fairness.report import render_html, report_json, write_report
 from tests.fairness.conftest import tuned_model
 
 
@@ -92,31 +92,90 @@ def _log_rows(n: int, *, follow_up_outcome: str | None) -> list[dict]:
     return rows
 
 
-def test_screening_log_audit_shows_overrides_referrals_and_selective_labels_by_group() -> None:
+def test_field_review_shows_overrides_referrals_and_selective_labels_by_group() -> None:
     rows = _log_rows(600, follow_up_outcome=None)
     frame = generate(rows=600, seed=2)
-    audit = audit_screenings(rows=rows, training_frame=frame.assign(labour_probability=0.1, sexual_probability=0.05))
-    genders = {g["group"] for g in audit["by_group"]["gender"]}
-    assert genders == set(frame["gender"])
-    assert 0 < audit["overall"]["override_share"] < 1
-    assert 0 < audit["overall"]["confirmation_rate"] < 1  # referred: half labour, half none
-    assert audit["overall"]["unreferred_without_outcome"] == 1.0
-    by_language = audit["overrides_by_group"]["interview_language"]
-    assert {r["reason"] for r in by_language if r["group"] == "ru"} == {"answers_unreliable"}
-    assert "interview_completeness" in audit["by_group"]
-    assert audit["follow_up"]["followed_up"] == 0
-    assert "cannot be estimated" in audit["follow_up"]["text"]
-    html = render_html(audit)
+    review = review_screenings(rows=rows, training_frame=frame.assign(labour_probability=0.1, sexual_probability=0.05))
+    assert {g.group for g in review.by_group["gender"]} == set(frame["gender"])
+    assert 0 < review.overall.override_share < 1
+    assert 0 < review.overall.confirmation_rate < 1  # referred: half labour, half none
+    assert review.overall.unreferred_without_outcome == 1.0
+    by_language = review.overrides_by_group["interview_language"]
+    assert {r.reason for r in by_language if r.group == "ru"} == {"answers_unreliable"}
+    assert "interview_completeness" in review.by_group
+    assert review.follow_up.followed_up == 0
+    assert review.follow_up.estimate is None
+    assert "cannot be estimated" in review.follow_up.text
+    assert review.drift is not None
+    assert {s.name for s in review.drift.scores} == {"labour", "sexual"}
+    html = render_html(review)
     _Collect().feed(html)
+    assert "<h1>Field review of what was screened</h1>" in html
     assert "have no specialist outcome" in html
     assert "answers_unreliable" in html
 
 
 def test_random_follow_up_outcomes_estimate_victims_among_the_unreferred() -> None:
-    audit = audit_screenings(rows=_log_rows(600, follow_up_outcome="sexual"), follow_up_rate=0.2)
-    follow = audit["follow_up"]
-    assert 0.1 * follow["unreferred"] < follow["in_sample"] < 0.3 * follow["unreferred"]  # a 20% random sample
-    assert follow["followed_up"] == follow["in_sample"]
-    assert follow["victim_share"] == 1.0
-    assert follow["estimated_missed"] == follow["unreferred"]
-    assert audit["overall"]["unreferred_without_outcome"] < 1.0
+    review = review_screenings(rows=_log_rows(600, follow_up_outcome="sexual"), follow_up_rate=0.2)
+    follow = review.follow_up
+    assert 0.1 * follow.unreferred < follow.in_sample < 0.3 * follow.unreferred  # a 20% random sample
+    assert follow.followed_up == follow.in_sample
+    assert follow.estimate is not None
+    assert follow.estimate.share == 1.0
+    assert follow.estimate.estimated_missed == follow.unreferred
+    assert review.overall.unreferred_without_outcome < 1.0
+
+
+def test_a_field_review_is_written_and_read_back_through_one_json_form(tmp_path) -> None:
+    frame = generate(rows=600, seed=2)
+    training = frame.assign(labour_probability=0.1, sexual_probability=0.05)
+    for outcome in (None, "sexual"):
+        review = review_screenings(rows=_log_rows(600, follow_up_outcome=outcome), training_frame=training)
+        _, json_path = write_report(review, tmp_path / str(outcome))
+        written = json_path.read_text(encoding="utf-8")
+        again = FieldReview.from_json(json.loads(written))
+        assert report_json(again) == written
+        assert again.follow_up == review.follow_up
+        assert again.by_group["gender"][0].group == review.by_group["gender"][0].group
+    raw = json.loads(written)
+    assert list(raw) == [
+        "kind",
+        "generated_at",
+        "screenings",
+        "period",
+        "overall",
+        "override_reasons",
+        "by_group",
+        "overrides_by_group",
+        "selective_labels",
+        "follow_up",
+        "drift",
+        "psi_thresholds",
+        "referral_gaps",
+    ]
+    assert list(raw["by_group"]["gender"][0])[:4] == [
+        "group",
+        "screenings",
+        "labour_score_median",
+        "sexual_score_median",
+    ]
+    assert raw["follow_up"]["victim_share"] == 1.0
+
+
+def test_the_field_review_names_a_log_that_does_not_fit_its_layout() -> None:
+    rows = _log_rows(30, follow_up_outcome=None)
+    with pytest.raises(ValueError, match="lack column"):
+        review_screenings(rows=[{k: v for k, v in r.items() if k != "refer"} for r in rows])
+    rows[0]["decision"] = "sent_home"
+    with pytest.raises(ValueError, match="decision"):
+        review_screenings(rows=rows)
+
+
+def test_a_model_audit_is_written_and_read_back_through_one_json_form(audit: ModelAudit, tmp_path) -> None:
+    _, json_path = write_report(audit, tmp_path)
+    written = json_path.read_text(encoding="utf-8")
+    again = ModelAudit.from_json(json.loads(written))
+    assert report_json(again) == written
+    assert again.answer().headline == audit.answer().headline
+    assert again.settings == audit.settings
+    assert [c.verdict for c in again.error_comparisons] == [c.verdict for c in audit.error_comparisons]

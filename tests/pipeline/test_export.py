@@ -104,7 +104,7 @@ def test_export_counts_outcomes_of_the_random_follow_up_of_unreferred_people(
     client: TestClient, keys: dict[str, str], db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An unreferred person with an outcome counts as follow-up only when the sample (by id) holds them."""
-    from pipeline.fairness.log_audit import in_follow_up_sample
+    from pipeline.fairness.field import in_follow_up_sample
 
     rate = 0.5
     sampled = screened = 0

@@ -1,4 +1,4 @@
-"""`tarozu audit --from-log` on an audit log written by the API."""
+"""`tarozu audit --from-log`: the field review of what the API logged (pipeline.fairness.field)."""
 
 from __future__ import annotations
 
