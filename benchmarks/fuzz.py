@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -180,8 +179,6 @@ def fuzz_app(
 
 def build(work: Path) -> tuple[Any, dict[str, str], Any]:
     """The app on a fresh SQLite log in ``work``, with a key per role, and its test client."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serving"))
-    from factories import make_registered
     from fastapi.testclient import TestClient
 
     from serving.app import create_app
@@ -189,6 +186,7 @@ def build(work: Path) -> tuple[Any, dict[str, str], Any]:
     from serving.keys import create_key
     from serving.schemas import ROLES
     from serving.settings import Settings
+    from tests.support.factories import make_registered
 
     url = f"sqlite:///{work / 'audit.db'}"
     engine = make_engine(url)

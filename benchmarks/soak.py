@@ -188,7 +188,7 @@ def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     }
     log = (work / "server.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "reliability" / "launcher.py"), "--port", str(port)],
+        [sys.executable, "-m", "tests.support.launcher", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,
