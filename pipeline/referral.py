@@ -33,14 +33,161 @@ from pipeline.metrics import resample_counts
 
 
 @dataclass(frozen=True)
+class Achieved:
+    """What the chosen thresholds give on the split they were chosen on (the calibration split)."""
+
+    people: int
+    victims: int
+    nrm_share: float
+    sensitivity_at_or_above: Mapping[str, float]
+    """Per tier (nrm, support, information), the share of victims placed in it or a higher one."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "people": self.people,
+            "victims": self.victims,
+            "nrm_share": self.nrm_share,
+            "sensitivity_at_or_above": dict(self.sensitivity_at_or_above),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Achieved:
+        return cls(
+            people=int(raw["people"]),
+            victims=int(raw["victims"]),
+            nrm_share=float(raw["nrm_share"]),
+            sensitivity_at_or_above={t: float(v) for t, v in raw["sensitivity_at_or_above"].items()},
+        )
+
+
+@dataclass(frozen=True)
 class ReferralChoice:
     """The thresholds per outcome and tier, and what they give on the split they were chosen on."""
 
     thresholds: dict[str, dict[str, float]]
     levels: dict[str, float]
     """Per tier, the per-outcome sensitivity level its thresholds share."""
-    achieved: dict[str, Any]
+    achieved: Achieved
     """On the calibration split: the people in nrm, and the victims in each tier and above."""
+
+
+@dataclass(frozen=True)
+class Share:
+    """A share with its 95% bootstrap interval; None where undefined (no one to divide by)."""
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"value": self.value, "lower": self.lower, "upper": self.upper}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Share:
+        return cls(*(None if raw[k] is None else float(raw[k]) for k in ("value", "lower", "upper")))
+
+
+@dataclass(frozen=True)
+class TierResult:
+    """One tier on one split: who is placed in it, and its rate, PPV and sensitivities."""
+
+    people: int
+    victims: int
+    rate: Share
+    ppv: Share
+    sensitivity: Share
+    sensitivity_at_or_above: Share
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "people": self.people,
+            "victims": self.victims,
+            "rate": self.rate.to_json(),
+            "ppv": self.ppv.to_json(),
+            "sensitivity": self.sensitivity.to_json(),
+            "sensitivity_at_or_above": self.sensitivity_at_or_above.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> TierResult:
+        return cls(
+            people=int(raw["people"]),
+            victims=int(raw["victims"]),
+            rate=Share.from_json(raw["rate"]),
+            ppv=Share.from_json(raw["ppv"]),
+            sensitivity=Share.from_json(raw["sensitivity"]),
+            sensitivity_at_or_above=Share.from_json(raw["sensitivity_at_or_above"]),
+        )
+
+
+@dataclass(frozen=True)
+class TierReport:
+    """Every tier on one split (the test split), highest first."""
+
+    people: int
+    victims: int
+    tiers: Mapping[str, TierResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "people": self.people,
+            "victims": self.victims,
+            "tiers": {t: e.to_json() for t, e in self.tiers.items()},
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> TierReport:
+        return cls(
+            people=int(raw["people"]),
+            victims=int(raw["victims"]),
+            tiers={t: TierResult.from_json(e) for t, e in raw["tiers"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class ReferralSummary:
+    """The model card's referral section: the rule the model carries (settings, levels, what they gave
+    on the calibration split; absent for a model without it), its thresholds, and each tier on the
+    test split."""
+
+    thresholds: Mapping[str, Mapping[str, float]]
+    test: TierReport
+    settings: Mapping[str, float] | None = None
+    levels: Mapping[str, float] | None = None
+    calibration: Achieved | None = None
+    combine: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.settings is not None:
+            out["settings"] = dict(self.settings)
+        if self.levels is not None:
+            out["levels"] = dict(self.levels)
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.to_json()
+        if self.combine is not None:
+            out["combine"] = self.combine
+        out["thresholds"] = {o: dict(t) for o, t in self.thresholds.items()}
+        out["test"] = self.test.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ReferralSummary:
+        return cls(
+            thresholds={o: {t: float(v) for t, v in th.items()} for o, th in raw["thresholds"].items()},
+            test=TierReport.from_json(raw["test"]),
+            settings=raw.get("settings"),
+            levels=raw.get("levels"),
+            calibration=None if raw.get("calibration") is None else Achieved.from_json(raw["calibration"]),
+            combine=raw.get("combine"),
+        )
+
+    @classmethod
+    def of(
+        cls, rule: Mapping[str, Any], thresholds: Mapping[str, Mapping[str, float]], test: TierReport
+    ) -> ReferralSummary:
+        """The summary of a model whose metadata carries ``rule`` (its ``referral`` entry; may be empty)."""
+        return cls.from_json({**rule, "thresholds": thresholds, "test": test.to_json()})
 
 
 def _breakpoints(y: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -104,14 +251,14 @@ def choose_tiers(p: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray], confi
         below = chosen[tier]
     ordered = {o: {t: thresholds[o][t] for t in THRESHOLD_TIERS} for o in outcomes}
     tiers = person_tiers(p, ordered)
-    achieved = {
-        "people": len(victim),
-        "victims": int(victim.sum()),
-        "nrm_share": float(np.mean(tiers == TIERS.index("nrm"))),
-        "sensitivity_at_or_above": {
+    achieved = Achieved(
+        people=len(victim),
+        victims=int(victim.sum()),
+        nrm_share=float(np.mean(tiers == TIERS.index("nrm"))),
+        sensitivity_at_or_above={
             t: float(np.mean(tiers[victim] >= TIERS.index(t))) for t in ("nrm", "support", "information")
         },
-    }
+    )
     return ReferralChoice(thresholds=ordered, levels=chosen, achieved=achieved)
 
 
@@ -122,7 +269,7 @@ def tier_report(
     *,
     n_boot: int = 200,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> TierReport:
     """Per tier on one split (the test split): its share of people, PPV and sensitivity, with intervals.
 
     ``rate`` is the share of people placed in the tier (the referrals it expects), ``ppv`` the
@@ -138,29 +285,29 @@ def tier_report(
     total = weights.sum(axis=0)
     victims = victim @ weights
 
-    def ratio(num: np.ndarray, den: np.ndarray) -> dict[str, float | None]:
+    def ratio(num: np.ndarray, den: np.ndarray) -> Share:
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         rest = values[1:][~np.isnan(values[1:])]
         lower, upper = np.quantile(rest, [0.025, 0.975]) if rest.size else (np.nan, np.nan)
         point = None if np.isnan(values[0]) else float(values[0])
-        return {
-            "value": point,
-            "lower": None if np.isnan(lower) else float(lower),
-            "upper": None if np.isnan(upper) else float(upper),
-        }
+        return Share(
+            value=point,
+            lower=None if np.isnan(lower) else float(lower),
+            upper=None if np.isnan(upper) else float(upper),
+        )
 
-    report: dict[str, Any] = {}
+    report: dict[str, TierResult] = {}
     for k in range(len(TIERS) - 1, -1, -1):
         tier = TIERS[k]
         inside = (tiers == k).astype(float)
         at_or_above = (tiers >= k).astype(float)
-        report[tier] = {
-            "people": int(inside.sum()),
-            "victims": int((inside * victim).sum()),
-            "rate": ratio(inside @ weights, total),
-            "ppv": ratio((inside * victim) @ weights, inside @ weights),
-            "sensitivity": ratio((inside * victim) @ weights, victims),
-            "sensitivity_at_or_above": ratio((at_or_above * victim) @ weights, victims),
-        }
-    return {"people": n, "victims": int(victim.sum()), "tiers": report}
+        report[tier] = TierResult(
+            people=int(inside.sum()),
+            victims=int((inside * victim).sum()),
+            rate=ratio(inside @ weights, total),
+            ppv=ratio((inside * victim) @ weights, inside @ weights),
+            sensitivity=ratio((inside * victim) @ weights, victims),
+            sensitivity_at_or_above=ratio((at_or_above * victim) @ weights, victims),
+        )
+    return TierReport(people=n, victims=int(victim.sum()), tiers=report)

@@ -48,7 +48,7 @@ from pipeline.modeling import (
     fit_outcome,
     uncertainty_ensemble,
 )
-from pipeline.referral import choose_tiers, tier_report
+from pipeline.referral import ReferralSummary, choose_tiers, tier_report
 from serving import registry
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Evaluated:
     evaluation: Evaluation
     codes: pd.DataFrame
     fairness: ModelAudit | None
-    referral: dict[str, Any]
+    referral: ReferralSummary
 
 
 @dataclass(frozen=True)
@@ -405,7 +405,7 @@ def screening_card(
         protected_reason=config.features.reason,
         screening_model=not victims_only,
         group_metrics=None if evaluated.fairness is None else group_metrics(evaluated.fairness),
-        referral=evaluated.referral,
+        referral=evaluated.referral.to_json(),
         notes=notes,
     )
 
@@ -513,21 +513,18 @@ def with_referral_tiers(model: ScreeningModel, calibration: pd.DataFrame, config
     rule = {
         "settings": config.referral.model_dump(mode="json"),
         "levels": choice.levels,
-        "calibration": choice.achieved,
+        "calibration": choice.achieved.to_json(),
         "combine": "a person's tier is the highest over the outcomes",
     }
     return model.with_referral(choice.thresholds, rule=rule)
 
 
-def referral_summary(model: ScreeningModel, test: pd.DataFrame, config: TrainConfig) -> dict[str, Any]:
+def referral_summary(model: ScreeningModel, test: pd.DataFrame, config: TrainConfig) -> ReferralSummary:
     """The card's referral section: the rule, its thresholds, and each tier on the test split."""
     p, y = _probabilities_and_labels(model, test)
     thresholds = {o: dict(model.outcomes[o].referral) for o in model.outcome_names}
-    return {
-        **model.metadata.get("referral", {}),
-        "thresholds": thresholds,
-        "test": tier_report(p, y, thresholds, n_boot=config.evaluation.bootstrap, seed=config.evaluation.seed),
-    }
+    report = tier_report(p, y, thresholds, n_boot=config.evaluation.bootstrap, seed=config.evaluation.seed)
+    return ReferralSummary.of(model.metadata.get("referral", {}), thresholds, report)
 
 
 def audit_test_split(model: ScreeningModel, test: pd.DataFrame, config: TrainConfig) -> ModelAudit:

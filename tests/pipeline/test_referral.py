@@ -3,13 +3,15 @@ settings there, and the model card reports every tier on the test split with int
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from models.referral import TIERS, person_tiers
 from models.screening import ScreeningModel
 from pipeline.config import ReferralConfig
-from pipeline.referral import choose_tiers, tier_report
+from pipeline.referral import ReferralSummary, TierReport, choose_tiers, tier_report
 
 NRM, SUPPORT, INFORMATION = TIERS.index("nrm"), TIERS.index("support"), TIERS.index("information")
 
@@ -55,7 +57,7 @@ def test_thresholds_meet_capacity_and_sensitivity_on_the_split_they_were_chosen_
     assert np.mean(tiers == NRM) > config.nrm_max_share - 0.005
     victim = (y["labour"] == 1) | (y["sexual"] == 1)
     assert np.mean(tiers[victim] >= SUPPORT) < config.sensitivity + 0.005
-    assert choice.achieved["nrm_share"] == pytest.approx(np.mean(tiers == NRM))
+    assert choice.achieved.nrm_share == pytest.approx(np.mean(tiers == NRM))
 
 
 def test_a_tier_catches_each_type_alike() -> None:
@@ -81,19 +83,31 @@ def test_tier_report_counts_every_person_once_with_intervals() -> None:
     choice = choose_tiers(p, y, ReferralConfig())
     test_p, test_y = population(6)
     report = tier_report(test_p, test_y, choice.thresholds, n_boot=50, seed=0)
-    tiers = report["tiers"]
+    tiers = report.tiers
     assert list(tiers) == ["nrm", "support", "information", "none"]
-    assert sum(e["people"] for e in tiers.values()) == report["people"] == 20_000
-    assert sum(e["victims"] for e in tiers.values()) == report["victims"]
-    assert sum(e["rate"]["value"] for e in tiers.values()) == pytest.approx(1.0)
-    assert sum(e["sensitivity"]["value"] for e in tiers.values()) == pytest.approx(1.0)
-    assert tiers["none"]["sensitivity_at_or_above"]["value"] == pytest.approx(1.0)
+    assert sum(e.people for e in tiers.values()) == report.people == 20_000
+    assert sum(e.victims for e in tiers.values()) == report.victims
+    assert sum(e.rate.value or 0.0 for e in tiers.values()) == pytest.approx(1.0)
+    assert sum(e.sensitivity.value or 0.0 for e in tiers.values()) == pytest.approx(1.0)
+    assert tiers["none"].sensitivity_at_or_above.value == pytest.approx(1.0)
     for e in tiers.values():
-        for m in ("rate", "ppv", "sensitivity", "sensitivity_at_or_above"):
-            assert e[m]["lower"] <= e[m]["value"] <= e[m]["upper"]
+        for share in (e.rate, e.ppv, e.sensitivity, e.sensitivity_at_or_above):
+            assert None not in (share.lower, share.value, share.upper)
+            assert share.lower <= share.value <= share.upper  # type: ignore[operator]
     # PPV falls from tier to tier: the tiers are ordered by the strength of the signs.
-    ppv = [tiers[t]["ppv"]["value"] for t in ("nrm", "support", "information", "none")]
-    assert ppv == sorted(ppv, reverse=True)
+    ppv = [tiers[t].ppv.value for t in ("nrm", "support", "information", "none")]
+    assert ppv == sorted(ppv, reverse=True)  # type: ignore[type-var]
+    # The card keeps the report through one JSON form.
+    logged = json.loads(json.dumps(report.to_json()))
+    assert list(logged["tiers"]["nrm"]) == [
+        "people",
+        "victims",
+        "rate",
+        "ppv",
+        "sensitivity",
+        "sensitivity_at_or_above",
+    ]
+    assert TierReport.from_json(logged) == report
 
 
 def test_trained_model_carries_tiers_that_meet_the_settings_on_its_calibration_split(trained) -> None:  # type: ignore[no-untyped-def]
@@ -113,8 +127,11 @@ def test_trained_model_carries_tiers_that_meet_the_settings_on_its_calibration_s
         o: model.outcomes[o].referral for o in model.outcome_names
     }
     summary = referral_summary(model, splits.test, config)
-    assert summary["test"]["people"] == len(splits.test)
-    assert set(summary["test"]["tiers"]) == set(TIERS)
+    assert summary.test.people == len(splits.test)
+    assert set(summary.test.tiers) == set(TIERS)
+    logged = json.loads(json.dumps(summary.to_json()))
+    assert list(logged) == ["settings", "levels", "calibration", "combine", "thresholds", "test"]
+    assert ReferralSummary.from_json(logged) == summary
 
 
 def test_an_older_model_file_is_refused_with_a_reason(trained) -> None:  # type: ignore[no-untyped-def]
