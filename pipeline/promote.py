@@ -95,7 +95,7 @@ class PromotionDecision:
             "accepted_risk": self.accepted_risk,
             "refusal_reasons": list(self.reasons),
             "comparison": {o: c.to_json() for o, c in self.comparison.items()},
-            "fairness_gate": self.gate.summary,
+            "fairness_gate": self.gate.to_json(),
         }
 
 

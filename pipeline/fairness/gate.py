@@ -109,9 +109,8 @@ class GateResult:
     def verdict(self) -> str:
         return BLOCK if self.blocking else PASS
 
-    @property
-    def summary(self) -> dict[str, Any]:
-        """A JSON-able record of the decision (logged with the promotion)."""
+    def to_json(self) -> dict[str, Any]:
+        """The record of the decision logged with the promotion (``fairness_gate`` in its JSON)."""
         return {
             "verdict": self.verdict,
             "criterion": CRITERIA,

@@ -29,7 +29,7 @@ def test_gate_passes_a_fair_model(model, frame) -> None:
     assert result.verdict == PASS, result.blocking
     assert result.blocking == ()
     assert result.checked > 0
-    assert json.loads(json.dumps(result.summary))["verdict"] == PASS
+    assert json.loads(json.dumps(result.to_json()))["verdict"] == PASS
 
 
 def test_gate_blocks_when_women_victims_are_missed_more(model, frame) -> None:
@@ -70,7 +70,7 @@ def test_false_alarm_disparities_warn_by_default(model, frame) -> None:
     result = fairness_gate(model, _more_false_alarms_among_women(model, frame), attributes=["gender"])
     assert result.verdict == PASS, result.blocking
     assert any(c.metric == "fpr" and c.group == "woman" for c in result.warnings)
-    assert any("false-alarm rate of gender = woman" in w for w in result.summary["warnings"])
+    assert any("false-alarm rate of gender = woman" in w for w in result.to_json()["warnings"])
 
 
 def test_gate_blocks_on_false_alarms_when_configured(model, frame) -> None:
@@ -111,7 +111,7 @@ def test_a_small_group_that_cannot_be_checked_is_listed_but_does_not_block(model
     result = fairness_gate(model, frame, attributes=["gender"])
     assert result.verdict == PASS, result.blocking
     assert {c.group for c in result.not_checked} == {"trans_nonconforming"}
-    assert any("trans_nonconforming" in s for s in result.summary["not_checked_small_groups"])
+    assert any("trans_nonconforming" in s for s in result.to_json()["not_checked_small_groups"])
 
 
 def test_power_rule_limit_is_a_setting(model, frame) -> None:
