@@ -16,9 +16,10 @@ where the time goes. :class:`BulkScorer` gives exactly the same values, column b
 - texts (bands, tiers, statuses, reasons) come out as categories (:class:`FlatColumns`), so a
   writer can keep them dictionary-encoded until the end;
 - whether a case is settled (and so its final ``referral_tier``), its flip chance and next
-  questions come from :func:`models.interview.outlook`, called exactly as the engine calls it,
-  for the cases with questions not yet asked (once per distinct case); a case with every
-  question asked is settled with nothing left to ask, for every such case at once.
+  questions are :func:`models.interview.outlook`'s, as the engine calls it, bit for bit, for
+  the cases with questions not yet asked (once per distinct case), computed for many cases at
+  once by :func:`outlooks` (the same draws and the same sums in the same order); a case with
+  every question asked is settled with nothing left to ask, for every such case at once.
 
 Bulk scoring is not screening: there is no screener's assessment and no danger question, so
 every case is scored as the engine scores one with no interview recorded (as the MLflow
@@ -35,7 +36,16 @@ import numpy as np
 import pandas as pd
 
 from models.engine import STATUSES, TOP_NEXT, ScreeningEngine
-from models.interview import class_posterior, outlook
+from models.interview import (
+    EXACT_COMPLETIONS,
+    MORE_SAMPLES,
+    SAMPLES,
+    _completed,
+    _completions,
+    _decide,
+    _entropy,
+    upper_bound,
+)
 from models.logodds import expit
 from models.questionnaire import Field
 from models.referral import REFERRAL_TIERS, TIERS, outcome_tiers
@@ -452,19 +462,11 @@ class BulkScorer:
         # The outlook of every case with questions left, as the engine computes it (once per distinct case).
         todo = np.flatnonzero(any_flag & _UNASKED)
         if todo.size:
-            seen: dict[bytes, tuple[float, bool, int]] = {}
-            text_ids: dict[str, int] = {"": 0}
             log_odds = np.column_stack([scores[name].log_odds for name in e.outcome_names])
-            names = list(e.outcome_names)
             unasked = e._applicable[status_code] & (codes[:, e._indicators] == e._not_asked)
-            for i in todo.tolist():
-                key = codes[i].tobytes()
-                found = seen.get(key)
-                if found is None:
-                    f, st, text = self._outlook(codes[i], int(status_code[i]), unasked[i], log_odds[i], names)
-                    found = seen[key] = (f, st, text_ids.setdefault(text, len(text_ids)))
-                flip[i], settled[i], next_questions[i] = found
-            next_texts = list(text_ids)
+            flip[todo], settled[todo], next_questions[todo], next_texts = self._outlooks(
+                codes[todo], status_code[todo], unasked[todo], log_odds[todo]
+            )
         eligible = answered_yes  # no screener's assessment and no danger answer in bulk
         referring = np.isin(model_tier, [TIERS.index(t) for t in REFERRAL_TIERS])
         nrm = TIERS.index("nrm")
@@ -517,25 +519,49 @@ class BulkScorer:
             texts.append(";".join(tokens[order[rank]] for rank in reversed(picked) if rank < none))
         return texts, inverse.reshape(-1)
 
-    def _outlook(
-        self, codes: np.ndarray, status_code: int, unasked_mask: np.ndarray, log_odds: np.ndarray, names: list[str]
-    ) -> tuple[float, bool, str]:
+    def _outlooks(
+        self, codes: np.ndarray, status_code: np.ndarray, unasked: np.ndarray, log_odds: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
+        """Flip chance, settled flag and next questions (codes into the texts returned) of cases
+        with questions left, as the engine's ``outlook`` gives them, once per distinct case."""
         e = self.engine
-        unasked = np.flatnonzero(unasked_mask)
-        lo = np.array([float(v) for v in log_odds])
-        by_outcome = dict(zip(names, expit(lo).tolist(), strict=True))
-        class_p = class_posterior(np.array([by_outcome.get("labour", 0.0), by_outcome.get("sexual", 0.0)]))
-        view = outlook(
+        index: dict[bytes, int] = {}
+        picks: list[int] = []
+        which = np.empty(codes.shape[0], dtype=np.int64)
+        for k in range(codes.shape[0]):
+            j = index.setdefault(codes[k].tobytes(), len(picks))
+            if j == len(picks):
+                picks.append(k)
+            which[k] = j
+        pick = np.array(picks, dtype=np.int64)
+        lo = log_odds[pick]
+        names = list(e.outcome_names)
+        p = expit(lo)
+        none = np.zeros(len(pick))
+        labour = p[:, names.index("labour")] if "labour" in names else none
+        sexual = p[:, names.index("sexual")] if "sexual" in names else none
+        # class_posterior's products, case by case the same
+        class_p = np.column_stack(
+            [(1 - labour) * (1 - sexual), labour * (1 - sexual), (1 - labour) * sexual, labour * sexual]
+        )
+        flip, settled, orders = outlooks(
             log_odds=lo,
             cutoffs=e._cutoffs,
-            tables=e._answer_tables[:, unasked, :],
-            answer_p=e._answer_p[status_code][:, unasked, :],
+            tables=e._answer_tables,
+            answer_p=e._answer_p,
+            status=status_code[pick],
+            unasked=unasked[pick],
             class_p=class_p,
+            seeds=codes[pick],
             level=e._level,
-            seed=[int(c) for c in codes],
         )
-        nxt = ";".join(e.fields[e._indicators[unasked[p]]] for p in view.order[:TOP_NEXT])
-        return view.flip_chance, bool(view.settled), nxt
+        text_ids: dict[str | None, int] = {"": 0}
+        ids = np.empty(len(pick), dtype=np.int64)
+        for j, order in enumerate(orders):
+            asked_next = np.flatnonzero(unasked[pick[j]])
+            text = ";".join(e.fields[e._indicators[asked_next[q]]] for q in order)
+            ids[j] = text_ids.setdefault(text, len(text_ids))
+        return flip[which], settled[which], ids[which], list(text_ids)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -548,3 +574,239 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+# ------------------------------------------------------------------ outlooks, many at once
+_OUTLOOK_CASES = 2048
+"""Cases whose per-question tables are gathered at once (``(cases, K, I, A)`` stays a few MB)."""
+_OUTLOOK_CELLS = 1 << 21
+"""Largest ``cases x completions x questions`` of one batch of completions."""
+_MARGIN = 1e-9
+"""Relative slack on the reach of the unasked answers: far above any rounding of their sums."""
+
+
+def outlooks(
+    *,
+    log_odds: np.ndarray,
+    cutoffs: np.ndarray,
+    tables: np.ndarray,
+    answer_p: np.ndarray,
+    status: np.ndarray,
+    unasked: np.ndarray,
+    class_p: np.ndarray,
+    seeds: np.ndarray,
+    level: float,
+    samples: int = SAMPLES,
+    top: int = TOP_NEXT,
+) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """:func:`models.interview.outlook` of many cases: each case's flip chance, settled flag and
+    first ``top`` of its ``order``, equal (bit for bit) to calling ``outlook`` case by case with
+    ``tables[:, unasked[i]]``, ``answer_p[status[i]][:, unasked[i]]``, ``class_p[i]`` and
+    ``seed=list(seeds[i])``.
+
+    Parameters
+    ----------
+    log_odds : (n, O); cutoffs : (O,) or (O, T); tables : (O, I, A) of every question;
+    answer_p : (S, K, I, A) of every status; status : (n,); unasked : (n, I) bool;
+    class_p : (n, K); seeds : (n, F) non-negative integers (the case's codes).
+
+    The same arithmetic, in the same order, done for many cases at once:
+
+    - a case whose unasked answers cannot move any outcome's log-odds across a cut-off (their
+      smallest and largest sums, with a margin far above rounding) cannot flip: no completion
+      is drawn or enumerated (flip chance 0, settled; ``outlook`` would find every completion
+      at today's decision, every question's effect the same, so the order is by movement);
+    - the other cases are grouped by their number of unasked questions; their completions
+      (the enumeration grid, or the draws of each case's own seeded generator, in the same
+      order) are summed question after question and decided for the whole group at once; a
+      case none of whose completions flips is finished as above;
+    - what is left (cases that can flip) finishes case by case with ``outlook``'s own
+      expressions on the group's arrays (the same shapes and layouts, so the same BLAS calls),
+      including the close call's second draw from the same generator.
+    """
+    n = log_odds.shape[0]
+    n_answers = tables.shape[2]
+    flip = np.zeros(n)
+    settled = np.ones(n, dtype=bool)
+    orders: list[list[int]] = [[] for _ in range(n)]
+    if n == 0:
+        return flip, settled, orders
+    counts = unasked.sum(axis=1)
+    now = _decide(np.ascontiguousarray(log_odds.T), cutoffs)  # (n,)
+    reach = np.abs(tables).max(axis=0)  # (I, A)
+    movement = np.empty(unasked.shape)
+    for s in range(0, n, _OUTLOOK_CASES):
+        part = slice(s, s + _OUTLOOK_CASES)
+        predictive = np.einsum("bk,bkia->bia", class_p[part], answer_p[status[part]])
+        movement[part] = (predictive * reach[None]).sum(axis=2)
+    lowest = (unasked[:, None, :] * tables.min(axis=2)[None]).sum(axis=2)  # (n, O)
+    highest = (unasked[:, None, :] * tables.max(axis=2)[None]).sum(axis=2)
+    slack = _MARGIN * (1.0 + np.abs(log_odds) + (unasked[:, None, :] * reach.max(axis=1)[None]).sum(axis=2))
+    fixed = (_decide(np.ascontiguousarray((log_odds + lowest - slack).T), cutoffs) == now) & (
+        _decide(np.ascontiguousarray((log_odds + highest + slack).T), cutoffs) == now
+    )
+    largest_exact = 0
+    while n_answers ** (largest_exact + 1) <= EXACT_COMPLETIONS:
+        largest_exact += 1
+    # no flip settles an enumeration, and a first draw when its bound is below the level
+    quiet_exact, quiet_sampled = level > 0.0, upper_bound(0.0, samples) < level
+    fixed &= np.where(counts <= largest_exact, quiet_exact, quiet_sampled)
+    n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
+    for u in np.unique(counts[counts > 0]).tolist():
+        group = np.flatnonzero(counts == u)
+        columns = np.argsort(~unasked[group], axis=1, kind="stable")[:, :u]  # the unasked, in order
+        quiet = fixed[group]
+        _by_movement(orders, group[quiet], movement[group[quiet][:, None], columns[quiet]], top)
+        group, columns = group[~quiet], columns[~quiet]
+        if not group.size:
+            continue
+        exact = u <= largest_exact
+        per_batch = max(1, _OUTLOOK_CELLS // ((n_answers**u if exact else samples) * u))
+        for s in range(0, group.size, per_batch):
+            cases, cols = group[s : s + per_batch], columns[s : s + per_batch]
+            _outlook_batch(
+                cases,
+                cols,
+                exact=exact,
+                log_odds=log_odds,
+                cutoffs=cutoffs,
+                tables=tables,
+                answer_p=answer_p,
+                status=status,
+                class_p=class_p,
+                seeds=seeds,
+                level=level,
+                samples=samples,
+                top=top,
+                now=now,
+                movement=movement,
+                n_decisions=n_decisions,
+                out=(flip, settled, orders),
+            )
+    return flip, settled, orders
+
+
+def _given(generator: np.random.Generator) -> Callable[[], np.random.Generator]:
+    return lambda: generator
+
+
+def _by_movement(orders: list[list[int]], cases: np.ndarray, movement: np.ndarray, top: int) -> None:
+    """Orders of cases whose every question has the same effect: by movement, then position."""
+    if not cases.size:
+        return
+    positions = np.broadcast_to(np.arange(movement.shape[1]), movement.shape)
+    picked = np.lexsort((positions, -movement), axis=-1)[:, :top]
+    for i, order in zip(cases.tolist(), picked.tolist(), strict=True):
+        orders[i] = order
+
+
+def _outlook_batch(
+    cases: np.ndarray,
+    cols: np.ndarray,
+    *,
+    exact: bool,
+    log_odds: np.ndarray,
+    cutoffs: np.ndarray,
+    tables: np.ndarray,
+    answer_p: np.ndarray,
+    status: np.ndarray,
+    class_p: np.ndarray,
+    seeds: np.ndarray,
+    level: float,
+    samples: int,
+    top: int,
+    now: np.ndarray,
+    movement: np.ndarray,
+    n_decisions: int,
+    out: tuple[np.ndarray, np.ndarray, list[list[int]]],
+) -> None:
+    """Cases with the same number of unasked questions (``cols``: which, per case); see :func:`outlooks`."""
+    flip, settled, orders = out
+    n_outcomes, _, n_answers = tables.shape
+    b, u = cols.shape
+    n_classes = answer_p.shape[1]
+    case_tables = tables[:, cols, :].transpose(1, 0, 2, 3)  # (B, O, U, A)
+    case_p = answer_p[
+        status[cases][:, None, None], np.arange(n_classes)[None, :, None], cols[:, None, :]
+    ]  # (B, K, U, A)
+    generators: list[np.random.Generator] = []
+    if exact:
+        grid = np.indices((n_answers,) * u).reshape(u, -1).T  # as _completions makes it
+        answers = np.broadcast_to(grid, (b, *grid.shape))
+    else:
+        r = np.empty((b, samples))
+        draws = np.empty((b, samples, u))
+        for k, i in enumerate(cases.tolist()):  # each case's own generator, drawn as _completions draws
+            generator = np.random.default_rng(_entropy([int(c) for c in seeds[i]]))
+            r[k] = generator.random(samples)
+            draws[k] = generator.random((samples, u))
+            generators.append(generator)
+        cumulative = np.cumsum(class_p[cases], axis=1)  # (B, K)
+        classes = np.minimum((cumulative[:, None, :] <= r[:, :, None]).sum(axis=2), n_classes - 1)  # (B, N)
+        cdf = np.cumsum(case_p, axis=3)  # (B, K, U, A)
+        # where each draw's class and question sit in (B * K * U): one take per answer's cut
+        at = ((np.arange(b)[:, None] * n_classes + classes) * u)[:, :, None] + np.arange(u)  # (B, N, U)
+        answers = np.zeros((b, samples, u), dtype=np.uint8)
+        for a in range(n_answers - 1):
+            np.add(answers, np.take(cdf[..., a], at) <= draws, out=answers, casting="unsafe")
+    # each outcome's log-odds after each completion, the answers' contributions added question
+    # after question (as _completed adds them); one take per question from (B * O * U * A)
+    flat = np.ascontiguousarray(case_tables).ravel()
+    start = (np.arange(b)[:, None] * n_outcomes + np.arange(n_outcomes)) * (u * n_answers)  # (B, O)
+    chosen = answers if exact else answers.astype(np.intp)
+    total = np.take(flat, start[:, :, None] + chosen[:, None, :, 0])  # (B, O, C)
+    for q in range(1, u):
+        total += np.take(flat, start[:, :, None] + (q * n_answers + chosen[:, None, :, q]))
+    completed = log_odds[cases][:, :, None] + total
+    decided = _decide(completed.transpose(1, 0, 2), cutoffs)  # (B, C)
+    flips = (decided != now[cases][:, None]).any(axis=1)
+    if (level > 0.0) if exact else (upper_bound(0.0, samples) < level):  # no flip settles it
+        _by_movement(orders, cases[~flips], movement[cases[~flips][:, None], cols[~flips]], top)
+    else:
+        flips[:] = True
+    contested = np.flatnonzero(flips)
+    if exact and contested.size:
+        # P(completion | class), the answers' probabilities multiplied question after question
+        # (as np.prod over the grid's row), in the grid's order: (B', K, C)
+        per_class = case_p[contested, :, 0, :]
+        for q in range(1, u):
+            per_class = (per_class[:, :, :, None] * case_p[contested, :, q, None, :]).reshape(
+                len(contested), n_classes, -1
+            )
+        # laid out as np.prod leaves it (column-major): the same matrix product, the same sums
+        per_class = np.ascontiguousarray(per_class.transpose(0, 2, 1))  # (B', C, K)
+    positions = np.arange(u)
+    for c, k in enumerate(contested.tolist()):
+        i = int(cases[k])
+        case_now = int(now[i])
+        case_answers: np.ndarray = answers[k]
+        case_decided = np.ascontiguousarray(decided[k])
+        if exact:
+            weights = class_p[i] @ per_class[c].T
+            case_answers = grid
+        else:
+            weights = np.full(samples, 1.0 / samples)
+        chance = float(weights @ (case_decided != case_now))
+        bound = chance if exact else upper_bound(chance * len(weights), len(weights))
+        if not exact and not bound < level and chance < level:
+            # a close call: look again with more completions, from the same generator
+            case_answers, weights, _ = _completions(
+                case_p[k], class_p[i], rng=_given(generators[k]), samples=samples + MORE_SAMPLES
+            )
+            lo = np.array([float(v) for v in log_odds[i]])
+            case_decided = _decide(_completed(lo, case_tables[k], case_answers), cutoffs)
+            chance = float(weights @ (case_decided != case_now))
+            bound = upper_bound(chance * len(weights), len(weights))
+        flip[i], settled[i] = chance, bound < level
+        one_hot = (case_decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
+        hits = np.zeros((u, n_answers, n_decisions))
+        for a in range(n_answers):
+            mask = (case_answers == a) * weights[:, None]  # (C, U)
+            hits[:, a, :] = mask.T @ one_hot
+        shares = weights @ one_hot
+        if n_decisions == 2:
+            effects = min(float(shares[1]), 1.0 - float(shares[1])) - hits.min(axis=2).sum(axis=1)
+        else:
+            effects = (1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1)
+        case_movement = movement[i][cols[k]]
+        orders[i] = np.lexsort((positions, -case_movement, -np.round(effects, 12)))[:top].tolist()

@@ -93,3 +93,126 @@ def test_codes_of_any_integer_type_give_the_same_columns(engine: ScreeningEngine
     codes = encode_frame(engine, cases)
     scorer = BulkScorer(engine)
     pd.testing.assert_frame_equal(scorer.score(codes.astype(np.uint8)), scorer.score(codes))
+
+
+def _per_case(kw: dict[str, np.ndarray], level: float) -> list[tuple[float, bool, list[int]]]:
+    """``outlook`` case by case, called as the engine calls it."""
+    from models.engine import TOP_NEXT
+    from models.interview import outlook
+
+    out = []
+    for i in range(len(kw["log_odds"])):
+        unasked = np.flatnonzero(kw["unasked"][i])
+        view = outlook(
+            log_odds=np.array([float(v) for v in kw["log_odds"][i]]),
+            cutoffs=kw["cutoffs"],
+            tables=kw["tables"][:, unasked, :],
+            answer_p=kw["answer_p"][kw["status"][i]][:, unasked, :],
+            class_p=kw["class_p"][i],
+            level=level,
+            seed=[int(c) for c in kw["seeds"][i]],
+        )
+        out.append((view.flip_chance, view.settled, view.order[:TOP_NEXT]))
+    return out
+
+
+def _count_close_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the second draws of close calls (the batched path makes them with ``_completions``)."""
+    import models.bulk
+    from models.interview import _completions
+
+    calls: list[int] = []
+
+    def counted(*args: object, samples: int, **kwargs: object) -> object:
+        calls.append(samples)
+        return _completions(*args, samples=samples, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(models.bulk, "_completions", counted)
+    return calls
+
+
+def test_batched_outlooks_are_the_per_case_outlooks(engine: ScreeningEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many generated partial interviews: every flip chance, settled flag and next question equal
+    (not close) to ``outlook``'s, on every path: no draw needed, enumerated, sampled, close calls."""
+    from models.bulk import outlooks
+    from models.interview import class_posterior
+    from models.logodds import expit
+    from pipeline.data.synthetic import generate
+
+    codes = encode_frame(engine, generate(rows=6000, seed=11))
+    status = codes[:, engine._status]
+    unasked = engine._applicable[status] & (codes[:, engine._indicators] == engine._not_asked)
+    codes, status, unasked = codes[unasked.any(axis=1)], status[unasked.any(axis=1)], unasked[unasked.any(axis=1)]
+    scores = engine.model.score_codes(codes)
+    log_odds = np.column_stack([scores[name].log_odds for name in engine.outcome_names])
+    kw = {
+        "log_odds": log_odds,
+        "cutoffs": engine._cutoffs,
+        "tables": engine._answer_tables,
+        "answer_p": engine._answer_p,
+        "status": status,
+        "unasked": unasked,
+        "class_p": np.vstack([class_posterior(expit(lo)) for lo in log_odds]),
+        "seeds": codes,
+    }
+    close_calls = _count_close_calls(monkeypatch)
+    flip, settled, orders = outlooks(**kw, level=engine._level)
+    expected = _per_case(kw, engine._level)
+    assert [(float(f), bool(s), o) for f, s, o in zip(flip, settled, orders, strict=True)] == expected
+    # the cases cover every path
+    counts = unasked.sum(axis=1)
+    exact = counts <= 6  # 4 answers: at most 4,096 completions are enumerated
+    for kind in (exact, ~exact):
+        assert (settled & kind).sum() > 50
+        assert (~settled & kind).sum() > 50
+        assert ((flip > 0) & settled & kind).sum() > 10
+    assert len(close_calls) > 20
+    assert len(set(counts.tolist())) > 30
+
+
+@pytest.mark.parametrize("tiers", [False, True])
+def test_batched_outlooks_on_random_tables(tiers: bool) -> None:
+    """Random small questionnaires (refer or not, or tiers), some cases with nothing left: equal to ``outlook``."""
+    from models.bulk import outlooks
+    from models.interview import class_posterior
+    from models.logodds import expit
+
+    rng = np.random.default_rng(21 + tiers)
+    n, questions, answers = 600, 10, 4
+    tables = rng.normal(0.0, 0.6, size=(2, questions, answers))
+    tables[:, :, 0] += rng.uniform(0.0, 1.5, size=(2, questions))
+    answer_p = rng.dirichlet(np.ones(answers), size=(3, 4, questions))
+    cutoffs = np.array([[-3.0, -2.0, -1.0], [-3.5, -2.5, -1.5]]) if tiers else np.array([-2.0, -2.5])
+    log_odds = -2.0 + rng.normal(0.0, 1.2, size=(n, 2))
+    unasked = rng.random((n, questions)) < rng.uniform(0.0, 1.0, size=(n, 1))
+    kw = {
+        "log_odds": log_odds,
+        "cutoffs": cutoffs,
+        "tables": tables,
+        "answer_p": answer_p,
+        "status": rng.integers(0, 3, size=n),
+        "unasked": unasked,
+        "class_p": np.vstack([class_posterior(expit(lo)) for lo in log_odds]),
+        "seeds": rng.integers(0, 9, size=(n, 6)),
+    }
+    flip, settled, orders = outlooks(**kw, level=0.05)
+    assert [(float(f), bool(s), o) for f, s, o in zip(flip, settled, orders, strict=True)] == _per_case(kw, 0.05)
+    assert (unasked.sum(axis=1) == 0).any()
+    assert (unasked.sum(axis=1) > 6).any()
+
+
+def test_partial_interviews_equal_the_engines_records(engine: ScreeningEngine) -> None:
+    """A generated file of partial interviews scored in bulk: status, tiers, leaning tier, settled flag,
+    flip chance and next questions are the engine's, case for case (repeated cases included)."""
+    from pipeline.data.synthetic import generate
+
+    frame = generate(rows=3000, seed=12)[list(engine.fields)]
+    codes = encode_frame(engine, frame)
+    unasked = engine._applicable[codes[:, engine._status]] & (codes[:, engine._indicators] == engine._not_asked)
+    codes = codes[unasked.any(axis=1)]
+    codes = np.vstack([codes, codes[:50]])
+    names = ["status", "referral_tier", "leaning_tier", "settled", "flip_chance", "next_questions"]
+    expected = [{k: engine.flat(a)[k] for k in names} for a in engine.assess_many(codes)]
+    out = BulkScorer(engine).score(codes, chunk_rows=700)
+    assert [{k: r[k] for k in names} for r in records(out)] == expected
+    assert {r["status"] for r in expected} == {"refer", "no_referral", "ask_more"}
