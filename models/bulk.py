@@ -40,8 +40,6 @@ from models.interview import (
     EXACT_COMPLETIONS,
     MORE_SAMPLES,
     SAMPLES,
-    _completed,
-    _completions,
     _decide,
     _entropy,
     upper_bound,
@@ -579,7 +577,7 @@ def _python(value: Any) -> Any:
 # ------------------------------------------------------------------ outlooks, many at once
 _OUTLOOK_CASES = 2048
 """Cases whose per-question tables are gathered at once (``(cases, K, I, A)`` stays a few MB)."""
-_OUTLOOK_CELLS = 1 << 21
+_OUTLOOK_CELLS = 1 << 19
 """Largest ``cases x completions x questions`` of one batch of completions."""
 _MARGIN = 1e-9
 """Relative slack on the reach of the unasked answers: far above any rounding of their sums."""
@@ -618,195 +616,270 @@ def outlooks(
       at today's decision, every question's effect the same, so the order is by movement);
     - the other cases are grouped by their number of unasked questions; their completions
       (the enumeration grid, or the draws of each case's own seeded generator, in the same
-      order) are summed question after question and decided for the whole group at once; a
-      case none of whose completions flips is finished as above;
-    - what is left (cases that can flip) finishes case by case with ``outlook``'s own
-      expressions on the group's arrays (the same shapes and layouts, so the same BLAS calls),
-      including the close call's second draw from the same generator.
+      order, the close call's second draw from the same generator) are summed question after
+      question and decided for a batch at once; a case none of whose completions flips is
+      finished as above;
+    - a case that can flip gets its flip chance from ``outlook``'s own product of weights and
+      flips (arrays of the same layout, so the same BLAS sums); its order, when sampled, from
+      counts of completions (see :meth:`_Outlooks._sampled_orders`), when enumerated, from
+      ``outlook``'s own expressions.
     """
     n = log_odds.shape[0]
-    n_answers = tables.shape[2]
-    flip = np.zeros(n)
-    settled = np.ones(n, dtype=bool)
-    orders: list[list[int]] = [[] for _ in range(n)]
+    run = _Outlooks(
+        log_odds=log_odds,
+        cutoffs=cutoffs,
+        tables=tables,
+        answer_p=answer_p,
+        status=status,
+        class_p=class_p,
+        seeds=seeds,
+        level=level,
+        samples=samples,
+        top=top,
+    )
     if n == 0:
-        return flip, settled, orders
+        return run.flip, run.settled, run.orders
+    n_answers = tables.shape[2]
     counts = unasked.sum(axis=1)
-    now = _decide(np.ascontiguousarray(log_odds.T), cutoffs)  # (n,)
     reach = np.abs(tables).max(axis=0)  # (I, A)
-    movement = np.empty(unasked.shape)
     for s in range(0, n, _OUTLOOK_CASES):
         part = slice(s, s + _OUTLOOK_CASES)
         predictive = np.einsum("bk,bkia->bia", class_p[part], answer_p[status[part]])
-        movement[part] = (predictive * reach[None]).sum(axis=2)
+        run.movement[part] = (predictive * reach[None]).sum(axis=2)
     lowest = (unasked[:, None, :] * tables.min(axis=2)[None]).sum(axis=2)  # (n, O)
     highest = (unasked[:, None, :] * tables.max(axis=2)[None]).sum(axis=2)
     slack = _MARGIN * (1.0 + np.abs(log_odds) + (unasked[:, None, :] * reach.max(axis=1)[None]).sum(axis=2))
-    fixed = (_decide(np.ascontiguousarray((log_odds + lowest - slack).T), cutoffs) == now) & (
-        _decide(np.ascontiguousarray((log_odds + highest + slack).T), cutoffs) == now
+    fixed = (_decide(np.ascontiguousarray((log_odds + lowest - slack).T), cutoffs) == run.now) & (
+        _decide(np.ascontiguousarray((log_odds + highest + slack).T), cutoffs) == run.now
     )
     largest_exact = 0
     while n_answers ** (largest_exact + 1) <= EXACT_COMPLETIONS:
         largest_exact += 1
-    # no flip settles an enumeration, and a first draw when its bound is below the level
-    quiet_exact, quiet_sampled = level > 0.0, upper_bound(0.0, samples) < level
-    fixed &= np.where(counts <= largest_exact, quiet_exact, quiet_sampled)
-    n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
+    fixed &= np.where(counts <= largest_exact, run.quiet_exact, run.quiet_sampled)
     for u in np.unique(counts[counts > 0]).tolist():
         group = np.flatnonzero(counts == u)
         columns = np.argsort(~unasked[group], axis=1, kind="stable")[:, :u]  # the unasked, in order
         quiet = fixed[group]
-        _by_movement(orders, group[quiet], movement[group[quiet][:, None], columns[quiet]], top)
+        run.by_movement(group[quiet], columns[quiet])
         group, columns = group[~quiet], columns[~quiet]
-        if not group.size:
-            continue
         exact = u <= largest_exact
         per_batch = max(1, _OUTLOOK_CELLS // ((n_answers**u if exact else samples) * u))
         for s in range(0, group.size, per_batch):
-            cases, cols = group[s : s + per_batch], columns[s : s + per_batch]
-            _outlook_batch(
-                cases,
-                cols,
-                exact=exact,
-                log_odds=log_odds,
-                cutoffs=cutoffs,
-                tables=tables,
-                answer_p=answer_p,
-                status=status,
-                class_p=class_p,
-                seeds=seeds,
-                level=level,
-                samples=samples,
-                top=top,
-                now=now,
-                movement=movement,
-                n_decisions=n_decisions,
-                out=(flip, settled, orders),
+            (run.exact if exact else run.sampled)(group[s : s + per_batch], columns[s : s + per_batch])
+    return run.flip, run.settled, run.orders
+
+
+class _Outlooks:
+    """The arrays of one :func:`outlooks` call, and its batches (cases of the same number of unasked questions)."""
+
+    def __init__(
+        self,
+        *,
+        log_odds: np.ndarray,
+        cutoffs: np.ndarray,
+        tables: np.ndarray,
+        answer_p: np.ndarray,
+        status: np.ndarray,
+        class_p: np.ndarray,
+        seeds: np.ndarray,
+        level: float,
+        samples: int,
+        top: int,
+    ) -> None:
+        n = log_odds.shape[0]
+        self.log_odds, self.cutoffs, self.tables, self.answer_p = log_odds, cutoffs, tables, answer_p
+        self.status, self.class_p, self.seeds = status, class_p, seeds
+        self.level, self.samples, self.top = level, samples, top
+        self.flip = np.zeros(n)
+        self.settled = np.ones(n, dtype=bool)
+        self.orders: list[list[int]] = [[] for _ in range(n)]
+        self.now = _decide(np.ascontiguousarray(log_odds.T), cutoffs) if n else np.zeros(0, dtype=np.int64)
+        self.movement = np.empty((n, tables.shape[1]))
+        self.n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
+        # no flip settles an enumeration, and a first draw when its bound is below the level
+        self.quiet_exact = level > 0.0
+        self.quiet_sampled = upper_bound(0.0, samples) < level
+
+    def by_movement(self, cases: np.ndarray, cols: np.ndarray) -> None:
+        """Orders of cases whose every question has the same effect: by movement, then position."""
+        self.by_effect(cases, cols, np.zeros(cols.shape, dtype=np.int64))
+
+    def by_effect(self, cases: np.ndarray, cols: np.ndarray, effect: np.ndarray) -> None:
+        """Orders by ``effect`` (larger first; integers, or the rounded effects), then movement, then position."""
+        if not cases.size:
+            return
+        movement = self.movement[cases[:, None], cols]
+        positions = np.broadcast_to(np.arange(cols.shape[1]), cols.shape)
+        picked = np.lexsort((positions, -movement, -effect), axis=-1)[:, : self.top]
+        for i, order in zip(cases.tolist(), picked.tolist(), strict=True):
+            self.orders[i] = order
+
+    def _case_arrays(self, cases: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``tables`` (B, O, U, A) and ``answer_p`` (B, K, U, A) of the cases' unasked questions."""
+        n_classes = self.answer_p.shape[1]
+        case_tables = np.ascontiguousarray(self.tables[:, cols, :].transpose(1, 0, 2, 3))
+        at = self.status[cases][:, None, None], np.arange(n_classes)[None, :, None], cols[:, None, :]
+        return case_tables, self.answer_p[at]
+
+    def _decided(self, cases: np.ndarray, case_tables: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """The decision of each completion (B, C) of ``answers`` (B, C, U): each outcome's
+        log-odds plus the answers' contributions added question after question (as
+        ``_completed`` adds them), one take per question of every outcome's contribution."""
+        b, n_outcomes, u, n_answers = case_tables.shape
+        rows = np.ascontiguousarray(case_tables.transpose(0, 2, 3, 1)).reshape(-1, n_outcomes)  # (B * U * A, O)
+        start = np.arange(b)[:, None] * (u * n_answers)
+        total = np.take(rows, start + answers[:, :, 0], axis=0)  # (B, C, O)
+        for q in range(1, u):
+            total += np.take(rows, (start + q * n_answers) + answers[:, :, q], axis=0)
+        completed = self.log_odds[cases][:, None, :] + total
+        cutoffs = self.cutoffs
+        if cutoffs.ndim == 1:  # refer (1) when any outcome reaches its cut-off
+            decided = np.zeros(completed.shape[:2], dtype=np.int64)
+            for o in range(n_outcomes):
+                decided |= completed[:, :, o] >= cutoffs[o]
+            return decided
+        decided = np.zeros(completed.shape[:2], dtype=np.int64)
+        for o in range(n_outcomes):  # the highest tier over outcomes
+            reached = np.zeros(completed.shape[:2], dtype=np.int64)
+            for t in range(cutoffs.shape[1]):
+                reached += completed[:, :, o] >= cutoffs[o, t]
+            np.maximum(decided, reached, out=decided)
+        return decided
+
+    def exact(self, cases: np.ndarray, cols: np.ndarray) -> None:
+        """Cases whose every completion is enumerated (the grid of ``_completions``)."""
+        b, u = cols.shape
+        n_answers = self.tables.shape[2]
+        case_tables, case_p = self._case_arrays(cases, cols)
+        grid = np.indices((n_answers,) * u).reshape(u, -1).T  # (C, U), as _completions makes it
+        decided = self._decided(cases, case_tables, np.broadcast_to(grid, (b, *grid.shape)))
+        flips = (decided != self.now[cases][:, None]).any(axis=1)
+        if not self.quiet_exact:
+            flips[:] = True
+        self.by_movement(cases[~flips], cols[~flips])
+        contested = np.flatnonzero(flips)
+        if not contested.size:
+            return
+        # P(completion | class): the answers' probabilities multiplied question after question
+        # (as np.prod over the grid's row), in the grid's order, and laid out as np.prod leaves
+        # it (column-major), so that the weights are the same matrix product
+        per_class = case_p[contested, :, 0, :]
+        for q in range(1, u):
+            per_class = (per_class[:, :, :, None] * case_p[contested, :, q, None, :]).reshape(
+                len(contested), case_p.shape[1], -1
             )
-    return flip, settled, orders
+        per_class = np.ascontiguousarray(per_class.transpose(0, 2, 1))  # (B', C, K)
+        for c, k in enumerate(contested.tolist()):
+            i = int(cases[k])
+            weights = self.class_p[i] @ per_class[c].T
+            chance = float(weights @ (decided[k] != self.now[i]))
+            self.flip[i], self.settled[i] = chance, chance < self.level
+            self.orders[i] = self._order(grid, weights, np.ascontiguousarray(decided[k]), cols[k], i)
 
+    def sampled(self, cases: np.ndarray, cols: np.ndarray) -> None:
+        """Cases whose completions are drawn, each from its own generator seeded by its codes."""
+        samples = self.samples
+        case_tables, case_p = self._case_arrays(cases, cols)
+        cdf = np.cumsum(case_p, axis=3)  # (B, K, U, A)
+        generators = [np.random.default_rng(_entropy([int(c) for c in self.seeds[i]])) for i in cases.tolist()]
+        answers = self._draw(generators, self.class_p[cases], cdf, samples)
+        decided = self._decided(cases, case_tables, answers)
+        now = self.now[cases]
+        flips = (decided != now[:, None]).any(axis=1)
+        if not self.quiet_sampled:
+            flips[:] = True
+        self.by_movement(cases[~flips], cols[~flips])
+        contested = np.flatnonzero(flips)
+        weights = np.full(samples, 1.0 / samples)
+        close: list[int] = []
+        for k in contested.tolist():
+            i = int(cases[k])
+            chance = float(weights @ (decided[k] != now[k]))
+            bound = upper_bound(chance * samples, samples)
+            self.flip[i], self.settled[i] = chance, bound < self.level
+            if not bound < self.level and chance < self.level:
+                close.append(k)  # a close call: look again with more completions, from the same generator
+        first = np.setdiff1d(contested, close)
+        self._sampled_orders(cases[first], cols[first], answers[first], decided[first], samples)
+        if not close:
+            return
+        more = samples + MORE_SAMPLES
+        again = np.array(close)
+        answers = self._draw([generators[k] for k in close], self.class_p[cases[again]], cdf[again], more)
+        decided = self._decided(cases[again], case_tables[again], answers)
+        weights = np.full(more, 1.0 / more)
+        for k, i in enumerate(cases[again].tolist()):
+            chance = float(weights @ (decided[k] != self.now[i]))
+            self.flip[i], self.settled[i] = chance, upper_bound(chance * more, more) < self.level
+        self._sampled_orders(cases[again], cols[again], answers, decided, more)
 
-def _given(generator: np.random.Generator) -> Callable[[], np.random.Generator]:
-    return lambda: generator
-
-
-def _by_movement(orders: list[list[int]], cases: np.ndarray, movement: np.ndarray, top: int) -> None:
-    """Orders of cases whose every question has the same effect: by movement, then position."""
-    if not cases.size:
-        return
-    positions = np.broadcast_to(np.arange(movement.shape[1]), movement.shape)
-    picked = np.lexsort((positions, -movement), axis=-1)[:, :top]
-    for i, order in zip(cases.tolist(), picked.tolist(), strict=True):
-        orders[i] = order
-
-
-def _outlook_batch(
-    cases: np.ndarray,
-    cols: np.ndarray,
-    *,
-    exact: bool,
-    log_odds: np.ndarray,
-    cutoffs: np.ndarray,
-    tables: np.ndarray,
-    answer_p: np.ndarray,
-    status: np.ndarray,
-    class_p: np.ndarray,
-    seeds: np.ndarray,
-    level: float,
-    samples: int,
-    top: int,
-    now: np.ndarray,
-    movement: np.ndarray,
-    n_decisions: int,
-    out: tuple[np.ndarray, np.ndarray, list[list[int]]],
-) -> None:
-    """Cases with the same number of unasked questions (``cols``: which, per case); see :func:`outlooks`."""
-    flip, settled, orders = out
-    n_outcomes, _, n_answers = tables.shape
-    b, u = cols.shape
-    n_classes = answer_p.shape[1]
-    case_tables = tables[:, cols, :].transpose(1, 0, 2, 3)  # (B, O, U, A)
-    case_p = answer_p[
-        status[cases][:, None, None], np.arange(n_classes)[None, :, None], cols[:, None, :]
-    ]  # (B, K, U, A)
-    generators: list[np.random.Generator] = []
-    if exact:
-        grid = np.indices((n_answers,) * u).reshape(u, -1).T  # as _completions makes it
-        answers = np.broadcast_to(grid, (b, *grid.shape))
-    else:
+    def _draw(
+        self, generators: list[np.random.Generator], class_p: np.ndarray, cdf: np.ndarray, samples: int
+    ) -> np.ndarray:
+        """Answers (B, N, U) drawn as ``_completions`` draws them, each case from its generator."""
+        b, n_classes, u, n_answers = cdf.shape
         r = np.empty((b, samples))
         draws = np.empty((b, samples, u))
-        for k, i in enumerate(cases.tolist()):  # each case's own generator, drawn as _completions draws
-            generator = np.random.default_rng(_entropy([int(c) for c in seeds[i]]))
+        for k, generator in enumerate(generators):
             r[k] = generator.random(samples)
             draws[k] = generator.random((samples, u))
-            generators.append(generator)
-        cumulative = np.cumsum(class_p[cases], axis=1)  # (B, K)
-        classes = np.minimum((cumulative[:, None, :] <= r[:, :, None]).sum(axis=2), n_classes - 1)  # (B, N)
-        cdf = np.cumsum(case_p, axis=3)  # (B, K, U, A)
+        cumulative = np.cumsum(class_p, axis=1)  # (B, K): a class is how many of these its draw reaches
+        classes = np.zeros((b, samples), dtype=np.intp)
+        for k in range(n_classes - 1):
+            classes += cumulative[:, k, None] <= r
         # where each draw's class and question sit in (B * K * U): one take per answer's cut
         at = ((np.arange(b)[:, None] * n_classes + classes) * u)[:, :, None] + np.arange(u)  # (B, N, U)
         answers = np.zeros((b, samples, u), dtype=np.uint8)
         for a in range(n_answers - 1):
-            np.add(answers, np.take(cdf[..., a], at) <= draws, out=answers, casting="unsafe")
-    # each outcome's log-odds after each completion, the answers' contributions added question
-    # after question (as _completed adds them); one take per question from (B * O * U * A)
-    flat = np.ascontiguousarray(case_tables).ravel()
-    start = (np.arange(b)[:, None] * n_outcomes + np.arange(n_outcomes)) * (u * n_answers)  # (B, O)
-    chosen = answers if exact else answers.astype(np.intp)
-    total = np.take(flat, start[:, :, None] + chosen[:, None, :, 0])  # (B, O, C)
-    for q in range(1, u):
-        total += np.take(flat, start[:, :, None] + (q * n_answers + chosen[:, None, :, q]))
-    completed = log_odds[cases][:, :, None] + total
-    decided = _decide(completed.transpose(1, 0, 2), cutoffs)  # (B, C)
-    flips = (decided != now[cases][:, None]).any(axis=1)
-    if (level > 0.0) if exact else (upper_bound(0.0, samples) < level):  # no flip settles it
-        _by_movement(orders, cases[~flips], movement[cases[~flips][:, None], cols[~flips]], top)
-    else:
-        flips[:] = True
-    contested = np.flatnonzero(flips)
-    if exact and contested.size:
-        # P(completion | class), the answers' probabilities multiplied question after question
-        # (as np.prod over the grid's row), in the grid's order: (B', K, C)
-        per_class = case_p[contested, :, 0, :]
-        for q in range(1, u):
-            per_class = (per_class[:, :, :, None] * case_p[contested, :, q, None, :]).reshape(
-                len(contested), n_classes, -1
-            )
-        # laid out as np.prod leaves it (column-major): the same matrix product, the same sums
-        per_class = np.ascontiguousarray(per_class.transpose(0, 2, 1))  # (B', C, K)
-    positions = np.arange(u)
-    for c, k in enumerate(contested.tolist()):
-        i = int(cases[k])
-        case_now = int(now[i])
-        case_answers: np.ndarray = answers[k]
-        case_decided = np.ascontiguousarray(decided[k])
-        if exact:
-            weights = class_p[i] @ per_class[c].T
-            case_answers = grid
-        else:
+            np.add(answers, np.take(np.ascontiguousarray(cdf[..., a]), at) <= draws, out=answers, casting="unsafe")
+        return answers
+
+    def _sampled_orders(
+        self, cases: np.ndarray, cols: np.ndarray, answers: np.ndarray, decided: np.ndarray, samples: int
+    ) -> None:
+        """Orders of sampled cases, from counts of completions.
+
+        With every weight ``1 / samples``, outlook's effect of a question is ``j / samples`` for an
+        integer ``j`` (counts of completions in place of their weights) up to the rounding of
+        its sums, under ``samples * 2**-53`` whatever their order; when ``samples`` divides
+        ``10**12`` that is far from where ``np.round(effects, 12)`` could round differently, so
+        the rounded effects rank (and tie) as the ``j`` do. Otherwise outlook's own expressions.
+        """
+        if not cases.size:
+            return
+        if 10**12 % samples:
             weights = np.full(samples, 1.0 / samples)
-        chance = float(weights @ (case_decided != case_now))
-        bound = chance if exact else upper_bound(chance * len(weights), len(weights))
-        if not exact and not bound < level and chance < level:
-            # a close call: look again with more completions, from the same generator
-            case_answers, weights, _ = _completions(
-                case_p[k], class_p[i], rng=_given(generators[k]), samples=samples + MORE_SAMPLES
-            )
-            lo = np.array([float(v) for v in log_odds[i]])
-            case_decided = _decide(_completed(lo, case_tables[k], case_answers), cutoffs)
-            chance = float(weights @ (case_decided != case_now))
-            bound = upper_bound(chance * len(weights), len(weights))
-        flip[i], settled[i] = chance, bound < level
-        one_hot = (case_decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
+            for k, i in enumerate(cases.tolist()):
+                self.orders[i] = self._order(answers[k], weights, decided[k], cols[k], i)
+            return
+        b, _, u = answers.shape
+        n_answers, n_decisions = self.tables.shape[2], self.n_decisions
+        key = np.multiply(answers, n_decisions, dtype=np.intp)
+        key += decided[:, :, None]
+        key += ((np.arange(b)[:, None] * u + np.arange(u)) * (n_answers * n_decisions))[:, None, :]
+        hits = np.bincount(key.ravel(), minlength=b * u * n_answers * n_decisions).reshape(b, u, n_answers, n_decisions)
+        shares = (decided[:, :, None] == np.arange(n_decisions)).sum(axis=1)  # (B, D)
+        if n_decisions == 2:
+            effect = np.minimum(shares[:, 1], samples - shares[:, 1])[:, None] - hits.min(axis=3).sum(axis=2)
+        else:
+            effect = (samples - shares.max(axis=1))[:, None] - (hits.sum(axis=3) - hits.max(axis=3)).sum(axis=2)
+        self.by_effect(cases, cols, effect)
+
+    def _order(
+        self, answers: np.ndarray, weights: np.ndarray, decided: np.ndarray, cols: np.ndarray, i: int
+    ) -> list[int]:
+        """``outlook``'s order of one case, by its own expressions on arrays of the same layout."""
+        u = answers.shape[1]
+        n_answers, n_decisions = self.tables.shape[2], self.n_decisions
+        one_hot = (decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
         hits = np.zeros((u, n_answers, n_decisions))
         for a in range(n_answers):
-            mask = (case_answers == a) * weights[:, None]  # (C, U)
+            mask = (answers == a) * weights[:, None]  # (C, U)
             hits[:, a, :] = mask.T @ one_hot
         shares = weights @ one_hot
         if n_decisions == 2:
             effects = min(float(shares[1]), 1.0 - float(shares[1])) - hits.min(axis=2).sum(axis=1)
         else:
             effects = (1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1)
-        case_movement = movement[i][cols[k]]
-        orders[i] = np.lexsort((positions, -case_movement, -np.round(effects, 12)))[:top].tolist()
+        movement = self.movement[i][cols]
+        return list(np.lexsort((np.arange(u), -movement, -np.round(effects, 12)))[: self.top].tolist())
