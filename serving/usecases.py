@@ -18,6 +18,7 @@ import orjson
 
 from models.engine import Assessment, Interview, ScreeningEngine
 from models.questionnaire import QuestionnaireError, load_questionnaire
+from serving import registry
 from serving.auditlog.queries import (
     case_ref_hmac,
     get_screening,
@@ -291,9 +292,8 @@ def _scorer_of(name: str, version: str, loaded: LoadedModel, tracking_uri: str |
 @functools.lru_cache(maxsize=4)
 def _registry_scorer(name: str, version: str, tracking_uri: str | None) -> ScreeningEngine:
     """An older version a logged screening names, loaded once (a few are kept)."""
-    from serving.registry import load_version
 
-    return ScreeningEngine(load_version(name=name, version=version, tracking_uri=tracking_uri).model)
+    return ScreeningEngine(registry.load_version(name=name, version=version, tracking_uri=tracking_uri).model)
 
 
 def own_cases_only(principal: Principal) -> str | None:

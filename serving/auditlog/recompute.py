@@ -35,6 +35,7 @@ import orjson
 from sqlalchemy import Engine, func, select
 
 from models.engine import Assessment, Interview, ScreeningEngine
+from serving import registry
 from serving.auditlog.database import screenings
 
 INPUT_KEYS = frozenset({"consent", "danger", "not_asked_reasons"})
@@ -68,18 +69,16 @@ class RegistrySource:
     _engines: dict[tuple[str, str], ScreeningEngine] = field(default_factory=dict)
 
     def load(self, name: str, version: str) -> ScreeningEngine:
-        from serving.registry import load_version
 
         key = (name, version)
         if key not in self._engines:
-            registered = load_version(name=name, version=version, tracking_uri=self.tracking_uri)
+            registered = registry.load_version(name=name, version=version, tracking_uri=self.tracking_uri)
             self._engines[key] = ScreeningEngine(registered.model)
         return self._engines[key]
 
     def versions(self, name: str) -> list[str]:
-        from serving.registry import model_versions
 
-        return model_versions(name=name, tracking_uri=self.tracking_uri)
+        return registry.model_versions(name=name, tracking_uri=self.tracking_uri)
 
 
 @dataclass(frozen=True)

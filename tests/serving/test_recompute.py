@@ -121,7 +121,7 @@ def _only_mismatch(report: RecomputeReport, screening_id: str, kind: str) -> str
 def test_an_edited_input_is_named(
     logged: list[str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("serving.auditlog.recompute.RegistrySource", lambda _uri: source())
+    monkeypatch.setattr("pipeline.cli.audit_log.RegistrySource", lambda _uri: source())
     _answers_with(db_url, logged[1], debt_bondage="yes")
     text = _only_mismatch(recompute(db_url), logged[1], "input_edited")
     assert "result.outcomes.labour.log_odds" in text
@@ -173,7 +173,7 @@ def test_rows_logged_before_response_hashes_are_not_failures(
     report = recompute(db_url)
     assert report.ok
     assert (report.checked, report.not_recomputable) == (2, 2)
-    monkeypatch.setattr("serving.auditlog.recompute.RegistrySource", lambda _uri: source())
+    monkeypatch.setattr("pipeline.cli.audit_log.RegistrySource", lambda _uri: source())
     assert main(["audit-log", "verify", "--recompute", "--database-url", db_url]) == 1  # the chain saw the edit
     out = capsys.readouterr().out
     assert f"2 screenings {NOT_RECOMPUTABLE}" in out
