@@ -827,11 +827,13 @@ class _Outlooks:
         classes = np.zeros((b, samples), dtype=np.intp)
         for k in range(n_classes - 1):
             classes += cumulative[:, k, None] <= r
-        # where each draw's class and question sit in (B * K * U): one take per answer's cut
-        at = ((np.arange(b)[:, None] * n_classes + classes) * u)[:, :, None] + np.arange(u)  # (B, N, U)
+        # each draw's class's cuts of every question, (B, N, A - 1, U), one row per draw
+        cuts = np.ascontiguousarray(cdf[..., : n_answers - 1].transpose(0, 1, 3, 2)).reshape(b * n_classes, -1)
+        picked = np.take(cuts, (np.arange(b)[:, None] * n_classes + classes).ravel(), axis=0)
+        picked = picked.reshape(b, samples, n_answers - 1, u)
         answers = np.zeros((b, samples, u), dtype=np.uint8)
         for a in range(n_answers - 1):
-            np.add(answers, np.take(np.ascontiguousarray(cdf[..., a]), at) <= draws, out=answers, casting="unsafe")
+            answers += (picked[:, :, a, :] <= draws).view(np.uint8)
         return answers
 
     def _sampled_orders(
