@@ -8,7 +8,7 @@
   identification bias, at a few sample sizes.
 
 The audited model scores the answers only (context and audit fields weigh 0), with its
-thresholds at 90% sensitivity on a separate sample, as in ``tests/fairness``; a model that
+thresholds at 90% sensitivity on a separate sample, as in ``tests/pipeline/fairness``; a model that
 used the group fields could differ between groups for real, which is not a false alarm.
 """
 
@@ -32,7 +32,7 @@ EXPECTED = {("gender", "woman", "labour"), ("gender", "man", "sexual")}
 def false_disparity_rate(*, seeds: int, rows: int) -> dict[str, Any]:
     from pipeline.data.synthetic import generate
     from pipeline.fairness.audit import DISPARITY, TOO_FEW, audit_model
-    from tests.fairness.conftest import tuned_model
+    from tests.support.fairness import tuned_model
 
     model = tuned_model(generate(rows=rows, seed=10_000, scenario="null"))
     reports = comparisons = false = 0
@@ -49,7 +49,7 @@ def false_disparity_rate(*, seeds: int, rows: int) -> dict[str, Any]:
 def detection_power(*, seeds: int, rows: int) -> dict[str, Any]:
     from pipeline.data.synthetic import generate
     from pipeline.fairness.audit import audit_model
-    from tests.fairness.conftest import tuned_model
+    from tests.support.fairness import tuned_model
 
     model = tuned_model(generate(rows=rows, seed=10_000, scenario="bias-gender"))
     found = 0

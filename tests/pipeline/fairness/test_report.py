@@ -11,7 +11,7 @@ from pipeline.data.synthetic import generate
 from pipeline.fairness.audit import ModelAudit, audit_model
 from pipeline.fairness.field import FieldReview, in_follow_up_sample, review_screenings
 from pipeline.fairness.report import render_html, report_json, write_report
-from tests.fairness.conftest import tuned_model
+from tests.support.fairness import tuned_model
 
 
 class _Collect(HTMLParser):

@@ -1,10 +1,9 @@
-"""Small screening models and frames for the fairness tests (no network, no training run)."""
+"""Small screening models and frames for the fairness audit (no network, no training run)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from models.calibration import threshold_for_sensitivity
 from models.questionnaire import load_questionnaire
@@ -72,8 +71,3 @@ def fair_frame(*, rows: int, seed: int) -> pd.DataFrame:
     frame = frame.drop(columns=["true_labour", "true_sexual", "p_labour", "p_sexual"])
     frame["gender"] = rng.choice(["man", "woman"], size=rows, p=[0.6, 0.4])
     return frame
-
-
-@pytest.fixture(scope="session")
-def model() -> ScreeningModel:
-    return make_model()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.fairness.gate import BLOCK, PASS, PEOPLE_ATTRIBUTES, GateSettings, fairness_gate
-from tests.fairness.conftest import fair_frame
+from tests.support.fairness import fair_frame
 
 ROWS = 20000
 

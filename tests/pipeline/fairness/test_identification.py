@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.data.synthetic import generate
 from pipeline.fairness.audit import DISPARITY, TOO_FEW, ModelAudit, audit_model
-from tests.fairness.conftest import tuned_model
+from tests.support.fairness import tuned_model
 
 NULL_SEEDS = (0, 1, 2, 3, 4)
 ROWS = 20000

@@ -14,7 +14,7 @@ from models.questionnaire import load_questionnaire
 from pipeline.evaluate import Evaluation, at_specificity
 from pipeline.fairness.audit import audit_model
 from pipeline.modelcard import DataSummary, build_card, card_markdown, card_summary, group_metrics
-from tests.fairness.conftest import fair_frame
+from tests.support.fairness import fair_frame
 
 
 def _m(value: float) -> dict[str, float]:
@@ -101,7 +101,7 @@ def registered(mlflow_home: Path) -> dict[str, Any]:
     from pipeline.data.schema import write_frame
     from pipeline.train import describe_version, write_card
     from serving import registry
-    from tests.fairness.conftest import make_model
+    from tests.support.fairness import make_model
 
     model = make_model()
 

@@ -22,7 +22,7 @@ from pipeline.fairness.audit import (
     metric_functions,
 )
 from pipeline.metrics import resample_counts, weighted_metrics
-from tests.fairness.conftest import fair_frame
+from tests.support.fairness import fair_frame
 
 
 def test_weighted_metrics_with_unit_counts_equal_pipeline_metrics() -> None:
