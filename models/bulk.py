@@ -577,7 +577,7 @@ def _python(value: Any) -> Any:
 # ------------------------------------------------------------------ outlooks, many at once
 _OUTLOOK_CASES = 2048
 """Cases whose per-question tables are gathered at once (``(cases, K, I, A)`` stays a few MB)."""
-_OUTLOOK_CELLS = 1 << 19
+_OUTLOOK_CELLS = 1 << 18
 """Largest ``cases x completions x questions`` of one batch of completions."""
 _MARGIN = 1e-9
 """Relative slack on the reach of the unasked answers: far above any rounding of their sums."""
