@@ -46,7 +46,7 @@ CASE = {
     "not_asked_reasons": {"sexual_violence": "not_safe_here"},
     "danger": "no",
     "context": {"destination": "RUS", "sector": "construction", "months_abroad": 14, "migrant_status": "returnee"},
-    "audit": {"gender": "man", "age_band": "30-38"},
+    "monitoring": {"gender": "man", "age_band": "30-38"},
     "lang": "en",
     "screener_assessment": "medium",
 }

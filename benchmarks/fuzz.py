@@ -217,7 +217,7 @@ def seed_cases() -> list[dict[str, Any]]:
             "answers": {fid: "no" for fid in prospective},
             "not_asked_reasons": {},
             "context": {"migrant_status": "prospective"},
-            "audit": None,
+            "monitoring": None,
         },
         {
             "consent": True,

@@ -94,7 +94,7 @@ def full_interview_config(directory: Path) -> Path:
 def hidden_fields(model: ScreeningModel) -> tuple[str, ...]:
     """Context and audit fields the model does not use (the protected attributes)."""
     q = load_questionnaire()
-    return tuple(f.id for f in (*q.context, *q.audit) if f.id not in model.fields)
+    return tuple(f.id for f in (*q.context, *q.monitoring) if f.id not in model.fields)
 
 
 def indicator_columns(model: ScreeningModel) -> np.ndarray:

@@ -52,10 +52,10 @@ class FeatureConfig(_Strict):
 
     @model_validator(mode="after")
     def _reason_for_protected(self) -> FeatureConfig:
-        audit = set(load_questionnaire().audit_ids)
+        audit = set(load_questionnaire().monitoring_ids)
         unknown = [f for f in self.protected_as_features if f not in audit]
         if unknown:
-            raise ValueError(f"features.protected_as_features: {unknown} are not audit attributes {sorted(audit)}")
+            raise ValueError(f"features.protected_as_features: {unknown} are not monitoring fields {sorted(audit)}")
         if self.protected_as_features and not (self.reason and self.reason.strip()):
             raise ValueError(
                 "features.protected_as_features is set but features.reason is empty: "

@@ -54,7 +54,7 @@ def research_columns(dataset: Dataset, raw: pd.DataFrame) -> tuple[list[str], li
     if dataset.source == "ctdc":
         left_out = sorted(c for c in raw.columns if c in PROTECTED_SOURCE_COLUMNS | OUTCOME_SOURCE_COLUMNS)
         return [c for c in raw.columns if c not in left_out], left_out
-    never = {*q.audit_ids, *LABEL_COLUMNS, *OPTIONAL_COLUMNS}
+    never = {*q.monitoring_ids, *LABEL_COLUMNS, *OPTIONAL_COLUMNS}
     left_out = sorted(c for c in raw.columns if c in never)
     return [c for c in raw.columns if c not in never], left_out
 

@@ -158,7 +158,7 @@ def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame 
     if config.data.source != "synthetic" or config.data.extra:
         return None
     q = load_questionnaire()
-    hidden = tuple(f.id for f in (*q.context, *q.audit) if f.id not in config.feature_fields)
+    hidden = tuple(f.id for f in (*q.context, *q.monitoring) if f.id not in config.feature_fields)
     if STATUS_FIELD in hidden:
         return None
     return true_probabilities(test, scenario=config.data.scenario, hidden=hidden)

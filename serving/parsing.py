@@ -140,7 +140,7 @@ def _csv_case(record: Mapping[str, str]) -> dict[str, Any]:
             case[column] = value.strip().lower() == "true" if value.strip().lower() in ("true", "false") else value
             continue
         field = q.field(column)
-        section = {"indicator": "answers", "context": "context", "audit": "audit"}[field.kind]
+        section = {"indicator": "answers", "context": "context", "monitoring": "monitoring"}[field.kind]
         if field.numeric and value.strip().lstrip("-").isdigit():
             case.setdefault(section, {})[column] = int(value)
         else:

@@ -1,8 +1,8 @@
 """Request and response models of the API.
 
-The case models (answers, context, audit attributes) are derived from the questionnaire with
+The case models (answers, context, monitoring fields) are derived from the questionnaire with
 ``create_model``: one optional field per indicator with the answers as a ``Literal``, one per
-context or audit field with its declared values, so adding a question to
+context or monitoring field with its declared values, so adding a question to
 ``models/questionnaire/questionnaire.yaml`` changes the API without touching this file.
 Response models are documentation for OpenAPI: handlers return ``orjson`` bytes directly.
 """
@@ -108,9 +108,9 @@ Context = _group_model(
     _Q.context,
     "Context of the migration; months_abroad is a whole number of months (0 if not yet left).",
 )
-AuditAttributes = _group_model(
-    "AuditAttributes",
-    _Q.audit,
+MonitoringFields = _group_model(
+    "MonitoringFields",
+    _Q.monitoring,
     "Protected attributes and how the interview was held, stored for the fairness audit and never "
     "used as model features unless the model card says so.",
 )
@@ -134,7 +134,7 @@ CONSENT_REQUIRED = (
     "then record their agreement as consent: true. Without it nothing is scored or logged."
 )
 CHILD_PROTECTION = (
-    "audit.age_band {band!r} is under 18: Tarozu is not validated for children. Follow the "
+    "monitoring.age_band {band!r} is under 18: Tarozu is not validated for children. Follow the "
     "child-protection procedure (best interests of the child, a guardian, a child-protection "
     "specialist) instead of this screening."
 )
@@ -159,7 +159,7 @@ def _case_rules(case: Any) -> Any:
         raise PydanticCustomError(
             "questionnaire_version", OTHER_VERSION.format(given=case.questionnaire_version, current=_Q.version)
         )
-    band = getattr(case.audit, "age_band", None) if case.audit is not None else None
+    band = getattr(case.monitoring, "age_band", None) if case.monitoring is not None else None
     if band in CHILD_AGE_BANDS:
         raise PydanticCustomError("child_protection", CHILD_PROTECTION.format(band=band))
     status = getattr(case.context, STATUS_FIELD)
@@ -192,7 +192,7 @@ SCREENING_EXAMPLE: dict[str, Any] = {
         "recruiter_relation": "friend",
         "job_found_via": "friend_or_relative",
     },
-    "audit": {"gender": "man", "age_band": "24-26", "citizenship": "TJK", "region": "khatlon"},
+    "monitoring": {"gender": "man", "age_band": "24-26", "citizenship": "TJK", "region": "khatlon"},
     "not_asked_reasons": {"sexual_violence": "not_safe_here"},
     "danger": "no",
     "questionnaire_version": _Q.version,
@@ -234,7 +234,7 @@ ScreeningRequest = create_model(
         ),
     ),
     context=(Context, Field(default_factory=Context)),
-    audit=(AuditAttributes | None, None),  # type: ignore[arg-type]
+    monitoring=(MonitoringFields | None, None),  # type: ignore[arg-type]
     case_ref=(
         str | None,
         Field(
@@ -468,7 +468,7 @@ class CorrectionRequest(BaseModel):
         },
     )
     field: CorrectableField = Field(  # type: ignore[valid-type]
-        description="A question, context or audit field. screener_assessment is listed only to be refused "
+        description="A question, context or monitoring field. screener_assessment is listed only to be refused "
         "(422 assessment_not_correctable): it measures automation bias and is fixed before the score is shown."
     )
     old_value: CorrectionValue = Field(description="The current value; the correction is refused if it differs.")
@@ -520,7 +520,7 @@ class OutcomeEntry(BaseModel):
 class ScreeningValues(BaseModel):
     answers: dict[str, str]
     context: dict[str, Any]
-    audit: dict[str, str]
+    monitoring: dict[str, str]
     screener_assessment: Assessment | None
 
 
@@ -598,7 +598,7 @@ class CaseOutcome(BaseModel):
 
 class SpecialistRecord(BaseModel):
     """What a specialist needs for the assessment: the answers and context (as corrected), the
-    recommendation and tier, the decision, and earlier outcomes; no audit attributes, no screener's
+    recommendation and tier, the decision, and earlier outcomes; no monitoring fields, no screener's
     assessment, no free text, no key ids."""
 
     view: Literal["specialist"]
@@ -674,7 +674,7 @@ class QuestionnaireOut(BaseModel):
         "(present on the family module's questions, the only ones put to a family member)."
     )
     context: list[dict[str, Any]]
-    audit: list[dict[str, Any]]
+    monitoring: list[dict[str, Any]]
     screener_assessment: list[dict[str, str]]
     decisions: list[str]
     decision_reasons: list[str]

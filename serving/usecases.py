@@ -39,7 +39,7 @@ BATCH_CHUNK = 200
 _Q = load_questionnaire()
 _INDICATORS = tuple(f.id for f in _Q.indicators)
 _CONTEXT = tuple(f.id for f in _Q.context)
-_AUDIT = tuple(f.id for f in _Q.audit)
+_MONITORING = tuple(f.id for f in _Q.monitoring)
 
 
 def serving_model(services: Services) -> LoadedModel:
@@ -61,7 +61,7 @@ def _row(
     source: str,
     answers: dict[str, Any],
     context: dict[str, Any],
-    audit: dict[str, Any],
+    monitoring: dict[str, Any],
     result: dict[str, Any],
     refer: bool,
     lang: str | None = None,
@@ -81,7 +81,8 @@ def _row(
         "screener_assessment": assessment,
         "answers": _dumps(given(answers)),
         "context": _dumps(given(context)),
-        "audit": _dumps(given(audit)),
+        # The monitoring fields are stored in the column "audit", its first name: row hashes cover column names.
+        "audit": _dumps(given(monitoring)),
         "result": _dumps(result),
         "refer": refer,
     }
@@ -91,7 +92,7 @@ def _values(case: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     return (
         group_values(case.answers, _INDICATORS),
         group_values(case.context, _CONTEXT),
-        group_values(case.audit, _AUDIT),
+        group_values(case.monitoring, _MONITORING),
     )
 
 
@@ -138,14 +139,14 @@ def _case_row(
     source: str,
     result: dict[str, Any],
 ) -> dict[str, Any]:
-    answers, context, audit = values
+    answers, context, monitoring = values
     return _row(
         principal=principal,
         loaded=loaded,
         source=source,
         answers=answers,
         context=context,
-        audit=audit,
+        monitoring=monitoring,
         result=result,
         refer=result["refer"],
         lang=case.lang,
@@ -160,8 +161,8 @@ async def screen_one(case: Any, *, services: Services, principal: Principal, exp
     loaded = serving_model(services)
     scorer = loaded.scorer
     values = _values(case)
-    answers, context, audit = values
-    assessment = scorer.assess(scorer.encode({**answers, **context, **audit}), _interview(case))
+    answers, context, monitoring = values
+    assessment = scorer.assess(scorer.encode({**answers, **context, **monitoring}), _interview(case))
     probabilities = shows_probabilities(principal, services)
     described = scorer.render(assessment, lang=case.lang, probabilities=probabilities, explain=explain)
     result = _logged_result(case, assessment)
@@ -256,7 +257,7 @@ def with_contributions(record: dict[str, Any], loaded: LoadedModel, tracking_uri
     """A full record whose ``result`` has each outcome's ``contributions``, as the screening gave them.
 
     Rows logged before migration 0007 stored them. Later rows do not: they are recomputed from the
-    original (uncorrected) answers, context and audit attributes with the logged model version: the
+    original (uncorrected) answers, context and monitoring fields with the logged model version: the
     served model when it is that version, else that version loaded from the registry
     (:func:`serving.registry.load_version`). ``result.contributions_recomputed`` says they were; if
     that version cannot be loaded, each outcome's ``contributions`` is null and
@@ -274,7 +275,7 @@ def with_contributions(record: dict[str, Any], loaded: LoadedModel, tracking_uri
         filled = {name: {**o, "contributions": None} for name, o in outcomes.items()}
         return {**record, "result": {**result, "outcomes": filled, "contributions_unavailable": note}}
     original = record["original"]
-    codes = scorer.encode({**original["answers"], **original["context"], **original["audit"]})
+    codes = scorer.encode({**original["answers"], **original["context"], **original["monitoring"]})
     assessment = scorer.assess(codes)
     filled = {
         name: {**o, "contributions": assessment.outcomes[name].contributions if name in assessment.outcomes else None}

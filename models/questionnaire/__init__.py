@@ -1,7 +1,7 @@
 """The screening questionnaire, declared once in ``questionnaire.yaml`` and ``texts/*.yaml``.
 
 Every other part of Tarozu (training schema, API request model, web form, explanation
-texts) derives its list of indicators, context fields and audit attributes from
+texts) derives its list of indicators, context fields and monitoring fields from
 :func:`load_questionnaire`; nothing else lists them by hand.
 """
 
@@ -22,12 +22,12 @@ NON_ANSWERS: frozenset[str] = frozenset({DECLINED, NOT_ASKED})
 """Answers that are never evidence: they contribute exactly 0 and never appear as a reason."""
 NOT_ASKED_REASONS: tuple[str, ...] = ("not_applicable", "not_reached", "not_safe_here", "deferred")
 UNKNOWN = "unknown"
-"""The level of a context or audit field that was not recorded (its reference level)."""
+"""The level of a context or monitoring field that was not recorded (its reference level)."""
 LANGUAGES: tuple[str, ...] = ("en", "ru", "tg")
 STRENGTHS: tuple[str, ...] = ("strong", "medium", "weak")
 OUTCOMES: tuple[str, ...] = ("labour", "sexual")
 
-FieldKind = Literal["indicator", "context", "audit"]
+FieldKind = Literal["indicator", "context", "monitoring"]
 STATUS_FIELD = "migrant_status"
 """Who is being screened: asked first, since it decides which questions apply."""
 FAMILY_MEMBER = "family_member"
@@ -47,7 +47,7 @@ class QuestionnaireError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    """One answerable item: an indicator question, a context field or an audit attribute.
+    """One answerable item: an indicator question, a context field or a monitoring field.
 
     ``levels`` are the values the field takes after normalisation, always ending with the
     field's :attr:`reference` level (``"not_asked"`` for indicators, ``"unknown"`` for the
@@ -125,8 +125,8 @@ class Texts:
         return str(self.raw["dimensions"][dimension_id])
 
     def question(self, field_id: str) -> str:
-        """The question (indicators) or label (context and audit fields)."""
-        for section, key in (("indicators", "question"), ("context", "label"), ("audit", "label")):
+        """The question (indicators) or label (context and monitoring fields)."""
+        for section, key in (("indicators", "question"), ("context", "label"), ("monitoring", "label")):
             if field_id in self.raw[section]:
                 return str(self.raw[section][field_id][key])
         raise KeyError(field_id)
@@ -146,7 +146,7 @@ class Texts:
             return self.answer(value)
         if value == UNKNOWN:
             return str(self.raw["unknown_value"])
-        for section in ("context", "audit"):
+        for section in ("context", "monitoring"):
             if field_id in self.raw[section]:
                 return str(self.raw[section][field_id]["values"][value])
         raise KeyError(field_id)
@@ -188,7 +188,7 @@ class Questionnaire:
     indicators: tuple[Field, ...]
     """Every indicator, in the interview's order (the order of :attr:`sections`)."""
     context: tuple[Field, ...]
-    audit: tuple[Field, ...]
+    monitoring: tuple[Field, ...]
     sections: tuple[Section, ...] = ()
     family_module: tuple[str, ...] = ()
     """The indicators put to a family member (addressed to them, about their relative)."""
@@ -201,15 +201,15 @@ class Questionnaire:
 
     @property
     def all_fields(self) -> tuple[Field, ...]:
-        return self.indicators + self.context + self.audit
+        return self.indicators + self.context + self.monitoring
 
     @property
     def indicator_ids(self) -> tuple[str, ...]:
         return tuple(f.id for f in self.indicators)
 
     @property
-    def audit_ids(self) -> tuple[str, ...]:
-        return tuple(f.id for f in self.audit)
+    def monitoring_ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.monitoring)
 
     def field(self, field_id: str) -> Field:
         try:
@@ -335,13 +335,13 @@ def _parse(raw: Mapping[str, Any]) -> Questionnaire:
         unknown = sorted(set(sec.context) - context_ids)
         if unknown:
             raise QuestionnaireError(f"section {sec.id!r}: unknown context fields {unknown}")
-    audit = tuple(other(item, "audit") for item in raw["audit"])
+    monitoring = tuple(other(item, "monitoring") for item in raw["monitoring"])
     q = Questionnaire(
         version=str(raw["version"]),
         dimensions=dims,
         indicators=tuple(indicators),
         context=context,
-        audit=audit,
+        monitoring=monitoring,
         sections=sections,
         family_module=tuple(i for i in (f.id for f in indicators) if i in family),
     )
@@ -379,7 +379,7 @@ def load_texts(lang: str) -> Texts:
         except KeyError as exc:
             raise QuestionnaireError(MISSING_TEXT.format(lang=lang, what=f"{f.id} ({exc})")) from None
         if f.kind != "indicator":
-            named = texts.raw["context" if f.kind == "context" else "audit"][f.id].get("values", {})
+            named = texts.raw["context" if f.kind == "context" else "monitoring"][f.id].get("values", {})
             stray = sorted(set(map(str, named)) - set(f.levels))
             if stray:
                 raise QuestionnaireError(

@@ -1,7 +1,7 @@
 """Column names of the Tarozu frame, derived from the questionnaire, and the data errors.
 
 The Tarozu frame ("canonical frame") holds one row per screened person: every questionnaire
-field (indicators, context, audit) as a string level from :attr:`Field.levels`, the observed
+field (indicators, context, monitoring) as a string level from :attr:`Field.levels`, the observed
 labels and, for synthetic data, the generator's ground truth. Nothing here lists indicators
 by hand: field columns come from :func:`models.questionnaire.load_questionnaire`.
 """

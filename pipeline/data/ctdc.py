@@ -139,7 +139,7 @@ VP_UNMAPPED: dict[str, str] = {
         "year band of the case's registration: a fact about the record, not the person; bands "
         "(2005-2013, 2014-2018, ...) do not give Tarozu's year"
     ),
-    "majorityStatus": "Adult/Minor does not give an age band; age is a protected (audit) attribute",
+    "majorityStatus": "Adult/Minor does not give an age band; age is a protected attribute (a monitoring field)",
     "UN_COO_Region": "the victim's region of origin: a protected attribute (citizenship), never a feature",
     "IP_citizen_UNRegion": (
         "region of the perpetrators' citizenship: a proxy of the victim's own region of origin "
@@ -222,7 +222,7 @@ def coded_fields() -> dict[str, str]:
     These columns keep their CTDC name and coding in Tarozu files too.
     """
     q = load_questionnaire()
-    return {f.id: f.ctdc for f in q.context + q.audit if f.ctdc in CTDC_V2024_COLUMNS and not f.numeric}
+    return {f.id: f.ctdc for f in q.context + q.monitoring if f.ctdc in CTDC_V2024_COLUMNS and not f.numeric}
 
 
 def level_codes(field_id: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 The canonical in-memory frame has one row per screened person:
 
-- one string column per questionnaire field (indicators, context, audit), holding a level
+- one string column per questionnaire field (indicators, context, monitoring), holding a level
   of :attr:`Field.levels`: an indicator holds one of the five answers (``yes``, ``no``,
   ``dont_know``, ``declined``, ``not_asked``), a context or audit field one of its values or
   ``"unknown"`` (not recorded); ``months_abroad`` holds its bin;

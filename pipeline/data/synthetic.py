@@ -401,7 +401,7 @@ def _compile(config: PopulationConfig, scenario: str) -> PopulationModel:
             if truth_p[i, j, 0] <= 0:
                 raise PopulationConfigError(BAD_RATE.format(where=f"truth.{s}.{g}", value=sum(victims)))
 
-    context_fields = [f for f in q.context + q.audit if f.id not in (STATUS_FIELD, GENDER_FIELD)]
+    context_fields = [f for f in q.context + q.monitoring if f.id not in (STATUS_FIELD, GENDER_FIELD)]
     context_ids = tuple(f.id for f in context_fields)
     _check_keys(config.context, context_ids, where="context", complete=True)
     _check_keys(chosen.context_mix or {}, context_ids, where=f"scenarios.{scenario}.context_mix", complete=False)
@@ -1050,7 +1050,7 @@ def true_probabilities(
     frame = validate_frame(df)
     if hidden:
         q = load_questionnaire()
-        context = {f.id for f in (*q.context, *q.audit)} - {STATUS_FIELD}
+        context = {f.id for f in (*q.context, *q.monitoring)} - {STATUS_FIELD}
         maskable = context | set(q.indicator_ids)
         wrong = sorted(set(hidden) - maskable)
         if wrong:

@@ -449,7 +449,7 @@ class ModelAudit:
 # ---------------------------------------------------------------------------- groups
 def audit_attributes() -> tuple[str, ...]:
     """Attributes audited one by one: the questionnaire's audit fields, status, destination."""
-    return (*load_questionnaire().audit_ids, *CONTEXT_ATTRIBUTES)
+    return (*load_questionnaire().monitoring_ids, *CONTEXT_ATTRIBUTES)
 
 
 def default_attributes() -> tuple[str, ...]:

@@ -78,7 +78,7 @@ screenings = Table(
     Column("screener_assessment", String(16)),
     Column("answers", Text, nullable=False),
     Column("context", Text, nullable=False),
-    Column("audit", Text, nullable=False),
+    Column("audit", Text, nullable=False),  # the monitoring fields (its first name: row hashes cover column names)
     Column("result", Text, nullable=False),
     Column("refer", Boolean, nullable=False),
     *_chain_columns(),

@@ -1,6 +1,6 @@
 """Screenings as the audit log stores them, and the views the API reads back.
 
-A screening row keeps the values as submitted (every indicator, context field and audit
+A screening row keeps the values as submitted (every indicator, context field and monitoring
 attribute; unanswered ones as ``unknown``) and never changes; corrections are later rows.
 The current view applies them in order, and the history lists them.
 """
@@ -32,8 +32,8 @@ def case_ref_hmac(secret: bytes, case_ref: str | None) -> str | None:
 
 
 def group_values(group: BaseModel | None, ids: tuple[str, ...]) -> dict[str, Any]:
-    """Every field of a validated answers/context/audit group, absent ones at their reference level
-    (``not_asked`` for questions, ``unknown`` for context and audit fields)."""
+    """Every field of a validated answers/context/monitoring group, absent ones at their reference level
+    (``not_asked`` for questions, ``unknown`` for context and monitoring fields)."""
     given = group.__dict__ if group is not None else {}
     q = load_questionnaire()
     return {fid: q.field(fid).reference if given.get(fid) is None else given[fid] for fid in ids}
@@ -54,11 +54,11 @@ def stored_value(field_id: str, raw: Any) -> Any:
 
 
 def section_of(field_id: str) -> str:
-    """Where a correctable field lives in a screening: answers, context, audit or the assessment."""
+    """Where a correctable field lives in a screening: answers, context, monitoring or the assessment."""
     if field_id == SCREENER_ASSESSMENT:
         return SCREENER_ASSESSMENT
     kind = load_questionnaire().field(field_id).kind
-    return {"indicator": "answers", "context": "context", "audit": "audit"}[kind]
+    return {"indicator": "answers", "context": "context", "monitoring": "monitoring"}[kind]
 
 
 def _every_field(stored: str, fields: tuple[Any, ...]) -> dict[str, Any]:
@@ -73,15 +73,15 @@ def original_values(row: Any) -> dict[str, Any]:
     return {
         "answers": _every_field(row.answers, q.indicators),
         "context": _every_field(row.context, q.context),
-        "audit": _every_field(row.audit, q.audit),
+        "monitoring": _every_field(row.audit, q.monitoring),
         SCREENER_ASSESSMENT: row.screener_assessment,
     }
 
 
 def flat_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """One mapping of every field (answers, context, audit) and the screener's assessment."""
+    """One mapping of every field (answers, context, monitoring) and the screener's assessment."""
     flat: dict[str, Any] = {SCREENER_ASSESSMENT: values.get(SCREENER_ASSESSMENT)}
-    for section in ("answers", "context", "audit"):
+    for section in ("answers", "context", "monitoring"):
         flat.update(values.get(section) or {})
     return flat
 

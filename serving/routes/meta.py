@@ -101,7 +101,7 @@ def questionnaire_body(lang: str) -> bytes:
             for f in q.indicators
         ],
         "context": other(q.context),
-        "audit": other(q.audit),
+        "monitoring": other(q.monitoring),
         "screener_assessment": [{"value": a, "label": str(messages["bands"][a])} for a in ASSESSMENTS],
         "decisions": list(Decision.__args__),  # type: ignore[attr-defined]
         "decision_reasons": list(DECISION_REASONS),

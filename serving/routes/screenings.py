@@ -23,7 +23,6 @@ from serving.schemas import (
     ASSESSMENTS,
     DECISION_REASONS,
     Answers,
-    AuditAttributes,
     BatchRequest,
     BatchResponse,
     Context,
@@ -31,6 +30,7 @@ from serving.schemas import (
     CorrectionResponse,
     DecisionRequest,
     DecisionResponse,
+    MonitoringFields,
     OutcomeRequest,
     OutcomeResponse,
     ScreenerRecord,
@@ -66,7 +66,7 @@ ASSESSMENT_FIXED = (
 
 MAX_PAGE_SIZE = 500
 ScreeningId = Annotated[str, Path(min_length=1, max_length=64, description="The id returned by POST /v1/screenings.")]
-_GROUPS = {"answers": Answers, "context": Context, "audit": AuditAttributes}
+_GROUPS = {"answers": Answers, "context": Context, "monitoring": MonitoringFields}
 ExplainQuery = Annotated[
     Literal["compact", "full"],
     Query(

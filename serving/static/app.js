@@ -51,8 +51,8 @@
       form_intro:
         "Go through the questions with the person. A question left without an answer counts as not asked: it has no effect on the score. A declined question is never evidence.",
       context_h: "About the migration",
-      audit_h: "Optional: used only for the fairness audit",
-      audit_note:
+      monitoring_h: "Optional: used only for the fairness audit",
+      monitoring_note:
         "These answers are stored only to check that the tool treats all groups fairly. Leave them empty if the person prefers.",
       not_given: "Not given",
       unknown_value: "Unknown",
@@ -191,8 +191,8 @@
       form_intro:
         "Пройдите вопросы вместе с человеком. Вопрос без ответа считается незаданным и не влияет на оценку. Отказ от ответа никогда не считается признаком.",
       context_h: "О миграции",
-      audit_h: "Необязательно: используется только для проверки справедливости",
-      audit_note:
+      monitoring_h: "Необязательно: используется только для проверки справедливости",
+      monitoring_note:
         "Эти ответы сохраняются только для того, чтобы проверить, что инструмент одинаково справедлив ко всем группам. Оставьте поля пустыми, если человек так предпочитает.",
       not_given: "Не указано",
       unknown_value: "Неизвестно",
@@ -331,8 +331,8 @@
       form_intro:
         "Саволҳоро якҷоя бо шахс гузаред. Саволи беҷавоб ҳамчун пурсиданашуда ҳисоб мешавад ва ба баҳо таъсир намерасонад. Радди ҷавоб ҳеҷ гоҳ далел ҳисоб намешавад.",
       context_h: "Дар бораи муҳоҷират",
-      audit_h: "Ихтиёрӣ: танҳо барои санҷиши беғаразӣ истифода мешавад",
-      audit_note:
+      monitoring_h: "Ихтиёрӣ: танҳо барои санҷиши беғаразӣ истифода мешавад",
+      monitoring_note:
         "Ин ҷавобҳо танҳо барои санҷидани он нигоҳ дошта мешаванд, ки абзор ба ҳамаи гурӯҳҳо одилона муносибат мекунад. Агар шахс нахоҳад, онҳоро холӣ гузоред.",
       not_given: "Нишон дода нашуд",
       unknown_value: "Номаълум",
@@ -458,7 +458,7 @@
   // ------------------------------------------------------------------ state
   // Nothing is selected at the start: an answer left out is sent as not asked.
   function emptyDraft() {
-    return { answers: {}, reasons: {}, context: {}, audit: {}, danger: null, consent: false, assessment: null, case_ref: "" };
+    return { answers: {}, reasons: {}, context: {}, monitoring: {}, danger: null, consent: false, assessment: null, case_ref: "" };
   }
   const state = {
     lang: "en",
@@ -517,7 +517,7 @@
     d.answers = obj(d.answers);
     d.reasons = obj(d.reasons);
     d.context = obj(d.context);
-    d.audit = obj(d.audit);
+    d.monitoring = obj(d.monitoring);
     Object.keys(d.answers).forEach((k) => GIVEN.indexOf(d.answers[k]) < 0 && delete d.answers[k]);
     Object.keys(d.reasons).forEach((k) => (NOT_ASKED_REASONS.indexOf(d.reasons[k]) < 0 || d.answers[k]) && delete d.reasons[k]);
     if (DANGER.indexOf(d.danger) < 0) d.danger = null;
@@ -654,7 +654,7 @@
     const answers = normOptions(raw.answers);
     const indicators = (raw.indicators || []).map((f) => normField(f, "indicator"));
     const context = (raw.context || []).map((f) => normField(f, "context"));
-    const audit = (raw.audit || []).map((f) => normField(f, "audit"));
+    const monitoring = (raw.monitoring || []).map((f) => normField(f, "monitoring"));
     const dimensions = (raw.dimensions || []).map((d) => {
       const id = pick(d, ["id", "dimension"]);
       const nested = d.indicators ? d.indicators.map((i) => (typeof i === "string" ? i : pick(i, ["id"]))) : null;
@@ -666,7 +666,7 @@
       };
     });
     const byId = {};
-    indicators.concat(context, audit).forEach((f) => (byId[f.id] = f));
+    indicators.concat(context, monitoring).forEach((f) => (byId[f.id] = f));
     // Who each question applies to: the indicator's own list, else its dimension's (empty: everyone).
     const dimById = Object.fromEntries(dimensions.map((d) => [d.id, d]));
     dimensions.forEach((d) => d.indicators.forEach((iid) => byId[iid] && !byId[iid].dimension && (byId[iid].dimension = d.id)));
@@ -709,7 +709,7 @@
       sections,
       family: { title: family.title ? String(family.title) : "", intro: family.intro ? String(family.intro) : "" },
       context,
-      audit,
+      monitoring,
       byId,
       messages,
       assessments: normOptions(raw.screener_assessment).length
@@ -770,7 +770,7 @@
       return wrap;
     }
     const select = el("select", { id, name: f.id, "data-group": group });
-    select.appendChild(el("option", { value: "", text: group === "audit" ? t("not_given") : state.q.unknownValue || t("not_given") }));
+    select.appendChild(el("option", { value: "", text: group === "monitoring" ? t("not_given") : state.q.unknownValue || t("not_given") }));
     f.options.forEach((o) => select.appendChild(el("option", { value: o.value, text: o.label })));
     select.value = current || "";
     wrap.appendChild(select);
@@ -861,10 +861,10 @@
     const who = $("who-fields");
     who.textContent = "";
     const status = q.context.find((f) => f.id === "migrant_status");
-    const age = q.audit.find((f) => f.id === "age_band");
+    const age = q.monitoring.find((f) => f.id === "age_band");
     if (status) who.appendChild(selectField(status, "context"));
     if (age) {
-      const field = selectField(age, "audit");
+      const field = selectField(age, "monitoring");
       field.appendChild(el("p", { className: "hint", text: t("age_hint") }));
       who.appendChild(field);
     }
@@ -915,11 +915,11 @@
     rest.forEach((f) => ctx.appendChild(selectField(f, "context")));
     ctx.hidden = rest.length === 0;
 
-    const audit = $("audit");
-    audit.textContent = "";
-    audit.appendChild(el("legend", { text: t("audit_h") }));
-    audit.appendChild(el("p", { className: "hint", text: t("audit_note") }));
-    q.audit.forEach((f) => f !== age && audit.appendChild(selectField(f, "audit")));
+    const monitoring = $("monitoring");
+    monitoring.textContent = "";
+    monitoring.appendChild(el("legend", { text: t("monitoring_h") }));
+    monitoring.appendChild(el("p", { className: "hint", text: t("monitoring_note") }));
+    q.monitoring.forEach((f) => f !== age && monitoring.appendChild(selectField(f, "monitoring")));
 
     const ao = $("assess-options");
     ao.textContent = "";
@@ -969,7 +969,7 @@
   }
 
   function childSelected() {
-    return isChildBand(state.draft.audit.age_band);
+    return isChildBand(state.draft.monitoring.age_band);
   }
 
   function updateChildStop(focus) {
@@ -1025,7 +1025,7 @@
       state.draft.assessment = target.value;
       $("assessment").classList.remove("is-missing");
       $("assess-error").hidden = true;
-    } else if (group === "context" || group === "audit") {
+    } else if (group === "context" || group === "monitoring") {
       if (target.value === "") delete state.draft[group][target.name];
       else state.draft[group][target.name] = target.value;
       target.removeAttribute("aria-invalid");
@@ -1096,11 +1096,11 @@
       screener_assessment: state.draft.assessment,
     };
     if (Object.keys(reasons).length) payload.not_asked_reasons = reasons;
-    const audit = {};
-    q.audit.forEach((f) => {
-      if (state.draft.audit[f.id]) audit[f.id] = state.draft.audit[f.id];
+    const monitoring = {};
+    q.monitoring.forEach((f) => {
+      if (state.draft.monitoring[f.id]) monitoring[f.id] = state.draft.monitoring[f.id];
     });
-    if (Object.keys(audit).length) payload.audit = audit;
+    if (Object.keys(monitoring).length) payload.monitoring = monitoring;
     const ref = (state.draft.case_ref || "").trim();
     if (ref) payload.case_ref = ref;
     return { payload };

@@ -291,14 +291,14 @@ def test_questions_follow_the_declared_sections(page: Any, server: Any) -> None:
         else:
             assert notice.count() == 0
     assert any(sec["notice"] for sec in sections), "the non-punishment notice is declared"
-    # The dimension is still shown with each question; the audit attributes close the form.
+    # The dimension is still shown with each question; the monitoring fields close the form.
     dimensions = {d["id"]: d["label"] for d in q["dimensions"]}
     first = q["indicators"][0]
     expect(page.locator(f"#q-{first['id']} .q-dim")).to_have_text(dimensions[first["dimension"]])
-    for field in q["audit"]:
+    for field in q["monitoring"]:
         if field["id"] != "age_band":  # asked first, with who is screened
-            assert page.locator(f"#audit #f-{field['id']}").count() == 1
-    assert precedes(page, f"#q-{declared[-1]}", "#audit")
+            assert page.locator(f"#monitoring #f-{field['id']}").count() == 1
+    assert precedes(page, f"#q-{declared[-1]}", "#monitoring")
     assert page.locator("#context").is_hidden(), "every context field is in a section"
 
 

@@ -141,7 +141,7 @@ def test_a_missing_family_wording_is_named(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_label_split_by_an_unquoted_comma_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(QuestionnaireError, match=re.escape("others_present that the questionnaire does not declare")):
         _load_edited_en(
-            monkeypatch, lambda raw: raw["audit"]["others_present"]["values"].update({"border guard": None})
+            monkeypatch, lambda raw: raw["monitoring"]["others_present"]["values"].update({"border guard": None})
         )
 
 

@@ -91,7 +91,7 @@ INTERVIEW_SETTING = ("interview_language", "interpreter_present", "others_presen
 
 def test_interview_setting_is_audited_not_a_feature(trained: FittedScreening) -> None:
     """How the interview was held goes to the audit and the log, never into the score."""
-    assert set(INTERVIEW_SETTING) <= set(load_questionnaire().audit_ids)
+    assert set(INTERVIEW_SETTING) <= set(load_questionnaire().monitoring_ids)
     model = trained.model
     assert not set(INTERVIEW_SETTING) & set(model.fields)
     case = {"documents_withheld": "yes", "destination": "RUS"}

@@ -55,7 +55,7 @@ REFUSED: list[tuple[str, bytes, str, int]] = [
     ("danger-sql", json.dumps(example(danger="yes'; DELETE FROM screenings; --")).encode(), "application/json", 422),
     ("danger-nul", json.dumps(example(danger="yes\u0000")).encode(), "application/json", 422),
     ("danger-case", json.dumps(example(danger="YES")).encode(), "application/json", 422),
-    ("child", json.dumps(example(audit={"age_band": "9-17"})).encode(), "application/json", 422),
+    ("child", json.dumps(example(monitoring={"age_band": "9-17"})).encode(), "application/json", 422),
     (
         "status-sql",
         json.dumps(example(context={"migrant_status": "returnee' OR '1'='1"})).encode(),
@@ -175,7 +175,7 @@ def test_missing_and_wrong_keys_are_401(client: TestClient, db_url: str, headers
 def test_a_batch_with_one_hostile_case_writes_nothing(client: TestClient, keys: dict[str, str], db_url: str) -> None:
     screen(client, keys)
     before = total_rows(db_url)
-    bads = ({**bulk(), "consent": False}, {**bulk(), "audit": {"age_band": "0-8"}}, {**bulk(), "danger": "maybe"})
+    bads = ({**bulk(), "consent": False}, {**bulk(), "monitoring": {"age_band": "0-8"}}, {**bulk(), "danger": "maybe"})
     for bad in (*bads, example()):
         cases = [bulk()] * 50 + [bad] + [bulk()] * 49
         r = client.post("/v1/screenings:batch", json={"cases": cases}, headers=auth(keys, "data-scientist"))

@@ -137,7 +137,7 @@ def test_questionnaire_for_any_client(client: TestClient, lang: str) -> None:
     assert body["version"] == q.version
     assert [i["id"] for i in body["indicators"]] == list(q.indicator_ids)
     assert [c["id"] for c in body["context"]] == [f.id for f in q.context]
-    assert [a["id"] for a in body["audit"]] == list(q.audit_ids)
+    assert [a["id"] for a in body["monitoring"]] == list(q.monitoring_ids)
     assert {d["id"] for d in body["dimensions"]} == {d for d, _ in q.dimensions}
     months = next(c for c in body["context"] if c["id"] == "months_abroad")
     assert (months["type"], months["min"], months["max"]) == ("months", 0, 600)
@@ -284,7 +284,7 @@ def test_unexpected_errors_are_500_without_details(
 def test_openapi_documents_bodies_errors_and_examples(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     components = schema["components"]["schemas"]
-    assert {"ScreeningRequest", "Answers", "Context", "AuditAttributes", "ErrorBody", "MlflowError"} <= set(components)
+    assert {"ScreeningRequest", "Answers", "Context", "MonitoringFields", "ErrorBody", "MlflowError"} <= set(components)
     assert set(components["Answers"]["properties"]) >= {"documents_withheld", "debt_bondage"}
     assert components["ScreeningRequest"]["additionalProperties"] is False
     assert components["ScreeningRequest"]["examples"]

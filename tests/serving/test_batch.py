@@ -61,7 +61,7 @@ def test_json_batch_gives_the_single_case_results_and_logs_one_bulk_call(
 ) -> None:
     cases = [
         bulk(),
-        bulk(answers={"sexual_violence": "yes"}, not_asked_reasons={}, lang="tg", audit=None),
+        bulk(answers={"sexual_violence": "yes"}, not_asked_reasons={}, lang="tg", monitoring=None),
         bulk(answers={}, context={"migrant_status": "prospective"}),
         bulk(answers={"debt_bondage": "declined"}, danger="yes", not_asked_reasons={}),
     ]
@@ -100,14 +100,14 @@ def test_csv_batch_gives_the_json_results(client: TestClient, keys: dict[str, st
     first = bulk(
         answers={"documents_withheld": "yes", "debt_bondage": "no"},
         context={"migrant_status": "returnee", "destination": "RUS", "months_abroad": 14},
-        audit={"gender": "man"},
+        monitoring={"gender": "man"},
         not_asked_reasons={},
         danger="not_asked",
     )
     second = bulk(
         answers={},
         context={"migrant_status": "prospective", "destination": "KAZ", "months_abroad": 0},
-        audit=None,
+        monitoring=None,
         lang="ru",
         not_asked_reasons={},
         danger="not_asked",
@@ -251,7 +251,7 @@ def without_consent(case: dict[str, Any]) -> dict[str, Any]:
     [
         (without_consent(bulk()), "consent_required"),
         (bulk(consent=False), "consent_required"),
-        (bulk(audit={"age_band": "9-17"}), "child_protection"),
+        (bulk(monitoring={"age_band": "9-17"}), "child_protection"),
         (bulk(context={"migrant_status": "prospective"}, answers={"isolation": "no"}), "not_applicable"),
         (bulk(context={}), "migrant_status_required"),
     ],
@@ -310,7 +310,7 @@ def test_csv_danger_column_refers_urgently(client: TestClient, keys: dict[str, s
         case = bulk(
             answers={},
             context={"migrant_status": "prospective"},
-            audit=None,
+            monitoring=None,
             not_asked_reasons={},
             danger=danger,
         )

@@ -166,7 +166,7 @@ def test_another_logged_version_is_loaded_from_the_registry(
     assert loaded == [("tarozu-screening", "2")]
     other = ScreeningEngine(registered("2", seed=1).model)
     case = example()
-    expected = other.assess(other.encode({**case["answers"], **case["context"], **case["audit"]}), Interview())
+    expected = other.assess(other.encode({**case["answers"], **case["context"], **case["monitoring"]}), Interview())
     for name, outcome in record["result"]["outcomes"].items():
         assert outcome["contributions"] == expected.outcomes[name].contributions
 
@@ -230,13 +230,18 @@ def test_a_row_logged_before_the_compact_form_still_recomputes_and_reads(
     engine = ScreeningEngine(registered().model)
     row = _row(db_url, full["screening_id"])
     q = registered().model.encoder.fields
+    # The monitoring fields are kept in the column "audit" (its first name: row hashes cover column names).
     stored = {
-        section: {**{f.id: f.reference for f in q if f.kind == kind}, **orjson.loads(row[section])}
-        for section, kind in (("answers", "indicator"), ("context", "context"), ("audit", "audit"))
+        section: {**{f.id: f.reference for f in q if f.kind == kind}, **orjson.loads(row[column])}
+        for section, kind, column in (
+            ("answers", "indicator", "answers"),
+            ("context", "context", "context"),
+            ("monitoring", "monitoring", "audit"),
+        )
     }
     case = example()
     assessment = engine.assess(
-        engine.encode({**stored["answers"], **stored["context"], **stored["audit"]}),
+        engine.encode({**stored["answers"], **stored["context"], **stored["monitoring"]}),
         Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]),
     )
     result = {**orjson.loads(row["result"]), **assessment.compact()}
@@ -244,7 +249,7 @@ def test_a_row_logged_before_the_compact_form_still_recomputes_and_reads(
         conn.execute(
             "UPDATE screenings SET response_explain = NULL, answers = ?, context = ?, audit = ?, result = ?",
             (
-                *(orjson.dumps(stored[s]).decode() for s in ("answers", "context", "audit")),
+                *(orjson.dumps(stored[s]).decode() for s in ("answers", "context", "monitoring")),
                 orjson.dumps(result).decode(),
             ),
         )

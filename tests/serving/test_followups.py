@@ -189,7 +189,7 @@ def test_corrections_keep_the_original(client: TestClient, keys: dict[str, str],
     assert record["original"]["answers"]["isolation"] == "not_asked"
     assert record["current"]["answers"]["isolation"] == "no"
     assert (record["original"]["context"]["months_abroad"], record["current"]["context"]["months_abroad"]) == (14, 30)
-    assert record["current"]["audit"]["gender"] == "unknown"
+    assert record["current"]["monitoring"]["gender"] == "unknown"
     assert record["current"]["screener_assessment"] == record["original"]["screener_assessment"] == "medium"
     assert [(c["field"], c["old_value"], c["new_value"]) for c in record["corrections"]] == [
         (s["field"], s["old_value"], s["new_value"]) for s in steps

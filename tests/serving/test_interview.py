@@ -352,10 +352,10 @@ REFUSALS = [
     (without(example(), "consent"), "consent_required", None),
     (example(consent=False), "consent_required", None),
     (example(consent=None), "consent_required", None),
-    (example(audit={"age_band": "0-8"}), "child_protection", None),
-    (example(audit={"age_band": "9-17", "gender": "woman"}), "child_protection", None),
+    (example(monitoring={"age_band": "0-8"}), "child_protection", None),
+    (example(monitoring={"age_band": "9-17", "gender": "woman"}), "child_protection", None),
     (
-        example(context={"migrant_status": "returnee"}, audit={"age_band": "9-17"}, consent=False),
+        example(context={"migrant_status": "returnee"}, monitoring={"age_band": "9-17"}, consent=False),
         "consent_required",
         None,
     ),
@@ -415,7 +415,8 @@ def test_refused_before_anything_is_scored_or_logged(
 def test_the_refusals_say_what_to_do(client: TestClient, keys: dict[str, str]) -> None:
     consent = client.post(URL, json=example(consent=False), headers=auth(keys, "screener")).json()["error"]
     assert "consent: true" in consent["message"]
-    child = client.post(URL, json=example(audit={"age_band": "9-17"}), headers=auth(keys, "screener")).json()["error"]
+    child_case = example(monitoring={"age_band": "9-17"})
+    child = client.post(URL, json=child_case, headers=auth(keys, "screener")).json()["error"]
     assert "child-protection" in child["message"]
     body = example(context={"migrant_status": "prospective"}, answers={"isolation": "yes", "threats": "no"})
     wrong = client.post(URL, json=body, headers=auth(keys, "screener")).json()["error"]

@@ -225,7 +225,10 @@ def test_a_specialist_reads_what_the_assessment_needs(client: TestClient, keys: 
     assert view["decision"]["decision"] == "needs_more_information"
     assert [o["outcome"] for o in view["outcomes"]] == ["unknown"]
     text = all_strings(view)
-    keys_absent = ('"audit"', '"gender"', '"age_band"', '"screener_assessment"', '"key_id"', '"role"', '"has_case_ref"')
+    keys_absent = (
+        *('"monitoring"', '"gender"', '"age_band"'),
+        *('"screener_assessment"', '"key_id"', '"role"', '"has_case_ref"'),
+    )
     for absent in (*keys_absent, "khatlon", "free-text-abc", "Wrong row."):
         assert absent not in text, (absent, text[max(0, text.find(absent) - 200) : text.find(absent) + 50])
     for who in ("screener", "specialist"):
@@ -239,7 +242,7 @@ def test_full_readers_read_everything(client: TestClient, keys: dict[str, str], 
     assert record["view"] == "full"
     assert record["key_id"] == key_id(keys, "screener")
     assert "probability" in record["result"]["outcomes"]["labour"]
-    assert record["original"]["audit"]
+    assert record["original"]["monitoring"]
 
 
 def test_a_screener_lists_only_their_own_without_probabilities(client: TestClient, other: dict[str, str]) -> None:

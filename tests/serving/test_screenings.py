@@ -56,7 +56,7 @@ def test_screening_returns_the_described_case_and_logs_it(
     model = registered().model
     engine = ScreeningEngine(model)
     case = example()
-    codes = engine.encode({**case["answers"], **case["context"], **case["audit"]})
+    codes = engine.encode({**case["answers"], **case["context"], **case["monitoring"]})
     assessment = engine.assess(codes, Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]))
     # The screener's view: no probability of either type of exploitation, by default; compact.
     expected = engine.describe(assessment, lang="en", probabilities=False, explain="compact")
@@ -112,7 +112,7 @@ def test_with_the_setting_the_screener_sees_the_probabilities(
     body = screen(client, keys)
     engine = ScreeningEngine(registered().model)
     case = example()
-    codes = engine.encode({**case["answers"], **case["context"], **case["audit"]})
+    codes = engine.encode({**case["answers"], **case["context"], **case["monitoring"]})
     assessment = engine.assess(codes, Interview(danger=case["danger"], screener_assessment=case["screener_assessment"]))
     expected = engine.describe(assessment, lang="en", explain="compact")
     assert {k: body[k] for k in expected} == expected
@@ -160,9 +160,9 @@ def test_a_strong_indicator_raises_the_labour_risk(client: TestClient, keys: dic
 
 
 def test_audit_attributes_do_not_change_the_scores(client: TestClient, keys: dict[str, str]) -> None:
-    a = screen(client, keys, audit={"gender": "man", "age_band": "24-26"})
-    b = screen(client, keys, audit={"gender": "woman", "citizenship": "UZB", "region": "gbao"})
-    c = screen(client, keys, audit=None)
+    a = screen(client, keys, monitoring={"gender": "man", "age_band": "24-26"})
+    b = screen(client, keys, monitoring={"gender": "woman", "citizenship": "UZB", "region": "gbao"})
+    c = screen(client, keys, monitoring=None)
     assert a["outcomes"] == b["outcomes"] == c["outcomes"]
 
 
@@ -177,8 +177,8 @@ def test_interview_setting_is_accepted_and_logged_in_the_audit(
         "others_present": "family_member",
         "site_type": "returnee_desk",
     }
-    with_setting = screen(client, keys, audit={"gender": "man", **setting})
-    without = screen(client, keys, audit={"gender": "man"})
+    with_setting = screen(client, keys, monitoring={"gender": "man", **setting})
+    without = screen(client, keys, monitoring={"gender": "man"})
     assert with_setting["outcomes"] == without["outcomes"]
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         conn.row_factory = sqlite3.Row
@@ -348,7 +348,7 @@ def test_other_roles_may_not_screen(client: TestClient, keys: dict[str, str], ro
         ({"context": {"months_abroad": 1.5}}, "context.months_abroad", "invalid_value"),
         ({"context": {"months_abroad": 601}}, "context.months_abroad", "invalid_value"),
         ({"context": {"months_abroad": True}}, "context.months_abroad", "invalid_value"),
-        ({"audit": {"gender": "other"}}, "audit.gender", "invalid_value"),
+        ({"monitoring": {"gender": "other"}}, "monitoring.gender", "invalid_value"),
         ({"lang": "fr"}, "lang", "invalid_value"),
         ({"screener_assessment": "very high"}, "screener_assessment", "invalid_value"),
         ({"surprise": 1}, "surprise", "unknown_field"),

@@ -517,7 +517,7 @@ def test_asking_fewer_questions_never_gives_a_better_log_loss(population: Factor
     assert all(a < b for a, b in itertools.pairwise(values)), losses
     # With every question masked, what is left is the context: the same p for the same context.
     q = load_questionnaire()
-    context = [f.id for f in (*q.context, *q.audit)]
+    context = [f.id for f in (*q.context, *q.monitoring)]
     assert p.groupby([full[c] for c in context]).nunique().max().max() == 1
 
 

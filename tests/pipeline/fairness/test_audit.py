@@ -80,7 +80,7 @@ def test_intervals_shrink_with_group_size() -> None:
 
 def test_every_attribute_the_reviewer_asked_for_is_audited() -> None:
     attributes = default_attributes()
-    for audit_id in load_questionnaire().audit_ids:  # interview language among them, whatever else is added
+    for audit_id in load_questionnaire().monitoring_ids:  # interview language among them, whatever else is added
         assert audit_id in attributes
     for wanted in ("migrant_status", "destination", COMPLETENESS, f"gender{JOIN}sector", f"gender{JOIN}destination"):
         assert wanted in attributes

@@ -18,7 +18,7 @@ def test_audit_from_log_reports_what_the_api_logged(
 ) -> None:
     for i in range(6):
         gender = "woman" if i % 2 else "man"
-        body = screen(client, keys, audit={"gender": gender, "age_band": "24-26"})
+        body = screen(client, keys, monitoring={"gender": gender, "age_band": "24-26"})
         decision = DECISION_OF_STATUS[body["recommendation"]["status"]]  # follows the recommendation
         payload = {"decision": decision}
         assert (
