@@ -40,8 +40,9 @@ from models.interview import (
     EXACT_COMPLETIONS,
     MORE_SAMPLES,
     SAMPLES,
-    _decide,
-    _entropy,
+    answer_effects,
+    decisions_of,
+    seed_entropy,
     upper_bound,
 )
 from models.logodds import expit
@@ -649,8 +650,8 @@ def outlooks(
     lowest = (unasked[:, None, :] * tables.min(axis=2)[None]).sum(axis=2)  # (n, O)
     highest = (unasked[:, None, :] * tables.max(axis=2)[None]).sum(axis=2)
     slack = _MARGIN * (1.0 + np.abs(log_odds) + (unasked[:, None, :] * reach.max(axis=1)[None]).sum(axis=2))
-    fixed = (_decide(np.ascontiguousarray((log_odds + lowest - slack).T), cutoffs) == run.now) & (
-        _decide(np.ascontiguousarray((log_odds + highest + slack).T), cutoffs) == run.now
+    fixed = (decisions_of(np.ascontiguousarray((log_odds + lowest - slack).T), cutoffs) == run.now) & (
+        decisions_of(np.ascontiguousarray((log_odds + highest + slack).T), cutoffs) == run.now
     )
     largest_exact = 0
     while n_answers ** (largest_exact + 1) <= EXACT_COMPLETIONS:
@@ -693,7 +694,7 @@ class _Outlooks:
         self.flip = np.zeros(n)
         self.settled = np.ones(n, dtype=bool)
         self.orders: list[list[int]] = [[] for _ in range(n)]
-        self.now = _decide(np.ascontiguousarray(log_odds.T), cutoffs) if n else np.zeros(0, dtype=np.int64)
+        self.now = decisions_of(np.ascontiguousarray(log_odds.T), cutoffs) if n else np.zeros(0, dtype=np.int64)
         self.movement = np.empty((n, tables.shape[1]))
         self.n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
         # no flip settles an enumeration, and a first draw when its bound is below the level
@@ -781,7 +782,7 @@ class _Outlooks:
         samples = self.samples
         case_tables, case_p = self._case_arrays(cases, cols)
         cdf = np.cumsum(case_p, axis=3)  # (B, K, U, A)
-        generators = [np.random.default_rng(_entropy([int(c) for c in self.seeds[i]])) for i in cases.tolist()]
+        generators = [np.random.default_rng(seed_entropy([int(c) for c in self.seeds[i]])) for i in cases.tolist()]
         answers = self._draw(generators, self.class_p[cases], cdf, samples)
         decided = self._decided(cases, case_tables, answers)
         now = self.now[cases]
@@ -872,16 +873,8 @@ class _Outlooks:
     ) -> list[int]:
         """``outlook``'s order of one case, by its own expressions on arrays of the same layout."""
         u = answers.shape[1]
-        n_answers, n_decisions = self.tables.shape[2], self.n_decisions
-        one_hot = (decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
-        hits = np.zeros((u, n_answers, n_decisions))
-        for a in range(n_answers):
-            mask = (answers == a) * weights[:, None]  # (C, U)
-            hits[:, a, :] = mask.T @ one_hot
-        shares = weights @ one_hot
-        if n_decisions == 2:
-            effects = min(float(shares[1]), 1.0 - float(shares[1])) - hits.min(axis=2).sum(axis=1)
-        else:
-            effects = (1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1)
+        effects = answer_effects(
+            answers, weights, decided, n_answers=self.tables.shape[2], n_decisions=self.n_decisions
+        )
         movement = self.movement[i][cols]
         return list(np.lexsort((np.arange(u), -movement, -np.round(effects, 12)))[: self.top].tolist())

@@ -73,7 +73,7 @@ def upper_bound(flips: float, n: int) -> float:
     return float(min(1.0, (centre + spread) / (1 + z2 / n)))
 
 
-def _decide(log_odds: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+def decisions_of(log_odds: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
     """The decision of each completion; ``log_odds`` is (O, ...).
 
     With ``cutoffs`` of shape (O,): refer (1) when any outcome's log-odds reaches its cut-off,
@@ -118,7 +118,7 @@ def _completions(
     return answers, np.full(samples, 1.0 / samples), False
 
 
-def _entropy(seed: int | list[int]) -> int | list[int] | np.ndarray:
+def seed_entropy(seed: int | list[int]) -> int | list[int] | np.ndarray:
     """The seed as :class:`numpy.random.SeedSequence` reads it fastest: a list of small
     non-negative integers as a uint32 array (the same entropy, so the same draws, 7x faster)."""
     if isinstance(seed, list) and all(0 <= s < 1 << 32 for s in seed):
@@ -141,6 +141,23 @@ def _weighted_percentiles(values: np.ndarray, weights: np.ndarray, percentiles: 
     cumulative /= cumulative[-1]
     picks = np.searchsorted(cumulative, np.asarray(percentiles) / 100.0 - 1e-12, side="left")
     return values[order][np.minimum(picks, len(values) - 1)]
+
+
+def answer_effects(
+    answers: np.ndarray, weights: np.ndarray, decided: np.ndarray, *, n_answers: int, n_decisions: int
+) -> np.ndarray:
+    """How much each unasked question's answer is expected to lower the error of guessing the
+    final decision now, (U,), from completions ``answers`` (C, U) with ``weights`` (C,) and
+    their decisions ``decided`` (C,). See :func:`outlook`."""
+    one_hot = (decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
+    hits = np.zeros((answers.shape[1], n_answers, n_decisions))
+    for a in range(n_answers):
+        mask = (answers == a) * weights[:, None]  # (C, U)
+        hits[:, a, :] = mask.T @ one_hot
+    shares = weights @ one_hot
+    if n_decisions == 2:
+        return np.asarray(min(float(shares[1]), 1.0 - float(shares[1])) - hits.min(axis=2).sum(axis=1))
+    return np.asarray((1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1))
 
 
 def outlook(
@@ -178,16 +195,16 @@ def outlook(
 
     def rng() -> np.random.Generator:  # seeded once, and only if completions are sampled
         if not generator:
-            generator.append(np.random.default_rng(_entropy(seed)))
+            generator.append(np.random.default_rng(seed_entropy(seed)))
         return generator[0]
 
     positions = np.arange(n_questions)
-    now = int(_decide(log_odds, cutoffs))
+    now = int(decisions_of(log_odds, cutoffs))
     draws = samples
     while True:
         answers, weights, exact = _completions(answer_p, class_p, rng=rng, samples=draws)
         completed = _completed(log_odds, tables, answers)  # (O, C)
-        decided = _decide(completed, cutoffs)  # (C,)
+        decided = decisions_of(completed, cutoffs)  # (C,)
         flip_chance = float(weights @ (decided != now))
         bound = flip_chance if exact else upper_bound(flip_chance * len(weights), len(weights))
         settled = bound < level
@@ -202,18 +219,8 @@ def outlook(
     # most common decision; the expected error left after asking u is the sum of those over
     # a, and its effect is how much it lowers the error of the best guess now. (With two
     # decisions the error of a guess is the smaller of the two shares.)
-    n_answers = tables.shape[2]
     n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
-    one_hot = (decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
-    hits = np.zeros((n_questions, n_answers, n_decisions))
-    for a in range(n_answers):
-        mask = (answers == a) * weights[:, None]  # (C, U)
-        hits[:, a, :] = mask.T @ one_hot
-    shares = weights @ one_hot
-    if n_decisions == 2:
-        effects = min(float(shares[1]), 1.0 - float(shares[1])) - hits.min(axis=2).sum(axis=1)
-    else:
-        effects = (1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1)
+    effects = answer_effects(answers, weights, decided, n_answers=tables.shape[2], n_decisions=n_decisions)
     predictive = np.einsum("k,kua->ua", class_p, answer_p)
     movement = (predictive * np.abs(tables).max(axis=0)).sum(axis=1)
     order = np.lexsort((positions, -movement, -np.round(effects, 12))).tolist()

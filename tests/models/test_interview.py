@@ -11,9 +11,9 @@ from models.interview import (
     EXACT_COMPLETIONS,
     _completed,
     _completions,
-    _entropy,
     class_posterior,
     outlook,
+    seed_entropy,
     upper_bound,
 )
 from models.logodds import expit
@@ -159,7 +159,7 @@ def test_sampled_completions_are_the_plain_inverse_cdf_draws(seed: int) -> None:
     cdf = np.cumsum(answer_p, axis=2)[classes]
     expected = np.minimum((cdf <= rng.random((400, 45, 1))).sum(axis=2), 3)
     answers, _weights, exact = _completions(
-        answer_p, class_p, rng=lambda: np.random.default_rng(_entropy(codes)), samples=400
+        answer_p, class_p, rng=lambda: np.random.default_rng(seed_entropy(codes)), samples=400
     )
     assert not exact
     np.testing.assert_array_equal(answers, expected)
