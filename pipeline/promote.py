@@ -30,8 +30,7 @@ from pipeline.data.synthetic import generate
 from pipeline.errors import CommandError
 from pipeline.fairness.gate import GateResult, GateSettings
 from pipeline.metrics import score_metrics
-from pipeline.modelcard import with_accepted_risk
-from pipeline.train import write_card
+from pipeline.modelcard import ModelCard, write_card
 from serving import registry
 
 NO_CHALLENGER = "there is no @challenger to promote: train one first with `tarozu train`"
@@ -206,8 +205,8 @@ def record(*, name: str, version: Any, decision: PromotionDecision) -> None:
             card_path = mlflow.artifacts.download_artifacts(
                 run_id=version.run_id, artifact_path="model_card/model_card.json"
             )
-            card = json.loads(Path(card_path).read_text(encoding="utf-8"))
-            card = with_accepted_risk(card, at=stamp, reason=accepted_risk, overridden=decision.reasons)
+            card = ModelCard.from_json(json.loads(Path(card_path).read_text(encoding="utf-8")))
+            card = card.with_accepted_risk(at=stamp, reason=accepted_risk, overridden=decision.reasons)
             write_card(card, Path(tmp) / "model_card")
             c.log_artifacts(version.run_id, str(Path(tmp) / "model_card"), artifact_path="model_card")
     c.set_model_version_tag(name, version.version, "fairness_gate", decision.gate_verdict)

@@ -39,7 +39,7 @@ from pipeline.evaluate import Evaluation, evaluate_outcome, make_plots
 from pipeline.fairness.audit import ModelAudit, audit_model
 from pipeline.fairness.report import write_report
 from pipeline.metrics import flatten
-from pipeline.modelcard import DataSummary, build_card, card_markdown, card_summary, group_metrics
+from pipeline.modelcard import DataSummary, ModelCard, build_card, card_summary, group_metrics, write_card
 from pipeline.modeling import (
     OutcomeFit,
     check_compiled,
@@ -134,7 +134,7 @@ class TrainResult:
 
     model: ScreeningModel | None
     test_evaluation: Evaluation
-    card: dict[str, Any]
+    card: ModelCard
     run_id: str | None
     version: str | None
     screening_model: bool
@@ -146,6 +146,15 @@ class TrainResult:
     def evaluation(self) -> dict[str, Any]:
         """The evaluation as logged to the run (``evaluation.json``)."""
         return self.test_evaluation.to_json()
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """What :func:`log_run` logged: the run, the registered version (None: not registered) and the card as logged."""
+
+    run_id: str
+    version: str | None
+    card: ModelCard
 
 
 def bayes_given_inputs(test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame | None:
@@ -369,9 +378,7 @@ def evaluate_fit(config: TrainConfig, fitted: FittedScreening) -> Evaluated:
 
 
 # ---------------------------------------------------------------- stage 5: model card
-def screening_card(
-    config: TrainConfig, dataset: Dataset, fitted: FittedScreening, evaluated: Evaluated
-) -> dict[str, Any]:
+def screening_card(config: TrainConfig, dataset: Dataset, fitted: FittedScreening, evaluated: Evaluated) -> ModelCard:
     """The model card of a fit (not registered yet: ``version`` is set when it is)."""
     victims_only = fitted.identified_victims_only
     notes = list(dataset.notes)
@@ -396,16 +403,13 @@ def screening_card(
     return build_card(
         name=config.registry.model_name,
         version=None,
-        config=config.model_dump(mode="json"),
+        config=config,
         data=data_summary,
         evaluation=evaluated.evaluation,
-        production=config.models.production,
-        features=list(fitted.encoder.field_ids),
-        protected_as_features=list(config.features.protected_as_features),
-        protected_reason=config.features.reason,
+        features=fitted.encoder.field_ids,
         screening_model=not victims_only,
         group_metrics=None if evaluated.fairness is None else group_metrics(evaluated.fairness),
-        referral=evaluated.referral.to_json(),
+        referral=evaluated.referral,
         notes=notes,
     )
 
@@ -463,9 +467,9 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
             )
         with stage("model card") as say:
             card = screening_card(config, dataset, fitted, evaluated)
-            say(f"{len(card)} sections")
+            say(f"{len(card.to_json())} sections")
         with stage("log and register") as say:
-            run_id, version = log_run(
+            logged = log_run(
                 config=config,
                 dataset=dataset,
                 model=fitted.model,
@@ -478,19 +482,19 @@ def train(config: TrainConfig, *, console: Console | None = None, work_dir: Path
                 fairness=evaluated.fairness,
             )
             say(
-                f"run {run_id[:8]}"
+                f"run {logged.run_id[:8]}"
                 + (
-                    f", registered {config.registry.model_name} version {version} @challenger"
-                    if version
+                    f", registered {config.registry.model_name} version {logged.version} @challenger"
+                    if logged.version
                     else ", not registered"
                 )
             )
     return TrainResult(
         model=fitted.model,
         test_evaluation=evaluated.evaluation,
-        card=card,
-        run_id=run_id,
-        version=version,
+        card=logged.card,
+        run_id=logged.run_id,
+        version=logged.version,
         screening_model=not fitted.identified_victims_only,
         fits=fitted.fits,
         splits=fitted.splits,
@@ -573,15 +577,18 @@ def log_run(
     config: TrainConfig,
     dataset: Dataset,
     model: ScreeningModel,
-    card: dict[str, Any],
+    card: ModelCard,
     evaluation: Evaluation,
     fits: Mapping[str, OutcomeFit],
     splits: Splits,
     codes: pd.DataFrame,
     register: bool,
     fairness: ModelAudit | None = None,
-) -> tuple[str, str | None]:
-    """Params, metrics, data set, plots, card and scorecard to MLflow; register when allowed."""
+) -> LoggedRun:
+    """Params, metrics, data set, plots, card and scorecard to MLflow; register when allowed.
+
+    The card is logged with the registered version's number (``card.with_version``), as returned.
+    """
     import mlflow
 
     registry.client()
@@ -607,9 +614,9 @@ def log_run(
             for bound in ("bayes_optimal", "bayes_given_inputs"):
                 if bound in ev:
                     metrics.update(flatten(ev[bound], f"{o}.{bound}"))
-        for tier, entry in card.get("referral", {}).get("test", {}).get("tiers", {}).items():
+        for tier, entry in ({} if card.referral is None else card.referral.test.tiers).items():
             for measure in ("rate", "ppv", "sensitivity", "sensitivity_at_or_above"):
-                for part, value in entry[measure].items():
+                for part, value in getattr(entry, measure).to_json().items():
                     if value is not None:
                         metrics[f"referral.{tier}.{measure}.{part}"] = value
         mlflow.log_metrics({k.replace("[", "_").replace("]", "_"): v for k, v in metrics.items() if np.isfinite(v)})
@@ -650,7 +657,7 @@ def log_run(
         version = None
         if register and config.registry.register_model:
             version, _ = registration.log_screening_model(model, registered_name=config.registry.model_name)
-            card["model_details"]["version"] = version
+            card = card.with_version(version)
         else:
             registration.log_screening_model(model, registered_name=None)
         write_card(card, out / "model_card")
@@ -658,25 +665,19 @@ def log_run(
         if version:
             registration.set_alias(name=config.registry.model_name, alias=registry.CHALLENGER, version=version)
             describe_version(name=config.registry.model_name, version=version, card=card, model=model)
-        return run.info.run_id, version
+        return LoggedRun(run_id=run.info.run_id, version=version, card=card)
 
 
-def describe_version(*, name: str, version: str, card: dict[str, Any], model: ScreeningModel) -> None:
+def describe_version(*, name: str, version: str, card: ModelCard, model: ScreeningModel) -> None:
     """What the registry shows of a version: the card's summary, and tags for its provenance."""
 
     c = registry.client()
     c.update_model_version(name, version, description=card_summary(card))
     tags = {
         "questionnaire_version": model.metadata.get("questionnaire_version"),
-        "data_source": card["data"].get("source"),
-        "data_digest": card["data"].get("digest"),
+        "data_source": card.data.source,
+        "data_digest": card.data.digest,
         "fairness_gate": "not run",
     }
     for key, value in tags.items():
         c.set_model_version_tag(name, version, key, str(value)[:5000])
-
-
-def write_card(card: dict[str, Any], directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "model_card.json").write_text(json.dumps(card, indent=1, default=float), encoding="utf-8")
-    (directory / "model_card.md").write_text(card_markdown(card), encoding="utf-8")

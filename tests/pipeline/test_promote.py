@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -125,14 +126,35 @@ def test_the_logged_record_keeps_its_keys_and_round_trips_through_json() -> None
 
 
 def test_an_accepted_risk_goes_first_among_the_cards_caveats_and_leaves_the_card_read_unchanged() -> None:
-    from pipeline.modelcard import with_accepted_risk
+    from pipeline.modelcard import AcceptedRisk, DataSummary, IntendedUse, ModelCard, ModelDetails
 
-    card = {"caveats_and_recommendations": ["Trained on synthetic data."], "accepted_risks": [{"reason": "earlier"}]}
-    amended = with_accepted_risk(card, at="2026-12-01T10:00:00Z", reason="reviewed", overridden=(UNFAIR,))
-    assert amended["caveats_and_recommendations"] == [
+    card = ModelCard(
+        model_details=ModelDetails(
+            name="tarozu-screening",
+            version="1",
+            estimator="sparse_logistic",
+            outcomes=("labour",),
+            features=(),
+            protected_attributes_as_features=(),
+            why_protected_attributes_are_features=None,
+            config={},
+        ),
+        intended_use=IntendedUse(screening_model=True),
+        data=DataSummary(source="synthetic", rows=10, rows_used=10, digest="x"),
+        metrics={},
+        ethical_considerations=(),
+        caveats_and_recommendations=("Trained on synthetic data.",),
+        accepted_risks=(AcceptedRisk(at="2026-11-01T10:00:00Z", reason="earlier", overridden=()),),
+    )
+    amended = card.with_accepted_risk(at="2026-12-01T10:00:00Z", reason="reviewed", overridden=(UNFAIR,))
+    assert amended.caveats_and_recommendations == (
         f"Promoted on 2026-12-01T10:00:00Z despite: {UNFAIR}. Accepted risk: reviewed",
         "Trained on synthetic data.",
-    ]
-    assert amended["accepted_risks"][1] == {"at": "2026-12-01T10:00:00Z", "reason": "reviewed", "overridden": [UNFAIR]}
-    assert card["caveats_and_recommendations"] == ["Trained on synthetic data."]
-    assert len(card["accepted_risks"]) == 1
+    )
+    logged = amended.to_json()
+    assert logged["accepted_risks"][1] == {"at": "2026-12-01T10:00:00Z", "reason": "reviewed", "overridden": [UNFAIR]}
+    assert list(logged)[-2:] == ["caveats_and_recommendations", "accepted_risks"]
+    assert ModelCard.from_json(json.loads(json.dumps(logged))) == amended
+    assert card.caveats_and_recommendations == ("Trained on synthetic data.",)
+    assert len(card.accepted_risks) == 1
+    assert "accepted_risks" not in dataclasses.replace(card, accepted_risks=()).to_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +75,10 @@ def test_train_registers_a_model_that_loads_back_identically(mlflow_home):  # ty
     # The bound without the protected attributes sits between the full bound and the model.
     full, inputs = ev["bayes_optimal"]["observed"], ev["bayes_given_inputs"]["observed"]
     assert full["log_loss"] < inputs["log_loss"] < ev["models"]["sparse_logistic"]["observed"]["log_loss"]["value"]
-    assert "gap_to_bayes_given_inputs" in result.card["metrics"]["labour"]
-    assert result.card["out_of_scope_uses"]
+    assert result.card.metrics["labour"].gap_to_bayes_given_inputs is not None
+    assert result.card.out_of_scope_uses
+    # What the run logged is the card the run returned, with the registered version's number.
+    assert json.dumps(loaded.card) == json.dumps(result.card.to_json(), default=float)
     assert not registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHAMPION)
 
 
@@ -92,7 +95,7 @@ def test_ctdc_victims_only_data_is_trained_but_never_registered(mlflow_home):  #
     result = train(config, work_dir=mlflow_home / "data")
     assert result.version is None
     assert not result.screening_model
-    assert "identified victims only" in " ".join(result.card["caveats_and_recommendations"])
+    assert "identified victims only" in " ".join(result.card.caveats_and_recommendations)
     assert registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER) is None
 
 
@@ -104,8 +107,6 @@ def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore
     """The feedback loop (AI Act Art. 15): outcomes exist only for people an earlier model referred;
     a model trained on them alone would refer the unreferred kind of person even less. Only outcomes
     from the random follow-up of unreferred people let such a run register."""
-    import json
-
     from pipeline.data.schema import write_frame
     from pipeline.train import FEEDBACK_LOOP_NOTE, train
     from serving import registry
@@ -120,7 +121,7 @@ def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore
         update={"data": config.data.model_copy(update={"source": "file", "path": str(path)})}
     )
     result = train(config, work_dir=mlflow_home / "data")
-    caveats = " ".join(result.card["caveats_and_recommendations"])
+    caveats = " ".join(result.card.caveats_and_recommendations)
     registered = registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER)
     if follow_up:
         assert result.version is not None
@@ -138,7 +139,7 @@ def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore
         ("data:\n  rowz: 10\n", "rowz"),
         ("calibration:\n  target_sensitivity: 1.5\n", "target_sensitivity"),
         ("features:\n  protected_as_features: [gender]\n", "reason"),
-        ("features:\n  protected_as_features: [passport]\n  reason: x\n", "not audit attributes"),
+        ("features:\n  protected_as_features: [passport]\n  reason: x\n", "not monitoring fields"),
         ("- a list\n", "mapping"),
         ("data: [unclosed\n", "not valid YAML"),
     ],

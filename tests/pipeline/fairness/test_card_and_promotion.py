@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 
 from models.questionnaire import load_questionnaire
+from pipeline.config import load_config
 from pipeline.evaluate import Evaluation, at_specificity
 from pipeline.fairness.audit import audit_model
-from pipeline.modelcard import DataSummary, build_card, card_markdown, card_summary, group_metrics
+from pipeline.modelcard import DataSummary, ModelCard, build_card, card_markdown, card_summary, group_metrics
 from tests.support.fairness import fair_frame
 
 
@@ -44,18 +46,15 @@ def _evaluation() -> Evaluation:
     return Evaluation.from_json(logged)
 
 
-def _card(model, frame) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _card(model, frame) -> ModelCard:  # type: ignore[no-untyped-def]
     audit = audit_model(model=model, frame=frame, n_boot=50, data="the test split")
     return build_card(
         name="tarozu-screening",
         version="1",
-        config={},
+        config=load_config(),
         data=DataSummary(source="synthetic", rows=len(frame), digest="abc123"),
         evaluation=_evaluation(),
-        production="sparse_logistic",
         features=[],
-        protected_as_features=[],
-        protected_reason=None,
         screening_model=True,
         group_metrics=group_metrics(audit),
     )
@@ -68,18 +67,55 @@ def test_card_shows_metrics_by_group_with_intervals_and_baselines_at_the_models_
     by_group = text[text.index("## Metrics by group") :]
     assert "Not computed" not in by_group
     assert "| group | people | victims | miss rate [95% CI]" in by_group
-    women = card["metrics_by_group"]["attributes"]["gender"]["labour"]
-    woman = next(r for r in women if r["group"] == "woman")
-    assert woman["fnr"]["lower"] <= woman["fnr"]["value"] <= woman["fnr"]["upper"]
-    assert f"| woman | {woman['people']} | {woman['victims']} |" in by_group
-    assert card["metrics"]["labour"]["baselines"]["delphi_rule"]["sensitivity"]["value"] == 0.55
+    assert card.metrics_by_group is not None
+    women = card.metrics_by_group.attributes["gender"]["labour"]
+    woman = next(r for r in women if r.group == "woman")
+    assert woman.rates["fnr"].lower <= woman.rates["fnr"].value <= woman.rates["fnr"].upper
+    assert f"| woman | {woman.people} | {woman.victims} |" in by_group
+    assert card.metrics["labour"].baselines["delphi_rule"].metric("sensitivity").value == 0.55
     assert "| delphi_rule | 0.700" in text
     assert "0.550 [0.540, 0.560]" in text
-    logged = json.loads(json.dumps(card, default=float))  # the card as MLflow keeps it
+    logged = json.loads(json.dumps(card.to_json(), default=float))  # the card as MLflow keeps it
     assert logged["metrics"]["labour"]["baselines"]["delphi_rule"]["sensitivity"]["value"] == 0.55
+    assert list(logged["metrics"]["labour"]["baselines"]["delphi_rule"]) == [
+        "auroc",
+        "log_loss",
+        "threshold",
+        "sensitivity",
+        "specificity",
+        "ppv",
+    ]
     summary = card_summary(card)
     assert "By group:" in summary
     assert "not validated for field use" in summary
+
+
+def test_the_card_round_trips_through_its_logged_json(model) -> None:  # type: ignore[no-untyped-def]
+    """to_json -> from_json -> to_json writes the same bytes: promotion reads the logged card back."""
+    from pipeline.referral import ReferralSummary, Share, TierReport, TierResult
+
+    share = Share(value=0.25, lower=None, upper=None)
+    referral = ReferralSummary(
+        thresholds={"labour": {"information": 0.01, "support": 0.02, "nrm": 2.0}},
+        test=TierReport(
+            people=4,
+            victims=1,
+            tiers={
+                "nrm": TierResult(
+                    people=1, victims=1, rate=share, ppv=share, sensitivity=share, sensitivity_at_or_above=share
+                )
+            },
+        ),
+        settings={"nrm_max_share": 0.05, "sensitivity": 0.9, "information_sensitivity": 0.97},
+    )
+    card = dataclasses.replace(_card(model, fair_frame(rows=3000, seed=7)), referral=referral)
+    card = card.with_accepted_risk(at="2026-12-01T10:00:00Z", reason="reviewed", overridden=("a", "b"))
+    written = json.dumps(card.to_json(), indent=1, default=float)
+    read = ModelCard.from_json(json.loads(written))
+    assert json.dumps(read.to_json(), indent=1, default=float) == written
+    assert card_markdown(read) == card_markdown(card)
+    assert card_summary(read) == card_summary(card)
+    assert "NaN" in written  # a group too small for an interval keeps it undefined both ways
 
 
 def test_a_few_level_rule_is_reported_where_it_refers_no_more_people_than_the_model() -> None:
@@ -99,7 +135,8 @@ def registered(mlflow_home: Path) -> dict[str, Any]:
 
     from pipeline import registration
     from pipeline.data.schema import write_frame
-    from pipeline.train import describe_version, write_card
+    from pipeline.modelcard import write_card
+    from pipeline.train import describe_version
     from serving import registry
     from tests.support.fairness import make_model
 
