@@ -30,14 +30,16 @@ EXPECTED = {("gender", "woman", "labour"), ("gender", "man", "sexual")}
 
 
 def false_disparity_rate(*, seeds: int, rows: int) -> dict[str, Any]:
+    from pipeline.config import load_config
     from pipeline.data.synthetic import generate
-    from pipeline.fairness.audit import DISPARITY, TOO_FEW, audit_model
+    from pipeline.fairness.audit import DISPARITY, TOO_FEW, AuditSettings, audit_model
     from tests.support.fairness import tuned_model
 
+    settings = AuditSettings.from_config(load_config(), n_boot=0)
     model = tuned_model(generate(rows=rows, seed=10_000, scenario="null"))
     reports = comparisons = false = 0
     for seed in range(seeds):
-        audit = audit_model(model=model, frame=generate(rows=rows, seed=seed, scenario="null"), n_boot=0)
+        audit = audit_model(model=model, frame=generate(rows=rows, seed=seed, scenario="null"), settings=settings)
         decided = [c for c in audit.error_comparisons if c.verdict != TOO_FEW]
         comparisons += len(decided)
         hits = sum(c.verdict == DISPARITY for c in decided)
@@ -47,15 +49,17 @@ def false_disparity_rate(*, seeds: int, rows: int) -> dict[str, Any]:
 
 
 def detection_power(*, seeds: int, rows: int) -> dict[str, Any]:
+    from pipeline.config import load_config
     from pipeline.data.synthetic import generate
-    from pipeline.fairness.audit import audit_model
+    from pipeline.fairness.audit import AuditSettings, audit_model
     from tests.support.fairness import tuned_model
 
+    settings = AuditSettings.from_config(load_config(), n_boot=0)
     model = tuned_model(generate(rows=rows, seed=10_000, scenario="bias-gender"))
     found = 0
     for seed in range(seeds):
         frame = generate(rows=rows, seed=seed, scenario="bias-gender")
-        audit = audit_model(model=model, frame=frame, n_boot=0)
+        audit = audit_model(model=model, frame=frame, settings=settings)
         flags = {(f.attribute, f.group, f.outcome) for f in audit.answer().under_identified}
         found += EXPECTED.issubset(flags)
     return {"found": found, "seeds": seeds}

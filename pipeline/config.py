@@ -133,8 +133,36 @@ class RegistryConfig(_Strict):
     register_model: bool = True
 
 
+BAD_TOLERANCE = "fairness.tolerance must be [lower, upper] with 0 < lower < 1 < upper, not {tolerance!r}"
+
+
+class FairnessConfig(_Strict):
+    """How the fairness audit (:mod:`pipeline.fairness.audit`) compares a group with its reference, wherever
+    it runs: training's audit of the test split, ``tarozu audit`` and the promotion's gate.
+
+    ``tolerance``: the band of acceptable ratios of a group's error rate to its reference's.
+    ``min_cases``: the fewest victims (miss rates) or non-victims (false alarms) a group and its
+    reference need for a verdict. ``alpha``: the error rate of the adjusted tests. ``power``: the
+    power at which each comparison's detectable ratio is reported.
+    """
+
+    tolerance: tuple[float, float] = (0.8, 1.25)
+    min_cases: int = Field(default=30, ge=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    power: float = Field(default=0.8, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> FairnessConfig:
+        lower, upper = self.tolerance
+        if not 0 < lower < 1 < upper:
+            raise ValueError(BAD_TOLERANCE.format(tolerance=list(self.tolerance)))
+        return self
+
+
 class FairnessGateConfig(_Strict):
-    """The promotion's fairness gate (see :mod:`pipeline.fairness.gate`)."""
+    """The promotion's fairness gate (see :mod:`pipeline.fairness.gate`): which disparities block, and the
+    power rule (a group of at least ``min_share`` of the people must be able to show a ratio of
+    ``max_detectable``). The audit it runs compares groups as the config's ``fairness`` section says."""
 
     block_on: tuple[Literal["miss_rate", "false_alarm_rate"], ...] = Field(default=("miss_rate",), min_length=1)
     max_detectable: float = Field(default=3.0, gt=1)
@@ -175,6 +203,7 @@ class TrainConfig(_Strict):
     calibration: CalibrationConfig = CalibrationConfig()
     referral: ReferralConfig = ReferralConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    fairness: FairnessConfig = FairnessConfig()
     registry: RegistryConfig = RegistryConfig()
     promotion: PromotionConfig = PromotionConfig()
 

@@ -28,7 +28,7 @@ from pipeline.data.columns import LABELS
 from pipeline.data.schema import load_dataset
 from pipeline.data.synthetic import generate
 from pipeline.errors import CommandError
-from pipeline.fairness.gate import GateResult, GateSettings
+from pipeline.fairness.gate import GateResult
 from pipeline.metrics import score_metrics
 from pipeline.modelcard import ModelCard, write_card
 from serving import registry
@@ -38,7 +38,6 @@ ALREADY = "@challenger (version {version}) is already @champion; nothing to do"
 EMPTY_REASON = '--accept-risk needs a reason in words, e.g. --accept-risk "reviewed by ...; because ..."'
 AUROC_WORSE = "{outcome}: AUROC {new:.4f} is worse than the champion's {old:.4f} by more than {margin}"
 LOG_LOSS_WORSE = "{outcome}: log-loss {new:.4f} is worse than the champion's {old:.4f} by more than {margin:.0%}"
-GATE_METRICS = {"miss_rate": "fnr", "false_alarm_rate": "fpr"}
 
 
 @dataclass(frozen=True)
@@ -178,15 +177,6 @@ def scores(model: ScreeningModel, frame: pd.DataFrame) -> dict[str, Scores]:
         y = frame[LABELS[outcome]].to_numpy()
         out[outcome] = Scores(**{m: float(metrics[m](y, p[outcome])) for m in ("auroc", "log_loss", "ece")})
     return out
-
-
-def gate_settings(config: PromotionConfig) -> GateSettings:
-    rules = config.fairness
-    return GateSettings(
-        block_on=tuple(GATE_METRICS[m] for m in rules.block_on),
-        max_detectable=rules.max_detectable,
-        min_share=rules.min_share,
-    )
 
 
 def record(*, name: str, version: Any, decision: PromotionDecision) -> None:

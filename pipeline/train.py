@@ -36,7 +36,7 @@ from pipeline.data.columns import GROUND_TRUTH_P, LABELS
 from pipeline.data.schema import Dataset, check_stage_frame, load_dataset, validate_frame, write_frame
 from pipeline.data.synthetic import generate, mask_interviews, true_probabilities
 from pipeline.evaluate import Evaluation, evaluate_outcome, make_plots
-from pipeline.fairness.audit import ModelAudit, audit_model
+from pipeline.fairness.audit import AuditSettings, ModelAudit, audit_model
 from pipeline.fairness.report import write_report
 from pipeline.metrics import flatten
 from pipeline.modelcard import DataSummary, ModelCard, build_card, card_summary, group_metrics, write_card
@@ -537,8 +537,7 @@ def audit_test_split(model: ScreeningModel, test: pd.DataFrame, config: TrainCon
     return audit_model(
         model=model,
         frame=test,
-        n_boot=config.evaluation.bootstrap,
-        seed=config.evaluation.seed,
+        settings=AuditSettings.from_config(config),
         data=f"the test split ({len(test):,} rows)",
     )
 

@@ -2,7 +2,8 @@
 of what was screened, from the serving audit log (:mod:`pipeline.fairness.field`).
 
 Defaults the training config holds (model name, synthetic rows and seed: the promotion's
-evaluation data; bootstrap resamples) come from ``--config`` (default: the shipped config).
+evaluation data; bootstrap resamples) and how groups are compared (its ``fairness`` section) come
+from ``--config`` (default: the shipped config).
 Reports go to ``--out`` (default ``reports/audit-<timestamp>/``). A model's report also
 replaces the ``fairness/`` artifact of its MLflow run, so it travels with the model: the API
 serves it at ``GET /v1/audit/report`` once the model is (re)loaded (``POST /v1/admin/reload``).
@@ -21,7 +22,7 @@ from typing import Any
 from pipeline.config import load_config
 from pipeline.data.schema import load_dataset
 from pipeline.data.synthetic import generate
-from pipeline.fairness.audit import audit_model
+from pipeline.fairness.audit import AuditSettings, audit_model
 from pipeline.fairness.field import FOLLOW_UP_RATE, review_screenings
 from pipeline.fairness.report import write_report
 from serving import registry
@@ -98,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
     rows = config.promotion.evaluation_rows if args.rows is None else args.rows
     seed = config.promotion.evaluation_seed if args.seed is None else args.seed
     scenario = args.scenario or config.data.scenario
-    n_boot = config.evaluation.bootstrap if args.n_boot is None else args.n_boot
     frame = load_dataset(args.data).frame if args.data else generate(rows=rows, seed=seed, scenario=scenario)
     data = args.data or f"synthetic scenario {scenario!r}, {rows} rows, seed {seed}"
-    model_audit = audit_model(model=loaded.model, frame=frame, n_boot=n_boot, data=data)
+    settings = AuditSettings.from_config(config, n_boot=args.n_boot)
+    model_audit = audit_model(model=loaded.model, frame=frame, settings=settings, data=data)
     model_info = {"name": loaded.name, "version": loaded.version, "alias": loaded.alias, "run_id": loaded.run_id}
     model_audit = dataclasses.replace(model_audit, model={**model_audit.model, **model_info})
     html_path, json_path = write_report(model_audit, out)

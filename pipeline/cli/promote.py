@@ -9,14 +9,13 @@ from rich.console import Console
 from pipeline import registration
 from pipeline.config import load_config
 from pipeline.errors import CommandError
-from pipeline.fairness.gate import fairness_gate
+from pipeline.fairness.gate import GateSettings, fairness_gate
 from pipeline.promote import (
     ALREADY,
     NO_CHALLENGER,
     accepted_reason,
     decide,
     evaluation_frame,
-    gate_settings,
     record,
     scores,
 )
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     decision = decide(
         challenger=scores(challenger, frame),
         champion=scores(champion, frame) if champion else None,
-        gate=fairness_gate(challenger, frame, gate_settings(config.promotion)),
+        gate=fairness_gate(challenger, frame, GateSettings.from_config(config)),
         config=config.promotion,
         accepted_risk=reason,
     )

@@ -38,6 +38,7 @@ from fairlearn.metrics import MetricFrame
 
 from models.questionnaire import DECLINED, NOT_ASKED, STATUS_FIELD, load_questionnaire
 from models.screening import ScreeningModel
+from pipeline.config import TrainConfig
 from pipeline.data.columns import LABELS, TRUTH
 from pipeline.fairness.stats import RatioTest, adjust, detectable_ratios, ratio_test
 from pipeline.metrics import Metric, resample_counts, score_metrics, threshold_metrics, weighted_metrics
@@ -79,7 +80,6 @@ CORRECTION = (
     "with the configured power for the group's counts."
 )
 
-BAD_TOLERANCE = "tolerance must be (lower, upper) with 0 < lower < 1 < upper, not {tolerance!r}"
 MISSING_COLUMN = "the data has no column {column!r}; an audit needs the questionnaire fields and labels"
 BAD_REFERENCE = "reference group {group!r} of {attribute!r} is not in the data; groups are {groups}"
 
@@ -312,12 +312,30 @@ class IdentificationAudit:
 
 @dataclass(frozen=True)
 class AuditSettings:
-    tolerance: tuple[float, float] = (0.8, 1.25)
-    min_cases: int = 30
-    n_boot: int = 200
-    alpha: float = 0.05
-    power: float = 0.8
-    seed: int = 0
+    """What an audit compares groups with (the training config's ``fairness`` section) and how its tables'
+    intervals are drawn (``n_boot`` resamples, 0 for none: the verdicts do not use them; ``seed``).
+    The report records them."""
+
+    tolerance: tuple[float, float]
+    min_cases: int
+    n_boot: int
+    alpha: float
+    power: float
+    seed: int
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, *, n_boot: int | None = None) -> AuditSettings:
+        """The settings of ``config``: its ``fairness`` section, and its evaluation's bootstrap (unless
+        ``n_boot`` is given) and seed."""
+        fairness = config.fairness
+        return cls(
+            tolerance=fairness.tolerance,
+            min_cases=fairness.min_cases,
+            n_boot=config.evaluation.bootstrap if n_boot is None else n_boot,
+            alpha=fairness.alpha,
+            power=fairness.power,
+            seed=config.evaluation.seed,
+        )
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> AuditSettings:
@@ -828,13 +846,8 @@ def audit_model(
     *,
     model: ScreeningModel,
     frame: pd.DataFrame,
+    settings: AuditSettings,
     reference: str | Mapping[str, str] = "largest",
-    tolerance: tuple[float, float] = (0.8, 1.25),
-    min_cases: int = 30,
-    n_boot: int = 200,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    seed: int = 0,
     attributes: Sequence[str] | None = None,
     data: str = "",
 ) -> ModelAudit:
@@ -842,23 +855,15 @@ def audit_model(
 
     Parameters
     ----------
+    settings : the tolerance band, the fewest cases for a verdict, the tests' error rate and
+        power, and the tables' bootstrap (:meth:`AuditSettings.from_config`).
     reference : ``"largest"``, a group name, or ``{attribute: group}`` (others: largest).
-    tolerance : band of acceptable ratios group/reference.
-    min_cases : fewest victims (miss rates, identification) or non-victims (false alarms)
-        a group and its reference need for a verdict.
-    n_boot : bootstrap resamples of the per-group intervals in the tables (0: none; the
-        verdicts do not use them).
-    alpha, power : error rate of the adjusted tests; power of the detectable ratio.
     attributes : restrict the audit (default :func:`default_attributes`).
     data : a description of ``frame`` for the report.
     """
-    lo, hi = tolerance
-    if not 0 < lo < 1 < hi:
-        raise ValueError(BAD_TOLERANCE.format(tolerance=tolerance))
     for column in LABELS.values():
         if column not in frame.columns:
             raise ValueError(MISSING_COLUMN.format(column=column))
-    settings = AuditSettings((float(lo), float(hi)), int(min_cases), int(n_boot), float(alpha), float(power), int(seed))
     attributes = tuple(attributes) if attributes is not None else default_attributes()
     scores = model_scores(model, frame)
     outcomes = tuple(model.outcome_names)

@@ -31,7 +31,6 @@ design, and the screening says so (``ask_more``).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from models.screening import ScreeningModel
+from pipeline.config import TrainConfig
 from pipeline.fairness.audit import (
     CANNOT_TELL,
     CORRECTION,
@@ -46,8 +46,10 @@ from pipeline.fairness.audit import (
     DISPARITY,
     JOIN,
     PRIMARY,
+    SECONDARY,
     SECTION_NAMES,
     WITHIN,
+    AuditSettings,
     Comparison,
     ModelAudit,
     audit_model,
@@ -76,18 +78,45 @@ PEOPLE_ATTRIBUTES: tuple[str, ...] = (
 exploitation hides (men's sexual exploitation, women's labour exploitation)."""
 
 
+GATE_METRICS = {"miss_rate": PRIMARY, "false_alarm_rate": SECONDARY}
+"""The config's names of the error rates (``promotion.fairness.block_on``), as the audit names them."""
+
+
 @dataclass(frozen=True)
 class GateSettings:
-    attributes: tuple[str, ...] = PEOPLE_ATTRIBUTES
-    block_on: tuple[str, ...] = (PRIMARY,)
+    """The gate's rules (the training config's ``promotion.fairness``) and the audit it runs (the
+    config's ``fairness`` section, without the bootstrap): :meth:`from_config`."""
+
+    audit: AuditSettings
+    block_on: tuple[str, ...]
     """Error metrics whose disparities (and power rule) block: ``fnr`` (miss rate), ``fpr``."""
-    tolerance: tuple[float, float] = (0.8, 1.25)
-    min_cases: int = 30
-    alpha: float = 0.05
-    power: float = 0.8
-    max_detectable: float = 3.0
-    min_share: float = 0.10
-    seed: int = 0
+    max_detectable: float
+    min_share: float
+    attributes: tuple[str, ...] = PEOPLE_ATTRIBUTES
+
+    @classmethod
+    def from_config(cls, config: TrainConfig) -> GateSettings:
+        rules = config.promotion.fairness
+        return cls(
+            audit=AuditSettings.from_config(config, n_boot=0),
+            block_on=tuple(GATE_METRICS[m] for m in rules.block_on),
+            max_detectable=rules.max_detectable,
+            min_share=rules.min_share,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as the promotion record keeps them (``fairness_gate.settings``)."""
+        return {
+            "attributes": list(self.attributes),
+            "block_on": list(self.block_on),
+            "tolerance": list(self.audit.tolerance),
+            "min_cases": self.audit.min_cases,
+            "alpha": self.audit.alpha,
+            "power": self.audit.power,
+            "max_detectable": self.max_detectable,
+            "min_share": self.min_share,
+            "seed": self.audit.seed,
+        }
 
 
 @dataclass(frozen=True)
@@ -115,7 +144,7 @@ class GateResult:
             "verdict": self.verdict,
             "criterion": CRITERIA,
             "correction": CORRECTION,
-            "settings": dataclasses.asdict(self.settings),
+            "settings": self.settings.to_json(),
             "rows": self.rows,
             "thresholds": self.thresholds,
             "comparisons_checked": self.checked,
@@ -195,7 +224,7 @@ def gate_decision(audit: ModelAudit, settings: GateSettings) -> GateResult:
 def fairness_gate(
     model: ScreeningModel,
     frame: pd.DataFrame,
-    settings: GateSettings | None = None,
+    settings: GateSettings,
     *,
     attributes: Sequence[str] | None = None,
 ) -> GateResult:
@@ -203,17 +232,6 @@ def fairness_gate(
 
     ``attributes`` overrides the settings' attributes (default :data:`PEOPLE_ATTRIBUTES`).
     """
-    s = settings or GateSettings()
-    attributes = s.attributes if attributes is None else attributes
-    audit = audit_model(
-        model=model,
-        frame=frame,
-        tolerance=s.tolerance,
-        min_cases=s.min_cases,
-        n_boot=0,
-        alpha=s.alpha,
-        power=s.power,
-        seed=s.seed,
-        attributes=attributes,
-    )
-    return gate_decision(audit, s)
+    attributes = settings.attributes if attributes is None else attributes
+    audit = audit_model(model=model, frame=frame, settings=settings.audit, attributes=attributes)
+    return gate_decision(audit, settings)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipeline.config import PromotionConfig
+from pipeline.config import PromotionConfig, load_config
 from pipeline.errors import CommandError
 from pipeline.fairness.gate import GateResult, GateSettings
 from pipeline.promote import EMPTY_REASON, OutcomeComparison, Scores, accepted_reason, decide
@@ -27,7 +27,7 @@ def _gate(*blocking: str) -> GateResult:
         checked=4,
         rows=1000,
         thresholds={"labour": 0.05},
-        settings=GateSettings(),
+        settings=GateSettings.from_config(load_config()),
     )
 
 

@@ -142,6 +142,8 @@ def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore
         ("features:\n  protected_as_features: [passport]\n  reason: x\n", "not monitoring fields"),
         ("- a list\n", "mapping"),
         ("data: [unclosed\n", "not valid YAML"),
+        ("fairness:\n  tolerance: [1.2, 0.8]\n", "fairness.tolerance must be"),
+        ("promotion:\n  fairness:\n    block_on: [ppv]\n", "block_on"),
     ],
 )
 def test_bad_configs_are_named(tmp_path, yaml_text, message):  # type: ignore[no-untyped-def]
@@ -149,6 +151,11 @@ def test_bad_configs_are_named(tmp_path, yaml_text, message):  # type: ignore[no
     path.write_text(yaml_text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_the_shipped_config_holds_the_models_defaults() -> None:
+    """Every value of default.yaml is its key's default in pipeline/config.py: the two cannot drift apart."""
+    assert load_config() == TrainConfig()
 
 
 def test_bad_data_stops_before_anything_is_registered(mlflow_home, capsys):  # type: ignore[no-untyped-def]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from models.questionnaire import load_questionnaire
+from pipeline.config import BAD_TOLERANCE, FairnessConfig, load_config
 from pipeline.fairness.audit import (
-    BAD_TOLERANCE,
     COMPLETENESS,
     ERROR_METRICS,
     JOIN,
     TOO_FEW,
+    AuditSettings,
     audit_model,
     default_attributes,
     interview_completeness,
@@ -23,6 +24,8 @@ from pipeline.fairness.audit import (
 )
 from pipeline.metrics import resample_counts, weighted_metrics
 from tests.support.fairness import fair_frame
+
+SETTINGS = AuditSettings.from_config(load_config(), n_boot=0)
 
 
 def test_weighted_metrics_with_unit_counts_equal_pipeline_metrics() -> None:
@@ -36,7 +39,7 @@ def test_weighted_metrics_with_unit_counts_equal_pipeline_metrics() -> None:
 
 def test_audit_tables_equal_fairlearn_metric_frame(model) -> None:
     frame = fair_frame(rows=3000, seed=4)
-    audit = audit_model(model=model, frame=frame, n_boot=0, attributes=["region"])
+    audit = audit_model(model=model, frame=frame, settings=SETTINGS, attributes=["region"])
     p = model.predict_proba(model.encoder.transform(frame).to_numpy())["labour"]
     theirs = metric_frame(
         y=frame["is_labour"].to_numpy(),
@@ -93,7 +96,9 @@ def test_minimum_size_counts_victims_for_miss_rates_and_non_victims_for_false_al
     frame.loc[third, "gender"] = "trans_nonconforming"
     frame.loc[third, "is_labour"] = 0
     frame.loc[third[:10], "is_labour"] = 1
-    audit = audit_model(model=model, frame=frame, n_boot=20, attributes=["gender"])
+    audit = audit_model(
+        model=model, frame=frame, settings=dataclasses.replace(SETTINGS, n_boot=20), attributes=["gender"]
+    )
     verdicts = {
         c.metric: c.verdict
         for c in audit.observed.comparisons
@@ -111,7 +116,9 @@ def test_minimum_size_counts_victims_for_miss_rates_and_non_victims_for_false_al
 
 
 def test_every_comparison_says_what_it_could_have_detected(model) -> None:
-    audit = audit_model(model=model, frame=fair_frame(rows=6000, seed=2), n_boot=0, attributes=["gender", "region"])
+    audit = audit_model(
+        model=model, frame=fair_frame(rows=6000, seed=2), settings=SETTINGS, attributes=["gender", "region"]
+    )
     for c in audit.observed.comparisons:
         assert c.detectable_above > 1.25, c
         assert c.detectable_below < 0.8, c
@@ -133,7 +140,19 @@ def test_completeness_is_the_answered_share_of_the_questions_that_apply() -> Non
     assert list(interview_completeness(frame)) == ["all", "80-99%", "50-79%", "under 50%"]
 
 
-def test_bad_tolerance_is_refused(model) -> None:
-    frame = pd.DataFrame({"is_labour": [0], "is_sexual": [0]})
+def test_bad_tolerance_is_refused() -> None:
     with pytest.raises(ValueError, match=re.escape(BAD_TOLERANCE.split("{")[0])):
-        audit_model(model=model, frame=frame, tolerance=(1.2, 0.8))
+        FairnessConfig(tolerance=(1.2, 0.8))
+
+
+def test_the_audit_compares_groups_as_the_training_config_says() -> None:
+    config = load_config()
+    settings = AuditSettings.from_config(config)
+    assert (settings.tolerance, settings.min_cases, settings.alpha, settings.power) == (
+        config.fairness.tolerance,
+        config.fairness.min_cases,
+        config.fairness.alpha,
+        config.fairness.power,
+    )
+    assert (settings.n_boot, settings.seed) == (config.evaluation.bootstrap, config.evaluation.seed)
+    assert AuditSettings.from_config(config, n_boot=0).n_boot == 0

@@ -14,7 +14,7 @@ import pytest
 from models.questionnaire import load_questionnaire
 from pipeline.config import load_config
 from pipeline.evaluate import Evaluation, at_specificity
-from pipeline.fairness.audit import audit_model
+from pipeline.fairness.audit import AuditSettings, audit_model
 from pipeline.modelcard import DataSummary, ModelCard, build_card, card_markdown, card_summary, group_metrics
 from tests.support.fairness import fair_frame
 
@@ -47,7 +47,8 @@ def _evaluation() -> Evaluation:
 
 
 def _card(model, frame) -> ModelCard:  # type: ignore[no-untyped-def]
-    audit = audit_model(model=model, frame=frame, n_boot=50, data="the test split")
+    settings = AuditSettings.from_config(load_config(), n_boot=50)
+    audit = audit_model(model=model, frame=frame, settings=settings, data="the test split")
     return build_card(
         name="tarozu-screening",
         version="1",

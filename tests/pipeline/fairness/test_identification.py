@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.config import load_config
 from pipeline.data.synthetic import generate
-from pipeline.fairness.audit import DISPARITY, TOO_FEW, ModelAudit, audit_model
+from pipeline.fairness.audit import DISPARITY, TOO_FEW, AuditSettings, ModelAudit, audit_model
 from tests.support.fairness import tuned_model
+
+SETTINGS = AuditSettings.from_config(load_config(), n_boot=0)
 
 NULL_SEEDS = (0, 1, 2, 3, 4)
 ROWS = 20000
@@ -18,7 +21,9 @@ MAX_REPORTS_WITH_DISPARITY = 1  # of 5: the claim is at most 5% of reports, the 
 def bias_audit() -> ModelAudit:
     model = tuned_model(generate(rows=ROWS, seed=100, scenario="bias-gender"))
     frame = generate(rows=2 * ROWS, seed=7, scenario="bias-gender")
-    return audit_model(model=model, frame=frame, n_boot=0, attributes=["gender", "region", "gender × age_band"])
+    return audit_model(
+        model=model, frame=frame, settings=SETTINGS, attributes=["gender", "region", "gender × age_band"]
+    )
 
 
 def test_bias_gender_names_the_injected_gap_as_identification_bias(bias_audit: ModelAudit) -> None:
@@ -37,7 +42,7 @@ def test_null_scenario_gives_almost_no_report_with_an_error_rate_disparity() -> 
     model = tuned_model(generate(rows=ROWS, seed=100, scenario="null"))
     with_disparity = 0
     for seed in NULL_SEEDS:
-        audit = audit_model(model=model, frame=generate(rows=ROWS, seed=seed, scenario="null"), n_boot=0)
+        audit = audit_model(model=model, frame=generate(rows=ROWS, seed=seed, scenario="null"), settings=SETTINGS)
         compared = [c for c in audit.error_comparisons if c.verdict != TOO_FEW]
         assert len(compared) >= 200, "the null run must compare many groups, or it shows nothing"
         assert {c.metric for c in compared} == {"fnr", "fpr"}

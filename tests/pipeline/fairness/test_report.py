@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from pipeline.config import load_config
 from pipeline.data.synthetic import generate
-from pipeline.fairness.audit import ModelAudit, audit_model
+from pipeline.fairness.audit import AuditSettings, ModelAudit, audit_model
 from pipeline.fairness.field import FieldReview, in_follow_up_sample, review_screenings
 from pipeline.fairness.report import render_html, report_json, write_report
 from tests.support.fairness import tuned_model
@@ -34,7 +35,9 @@ class _Collect(HTMLParser):
 @pytest.fixture(scope="module")
 def audit() -> ModelAudit:
     frame = generate(rows=4000, seed=3, scenario="bias-gender")
-    return audit_model(model=tuned_model(frame), frame=frame, n_boot=30)
+    return audit_model(
+        model=tuned_model(frame), frame=frame, settings=AuditSettings.from_config(load_config(), n_boot=30)
+    )
 
 
 def test_model_report_leads_with_the_answer_then_pictures_then_tables(audit: ModelAudit, tmp_path) -> None:
