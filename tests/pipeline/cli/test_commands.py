@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
@@ -14,8 +16,16 @@ from pipeline.cli import COMMANDS, build_parser, main, module_name
 
 
 def test_every_module_of_the_cli_package_is_a_listed_command() -> None:
-    modules = {info.name for info in pkgutil.iter_modules(pipeline.cli.__path__)}
+    modules = {info.name for info in pkgutil.iter_modules(pipeline.cli.__path__)} - {"__main__"}
     assert modules == {name.replace("-", "_") for name in COMMANDS}
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert all(command in done.stdout for command in COMMANDS)
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
