@@ -73,7 +73,6 @@ ROW = "row"
 PII_SAMPLE = 20_000
 """Rows whose content the PII guard reads (column names are always checked)."""
 
-BAD_URI = "--model {uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION"
 BAD_OPERATOR = (
     "--operator {operator!r}: an operator label of 1 to {max} letters, digits or . _ - (who ran the "
     "bulk scoring, for the audit log; never a screened person's name)"
@@ -127,26 +126,10 @@ def operator_label(given: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------- the model
-def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """``(name, alias, version)`` of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
-    if not uri.startswith("models:/"):
-        raise CommandError(BAD_URI.format(uri=uri))
-    rest = uri[len("models:/") :].strip("/")
-    if "@" in rest:
-        name, alias = rest.split("@", 1)
-        if name and alias and "/" not in alias:
-            return name, alias, None
-    elif rest.count("/") == 1:
-        name, version = rest.split("/")
-        if name and version.isdigit():
-            return name, None, version
-    raise CommandError(BAD_URI.format(uri=uri))
-
-
 def load_model(uri: str, tracking_uri: str | None = None) -> tuple[ModelRef, Any]:
     """The registered model behind ``uri`` (alias resolved to its version) and its ScreeningModel."""
 
-    name, alias, version = parse_model_uri(uri)
+    name, alias, version = registry.parse_model_uri(uri)
     if alias is not None:
         try:
             loaded = registry.load_registered(name=name, alias=alias, tracking_uri=tracking_uri)

@@ -42,6 +42,9 @@ BROKEN_MODEL = (
 )
 
 
+BAD_MODEL_URI = "the model {uri!r} is not a registry address: expected models:/NAME@ALIAS or models:/NAME/VERSION"
+
+
 class NoChampionError(LookupError):
     """The registry has no model under the requested alias."""
 
@@ -304,3 +307,19 @@ def _redact(uri: str) -> str:
         scheme, rest = uri.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return uri
+
+
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``(name, alias, version)`` of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
+    if not uri.startswith("models:/"):
+        raise ValueError(BAD_MODEL_URI.format(uri=uri))
+    rest = uri[len("models:/") :].strip("/")
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        if name and alias and "/" not in alias:
+            return name, alias, None
+    elif rest.count("/") == 1:
+        name, version = rest.split("/")
+        if name and version.isdigit():
+            return name, None, version
+    raise ValueError(BAD_MODEL_URI.format(uri=uri))

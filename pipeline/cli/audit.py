@@ -35,12 +35,14 @@ SERVED_AFTER_RELOAD = (
     "the API serves this report for {name} version {version} (GET /v1/audit/report) once a service "
     "serving that version loads it again: POST /v1/admin/reload"
 )
-BAD_MODEL_URI = "--model must look like models:/<name>@<alias>, not {uri!r}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="training config whose defaults apply (default: the shipped one)")
-    parser.add_argument("--model", help="models:/<name>@<alias> (default: the config's model name @champion)")
+    parser.add_argument(
+        "--model",
+        help="models:/<name>@<alias> or models:/<name>/<version> (default: the config's model name @champion)",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", help="data file with labels (default: fresh synthetic data)")
     source.add_argument("--scenario", help="synthetic scenario when --data is not given (default: the config's)")
@@ -60,13 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="log: rate of the random follow-up sample of unreferred people (docs/responsible-use.md)",
     )
     parser.add_argument("--out", help="output directory (default reports/audit-<timestamp>/)")
-
-
-def _parse_model_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("models:/") or "@" not in uri:
-        raise ValueError(BAD_MODEL_URI.format(uri=uri))
-    name, alias = uri.removeprefix("models:/").split("@", 1)
-    return name, alias
 
 
 def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
@@ -94,8 +89,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     config = load_config(args.config)
-    name, alias = _parse_model_uri(args.model or f"models:/{config.registry.model_name}@{registry.CHAMPION}")
-    loaded = registry.load_registered(name=name, alias=alias)
+    name, alias, version = registry.parse_model_uri(
+        args.model or f"models:/{config.registry.model_name}@{registry.CHAMPION}"
+    )
+    if alias is not None:
+        loaded = registry.load_registered(name=name, alias=alias)
+    else:
+        loaded = registry.load_version(name=name, version=str(version))
     rows = config.promotion.evaluation_rows if args.rows is None else args.rows
     seed = config.promotion.evaluation_seed if args.seed is None else args.seed
     scenario = args.scenario or config.data.scenario

@@ -68,3 +68,24 @@ def test_direct_read_leaves_other_stores_to_mlflow(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     other.write_bytes(b"")  # an SQLite file without MLflow's tables
     assert registry._locate_sql(registry.MODEL_NAME, registry.CHAMPION, f"sqlite:///{other}") is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "parsed"),
+    [
+        ("models:/tarozu-screening@champion", ("tarozu-screening", "champion", None)),
+        ("models:/tarozu-screening/12", ("tarozu-screening", None, "12")),
+    ],
+)
+def test_a_registry_address_names_an_alias_or_a_version(uri: str, parsed: tuple[str, str | None, str | None]) -> None:
+    assert registry.parse_model_uri(uri) == parsed
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["tarozu-screening@champion", "models:/@champion", "models:/m@", "models:/m/latest", "models:/m/1/2", "runs:/x"],
+)
+def test_anything_else_is_refused_with_both_forms_named(uri: str) -> None:
+    with pytest.raises(ValueError, match="models:/NAME@ALIAS or models:/NAME/VERSION") as refused:
+        registry.parse_model_uri(uri)
+    assert repr(uri) in str(refused.value)
