@@ -1,6 +1,6 @@
 """Run the Tarozu API on uvicorn with a test model (no MLflow), for the reliability tests.
 
-``python tests/reliability/launcher.py --port P [--loader fixed|alternate]``; settings come
+``python -m tests.support.launcher --port P [--loader fixed|alternate]``; settings come
 from ``TAROZU_*`` as for ``tarozu serve``. ``alternate`` switches between two very
 different models (version "1" and version "2") on every load, so that reloads change the
 numbers and a response that mixed versions would show it.
