@@ -48,8 +48,11 @@ def screenings_with_outcomes(
     """Every screening of the period: current values, decision and latest outcome."""
 
     engine = make_engine(database_url or default_database_url())
-    for _item, full in iter_screenings(engine, start=start, end=end):
-        yield full
+    try:
+        for _item, full in iter_screenings(engine, start=start, end=end):
+            yield full
+    finally:
+        engine.dispose()
 
 
 def export_frame(

@@ -14,21 +14,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pipeline.config import load_config
 from pipeline.data.schema import load_dataset
 from pipeline.data.synthetic import generate
 from pipeline.fairness.audit import AuditSettings, audit_model
-from pipeline.fairness.field import FOLLOW_UP_RATE, review_screenings
+from pipeline.fairness.field import FOLLOW_UP_RATE, log_rows, review_screenings
 from pipeline.fairness.report import write_report
 from serving import registry
-from serving.auditlog.database import make_engine
-from serving.auditlog.queries import flat_values, iter_screenings
-from serving.settings import database_url as default_database_url
 
 ARTIFACT_PATH = "fairness"
 SERVED_AFTER_RELOAD = (
@@ -62,18 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="log: rate of the random follow-up sample of unreferred people (docs/responsible-use.md)",
     )
     parser.add_argument("--out", help="output directory (default reports/audit-<timestamp>/)")
-
-
-def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
-    """Screenings of the serving audit log as flat rows for :func:`review_screenings`."""
-
-    engine = make_engine(database_url or default_database_url())
-    for item, full in iter_screenings(engine, start=start, end=end):
-        row = {k: v for k, v in item.items() if not isinstance(v, Mapping)}
-        row.update(flat_values(full["current"]))
-        row["override_reason"] = item.get("decision_reason")
-        row["outcome"] = full["outcomes"][-1]["outcome"] if full.get("outcomes") else None
-        yield row
 
 
 def run(args: argparse.Namespace) -> int:

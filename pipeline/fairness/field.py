@@ -25,8 +25,9 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,9 @@ from models.outcomes import OTHER_FINDING_OUTCOMES, TRAFFICKING_OUTCOMES, UNKNOW
 from models.questionnaire import load_questionnaire
 from pipeline.fairness.audit import COMPLETENESS, audit_attributes, group_labels
 from pipeline.fairness.stats import wilson
+from serving.auditlog.database import make_engine
+from serving.auditlog.queries import flat_values, iter_screenings
+from serving.settings import database_url as default_database_url
 
 TITLE = "Field review of what was screened"
 KIND = "screenings"
@@ -637,3 +641,17 @@ def review_screenings(
         drift=_drift(frame, training_frame) if training_frame is not None else None,
         referral_gaps={a: _referral_gap(rows) for a, rows in by_group.items()},
     )
+
+
+def log_rows(*, database_url: str | None, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
+    """Screenings of the serving audit log as flat rows for :func:`review_screenings`."""
+    engine = make_engine(database_url or default_database_url())
+    try:
+        for item, full in iter_screenings(engine, start=start, end=end):
+            row = {k: v for k, v in item.items() if not isinstance(v, Mapping)}
+            row.update(flat_values(full["current"]))
+            row["override_reason"] = item.get("decision_reason")
+            row["outcome"] = full["outcomes"][-1]["outcome"] if full.get("outcomes") else None
+            yield row
+    finally:
+        engine.dispose()
