@@ -151,8 +151,8 @@ class GroupTable:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """A group's rate against its reference's; p-values adjusted over the report's family."""
+class Compared:
+    """What a comparison compares: a group's events and cases of one metric against its reference's."""
 
     section: str
     attribute: str
@@ -164,6 +164,24 @@ class Comparison:
     cases: int
     ref_events: int
     ref_cases: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.cases if self.cases else math.nan
+
+    @property
+    def ref_rate(self) -> float:
+        return self.ref_events / self.ref_cases if self.ref_cases else math.nan
+
+    def compared(self) -> dict[str, Any]:
+        """These fields alone, to build the next stage's record from."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Compared)}
+
+
+@dataclass(frozen=True)
+class Comparison(Compared):
+    """A group's rate against its reference's; p-values adjusted over the report's family."""
+
     ratio: float
     ratio_lower: float
     ratio_upper: float
@@ -172,10 +190,6 @@ class Comparison:
     detectable_above: float
     detectable_below: float
     verdict: str
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.cases if self.cases else math.nan
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Comparison:
@@ -200,10 +214,6 @@ class Comparison:
             detectable_above=_float(raw["detectable_above"], missing=math.inf),
             verdict=str(raw["verdict"]),
         )
-
-    @property
-    def ref_rate(self) -> float:
-        return self.ref_events / self.ref_cases if self.ref_cases else math.nan
 
 
 @dataclass(frozen=True)
@@ -639,24 +649,10 @@ def _group_table(*, grouping: Grouping, outcome: str, y: np.ndarray, p: np.ndarr
 
 
 @dataclass(frozen=True)
-class _Pending:
+class _Pending(Compared):
     """A comparison before its family's adjustment: what it compares, its counts and its unadjusted test."""
 
-    section: str
-    attribute: str
-    outcome: str
-    metric: str
-    group: str
-    reference: str
-    events: int
-    cases: int
-    ref_events: int
-    ref_cases: int
     test: RatioTest
-
-    @property
-    def ref_rate(self) -> float:
-        return self.ref_events / self.ref_cases if self.ref_cases else math.nan
 
     def enough(self, settings: AuditSettings) -> bool:
         return min(self.cases, self.ref_cases) >= settings.min_cases
@@ -717,16 +713,7 @@ def _decide(pending: Sequence[_Pending], settings: AuditSettings) -> tuple[Compa
             verdict = TOO_FEW
         out.append(
             Comparison(
-                section=p.section,
-                attribute=p.attribute,
-                outcome=p.outcome,
-                metric=p.metric,
-                group=p.group,
-                reference=p.reference,
-                events=p.events,
-                cases=p.cases,
-                ref_events=p.ref_events,
-                ref_cases=p.ref_cases,
+                **p.compared(),
                 ratio=p.test.ratio,
                 ratio_lower=p.test.lower,
                 ratio_upper=p.test.upper,
