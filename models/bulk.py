@@ -397,7 +397,7 @@ class BulkScorer:
                 lower, upper = np.minimum(lower, probability), np.maximum(upper, probability)
             else:
                 lower = upper = probability
-            band = (probability >= outcome.threshold).astype(np.int64) + (probability >= outcome.high_threshold)
+            band = outcome.bands(probability)
             out[name] = OutcomeScores(
                 log_odds=log_odds,
                 probability=probability,

@@ -78,6 +78,10 @@ class OutcomeModel:
         if not self.referral:
             self.referral = {"information": self.threshold, "support": self.threshold, "nrm": self.high_threshold}
 
+    def bands(self, probability: np.ndarray) -> np.ndarray:
+        """Each probability's band as an index of :data:`BANDS`: 0 low, 1 medium (``threshold``), 2 high."""
+        return np.asarray((probability >= self.threshold).astype(np.int64) + (probability >= self.high_threshold))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "base_value": self.base_value,
@@ -247,7 +251,7 @@ class ScreeningModel:
                 lower, upper = np.minimum(lower, probability), np.maximum(upper, probability)
             else:
                 lower = upper = probability
-            band = (probability >= outcome.threshold).astype(np.int64) + (probability >= outcome.high_threshold)
+            band = outcome.bands(probability)
             out[name] = OutcomeScores(
                 log_odds=log_odds,
                 probability=probability,
