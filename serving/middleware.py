@@ -313,6 +313,10 @@ def json_shape(body: bytes, *, max_depth: int, max_width: int) -> tuple[str, int
     and commas only. Width is the members of one object or list. A malformed body is left to
     the parser, which says where it breaks. Linear in the body's size.
     """
+    # Brackets and commas counted anywhere, strings included, can only overstate depth and width:
+    # a body within the limits by these counts is within them everywhere (most bodies, at C speed).
+    if body.count(b"[") + body.count(b"{") <= max_depth and body.count(b",") < max_width:
+        return None
     tokens = _JSON_STRING.sub(b"", body).translate(None, _STRUCTURE)
     if not tokens:
         return None

@@ -9,6 +9,7 @@ of this, by :class:`serving.middleware.BodyLimitMiddleware`.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Mapping
 from email.message import Message
@@ -54,12 +55,18 @@ MLFLOW_CONTENT_TYPES = (
 
 
 def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    mime, params = _parsed_content_type(content_type)
+    return mime, dict(params)
+
+
+@functools.lru_cache(maxsize=256)  # every request parses one of a few content types; the email parser is slow
+def _parsed_content_type(content_type: str | None) -> tuple[str, tuple[tuple[str, str], ...]]:
     if not content_type:
-        return "", {}
+        return "", ()
     message = Message()
     message["content-type"] = content_type
     params = {k.lower(): v for k, v in message.get_params(failobj=[])[1:]}
-    return message.get_content_type(), params
+    return message.get_content_type(), tuple(params.items())
 
 
 def _is_json(mime: str) -> bool:

@@ -10,6 +10,7 @@ visible (every failure is logged with its key id and client address).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -75,6 +76,7 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every request with a key; the same few clients
 def client_name(host: str | None) -> str | None:
     """The name a client address is counted under: the address, or its /64 for IPv6.
 
