@@ -151,6 +151,18 @@ REASON_FOR_ANSWERED = (
 )
 
 
+_NOT_APPLICABLE: dict[str | None, tuple[str, ...]] = {}
+
+
+def not_applicable(status: str | None) -> tuple[str, ...]:
+    """The indicators not put to a person of this ``migrant_status``, in questionnaire order (computed
+    once per status: a request's status is one of the questionnaire's few levels)."""
+    ids = _NOT_APPLICABLE.get(status)
+    if ids is None:
+        ids = _NOT_APPLICABLE[status] = tuple(f.id for f in _Q.indicators if not f.applies(status))
+    return ids
+
+
 def _case_rules(case: Any) -> Any:
     """The rules of a screening beyond each field's type (each a 422 with its own code)."""
     if case.consent is not True:
@@ -165,12 +177,13 @@ def _case_rules(case: Any) -> Any:
     status = getattr(case.context, STATUS_FIELD)
     if status in (None, UNKNOWN):
         raise PydanticCustomError("migrant_status_required", STATUS_REQUIRED)
-    answered = {f.id for f in _Q.indicators if getattr(case.answers, f.id) not in (None, NOT_ASKED)}
-    wrong = sorted(f.id for f in _Q.indicators if f.id in answered and not f.applies(status))
+    # The groups' fields are exactly the indicators (extra="forbid"): read the validated values at once.
+    answered = {fid for fid, value in case.answers.__dict__.items() if value is not None and value != NOT_ASKED}
+    wrong = sorted(answered.intersection(not_applicable(status)))
     if wrong:
         who = load_texts("en").value(STATUS_FIELD, status).lower()
         raise PydanticCustomError("not_applicable", NOT_APPLICABLE.format(fields=wrong, status=who))
-    reasons = {f.id for f in _Q.indicators if getattr(case.not_asked_reasons, f.id) is not None}
+    reasons = {fid for fid, reason in case.not_asked_reasons.__dict__.items() if reason is not None}
     if reasons & answered:
         raise PydanticCustomError("not_applicable", REASON_FOR_ANSWERED.format(fields=sorted(reasons & answered)))
     return case

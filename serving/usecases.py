@@ -32,6 +32,7 @@ from serving.auditlog.writer import AppendBulkScoring, AppendScreenings
 from serving.errors import InvocationError
 from serving.keys import Principal
 from serving.runtime import LoadedModel, Services
+from serving.schemas import not_applicable
 from serving.withdrawal import ensure_not_withdrawn
 
 BATCH_CHUNK = 200
@@ -40,6 +41,7 @@ _Q = load_questionnaire()
 _INDICATORS = tuple(f.id for f in _Q.indicators)
 _CONTEXT = tuple(f.id for f in _Q.context)
 _MONITORING = tuple(f.id for f in _Q.monitoring)
+_REFERENCE = {f.id: f.reference for f in _Q.all_fields}
 
 
 def serving_model(services: Services) -> LoadedModel:
@@ -123,9 +125,9 @@ def _logged_result(case: Any, assessment: Assessment) -> dict[str, Any]:
 
 def _not_asked_reasons(case: Any) -> dict[str, str]:
     """The reasons given, and ``not_applicable`` for every question that does not apply to who is screened."""
-    status = case.context.migrant_status
-    reasons = {f.id: "not_applicable" for f in _Q.indicators if not f.applies(status)}
-    reasons.update(case.not_asked_reasons.model_dump(exclude_none=True))
+    reasons = dict.fromkeys(not_applicable(case.context.migrant_status), "not_applicable")
+    # model_dump(exclude_none=True) of a flat group of optional literals, in field order, without its machinery
+    reasons.update({fid: reason for fid, reason in case.not_asked_reasons.__dict__.items() if reason is not None})
     return reasons
 
 
@@ -250,7 +252,7 @@ async def invoke(records: list[dict[str, Any]], *, body: bytes, services: Servic
 def given(values: dict[str, Any]) -> dict[str, Any]:
     """The values of a group that were given: the log leaves out those at their reference level (not
     asked, not recorded), which :func:`serving.auditlog.queries.original_values` fills in when read."""
-    return {fid: value for fid, value in values.items() if value != _Q.field(fid).reference}
+    return {fid: value for fid, value in values.items() if value != _REFERENCE[fid]}
 
 
 def with_contributions(record: dict[str, Any], loaded: LoadedModel, tracking_uri: str | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ The current view applies them in order, and the history lists them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,8 +36,14 @@ def group_values(group: BaseModel | None, ids: tuple[str, ...]) -> dict[str, Any
     """Every field of a validated answers/context/monitoring group, absent ones at their reference level
     (``not_asked`` for questions, ``unknown`` for context and monitoring fields)."""
     given = group.__dict__ if group is not None else {}
-    q = load_questionnaire()
-    return {fid: q.field(fid).reference if given.get(fid) is None else given[fid] for fid in ids}
+    references = _references()
+    return {fid: references[fid] if given.get(fid) is None else given[fid] for fid in ids}
+
+
+@functools.cache
+def _references() -> dict[str, str]:
+    """Each field's reference level (what an absent value means), by id."""
+    return {f.id: f.reference for f in load_questionnaire().all_fields}
 
 
 def stored_value(field_id: str, raw: Any) -> Any:
