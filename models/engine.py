@@ -32,12 +32,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import orjson
 
-from models.interview import class_posterior, outlook
+from models.interview import RULE, RULES, CommonDraws, class_posterior, outlook
 from models.logodds import expit, logit
 from models.questionnaire import (
     DECLINED,
@@ -107,6 +108,8 @@ class Assessment:
     """The final referral tier; None while the case is not settled (status ``ask_more``)."""
     leaning_tier: str = "none"
     """The tier the answers so far point to (at most ``support`` without a told sign); not final."""
+    outlook_rule: int = RULE
+    """The rule of :mod:`models.interview` that gave ``settled``, ``flip_chance``, the ranges and the next questions."""
 
     @property
     def refer(self) -> bool:
@@ -138,6 +141,7 @@ class Assessment:
             "flip_chance": self.flip_chance,
             "next_questions": [fid for fid, _ in self.next_questions],
             "interview": self.counts,
+            "outlook_rule": self.outlook_rule,
         }
 
     def outputs(self) -> dict[str, Any]:
@@ -175,6 +179,11 @@ class ScreeningEngine:
         )
         # the questionnaire's reference levels: never evidence, never a reason
         self._silent = [{f.reference, DECLINED} if f.kind == "indicator" else {f.reference} for f in self.field_defs]
+        # evidence[j][code]: field j at that level is evidence, so a reason (never the status: it is in the base value)
+        self._evidence = [
+            np.array([j != self._status and level not in self._silent[j] for level in f.levels])
+            for j, f in enumerate(self.field_defs)
+        ]
         # (O, I, A): change of each outcome's log-odds if indicator i got answer a
         self._answer_tables = np.stack(
             [
@@ -214,22 +223,38 @@ class ScreeningEngine:
             return self._status_levels[-1]
         return self.field_defs[self._status].levels[int(codes[self._status])]
 
-    def assess_many(self, codes: np.ndarray, interviews: Sequence[Interview] | None = None) -> list[Assessment]:
-        """Every case of a ``(n, n_fields)`` array of codes; ``interviews`` default to none recorded."""
+    @cached_property
+    def common_draws(self) -> CommonDraws:
+        """Outlook rule 2's completions for this model, drawn once (on first use)."""
+        return CommonDraws(
+            tables=self._answer_tables, answer_p=self._answer_p, cutoffs=self._cutoffs, level=self._level
+        )
+
+    def assess_many(
+        self, codes: np.ndarray, interviews: Sequence[Interview] | None = None, *, rule: int = RULE
+    ) -> list[Assessment]:
+        """Every case of a ``(n, n_fields)`` array of codes; ``interviews`` default to none recorded.
+
+        ``rule`` is the outlook rule (:data:`models.interview.RULES`): the current one for a new
+        screening, the logged one to recompute an old one.
+        """
+        if rule not in RULES:
+            raise ValueError(f"outlook rule {rule!r} is not one of {RULES}")
         codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
         scores = self.model.score_codes(codes)
         interviews = interviews if interviews is not None else [Interview()] * codes.shape[0]
-        return [self._assess(codes[i], scores, i, interviews[i]) for i in range(codes.shape[0])]
+        return [self._assess(codes[i], scores, i, interviews[i], rule) for i in range(codes.shape[0])]
 
-    def assess(self, codes: np.ndarray, interview: Interview | None = None) -> Assessment:
-        return self.assess_many(np.asarray(codes)[None, :], [interview or Interview()])[0]
+    def assess(self, codes: np.ndarray, interview: Interview | None = None, *, rule: int = RULE) -> Assessment:
+        return self.assess_many(np.asarray(codes)[None, :], [interview or Interview()], rule=rule)[0]
 
-    def _assess(self, codes: np.ndarray, scores: Any, i: int, interview: Interview) -> Assessment:
+    def _assess(self, codes: np.ndarray, scores: Any, i: int, interview: Interview, rule: int) -> Assessment:
         code_list = [int(c) for c in codes]
         status_code = code_list[self._status] if self._status is not None else len(self._status_levels) - 1
         applicable = self._applicable[status_code]
         answers = codes[self._indicators]
-        unasked = np.flatnonzero(applicable & (answers == self._not_asked))
+        still_to_ask = applicable & (answers == self._not_asked)
+        unasked = np.flatnonzero(still_to_ask)
         status_shift = {
             name: float(self.model.outcomes[name].contributions[self._status][status_code])
             if self._status is not None
@@ -240,16 +265,22 @@ class ScreeningEngine:
         probabilities = expit(log_odds)
         by_outcome = dict(zip(self.outcome_names, probabilities.tolist(), strict=True))
         class_p = class_posterior(np.array([by_outcome.get("labour", 0.0), by_outcome.get("sexual", 0.0)]))
-        view = outlook(
-            log_odds=log_odds,
-            cutoffs=self._cutoffs,
-            tables=self._answer_tables[:, unasked, :],
-            answer_p=self._answer_p[status_code][:, unasked, :],
-            class_p=class_p,
-            level=self._level,
-            seed=code_list,
-        )
+        if rule == 1:
+            view = outlook(
+                log_odds=log_odds,
+                cutoffs=self._cutoffs,
+                tables=self._answer_tables[:, unasked, :],
+                answer_p=self._answer_p[status_code][:, unasked, :],
+                class_p=class_p,
+                level=self._level,
+                seed=code_list,
+            )
+        else:
+            view = self.common_draws.outlook(
+                log_odds=log_odds, class_p=class_p, unasked=still_to_ask, status=status_code
+            )
         answered_yes = bool(np.any(applicable & (answers == self._yes)))
+        evidence = [j for j, c in enumerate(code_list) if self._evidence[j][c]]
         outcomes = {}
         for k, name in enumerate(self.outcome_names):
             s = scores[name]
@@ -264,11 +295,7 @@ class ScreeningEngine:
                 threshold=self.model.outcomes[name].threshold,
                 base_value=float(s.base_value) + status_shift[name],
                 log_odds=float(s.log_odds[i]),
-                contributions={
-                    fid: float(row[j])
-                    for j, fid in enumerate(self.fields)
-                    if j != self._status and self.field_defs[j].levels[code_list[j]] not in self._silent[j]
-                },
+                contributions=dict(zip([self.fields[j] for j in evidence], row[evidence].tolist(), strict=True)),
             )
         eligible = answered_yes or interview.screener_assessment == "high" or interview.danger == YES
         model_tier = TIERS[max(int(scores[name].tier[i]) for name in self.outcome_names)]
@@ -310,6 +337,7 @@ class ScreeningEngine:
             counts=counts,
             tier=tier,
             leaning_tier=leaning,
+            outlook_rule=rule,
         )
 
     # ------------------------------------------------------------------ describing

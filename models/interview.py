@@ -1,20 +1,32 @@
 """Partial interviews: is a recommendation settled, and which question to ask next.
 
 A screener rarely asks every question. The recommendation (to refer or not, or which
-referral tier) is *settled* when the questions not yet asked would change it only rarely: the chance of a flip is taken
-under the model's own predictive distribution of the remaining answers given those already
-given. That distribution mixes per-class answer tables, ``P(answer | class, status)``
-estimated on training data, by the case's current class posterior (classes ``none``,
-``labour``, ``sexual``, ``both``). With few questions left every completion is enumerated
-and the chance is exact; otherwise completions are sampled (seeded by the case, so the same
-case always gets the same answer) and the decision counts as settled only when a one-sided
-99.9% upper bound of the flip chance is below the level (a close call draws more samples).
+referral tier) is *settled* when the questions not yet asked would change it only rarely: the
+chance of a flip is taken under the model's own predictive distribution of the remaining
+answers given those already given. That distribution mixes per-class answer tables,
+``P(answer | class, status)`` estimated on training data, by the case's current class
+posterior (classes ``none``, ``labour``, ``sexual``, ``both``). Completions of the interview
+are drawn from it, and the decision counts as settled only when a one-sided 99.9% upper bound
+of the flip chance is below the level (a close call is looked at again with more completions).
 
 The next question is the one whose answer best foretells the final decision (the largest
 expected reduction of the error of guessing it now), then the one with the largest expected
-change of the log-odds, then the questionnaire's own order. Everything here is arrays: no questionnaire, no model
-file, so it can be checked by enumeration on a questionnaire of any size.
-"""
+change of the log-odds, then the questionnaire's own order.
+
+How the completions are drawn is a numbered *rule* (:data:`RULES`); every logged screening
+names its rule and is recomputed with it, so a rule is added, never changed:
+
+- rule 1, :func:`outlook`: with few questions left every completion is enumerated and the
+  chance is exact; otherwise 400 completions (2,000 more for a close call) are drawn from a
+  generator seeded by the case's answers. Kept to recompute screenings logged with it.
+- rule 2, :class:`CommonDraws` (:data:`RULE`, the current one): 512 completions (2,048 others
+  for a close call) drawn once per model and common to every case, so that what depends on the
+  draws alone is computed once and a case costs a few array products (about a sixth of rule
+  1's time, in the API and in bulk). Its flip chance is sampled even with few questions left;
+  the bound keeps "settled" as safe as rule 1's.
+
+Everything here is arrays: no questionnaire, no model file, so it can be checked by
+enumeration on a questionnaire of any size."""
 
 from __future__ import annotations
 
@@ -225,3 +237,142 @@ def outlook(
     movement = (predictive * np.abs(tables).max(axis=0)).sum(axis=1)
     order = np.lexsort((positions, -movement, -np.round(effects, 12))).tolist()
     return Outlook(flip_chance, settled, exact, ranges, order, effects)
+
+
+# ------------------------------------------------------------------ rule 2: common draws, many cases at once
+RULES: tuple[int, ...] = (1, 2)
+"""The outlook rules there are. Every logged screening says which one it was given (``outlook_rule`` in
+its result; absent means 1) and is recomputed with that one, so a rule is never changed, only added."""
+RULE = 2
+"""The rule new screenings get: :class:`CommonDraws`. Rule 1 is :func:`outlook` (draws seeded by the case)."""
+FIRST_DRAWS = 512
+"""Rule 2's completions for every case; a close call is looked at again with all :data:`DRAWS`."""
+DRAWS = 2048
+DRAW_SEED = 2026_12_01
+"""Seeds rule 2's one set of draws, shared by every case: part of the rule, never to be changed."""
+GRID = 2.0**-20
+"""Rule 2 adds the answers' contributions on this grid of log-odds (a change below 1e-6), where every
+sum is exact whatever its order: a case gets the same outlook alone, in a batch or in bulk."""
+
+
+def upper_bounds(flips: np.ndarray, n: int) -> np.ndarray:
+    """:func:`upper_bound` of many counts of flips in ``n`` (the same one-sided 99.9% Wilson bound)."""
+    p = flips / n
+    z2 = _Z * _Z
+    centre = p + z2 / (2 * n)
+    spread = _Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return np.minimum(1.0, (centre + spread) / (1 + z2 / n))
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """One stage of rule 2's draws: ``v`` (N,) ascending and, per status level and class, the
+    completions' answers one-hot (K, N, I * A) and contributions (K, N * O, I), rows in (completion,
+    outcome) order."""
+
+    v: np.ndarray
+    answers: list[np.ndarray]
+    contributions: list[np.ndarray]
+
+
+class CommonDraws:
+    """Rule 2: a case's outlook from one set of completions drawn once per model, common to every case.
+
+    It answers the question of :func:`outlook`, under the same predictive distribution, with a
+    plain random sample of completions and the same 99.9% bound, but the draws are not seeded by
+    the case: uniforms ``v`` (the class) and ``u`` (the answer to every question) are drawn once
+    from :data:`DRAW_SEED`. A case's completion ``n`` takes the class in which ``v[n]`` falls in its
+    class posterior, and the answers where ``u[n, i]`` falls in that class's answer distribution,
+    as in rule 1. What depends on the draws alone is computed once per model, per status level and
+    class: each completion's answer to every question and the contribution of that answer to each
+    outcome. With ``v`` ascending, a case's completions of each class are one contiguous block, so
+    its completions are scored by one matrix-vector product per class over the questions still to
+    ask, and the counts behind the next question are one ``bincount``.
+
+    A case is first looked at with :data:`FIRST_DRAWS` completions; a close call (not settled,
+    but a flip chance below the level) again with :data:`DRAWS` others. The range of a probability
+    is its 5th and 95th percentile over the completions (the ``ceil(q N)``-th smallest); the next
+    questions rank as in rule 1, from whole counts of completions, so equal effects tie exactly.
+
+    Parameters
+    ----------
+    tables : (O, I, A) each outcome's change of log-odds if indicator ``i`` got answer ``a``.
+    answer_p : (S, K, I, A) ``P(answer | class)`` of each indicator, per status level.
+    cutoffs : (O,) or (O, T), as for :func:`outlook`.
+    level : the largest flip chance at which a decision is settled.
+    """
+
+    def __init__(self, *, tables: np.ndarray, answer_p: np.ndarray, cutoffs: np.ndarray, level: float) -> None:
+        _, n_questions, n_answers = tables.shape
+        self.cutoffs = cutoffs
+        self.level = level
+        self.n_answers = n_answers
+        self.n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
+        self.answer_p = answer_p
+        self.movement_weights = np.abs(tables).max(axis=0)  # (I, A)
+        quantised = np.round(tables / GRID) * GRID
+        generator = np.random.default_rng(DRAW_SEED)
+        self._stages: list[_Draws] = []
+        for n in (FIRST_DRAWS, DRAWS):
+            v = np.sort(generator.random(n))
+            u = generator.random((n, n_questions))
+            answers, contributions = [], []
+            for p in answer_p:  # per status level: (K, I, A)
+                cdf = np.cumsum(p, axis=2)
+                drawn = (cdf[:, None, :, : n_answers - 1] <= u[None, :, :, None]).sum(axis=3).astype(np.uint8)
+                picked = quantised[:, np.arange(n_questions)[None, None, :], drawn]  # (O, K, N, I)
+                answers.append((drawn[..., None] == np.arange(n_answers)).reshape(len(p), n, -1).astype(np.float32))
+                contributions.append(
+                    np.ascontiguousarray(picked.transpose(1, 2, 0, 3)).reshape(len(p), -1, n_questions)
+                )
+            self._stages.append(_Draws(v, answers, contributions))
+
+    def outlook(self, *, log_odds: np.ndarray, class_p: np.ndarray, unasked: np.ndarray, status: int) -> Outlook:
+        """The outlook of one case: ``log_odds`` (O,) now, ``class_p`` (K,) its class posterior,
+        ``unasked`` (I,) bool the questions still to ask, ``status`` its status level. ``order``
+        and ``effects`` index the unasked questions in questionnaire order."""
+        positions = np.flatnonzero(unasked)
+        if len(positions) == 0:
+            point = expit(np.asarray(log_odds, dtype=float))
+            return Outlook(0.0, True, True, np.column_stack([point, point]), [], np.zeros(0))
+        now = int(decisions_of(log_odds, self.cutoffs))
+        mask = unasked.astype(float)
+        for draws in self._stages:
+            n = len(draws.v)
+            # Completions n in [edges[k], edges[k + 1]) are of class k (rule 1's "where v falls").
+            edges = np.concatenate(([0], np.searchsorted(draws.v, np.cumsum(class_p)[:-1], side="left"), [n]))
+            contributions = draws.contributions[status]
+            width = len(log_odds)
+            summed = np.concatenate(
+                [contributions[k, edges[k] * width : edges[k + 1] * width] @ mask for k in range(len(class_p))]
+            )  # exact: every term is on the grid
+            completed = log_odds[None, :] + summed.reshape(n, width)  # (N, O)
+            decided = decisions_of(completed.T, self.cutoffs)
+            flips = int(np.count_nonzero(decided != now))
+            flip_chance = flips / n
+            settled = bool(upper_bounds(np.array(float(flips)), n) < self.level)
+            if settled or flip_chance >= self.level:
+                break
+        picks = [max(0, int(np.ceil(q / 100.0 * n)) - 1) for q in RANGE]
+        ranges = expit(np.partition(completed, picks, axis=0)[picks].T)  # (O, 2)
+        # Whole counts of completions by (question, answer, final decision): one product per class block.
+        by_decision = (decided[:, None] == np.arange(self.n_decisions)).astype(np.float32)  # (N, D)
+        hot = draws.answers[status]
+        counted = sum(
+            by_decision[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]] for k in range(len(class_p))
+        )  # contiguous blocks of rows: BLAS, whole numbers
+        counts = np.asarray(counted).reshape(self.n_decisions, -1, self.n_answers)[:, positions].transpose(1, 2, 0)
+        # As in rule 1: how much does question u's answer lower the chance of guessing the final
+        # decision wrongly? Counted in completions, so equal effects are equal.
+        by_decision = counts[0].sum(axis=0)
+        if self.n_decisions == 2:
+            before = min(int(by_decision[1]), n - int(by_decision[1]))
+            after = counts.min(axis=2).sum(axis=1)
+        else:
+            before = n - int(by_decision.max())
+            after = (counts.sum(axis=2) - counts.max(axis=2)).sum(axis=1)
+        effects = (before - after) / n
+        predictive = class_p @ self.answer_p[status][:, positions].reshape(len(class_p), -1)
+        movement = (predictive.reshape(len(positions), -1) * self.movement_weights[positions]).sum(axis=1)
+        order = np.lexsort((np.arange(len(positions)), -movement, -effects)).tolist()
+        return Outlook(flip_chance, settled, False, ranges, order, effects)

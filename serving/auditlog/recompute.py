@@ -15,8 +15,10 @@ them, since they are rendered from the same inputs and model. The exact response
 ``envelope[:-1] + b"," + rendered[1:]`` rebuilt from the row.
 
 Recompute loads each logged model version (by name and version, from the registry, as serving
-loads a model), re-scores the row's original values (corrections are later rows of their own and
-do not enter), renders, and compares the hash and the logged outputs (``result`` and ``refer``).
+loads a model), re-scores the row's original values with the outlook rule the row was given
+(``result.outlook_rule``, :data:`models.interview.RULES`; none before rule 2, meaning rule 1;
+corrections are later rows of their own and do not enter), renders, and compares the hash and
+the logged outputs (``result`` and ``refer``).
 A mismatch is named: the input was edited (the logged answers no longer give the logged result or
 response), the output was edited (the answers give the response that was hashed but the logged
 result differs), the model version was swapped (another registered version reproduces the
@@ -35,6 +37,7 @@ import orjson
 from sqlalchemy import Engine, func, select
 
 from models.engine import Assessment, Interview, ScreeningEngine
+from models.interview import RULES
 from serving import registry
 from serving.auditlog.database import screenings
 
@@ -103,12 +106,22 @@ class RecomputeReport:
         return not self.mismatches
 
 
+def logged_rule(row: Any) -> int:
+    """The outlook rule a logged screening was given (``result.outlook_rule``; rows from before
+    rule 2 have none and were given rule 1). Raises ``ValueError`` for a rule Tarozu does not have."""
+    rule = orjson.loads(row.result).get("outlook_rule", 1)
+    if type(rule) is not int or rule not in RULES:
+        raise ValueError(f"the logged outlook rule {rule!r} is not one of {RULES}")
+    return int(rule)
+
+
 def rebuild(scorer: ScreeningEngine, row: Any) -> tuple[Assessment, bytes]:
-    """The assessment and rendered result of a logged screening, from its original values."""
+    """The assessment and rendered result of a logged screening, from its original values, with the
+    outlook rule it was given (:func:`logged_rule`)."""
     values = {**orjson.loads(row.answers), **orjson.loads(row.context), **orjson.loads(row.audit)}
     logged = orjson.loads(row.result)
     interview = Interview(danger=logged.get("danger", Interview.danger), screener_assessment=row.screener_assessment)
-    assessment = scorer.assess(scorer.encode(values), interview)
+    assessment = scorer.assess(scorer.encode(values), interview, rule=logged_rule(row))
     rendered = scorer.render(
         assessment,
         lang=row.lang or "en",
@@ -138,6 +151,8 @@ def _output_differences(assessment: Assessment, row: Any) -> list[str]:
     kept = isinstance(outcomes, dict) and any("contributions" in o for o in outcomes.values())
     # Rows from migration 0007 on keep the outputs without the contributions (recomputed when read).
     recomputed = orjson.loads(orjson.dumps(assessment.compact() if kept else assessment.outputs()))
+    if "outlook_rule" not in logged and assessment.outlook_rule == 1:
+        del recomputed["outlook_rule"]  # logged before rules were numbered: rule 1, unnamed
     differences = [f"result.{p}" for p in _paths(recomputed, logged)]
     if bool(row.refer) != assessment.refer:
         differences.append("refer")
@@ -161,6 +176,10 @@ def check_row(row: Any, source: ModelSource) -> Mismatch | None:
         scorer = source.load(name, version)
     except (LookupError, ValueError, OSError) as exc:
         return mismatch("model_unavailable", f"model {name!r} version {version} could not be loaded: {exc}")
+    try:
+        logged_rule(row)
+    except ValueError as exc:
+        return mismatch("output_edited", f"{exc}: the logged result was edited")
     assessment, rendered = rebuild(scorer, row)
     hash_ok = response_sha256(rendered) == row.response_sha256
     differences = _output_differences(assessment, row)

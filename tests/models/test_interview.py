@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 
 from models.interview import (
+    DRAW_SEED,
+    DRAWS,
     EXACT_COMPLETIONS,
+    FIRST_DRAWS,
+    GRID,
+    RANGE,
+    CommonDraws,
     _completed,
     _completions,
     class_posterior,
+    decisions_of,
     outlook,
     seed_entropy,
     upper_bound,
@@ -165,3 +172,127 @@ def test_sampled_completions_are_the_plain_inverse_cdf_draws(seed: int) -> None:
     np.testing.assert_array_equal(answers, expected)
     plain = case["log_odds"][:, None] + tables[:, np.arange(45)[None, :], expected].sum(axis=2)
     assert np.array_equal(_completed(case["log_odds"], tables, answers), plain)
+
+
+# ------------------------------------------------------------------ rule 2: common draws
+
+
+def _rule2(case: dict[str, np.ndarray]) -> tuple[CommonDraws, dict[str, object]]:
+    """Rule 2 for one random case: its draws (one status level) and the arguments of ``outlook``."""
+    tables, answer_p = case["tables"], case["answer_p"]
+    draws = CommonDraws(tables=tables, answer_p=answer_p[None], cutoffs=case["cutoffs"], level=LEVEL)
+    unasked = np.ones(tables.shape[1], dtype=bool)
+    return draws, {"log_odds": case["log_odds"], "class_p": case["class_p"], "unasked": unasked, "status": 0}
+
+
+def _plain_rule2(case: dict[str, np.ndarray], unasked: np.ndarray) -> tuple[float, int, np.ndarray]:
+    """Rule 2 as its docstring states it, completion by completion: the flip chance, the draws looked
+    at, and each outcome's range."""
+    tables, answer_p, class_p, cutoffs = case["tables"], case["answer_p"], case["class_p"], case["cutoffs"]
+    n_questions, n_answers = tables.shape[1:]
+    generator = np.random.default_rng(DRAW_SEED)
+    now = int(decisions_of(case["log_odds"], cutoffs))
+    for n in (FIRST_DRAWS, DRAWS):
+        v = np.sort(generator.random(n))
+        u = generator.random((n, n_questions))
+        completed = np.empty((n, tables.shape[0]))
+        for c in range(n):
+            k = min(int(np.searchsorted(np.cumsum(class_p), v[c], side="right")), len(class_p) - 1)
+            total = np.zeros(tables.shape[0])
+            for i in np.flatnonzero(unasked):
+                a = min(int((np.cumsum(answer_p[k, i]) <= u[c, i])[: n_answers - 1].sum()), n_answers - 1)
+                total += np.round(tables[:, i, a] / GRID) * GRID
+            completed[c] = case["log_odds"] + total
+        flips = int((decisions_of(completed.T, cutoffs) != now).sum())
+        if upper_bound(flips, n) < LEVEL or flips / n >= LEVEL:
+            break
+    ranks = [max(0, int(np.ceil(q / 100 * n)) - 1) for q in RANGE]
+    return flips / n, n, expit(np.sort(completed, axis=0)[ranks].T)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rule2_is_its_plain_statement(seed: int) -> None:
+    """The fast rule 2 (precomputed blocks, matrix products) gives, exactly, what its docstring says
+    completion by completion, including a second look at close calls."""
+    rng = np.random.default_rng(300 + seed)
+    for _ in range(4):
+        case = _case(rng, questions=12, answers=4)
+        draws, kw = _rule2(case)
+        unasked = rng.random(12) < 0.7
+        kw["unasked"] = unasked
+        view = draws.outlook(**kw)  # type: ignore[arg-type]
+        flip, n, ranges = _plain_rule2(case, unasked)
+        assert view.flip_chance == flip
+        assert view.settled == (upper_bound(flip * n, n) < LEVEL)
+        np.testing.assert_array_equal(view.ranges, ranges)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rule2_flip_chance_matches_enumeration(seed: int) -> None:
+    """Seven questions of four answers, enumerated: rule 2's sampled flip chance is within sampling error."""
+    case = _case(np.random.default_rng(100 + seed), questions=7, answers=4)
+    exact = _exact_flip(case)
+    draws, kw = _rule2(case)
+    view = draws.outlook(**kw)  # type: ignore[arg-type]
+    n = FIRST_DRAWS if view.settled or view.flip_chance >= LEVEL else DRAWS
+    se = np.sqrt(max(exact * (1 - exact), 1e-4) / n)
+    assert abs(view.flip_chance - exact) < 4 * se + GRID
+
+
+def test_rule2_settled_never_hides_a_likely_flip() -> None:
+    """Whenever rule 2 says settled, the exact chance of a flip is below the level (random small cases
+    near their thresholds); and it does settle cases with some chance of a flip."""
+    rng = np.random.default_rng(8)
+    settled = with_flips = 0
+    for _ in range(120):
+        case = _case(rng, questions=7, answers=4)
+        draws, kw = _rule2(case)
+        view = draws.outlook(**kw)  # type: ignore[arg-type]
+        exact = _exact_flip(case)
+        if view.settled:
+            settled += 1
+            with_flips += exact > 0
+            assert exact < LEVEL, exact
+    assert settled > 20
+    assert with_flips > 5
+
+
+def test_rule2_the_question_that_decides_comes_first() -> None:
+    tables = np.zeros((2, 4, 4))
+    tables[0, 2, 0] = 3.0
+    tables[:, :, 1] = -0.01
+    answer_p = np.tile(np.array([0.3, 0.6, 0.05, 0.05]), (1, 4, 4, 1))
+    draws = CommonDraws(tables=tables, answer_p=answer_p, cutoffs=np.array([-1.0, -1.0]), level=LEVEL)
+    view = draws.outlook(
+        log_odds=np.array([-2.5, -4.0]),
+        class_p=np.full(4, 0.25),
+        unasked=np.ones(4, dtype=bool),
+        status=0,
+    )
+    assert view.order[0] == 2
+    assert view.effects[2] > 0.1
+    assert not view.settled
+
+
+def test_rule2_nothing_left_to_ask_is_settled() -> None:
+    case = _case(np.random.default_rng(5), questions=6, answers=4)
+    draws, kw = _rule2(case)
+    kw["unasked"] = np.zeros(6, dtype=bool)
+    view = draws.outlook(**kw)  # type: ignore[arg-type]
+    assert view.settled
+    assert view.flip_chance == 0.0
+    assert view.order == []
+    np.testing.assert_array_equal(view.ranges[:, 0], expit(case["log_odds"]))
+
+
+def test_rule2_effects_are_whole_counts_in_order() -> None:
+    """Each effect is a whole number of completions over the draws looked at (so equal effects are
+    equal, never a rounding apart), and the order ranks the larger effect first."""
+    case = _case(np.random.default_rng(9), questions=8, answers=4)
+    draws, kw = _rule2(case)
+    view = draws.outlook(**kw)  # type: ignore[arg-type]
+    n = FIRST_DRAWS if view.settled or view.flip_chance >= LEVEL else DRAWS
+    assert np.array_equal(view.effects * n, np.round(view.effects * n))
+    for p in range(len(view.order) - 1):
+        a, b = view.order[p], view.order[p + 1]
+        assert view.effects[a] >= view.effects[b]

@@ -204,3 +204,60 @@ def test_cli_loads_the_logged_versions_from_the_mlflow_registry(
 
 def source_model(version: str) -> Any:
     return registered("1").model if version == "1" else registered("2", seed=1).model
+
+
+def _as_rule_1(db_url: str, screening_id: str) -> None:
+    """Rewrite a logged row as it was logged before outlook rule 2: its outputs and response hash given by
+    rule 1, and no ``outlook_rule`` in its result."""
+    from sqlalchemy import select
+
+    from models.engine import Interview
+    from serving.auditlog.database import screenings
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(screenings).where(screenings.c.screening_id == screening_id)).one()
+    finally:
+        engine.dispose()
+    scorer = ScreeningEngine(registered("1").model)
+    logged = orjson.loads(row.result)
+    values = {**orjson.loads(row.answers), **orjson.loads(row.context), **orjson.loads(row.audit)}
+    interview = Interview(danger=logged["danger"], screener_assessment=row.screener_assessment)
+    old = scorer.assess(scorer.encode(values), interview, rule=1)
+    new = scorer.assess(scorer.encode(values), interview)
+    assert (old.flip_chance, old.outcomes["labour"].range) != (new.flip_chance, new.outcomes["labour"].range)
+    rendered = scorer.render(old, lang=row.lang, probabilities=bool(row.response_probabilities), explain="compact")
+    outputs = {k: v for k, v in old.outputs().items() if k != "outlook_rule"}
+    result = {**outputs, **{k: logged[k] for k in ("consent", "danger", "not_asked_reasons")}}
+    sql(
+        db_url,
+        "UPDATE screenings SET result = ?, refer = ?, response_sha256 = ? WHERE screening_id = ?",
+        orjson.dumps(result).decode(),
+        old.refer,
+        response_sha256(rendered),
+        screening_id,
+    )
+
+
+def test_rows_given_outlook_rule_1_recompute_with_rule_1(logged: list[str], db_url: str) -> None:
+    """Screenings logged before rule 2 (no ``outlook_rule``) are proven with rule 1, new ones with the
+    rule they name."""
+    [(result,)] = sql(db_url, "SELECT result FROM screenings WHERE screening_id = ?", logged[0])
+    assert orjson.loads(result)["outlook_rule"] == 2
+    _as_rule_1(db_url, logged[0])
+    report = recompute(db_url)
+    assert report.ok, [str(m) for m in report.mismatches]
+    assert report.checked == 4
+
+
+def test_an_edited_outlook_rule_is_named(logged: list[str], db_url: str) -> None:
+    for screening_id, rule in ((logged[0], 7), (logged[2], 1)):
+        [(result,)] = sql(db_url, "SELECT result FROM screenings WHERE screening_id = ?", screening_id)
+        edited = {**orjson.loads(result), "outlook_rule": rule}
+        edit = "UPDATE screenings SET result = ? WHERE screening_id = ?"
+        sql(db_url, edit, orjson.dumps(edited).decode(), screening_id)
+    report = recompute(db_url)
+    assert [m.screening_id for m in report.mismatches] == [logged[0], logged[2]]
+    assert report.mismatches[0].kind == "output_edited"
+    assert "outlook rule 7 is not one of (1, 2)" in str(report.mismatches[0])

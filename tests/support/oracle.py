@@ -21,8 +21,9 @@ the questionnaire's declared levels and the rules of the interview-aware screeni
   never to ``nrm`` without one of those.
 
 Nothing here calls the engine. Whether a decision is settled is the one thing not
-recomputed (it samples); :func:`outlook_inputs` builds the arrays for
-:func:`models.interview.outlook` from the tables directly, so a test can call it itself.
+recomputed (it samples); :func:`outlook_inputs` (rule 1) and :func:`common_draws_inputs`
+(rule 2) build the arrays of :mod:`models.interview` from the tables directly, so a test can
+call it itself.
 """
 
 from __future__ import annotations
@@ -258,3 +259,34 @@ def outlook_inputs(model: ScreeningModel, case: OracleCase) -> dict[str, Any]:
         "level": am.settled_flip_chance,
         "seed": list(case.codes),
     }
+
+
+def common_draws_inputs(model: ScreeningModel, case: OracleCase) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Outlook rule 2 for ``case``, from the tables: the keyword arguments of
+    :class:`models.interview.CommonDraws` (every indicator, in the model's field order) and of its
+    ``outlook``."""
+    import numpy as np
+
+    rule1 = outlook_inputs(model, case)
+    names = [n for n in ("labour", "sexual") if n in model.outcomes]
+    indicators = [fid for fid in model.fields if fid in model.answer_model.indicators]
+    am = model.answer_model
+    tables = np.array(
+        [
+            [
+                [model.outcomes[n].contributions[model.fields.index(fid)][a] for a in range(len(ASKED))]
+                for fid in indicators
+            ]
+            for n in names
+        ]
+    )
+    answer_p = am.p[:, :, [am.indicators.index(fid) for fid in indicators], :]
+    status_levels = list(load_questionnaire().field(STATUS).levels)
+    draws = {"tables": tables, "answer_p": answer_p, "cutoffs": rule1["cutoffs"], "level": rule1["level"]}
+    case_kw = {
+        "log_odds": rule1["log_odds"],
+        "class_p": rule1["class_p"],
+        "unasked": np.array([fid in case.unasked for fid in indicators]),
+        "status": status_levels.index(case.status_level),
+    }
+    return draws, case_kw
