@@ -107,6 +107,8 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
     app.state.routers = routers
     for router in routers:
         app.include_router(router)
+    # The hot path's own routes, tried first; each falls through to its documented route otherwise.
+    app.router.routes[:0] = screenings.hot_routes()
     install_openapi(app, routers)
     if settings.docs_on:
         install_docs(app)

@@ -57,12 +57,17 @@ BULK_ONLY = (
 )
 
 
+async def authenticated(headers: Headers, services: Services) -> Principal:
+    """The principal of the key the request presents (401 without a valid one)."""
+    return await services.keys.authenticate(presented_key(headers))
+
+
 def require(*roles: str, why: str | None = None) -> Any:
     """A dependency that authenticates the key (401) and checks its role (403, saying ``why`` if given)."""
 
     async def caller(request: Request) -> Caller:
         services: Services = request.app.state.services
-        principal = await services.keys.authenticate(presented_key(request.headers))
+        principal = await authenticated(request.headers, services)
         return Caller(authorise(principal, roles, why=why), services)
 
     setattr(caller, ROLES_ATTRIBUTE, roles)

@@ -9,16 +9,33 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
 
 from models.questionnaire import load_questionnaire
 from serving.auditlog.queries import SCREENER_ASSESSMENT, section_of
 from serving.auditlog.queries import current_value as current_value_of
 from serving.auditlog.writer import AppendCorrection, AppendDecision, AppendOutcome
-from serving.deps import BulkScorer, Caller, CaseLister, CaseReader, Decider, Screener, SettingsDep, Specialist
+from serving.deps import (
+    BulkScorer,
+    Caller,
+    CaseLister,
+    CaseReader,
+    Decider,
+    Screener,
+    SettingsDep,
+    Specialist,
+    authenticated,
+)
 from serving.errors import InvalidInputError, describe_allowed, error_responses, json_response
+from serving.keys import authorise
 from serving.openapi import json_body
 from serving.parsing import parse_batch, parse_json
+from serving.runtime import Services
 from serving.schemas import (
     ASSESSMENTS,
     DECISION_REASONS,
@@ -97,6 +114,71 @@ def _created(body: bytes) -> Response:
 async def create_screening(request: Request, caller: Screener, explain: ExplainQuery = "compact") -> Response:
     case = parse_json(await request.body(), ScreeningRequest, request.headers.get("content-type"))
     return _created(await screen_one(case, services=caller.services, principal=caller.principal, explain=explain))
+
+
+SCREENING_ROLES = ("screener",)
+_EXPLAIN = {b"": "compact", b"explain=compact": "compact", b"explain=full": "full"}
+
+
+class HotScreeningRoute(BaseRoute):
+    """``POST /v1/screenings`` without FastAPI's per-request work (dependencies, parameter models,
+    exit stacks), which cost as much CPU as the rest of the request around scoring.
+
+    It answers exactly what :func:`create_screening` answers, the same way: the key and role
+    (401, 403), the body (parsed and validated by :func:`serving.parsing.parse_json`), then
+    :func:`screen_one`; an error is raised to the app's handlers as from the documented route. It
+    takes only the plain requests (no query but ``explain=compact`` or ``explain=full``, no root
+    path, the app started): any other falls through to the documented route, which FastAPI
+    validates and documents (the OpenAPI schema is generated from it alone).
+    """
+
+    def __init__(self, documented: APIRoute) -> None:
+        self.documented = documented
+        self.path = self.path_format = documented.path
+        self.name = documented.name
+        self._child = {"endpoint": documented.endpoint, "path_params": {}, "route": documented}
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == self.path
+            and not scope.get("root_path")
+            and scope.get("query_string", b"") in _EXPLAIN
+            and getattr(scope["app"].state, "services", None) is not None
+        ):
+            return Match.FULL, dict(self._child)
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services: Services = scope["app"].state.services
+        headers = Headers(scope=scope)
+        principal = authorise(await authenticated(headers, services), SCREENING_ROLES)
+        body = await _body(receive)
+        case = parse_json(body, ScreeningRequest, headers.get("content-type"))
+        explain = _EXPLAIN[scope.get("query_string", b"")]
+        response = _created(await screen_one(case, services=services, principal=principal, explain=explain))
+        await response(scope, receive, send)
+
+
+async def _body(receive: Receive) -> bytes:
+    """The whole request body, as ``Request.body()`` reads it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def hot_routes() -> list[BaseRoute]:
+    """The fast routes to put before the API's routers (see :class:`HotScreeningRoute`)."""
+    documented = next(
+        r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/screenings" and r.methods == {"POST"}
+    )
+    return [HotScreeningRoute(documented)]
 
 
 @router.post(
