@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from models.engine import STATUSES, TOP_NEXT, ScreeningEngine
 from models.logodds import expit
@@ -535,10 +536,11 @@ class BulkScorer:
         )
         draws = e.common_draws
         status = status_code[pick]
-        views = [
-            draws.outlook(log_odds=lo[j], class_p=class_p[j], unasked=unasked[pick[j]], status=int(status[j]))
-            for j in range(len(pick))
-        ]
+        with threadpool_limits(limits=1):  # each case's products are small: threads only wait on each other
+            views = [
+                draws.outlook(log_odds=lo[j], class_p=class_p[j], unasked=unasked[pick[j]], status=int(status[j]))
+                for j in range(len(pick))
+            ]
         flip = np.array([view.flip_chance for view in views])
         settled = np.array([view.settled for view in views], dtype=bool)
         orders = [view.order[:TOP_NEXT] for view in views]

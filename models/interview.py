@@ -255,15 +255,6 @@ GRID = 2.0**-20
 sum is exact whatever its order: a case gets the same outlook alone, in a batch or in bulk."""
 
 
-def upper_bounds(flips: np.ndarray, n: int) -> np.ndarray:
-    """:func:`upper_bound` of many counts of flips in ``n`` (the same one-sided 99.9% Wilson bound)."""
-    p = flips / n
-    z2 = _Z * _Z
-    centre = p + z2 / (2 * n)
-    spread = _Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return np.minimum(1.0, (centre + spread) / (1 + z2 / n))
-
-
 @dataclass(frozen=True)
 class _Draws:
     """One stage of rule 2's draws: ``v`` (N,) ascending and, per status level and class, the
@@ -350,29 +341,33 @@ class CommonDraws:
             decided = decisions_of(completed.T, self.cutoffs)
             flips = int(np.count_nonzero(decided != now))
             flip_chance = flips / n
-            settled = bool(upper_bounds(np.array(float(flips)), n) < self.level)
+            settled = upper_bound(flips, n) < self.level
             if settled or flip_chance >= self.level:
                 break
         picks = [max(0, int(np.ceil(q / 100.0 * n)) - 1) for q in RANGE]
         ranges = expit(np.partition(completed, picks, axis=0)[picks].T)  # (O, 2)
-        # Whole counts of completions by (question, answer, final decision): one product per class block.
-        by_decision = (decided[:, None] == np.arange(self.n_decisions)).astype(np.float32)  # (N, D)
-        hot = draws.answers[status]
-        counted = sum(
-            by_decision[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]] for k in range(len(class_p))
-        )  # contiguous blocks of rows: BLAS, whole numbers
+        if np.all(decided == decided[0]):
+            effects = np.zeros(len(positions))  # every completion decides alike: no answer foretells more
+        else:
+            effects = self._effects(decided, draws.answers[status], edges, positions)
+        predictive = class_p @ self.answer_p[status][:, positions].reshape(len(class_p), -1)
+        movement = (predictive.reshape(len(positions), -1) * self.movement_weights[positions]).sum(axis=1)
+        order = np.lexsort((np.arange(len(positions)), -movement, -effects)).tolist()
+        return Outlook(flip_chance, settled, False, ranges, order, effects)
+
+    def _effects(self, decided: np.ndarray, hot: np.ndarray, edges: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """As in rule 1: how much each unasked question's answer lowers the chance of guessing the final
+        decision wrongly, from whole counts of completions by (question, answer, final decision): one
+        product per class block (contiguous rows, so BLAS; 0/1 entries, so whole numbers)."""
+        n = len(decided)
+        one_hot = (decided[:, None] == np.arange(self.n_decisions)).astype(np.float32)  # (N, D)
+        counted = sum(one_hot[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]] for k in range(len(hot)))
         counts = np.asarray(counted).reshape(self.n_decisions, -1, self.n_answers)[:, positions].transpose(1, 2, 0)
-        # As in rule 1: how much does question u's answer lower the chance of guessing the final
-        # decision wrongly? Counted in completions, so equal effects are equal.
-        by_decision = counts[0].sum(axis=0)
+        by_decision = counts[0].sum(axis=0)  # every completion answers the first question once
         if self.n_decisions == 2:
             before = min(int(by_decision[1]), n - int(by_decision[1]))
             after = counts.min(axis=2).sum(axis=1)
         else:
             before = n - int(by_decision.max())
             after = (counts.sum(axis=2) - counts.max(axis=2)).sum(axis=1)
-        effects = (before - after) / n
-        predictive = class_p @ self.answer_p[status][:, positions].reshape(len(class_p), -1)
-        movement = (predictive.reshape(len(positions), -1) * self.movement_weights[positions]).sum(axis=1)
-        order = np.lexsort((np.arange(len(positions)), -movement, -effects)).tolist()
-        return Outlook(flip_chance, settled, False, ranges, order, effects)
+        return np.asarray((before - after) / n)
