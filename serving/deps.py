@@ -100,7 +100,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 # Which role calls which route; the README's matrix of roles and routes is tested against the app.
 # A screener's screenings are theirs (serving.service.own_cases_only); a supervisor's decisions and
 # corrections on them are overrides.
-Screener = Annotated[Caller, require("screener")]
+SCREENING_ROLES: tuple[str, ...] = ("screener",)
+"""Who may screen (``POST /v1/screenings``): its documented route and its fast route both check these."""
+Screener = Annotated[Caller, require(*SCREENING_ROLES)]
 Decider = Annotated[Caller, require("screener", "supervisor")]
 Specialist = Annotated[Caller, require("specialist")]
 Reader = Annotated[Caller, require("reviewer", "data-scientist")]

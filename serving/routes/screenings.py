@@ -21,6 +21,7 @@ from serving.auditlog.queries import SCREENER_ASSESSMENT, section_of
 from serving.auditlog.queries import current_value as current_value_of
 from serving.auditlog.writer import AppendCorrection, AppendDecision, AppendOutcome
 from serving.deps import (
+    SCREENING_ROLES,
     BulkScorer,
     Caller,
     CaseLister,
@@ -116,7 +117,6 @@ async def create_screening(request: Request, caller: Screener, explain: ExplainQ
     return _created(await screen_one(case, services=caller.services, principal=caller.principal, explain=explain))
 
 
-SCREENING_ROLES = ("screener",)
 _EXPLAIN = {b"": "compact", b"explain=compact": "compact", b"explain=full": "full"}
 
 
