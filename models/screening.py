@@ -51,6 +51,70 @@ OTHER_QUESTIONNAIRE = (
     "{current!r}: retrain the model on data of the current questionnaire"
 )
 INTERVAL = (2.5, 97.5)
+_GATHER_VALUES = 1 << 19
+"""Members' contributions :meth:`ScreeningModel.score_codes` gathers at once (4 MiB): it takes a
+large batch a block of cases at a time, so that every temporary stays small."""
+
+
+class _Interval:
+    """``np.percentile(members, INTERVAL, axis=0)`` of ``m`` members (numpy's ``linear`` method),
+    bit for bit, read off the members once sorted.
+
+    numpy finds each percentile ``q`` at the virtual index ``(m - 1) * q / 100`` of the sorted
+    members, between its two neighbours ``a`` and ``b`` (the last member for both past the
+    end) at ``t``, the virtual index less the lower one's, as ``a + (b - a) * t``, or as
+    ``b - (b - a) * (1 - t)`` from ``t = 0.5`` on (``_lerp`` in numpy's function base); a case
+    with a NaN member gets NaN. All of that but ``a`` and ``b`` depends on ``m`` alone, so it is
+    worked out once, in numpy's own arithmetic, and :meth:`read` repeats ``_lerp`` as it is.
+    """
+
+    def __init__(self, m: int) -> None:
+        q = np.true_divide(np.asarray(INTERVAL, dtype=float), 100)
+        virtual = (m - 1) * q
+        previous = np.floor(virtual)
+        following = previous + 1
+        beyond, before = virtual >= m - 1, virtual < 0
+        previous[beyond] = following[beyond] = -1
+        previous[before] = following[before] = 0
+        previous_at, following_at = previous.astype(np.intp), following.astype(np.intp)
+        t = np.asarray(virtual - previous_at, dtype=float)
+        self.reads = [
+            (int(i), int(j), float(w), float(1 - w), bool(w >= 0.5))
+            for i, j, w in zip(previous_at, following_at, t, strict=True)
+        ]
+        self.neighbours = np.array([at for i, j, *_ in self.reads for at in (i, j)] + [-1], dtype=np.intp)
+
+    def read(self, ordered: np.ndarray, out: np.ndarray, *, nan_free: bool = False) -> None:
+        """The percentiles of ``(k, m, n)`` members sorted along axis 1 into ``out``, ``(k,
+        len(INTERVAL), n)``; ``nan_free`` says that no member can be NaN."""
+        for q, (i, j, t, rest, from_above) in enumerate(self.reads):
+            a, b = ordered[:, i], ordered[:, j]
+            diff = np.subtract(b, a)
+            if from_above:
+                np.subtract(b, np.multiply(diff, rest, out=diff), out=out[:, q])
+            else:
+                np.add(a, np.multiply(diff, t, out=diff), out=out[:, q])
+        if not nan_free:
+            last = ordered[:, -1:]
+            nan = np.isnan(last)
+            if nan.any():
+                np.copyto(out, last, where=nan)
+
+    def read_one(self, ordered: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`read` of one case, ``ordered`` of shape ``(k, m, 1)``, in Python's floats: the
+        same IEEE operations on the same numbers, without an array operation for each."""
+        values = []
+        for row in ordered[:, self.neighbours, 0].tolist():
+            if row[-1] != row[-1]:  # a NaN member
+                self.read(ordered, out)
+                return
+            values.append(
+                [
+                    b - (b - a) * rest if from_above else a + (b - a) * t
+                    for a, b, (_, _, t, rest, from_above) in zip(row[0::2], row[1::2], self.reads, strict=False)
+                ]
+            )
+        out[:, :, 0] = values
 
 
 @dataclass
@@ -199,6 +263,30 @@ class ScreeningModel:
                 bases.extend(outcome.ensemble_base_values.tolist())
             self._matrices[name] = np.ascontiguousarray(np.vstack(rows))
             self._bases[name] = np.asarray(bases, dtype=float)
+        # The ensembles of all outcomes stacked, grouped by their number of members ``m``:
+        # one gather, one sum and one expit serve them all, and one sort each group.
+        groups: dict[int, list[str]] = {}
+        for name in self.outcomes:
+            if self._matrices[name].shape[0] > 1:
+                groups.setdefault(self._matrices[name].shape[0] - 1, []).append(name)
+        self._groups = [(m, tuple(names), _Interval(m)) for m, names in groups.items()]
+        stacked = [name for _, names, _ in self._groups for name in names]
+        self._ensemble: np.ndarray | None = None
+        self._ensemble_bases: np.ndarray | None = None
+        self._nan_free = True
+        if stacked:
+            ensemble = np.ascontiguousarray(np.vstack([self._matrices[name][1:] for name in stacked]))
+            member_bases = np.concatenate([self._bases[name][1:] for name in stacked])[:, None]
+            self._ensemble, self._ensemble_bases = ensemble, member_bases
+            # Finite tables whose sums cannot overflow give no NaN member to look for.
+            self._nan_free = bool(
+                np.isfinite(ensemble).all()
+                and np.isfinite(member_bases).all()
+                and np.abs(ensemble).sum(axis=1).max() + np.abs(member_bases).max() < 1e300
+            )
+        self._block_rows = max(
+            1, _GATHER_VALUES // max(1, sum(m * len(names) for m, names, _ in self._groups) * len(self.fields))
+        )
 
     def _check_no_evidence(self, name: str, tables: Sequence[np.ndarray]) -> None:
         """Non-answers contribute exactly 0; don't-know answers stay within the cap."""
@@ -237,33 +325,68 @@ class ScreeningModel:
         """Scores of a ``(n, n_fields)`` array of level codes (or one case of shape ``(n_fields,)``)."""
         codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
         columns = codes + self._offsets
+        # A code out of range raises IndexError here, before the members are gathered.
+        contributions = {name: self._matrices[name][0][columns] for name in self.outcomes}
+        bounds = self._member_bounds(columns)
         out = {}
         for name, outcome in self.outcomes.items():
-            matrix = self._matrices[name]
-            contributions = matrix[0][columns]
-            log_odds = outcome.base_value + contributions.sum(axis=1)
+            log_odds = outcome.base_value + contributions[name].sum(axis=1)
             probability = expit(log_odds)
-            if matrix.shape[0] > 1:
-                # np.take keeps the gathered rows C-ordered: every sum over fields is numpy's
-                # pairwise sum of one contiguous row, whatever the batch size (as in serving).
-                members = expit(self._bases[name][1:, None] + np.take(matrix[1:], columns, axis=1).sum(axis=2))
-                lower, upper = np.percentile(members, INTERVAL, axis=0)
+            if name in bounds:
+                lower, upper = bounds[name]
                 lower, upper = np.minimum(lower, probability), np.maximum(upper, probability)
             else:
                 lower = upper = probability
-            band = outcome.bands(probability)
             out[name] = OutcomeScores(
                 log_odds=log_odds,
                 probability=probability,
                 lower=lower,
                 upper=upper,
-                contributions=contributions,
+                contributions=contributions[name],
                 base_value=outcome.base_value,
-                band=band,
+                band=outcome.bands(probability),
                 above_threshold=probability >= outcome.threshold,
                 tier=outcome_tiers(probability, outcome.referral),
             )
         return out
+
+    def _member_bounds(self, columns: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``np.percentile(members, INTERVAL, axis=0)`` of each outcome with an ensemble, where
+        ``members`` are its members' probabilities of every case (of ``columns``, in range).
+
+        The members of all outcomes are gathered, summed and turned into probabilities
+        together, a block of cases at a time; each outcome's are then sorted, and
+        :class:`_Interval` reads the percentiles off them as numpy would.
+        """
+        if self._ensemble is None or self._ensemble_bases is None:
+            return {}
+        n, step = columns.shape[0], self._block_rows
+        whole = n <= step
+        results = [np.empty((len(names), len(INTERVAL), n)) for _, names, _ in self._groups]
+        # np.take keeps the gathered rows C-ordered: every sum over fields is numpy's pairwise
+        # sum of one contiguous row, whatever the batch size (as in serving). The codes are in
+        # range, so mode "wrap" takes what mode "raise" would, into ``gathered`` unbuffered.
+        gathered = None if whole else np.empty((self._ensemble.shape[0], step, columns.shape[1]))
+        for first in range(0, n, step) if not whole else (0,):
+            block = columns if whole else columns[first : first + step]
+            rows = block.shape[0]
+            into = gathered if rows == step else None
+            sums = self._ensemble.take(block, axis=1, mode="wrap", out=into).sum(axis=2)
+            members = expit(np.add(sums, self._ensemble_bases, out=sums))
+            start = 0
+            for (m, names, interval), result in zip(self._groups, results, strict=True):
+                ordered = members[start : start + m * len(names)].reshape(len(names), m, rows)
+                start += m * len(names)
+                ordered.sort(axis=1)
+                if rows == 1:
+                    interval.read_one(ordered, result[:, :, first : first + 1])
+                else:
+                    interval.read(ordered, result[:, :, first : first + rows], nan_free=self._nan_free)
+        return {
+            name: (result[k, 0], result[k, 1])
+            for (_, names, _), result in zip(self._groups, results, strict=True)
+            for k, name in enumerate(names)
+        }
 
     def with_referral(
         self, thresholds: Mapping[str, Mapping[str, float]], *, rule: Mapping[str, Any] | None = None
