@@ -323,7 +323,10 @@ class ScreeningModel:
 
     def score_codes(self, codes: np.ndarray) -> dict[str, OutcomeScores]:
         """Scores of a ``(n, n_fields)`` array of level codes (or one case of shape ``(n_fields,)``)."""
-        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        # Row-major whatever the caller's layout (a DataFrame's to_numpy() is column-major): every sum
+        # over fields is then numpy's pairwise sum of one contiguous row, so a case scores the same alone
+        # or in any batch (logged screenings are recomputed and compared exactly).
+        codes = np.ascontiguousarray(np.atleast_2d(np.asarray(codes, dtype=np.int64)))
         columns = codes + self._offsets
         # A code out of range raises IndexError here, before the members are gathered.
         contributions = {name: self._matrices[name][0][columns] for name in self.outcomes}

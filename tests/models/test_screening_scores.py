@@ -23,8 +23,9 @@ FIELDS = ("log_odds", "probability", "lower", "upper", "contributions", "band", 
 
 
 def reference(model: ScreeningModel, codes: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    """score_codes as it was: one outcome at a time, its members' interval by np.percentile."""
-    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+    """score_codes as it was: one outcome at a time, its members' interval by np.percentile (on the codes
+    made row-major, so that every sum over fields is one contiguous row's, whatever the caller's layout)."""
+    codes = np.ascontiguousarray(np.atleast_2d(np.asarray(codes, dtype=np.int64)))
     columns = codes + model._offsets
     out = {}
     for name, outcome in model.outcomes.items():
@@ -201,3 +202,16 @@ def test_interval_is_numpys_percentile(m: int) -> None:
     clean = np.empty((2, len(INTERVAL), 50))
     interval.read(ordered[:, :, :50], clean, nan_free=True)
     assert clean.tobytes() == expected[:, :, :50].tobytes()
+
+
+def test_a_case_scores_the_same_alone_and_in_a_column_major_batch() -> None:
+    """A DataFrame's to_numpy() is column-major; the sums over fields must not follow the layout, or a
+    logged screening would not recompute to its logged numbers."""
+    model = make_model(0, n_members=20)
+    codes = random_codes(model, np.random.default_rng(5), 300)
+    batch = model.score_codes(np.asfortranarray(codes))
+    for i in (0, 17, 299):
+        alone = model.score_codes(codes[i])
+        for name, scores in alone.items():
+            for attr in ("log_odds", "probability", "lower", "upper"):
+                assert getattr(scores, attr)[0] == getattr(batch[name], attr)[i], (name, attr, i)
