@@ -48,6 +48,7 @@ import pandas as pd
 
 from models.bulk import BulkScorer, FlatColumns, encode_frame, encode_values, flat_names
 from models.engine import ScreeningEngine
+from models.interview import RULE as OUTLOOK_RULE
 from models.questionnaire import load_questionnaire
 from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
 from pipeline.data.ctdc import coded_fields, decode_levels, level_codes
@@ -271,6 +272,7 @@ def record(engine: Any, *, ref: ModelRef, engine_name: str, rows: int, digest: s
         "model_version": ref.version,
         "questionnaire_version": load_questionnaire().version,
         "input_sha256": digest,
+        "outlook_rule": OUTLOOK_RULE,
     }
     stored: dict[str, Any] = AuditWriter.append_once(engine, AppendBulkScoring(row))
     return stored

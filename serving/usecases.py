@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from models.engine import Assessment, Interview, ScreeningEngine
+from models.interview import RULE as OUTLOOK_RULE
 from models.questionnaire import QuestionnaireError, load_questionnaire
 from serving import registry
 from serving.auditlog.queries import (
@@ -200,6 +201,7 @@ def _bulk_row(*, route: str, rows: int, body: bytes, loaded: LoadedModel, princi
         "model_version": str(loaded.registered.version),
         "questionnaire_version": _Q.version,
         "input_sha256": hashlib.sha256(body).hexdigest(),
+        "outlook_rule": OUTLOOK_RULE,
     }
 
 

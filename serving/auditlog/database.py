@@ -145,11 +145,13 @@ bulk_scorings = Table(
     Column("model_version", String(64), nullable=False),
     Column("questionnaire_version", String(32), nullable=False),
     Column("input_sha256", String(64), nullable=False),
+    Column("outlook_rule", Integer, nullable=True),
     *_chain_columns(),
     Index(None, "created_at"),
 )
-"""One row per bulk call (``/invocations``, ``:batch``): bulk scoring is not screening, so its cases
-are not screenings; the call is logged with its row count and the SHA-256 of the body scored."""
+"""One row per bulk call (``/invocations``, ``:batch``, ``tarozu score``): bulk scoring is not screening,
+so its cases are not screenings; the call is logged with its row count, the SHA-256 of the body scored
+and the outlook rule its cases were given (empty before migration 0008, when it was rule 1)."""
 
 model_events = Table(
     "model_events",

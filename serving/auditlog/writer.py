@@ -120,7 +120,9 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-LATER_COLUMNS = frozenset({"override_reason", "response_sha256", "response_probabilities", "response_explain"})
+LATER_COLUMNS = frozenset(
+    {"override_reason", "response_sha256", "response_probabilities", "response_explain", "outlook_rule"}
+)
 """Nullable columns added to tables that already held rows: left out of the hashed content when
 empty, so that the rows written before them keep their hashes (and a value set later still breaks one)."""
 

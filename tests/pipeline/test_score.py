@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from models.bulk import records
 from models.engine import ScreeningEngine
+from models.interview import RULE
 from pipeline.cli import main
 from pipeline.pyfunc import input_frame_to_codes
 from tests.support.factories import make_model
@@ -90,6 +91,7 @@ def test_local_scores_every_row_as_the_engine_and_records_the_run(home: Path) ->
     row = _bulk_rows(home)[-1]
     assert (row.role, row.key_id, row.route, row.rows) == ("data-scientist", "cli:ana.t", "score-local", ROWS)
     assert (row.model_name, row.model_version) == ("tarozu-screening", "1")
+    assert row.outlook_rule == RULE  # with the version, what reproduces the settled flags and next questions
     import hashlib
 
     assert row.input_sha256 == hashlib.sha256((home / "cases.csv").read_bytes()).hexdigest()

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from models.interview import RULE
 from serving.keys import key_id_of
 from tests.support.api import auth, count_rows, example
 
@@ -52,7 +53,8 @@ def single(client: TestClient, keys: dict[str, str], case: dict[str, Any]) -> di
 def bulk_rows(db_url: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         return conn.execute(
-            "SELECT route, rows, role, key_id, model_name, model_version, input_sha256 FROM bulk_scorings ORDER BY seq"
+            "SELECT route, rows, role, key_id, model_name, model_version, input_sha256, outlook_rule "
+            "FROM bulk_scorings ORDER BY seq"
         ).fetchall()
 
 
@@ -83,6 +85,7 @@ def test_json_batch_gives_the_single_case_results_and_logs_one_bulk_call(
             "tarozu-screening",
             "1",
             hashlib.sha256(body).hexdigest(),
+            RULE,
         )
     ]
     for case, result in zip(cases, results, strict=True):

@@ -92,8 +92,8 @@ def bulk_log(db_url: str) -> list[tuple[Any, ...]]:
 
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         return conn.execute(
-            "SELECT route, rows, role, key_id, model_name, model_version, questionnaire_version, input_sha256 "
-            "FROM bulk_scorings ORDER BY seq"
+            "SELECT route, rows, role, key_id, model_name, model_version, questionnaire_version, input_sha256, "
+            "outlook_rule FROM bulk_scorings ORDER BY seq"
         ).fetchall()
 
 
@@ -102,6 +102,7 @@ def test_every_invocation_is_logged_as_bulk_scoring(client: TestClient, keys: di
 
     import orjson
 
+    from models.interview import RULE
     from models.questionnaire import load_questionnaire
     from serving.keys import key_id_of
 
@@ -113,8 +114,8 @@ def test_every_invocation_is_logged_as_bulk_scoring(client: TestClient, keys: di
     assert count_rows(db_url, "screenings") == 0
     who = ("data-scientist", key_id_of(keys["data-scientist"]), "tarozu-screening", "1", load_questionnaire().version)
     assert bulk_log(db_url) == [
-        ("invocations", len(CASES), *who, hashlib.sha256(first).hexdigest()),
-        ("invocations", 0, *who, hashlib.sha256(b'{"dataframe_records": []}').hexdigest()),
+        ("invocations", len(CASES), *who, hashlib.sha256(first).hexdigest(), RULE),
+        ("invocations", 0, *who, hashlib.sha256(b'{"dataframe_records": []}').hexdigest(), RULE),
     ]
 
 

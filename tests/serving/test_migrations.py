@@ -131,3 +131,44 @@ def test_decisions_and_corrections_logged_before_overrides_keep_their_hashes(tmp
         assert report.rows == 4
     finally:
         engine.dispose()
+
+
+def test_bulk_calls_logged_before_outlook_rules_keep_their_hashes(tmp_path: Path) -> None:
+    """0008 adds outlook_rule to bulk_scorings: a row written before it (hashed without the column) verifies
+    after it, a new row with the rule chains on, and editing the old row's rule breaks the chain."""
+    import sqlite3
+
+    from alembic import command
+
+    from serving.auditlog.database import IMMEDIATE, alembic_config
+    from serving.auditlog.writer import GENESIS, AppendBulkScoring, AuditWriter, row_hash
+
+    path = tmp_path / "audit.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        config = alembic_config()
+        with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0007")
+        call = {"role": "data-scientist", "key_id": "k", "route": "batch", "rows": 3, "model_name": "m",
+                "model_version": "1", "questionnaire_version": "2.0", "input_sha256": "0" * 64}  # fmt: skip
+        row = {**call, "created_at": "2026-12-01T00:00:00.000000Z", "seq": 1, "prev_hash": GENESIS}
+        row["hash"] = row_hash("bulk_scorings", row)
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                f"INSERT INTO bulk_scorings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            conn.execute("INSERT INTO chain_head (id, seq, hash) VALUES (1, 1, ?)", (row["hash"],))
+        run_migrations(engine)
+        assert differences(engine) == []
+        assert verify_chain(engine).intact
+        AuditWriter.append_once(engine, AppendBulkScoring({**call, "outlook_rule": 2}))
+        report = verify_chain(engine)
+        assert report.intact, report.problem
+        assert report.rows == 2
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT outlook_rule FROM bulk_scorings ORDER BY seq").fetchall() == [(None,), (2,)]
+            conn.execute("UPDATE bulk_scorings SET outlook_rule = 2 WHERE seq = 1")
+        assert not verify_chain(engine).intact
+    finally:
+        engine.dispose()
