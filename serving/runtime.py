@@ -34,7 +34,11 @@ class LoadedModel:
 
     @classmethod
     def prepare(cls, registered: RegisteredModel) -> LoadedModel:
-        return cls(registered=registered, scorer=ScreeningEngine(registered.model), loaded_at=now())
+        """The model ready to score: its engine and the outlook's common draws are made here, while
+        loading (before ``/ready``, or off the event loop on a reload), not by the first screening."""
+        scorer = ScreeningEngine(registered.model)
+        _ = scorer.common_draws
+        return cls(registered=registered, scorer=scorer, loaded_at=now())
 
     @property
     def ref(self) -> dict[str, str]:
