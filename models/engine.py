@@ -63,6 +63,8 @@ EXPLAIN: tuple[str, ...] = ("compact", "full")
 """The forms of a described result: ``compact`` (each outcome's top reasons) or ``full`` (every
 contribution, with the base value and log-odds they add up to)."""
 DANGER_ANSWERS: tuple[str, ...] = ("yes", "no", "declined", "not_asked")
+_KINDS: tuple[str, ...] = (YES, NO, DONT_KNOW, DECLINED, NOT_ASKED)
+"""An indicator's answers, counted per case by one ``bincount``."""
 
 
 def _cutoff(threshold: float) -> float:
@@ -168,8 +170,6 @@ class ScreeningEngine:
         self._indicators = np.array([j for j, k in enumerate(kinds) if k == "indicator"], dtype=np.int64)
         self._not_asked = np.array([self.field_defs[j].levels.index(NOT_ASKED) for j in self._indicators])
         self._yes = np.array([self.field_defs[j].levels.index(YES) for j in self._indicators])
-        self._dont_know = np.array([self.field_defs[j].levels.index(DONT_KNOW) for j in self._indicators])
-        self._declined = np.array([self.field_defs[j].levels.index(DECLINED) for j in self._indicators])
         self._status = self.fields.index(STATUS_FIELD) if STATUS_FIELD in self.fields else None
         status_levels = q.field(STATUS_FIELD).levels
         self._status_levels = status_levels
@@ -179,11 +179,23 @@ class ScreeningEngine:
         )
         # the questionnaire's reference levels: never evidence, never a reason
         self._silent = [{f.reference, DECLINED} if f.kind == "indicator" else {f.reference} for f in self.field_defs]
-        # evidence[j][code]: field j at that level is evidence, so a reason (never the status: it is in the base value)
-        self._evidence = [
-            np.array([j != self._status and level not in self._silent[j] for level in f.levels])
-            for j, f in enumerate(self.field_defs)
-        ]
+        # Flat lookups by (field, level), the column ``offset[j] + code``: whether field j at that level is
+        # evidence, so a reason (never the status: it is in the base value); and for an indicator, which
+        # answer it is (its position in _KINDS).
+        self._offset = np.concatenate(([0], np.cumsum([len(f.levels) for f in self.field_defs])[:-1]))
+        self._evidence = np.array(
+            [
+                j != self._status and level not in self._silent[j]
+                for j, f in enumerate(self.field_defs)
+                for level in f.levels
+            ]
+        )
+        kind = np.full(int(self._offset[-1]) + len(self.field_defs[-1].levels), -1, dtype=np.int64)
+        for j in self._indicators:
+            for c, level in enumerate(self.field_defs[j].levels):
+                kind[self._offset[j] + c] = _KINDS.index(level)
+        self._kind = kind
+        self._indicator_offset = self._offset[self._indicators]
         # (O, I, A): change of each outcome's log-odds if indicator i got answer a
         self._answer_tables = np.stack(
             [
@@ -249,11 +261,12 @@ class ScreeningEngine:
         return self.assess_many(np.asarray(codes)[None, :], [interview or Interview()], rule=rule)[0]
 
     def _assess(self, codes: np.ndarray, scores: Any, i: int, interview: Interview, rule: int) -> Assessment:
-        code_list = [int(c) for c in codes]
+        code_list = codes.tolist()
         status_code = code_list[self._status] if self._status is not None else len(self._status_levels) - 1
         applicable = self._applicable[status_code]
-        answers = codes[self._indicators]
-        still_to_ask = applicable & (answers == self._not_asked)
+        kinds = self._kind[self._indicator_offset + codes[self._indicators]]  # (I,) positions in _KINDS
+        tally = np.bincount(kinds[applicable], minlength=len(_KINDS)).tolist()
+        still_to_ask = applicable & (kinds == _KINDS.index(NOT_ASKED))
         unasked = np.flatnonzero(still_to_ask)
         status_shift = {
             name: float(self.model.outcomes[name].contributions[self._status][status_code])
@@ -279,8 +292,8 @@ class ScreeningEngine:
             view = self.common_draws.outlook(
                 log_odds=log_odds, class_p=class_p, unasked=still_to_ask, status=status_code
             )
-        answered_yes = bool(np.any(applicable & (answers == self._yes)))
-        evidence = [j for j, c in enumerate(code_list) if self._evidence[j][c]]
+        answered_yes = tally[_KINDS.index(YES)] > 0
+        evidence = np.flatnonzero(self._evidence[self._offset + codes])
         outcomes = {}
         for k, name in enumerate(self.outcome_names):
             s = scores[name]
@@ -295,7 +308,9 @@ class ScreeningEngine:
                 threshold=self.model.outcomes[name].threshold,
                 base_value=float(s.base_value) + status_shift[name],
                 log_odds=float(s.log_odds[i]),
-                contributions=dict(zip([self.fields[j] for j in evidence], row[evidence].tolist(), strict=True)),
+                contributions=dict(
+                    zip([self.fields[j] for j in evidence.tolist()], row[evidence].tolist(), strict=True)
+                ),
             )
         eligible = answered_yes or interview.screener_assessment == "high" or interview.danger == YES
         model_tier = TIERS[max(int(scores[name].tier[i]) for name in self.outcome_names)]
@@ -314,17 +329,15 @@ class ScreeningEngine:
         next_questions = tuple(
             (self.fields[self._indicators[unasked[p]]], float(view.effects[p])) for p in view.order[:TOP_NEXT]
         )
-        applicable_answers = answers[applicable]
-        dont_know = int(np.sum(applicable & (answers == self._dont_know)))
-        declined = int(np.sum(applicable & (answers == self._declined)))
-        not_asked = len(unasked)
+        total = sum(tally)
+        not_asked, declined = tally[_KINDS.index(NOT_ASKED)], tally[_KINDS.index(DECLINED)]
         counts = {
-            "total": int(applicable.sum()),
-            "answered": int(applicable_answers.size) - not_asked - declined,
-            "dont_know": dont_know,
+            "total": total,
+            "answered": total - not_asked - declined,
+            "dont_know": tally[_KINDS.index(DONT_KNOW)],
             "declined": declined,
             "not_asked": not_asked,
-            "not_applicable": int((~applicable).sum()),
+            "not_applicable": len(self._indicators) - total,
         }
         return Assessment(
             codes=tuple(code_list),

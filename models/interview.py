@@ -300,8 +300,9 @@ class CommonDraws:
         self.level = level
         self.n_answers = n_answers
         self.n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
-        self.answer_p = answer_p
-        self.movement_weights = np.abs(tables).max(axis=0)  # (I, A)
+        # The expected movement of the log-odds by question is class_p @ movement[status]: per class, the
+        # largest change over outcomes of each answer, weighted by its probability.
+        self.movement = np.einsum("skia,ia->ski", answer_p, np.abs(tables).max(axis=0))  # (S, K, I)
         quantised = np.round(tables / GRID) * GRID
         generator = np.random.default_rng(DRAW_SEED)
         self._stages: list[_Draws] = []
@@ -329,14 +330,16 @@ class CommonDraws:
             return Outlook(0.0, True, True, np.column_stack([point, point]), [], np.zeros(0))
         now = int(decisions_of(log_odds, self.cutoffs))
         mask = unasked.astype(float)
+        width = len(log_odds)
+        classes = range(len(class_p))
+        cumulative = np.cumsum(class_p)[:-1]
         for draws in self._stages:
             n = len(draws.v)
             # Completions n in [edges[k], edges[k + 1]) are of class k (rule 1's "where v falls").
-            edges = np.concatenate(([0], np.searchsorted(draws.v, np.cumsum(class_p)[:-1], side="left"), [n]))
+            edges = [0, *np.searchsorted(draws.v, cumulative, side="left").tolist(), n]
             contributions = draws.contributions[status]
-            width = len(log_odds)
             summed = np.concatenate(
-                [contributions[k, edges[k] * width : edges[k + 1] * width] @ mask for k in range(len(class_p))]
+                [contributions[k, edges[k] * width : edges[k + 1] * width] @ mask for k in classes]
             )  # exact: every term is on the grid
             completed = log_odds[None, :] + summed.reshape(n, width)  # (N, O)
             decided = decisions_of(completed.T, self.cutoffs)
@@ -351,12 +354,11 @@ class CommonDraws:
             effects = np.zeros(len(positions))  # every completion decides alike: no answer foretells more
         else:
             effects = self._effects(decided, draws.answers[status], edges, positions)
-        predictive = class_p @ self.answer_p[status][:, positions].reshape(len(class_p), -1)
-        movement = (predictive.reshape(len(positions), -1) * self.movement_weights[positions]).sum(axis=1)
+        movement = (class_p @ self.movement[status])[positions]
         order = np.lexsort((np.arange(len(positions)), -movement, -effects)).tolist()
         return Outlook(flip_chance, settled, False, ranges, order, effects)
 
-    def _effects(self, decided: np.ndarray, hot: np.ndarray, edges: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    def _effects(self, decided: np.ndarray, hot: np.ndarray, edges: list[int], positions: np.ndarray) -> np.ndarray:
         """As in rule 1: how much each unasked question's answer lowers the chance of guessing the final
         decision wrongly, from whole counts of completions by (question, answer, final decision): one
         product per class block (contiguous rows, so BLAS; 0/1 entries, so whole numbers)."""
