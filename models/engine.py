@@ -411,19 +411,19 @@ class ScreeningEngine:
         next_questions = []
         family = self._status_of(codes) == FAMILY_MEMBER
         for fid, effect in assessment.next_questions:
-            j = self._position[fid]
-            levels = self.field_defs[j].levels
-            if_yes, if_no = {}, {}
-            for name, o in assessment.outcomes.items():
-                contributions = self.model.outcomes[name].contributions[j]
-                if_yes[name] = float(expit(o.log_odds + contributions[levels.index(YES)]))
-                if_no[name] = float(expit(o.log_odds + contributions[levels.index(NO)]))
             question: dict[str, Any] = {
                 "indicator": fid,
                 # A family member is asked about their relative, in the family module's wording.
                 "question": texts.family_question(fid) if family else texts.question(fid),
             }
-            if probabilities:
+            if probabilities:  # worked out only when shown
+                j = self._position[fid]
+                levels = self.field_defs[j].levels
+                if_yes, if_no = {}, {}
+                for name, o in assessment.outcomes.items():
+                    contributions = self.model.outcomes[name].contributions[j]
+                    if_yes[name] = float(expit(o.log_odds + contributions[levels.index(YES)]))
+                    if_no[name] = float(expit(o.log_odds + contributions[levels.index(NO)]))
                 question.update(if_yes=if_yes, if_no=if_no)
             question["effect"] = effect
             next_questions.append(question)
