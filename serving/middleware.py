@@ -51,12 +51,24 @@ _BASE_HEADERS: list[tuple[bytes, bytes]] = [
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
-def security_headers(path: str) -> list[tuple[bytes, bytes]]:
-    csp = DOCS_CSP if path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/") else CSP
-    headers = [(b"content-security-policy", csp.encode()), *_BASE_HEADERS]
-    if not path.startswith("/static"):
+def _headers_of(*, docs: bool, static: bool) -> tuple[tuple[bytes, bytes], ...]:
+    headers = [(b"content-security-policy", (DOCS_CSP if docs else CSP).encode()), *_BASE_HEADERS]
+    if not static:
         headers.append((b"cache-control", b"no-store"))
-    return headers
+    return tuple(headers)
+
+
+_SECURITY_HEADERS = {(d, s): _headers_of(docs=d, static=s) for d in (False, True) for s in (False, True)}
+"""The security headers of each kind of path, made once: they are added to every response."""
+
+
+def _security_headers(path: str) -> tuple[tuple[bytes, bytes], ...]:
+    docs = path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/")
+    return _SECURITY_HEADERS[docs, path.startswith("/static")]
+
+
+def security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    return list(_security_headers(path))
 
 
 # ---------------------------------------------------------------------------- the fairness report
@@ -144,10 +156,9 @@ class SecurityHeadersMiddleware:
                 started = True
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
-                extra = [h for h in security_headers(path) if h[0] not in names]
+                extra = [h for h in _security_headers(path) if h[0] not in names]
                 message = {**message, "headers": [*headers, *extra]}
-                content_type = Headers(raw=headers).get("content-type", "")
-                if path == REPORT_PATH and content_type.startswith("text/html"):
+                if path == REPORT_PATH and Headers(raw=headers).get("content-type", "").startswith("text/html"):
                     held = message
                     return
             elif held is not None and message["type"] == "http.response.body":

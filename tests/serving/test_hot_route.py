@@ -73,3 +73,48 @@ def test_the_fast_route_takes_plain_requests_only(client: TestClient) -> None:
     for query, taken in ((b"", True), (b"explain=full", True), (b"explain=compact", True), (b"explain=x", False)):
         assert (route.matches({**scope, "query_string": query})[0] is Match.FULL) is taken, query
     assert route.matches({**scope, "query_string": b"", "method": "GET"})[0] is Match.NONE
+
+
+@pytest.mark.parametrize("query", ["", DOCUMENTED])
+def test_the_fast_route_sends_what_a_response_object_sends(
+    client: TestClient, keys: dict[str, str], query: str
+) -> None:
+    """The fast route sends its two messages itself: the same headers, in the same order, byte for byte,
+    as the documented route's ``Response`` (content-length, content-type, then the security headers)."""
+    from serving.middleware import security_headers
+    from serving.routes.screenings import _created
+
+    sent: list[dict[str, Any]] = []
+    body = orjson.dumps(example())
+    headers = [(b"x-api-key", keys["screener"].encode()), (b"content-type", b"application/json")]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": URL,
+        "raw_path": URL.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]
+    start, content = sent
+    expected = _created(content["body"])
+    assert start == {
+        "type": "http.response.start",
+        "status": 201,
+        "headers": [*expected.raw_headers, *security_headers(URL)],
+    }
+    assert content == {"type": "http.response.body", "body": expected.body}
+    assert orjson.loads(content["body"])["screening_id"]
