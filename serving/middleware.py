@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.deps import presented_key
+from serving.deps import GATE_PRINCIPAL, presented_key
 from serving.errors import INTERNAL, UnauthorizedError, log_refusal, short_traceback
 from serving.keys import key_id_of
 from serving.openapi import route_roles as roles_of_route
@@ -261,7 +261,9 @@ class AuthGateMiddleware:
     and its body is never read. Every failed key is logged with its key id and the client,
     never the key. A right key is never refused for its key id's failures (others may know a
     key id; they cannot lock its owner out), but a client address over its limit is refused
-    whatever key it sends. The route's own dependency then checks the key again, and the role.
+    whatever key it sends. The principal of an admitted key is left in the scope
+    (:data:`serving.deps.GATE_PRINCIPAL`), where the route takes it and checks its role; a route
+    reached without the gate checks the key itself.
     """
 
     def __init__(self, app: ASGIApp, *, failures: AuthFailures) -> None:
@@ -287,10 +289,11 @@ class AuthGateMiddleware:
         key: str | None = None
         try:
             key = presented_key(Headers(scope=scope))
-            await services.keys.authenticate(key)
+            principal = await services.keys.authenticate(key)
         except UnauthorizedError as exc:
             await self._refused(send, exc, key, path, method, client)
             return
+        scope[GATE_PRINCIPAL] = principal  # the route checks the role of the key admitted here
         await self.app(scope, receive, send)
 
     async def _refused(

@@ -30,7 +30,7 @@ from serving.deps import (
     Screener,
     SettingsDep,
     Specialist,
-    authenticated,
+    caller_principal,
 )
 from serving.errors import InvalidInputError, describe_allowed, error_responses, json_response
 from serving.keys import authorise
@@ -153,7 +153,7 @@ class HotScreeningRoute(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         services: Services = scope["app"].state.services
         headers = Headers(scope=scope)
-        principal = authorise(await authenticated(headers, services), SCREENING_ROLES)
+        principal = authorise(await caller_principal(scope, headers, services), SCREENING_ROLES)
         body = await _body(receive)
         case = parse_json(body, ScreeningRequest, headers.get("content-type"))
         explain = _EXPLAIN[scope.get("query_string", b"")]

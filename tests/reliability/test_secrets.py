@@ -81,8 +81,9 @@ def test_keys_are_compared_in_constant_time(
 
     monkeypatch.setattr(serving.keys.hmac, "compare_digest", spy)
     assert client.get("/v1/model", headers={"X-API-Key": keys["reviewer"]}).status_code == 200
-    # a right key is checked twice: before the body is read (serving.middleware) and by the route
-    assert len(calls) == 2
+    # a right key is checked once, before the body is read (serving.middleware), which hands its
+    # principal to the route (serving.deps.caller_principal: the route checks the role)
+    assert len(calls) == 1
     wrong = keys["reviewer"][:-2] + ("aa" if not keys["reviewer"].endswith("aa") else "bb")
     assert client.get("/v1/model", headers={"X-API-Key": wrong}).status_code == 401
-    assert len(calls) == 3  # a wrong one once: it never reaches the route
+    assert len(calls) == 2  # a wrong one once: it never reaches the route

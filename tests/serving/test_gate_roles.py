@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from serving.app import create_app
 from serving.deps import require
 from serving.middleware import RouteRolesCache, route_roles
 from serving.settings import Settings
+from tests.support.api import auth, example
 
 
 def _scope(app: Any, method: str, path: str, root_path: str = "") -> dict[str, Any]:
@@ -97,3 +99,51 @@ def test_the_gate_still_refuses_and_admits_by_route(client: TestClient, keys: di
         assert client.post("/v1/screenings", json={}).status_code == 401
         assert client.get("/health").status_code == 200
         assert client.get("/v1/screenings", headers={"X-API-Key": keys["reviewer"]}).status_code == 200
+
+
+def test_an_admitted_key_is_checked_once_and_its_role_still_by_the_route(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    checked: list[str | None] = []
+    authenticate = services.keys.authenticate
+
+    async def counting(key: str | None) -> Any:
+        checked.append(key)
+        return await authenticate(key)
+
+    services.keys.authenticate = counting
+    body = example()
+    for query in ("", "?via=documented"):  # the fast route, then the documented one
+        checked.clear()
+        assert client.post(f"/v1/screenings{query}", json=body, headers=auth(keys, "screener")).status_code == 201
+        assert checked == [keys["screener"]]
+        checked.clear()
+        refused = client.post(f"/v1/screenings{query}", json=body, headers=auth(keys, "reviewer"))
+        assert refused.status_code == 403
+        assert checked == [keys["reviewer"]]
+    checked.clear()
+    assert client.get("/v1/screenings", headers=auth(keys, "reviewer")).status_code == 200
+    assert checked == [keys["reviewer"]]
+
+
+def test_a_route_reached_without_the_gate_checks_the_key_itself(client: TestClient, keys: dict[str, str]) -> None:
+    from starlette.datastructures import Headers
+
+    from serving.deps import GATE_PRINCIPAL, caller_principal
+    from serving.errors import UnauthorizedError
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    portal = client.portal
+    assert portal is not None
+
+    def principal_of(scope: dict[str, Any]) -> Any:
+        return portal.call(caller_principal, scope, Headers(scope=scope), services)
+
+    wrong = {"type": "http", "headers": [(b"x-api-key", b"trz_nope_nope")]}
+    with pytest.raises(UnauthorizedError) as refused:
+        principal_of(wrong)
+    assert refused.value.code == "invalid_api_key"
+    principal = principal_of({"type": "http", "headers": [(b"x-api-key", keys["screener"].encode())]})
+    assert principal.role == "screener"
+    assert principal_of({"type": "http", "headers": [], GATE_PRINCIPAL: principal}) is principal
