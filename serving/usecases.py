@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import uuid
+import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,16 @@ def serving_model(services: Services) -> LoadedModel:
     return loaded
 
 
+def new_screening_id() -> str:
+    """A random (version 4) UUID as ``str(uuid.uuid4())`` writes it, without making a ``UUID``: the same
+    16 random bytes from ``os.urandom``, the same version and variant bits, the same lowercase hex."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -72,7 +82,7 @@ def _row(
     case_ref: str | None = None,
 ) -> dict[str, Any]:
     return {
-        "screening_id": str(uuid.uuid4()),
+        "screening_id": new_screening_id(),
         "role": principal.role,
         "key_id": principal.key_id,
         "source": source,
