@@ -366,6 +366,7 @@ class CommonDraws:
         one_hot = (decided[:, None] == np.arange(self.n_decisions)).astype(np.float32)  # (N, D)
         counted = sum(one_hot[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]] for k in range(len(hot)))
         counts = np.asarray(counted).reshape(self.n_decisions, -1, self.n_answers)[:, positions].transpose(1, 2, 0)
+        counts = counts.astype(np.int64)  # whole numbers below 2**24: exact in float32
         by_decision = counts[0].sum(axis=0)  # every completion answers the first question once
         if self.n_decisions == 2:
             before = min(int(by_decision[1]), n - int(by_decision[1]))

@@ -185,9 +185,10 @@ def _rule2(case: dict[str, np.ndarray]) -> tuple[CommonDraws, dict[str, object]]
     return draws, {"log_odds": case["log_odds"], "class_p": case["class_p"], "unasked": unasked, "status": 0}
 
 
-def _plain_rule2(case: dict[str, np.ndarray], unasked: np.ndarray) -> tuple[float, int, np.ndarray]:
+def _plain_rule2(case: dict[str, np.ndarray], unasked: np.ndarray) -> tuple[float, int, np.ndarray, np.ndarray]:
     """Rule 2 as its docstring states it, completion by completion: the flip chance, the draws looked
-    at, and each outcome's range."""
+    at, each outcome's range, and each unasked question's effect (how many fewer completions a best
+    guess of the final decision gets wrong once that question's answer is known, over the draws)."""
     tables, answer_p, class_p, cutoffs = case["tables"], case["answer_p"], case["class_p"], case["cutoffs"]
     n_questions, n_answers = tables.shape[1:]
     generator = np.random.default_rng(DRAW_SEED)
@@ -196,18 +197,29 @@ def _plain_rule2(case: dict[str, np.ndarray], unasked: np.ndarray) -> tuple[floa
         v = np.sort(generator.random(n))
         u = generator.random((n, n_questions))
         completed = np.empty((n, tables.shape[0]))
+        answers = np.zeros((n, n_questions), dtype=int)
         for c in range(n):
             k = min(int(np.searchsorted(np.cumsum(class_p), v[c], side="right")), len(class_p) - 1)
             total = np.zeros(tables.shape[0])
             for i in np.flatnonzero(unasked):
                 a = min(int((np.cumsum(answer_p[k, i]) <= u[c, i])[: n_answers - 1].sum()), n_answers - 1)
+                answers[c, i] = a
                 total += np.round(tables[:, i, a] / GRID) * GRID
             completed[c] = case["log_odds"] + total
-        flips = int((decisions_of(completed.T, cutoffs) != now).sum())
+        decided = decisions_of(completed.T, cutoffs)
+        flips = int((decided != now).sum())
         if upper_bound(flips, n) < LEVEL or flips / n >= LEVEL:
             break
     ranks = [max(0, int(np.ceil(q / 100 * n)) - 1) for q in RANGE]
-    return flips / n, n, expit(np.sort(completed, axis=0)[ranks].T)
+    wrong_now = n - max(int((decided == d).sum()) for d in set(decided.tolist()))
+    effects = []
+    for i in np.flatnonzero(unasked):
+        wrong_after = 0
+        for a in range(n_answers):
+            given = decided[answers[:, i] == a]
+            wrong_after += len(given) - max([int((given == d).sum()) for d in set(given.tolist())] or [0])
+        effects.append((wrong_now - wrong_after) / n)
+    return flips / n, n, expit(np.sort(completed, axis=0)[ranks].T), np.array(effects)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -215,16 +227,26 @@ def test_rule2_is_its_plain_statement(seed: int) -> None:
     """The fast rule 2 (precomputed blocks, matrix products) gives, exactly, what its docstring says
     completion by completion, including a second look at close calls."""
     rng = np.random.default_rng(300 + seed)
-    for _ in range(4):
+    informative = 0
+    for i in range(8):
         case = _case(rng, questions=12, answers=4)
+        if i % 2:  # referral tiers: four decisions
+            case["cutoffs"] = np.array([[-3.0, -2.0, -1.0], [-3.5, -2.5, -1.5]])
+        if i % 4 < 2:  # question 0's "yes" decides: its answer foretells the final decision
+            case["tables"] *= 0.2
+            case["tables"][:, 0, 0] += 3.0
         draws, kw = _rule2(case)
         unasked = rng.random(12) < 0.7
+        unasked[0] = True
         kw["unasked"] = unasked
         view = draws.outlook(**kw)  # type: ignore[arg-type]
-        flip, n, ranges = _plain_rule2(case, unasked)
+        flip, n, ranges, effects = _plain_rule2(case, unasked)
         assert view.flip_chance == flip
         assert view.settled == (upper_bound(flip * n, n) < LEVEL)
         np.testing.assert_array_equal(view.ranges, ranges)
+        np.testing.assert_array_equal(view.effects, effects)
+        informative += bool(view.effects.any())
+    assert informative  # some question's answer foretells the decision: the counts were compared, not zeros
 
 
 @pytest.mark.parametrize("seed", range(4))
