@@ -239,8 +239,8 @@ def main(*, work: str | None = None) -> dict[str, Any]:
     steps = request_path.main(load_registered(), CASE)
     s, h, m = best["screening"]["rps"], best["health"]["rps"], best["mlflow"]["rps"]
     p99 = best["screening"]["p99_ms"]
-    targets = Table(title="Issue 16's targets, measured in this run")
-    for col in ("target", "measured", "goal", "met"):
+    targets = Table(title="Issue 16's targets, measured in this run (README: Speed targets)")
+    for col in ("target", "measured", "goal", "met", "nearest honest goal"):
         targets.add_column(col)
     rows = [
         (
@@ -248,23 +248,32 @@ def main(*, work: str | None = None) -> dict[str, Any]:
             f"{s:.0f} / {m:.0f} = {s / m:.1f}x",
             ">= 30x",
             s / m >= 30,
+            ">= 15x",
         ),
         (
             "POST /v1/screenings req/s vs the same server's /health",
             f"{s:.0f} / {h:.0f} = {s / h:.2f}",
             ">= 0.5",
             s / h >= 0.5,
+            ">= 0.12 (0.5 conflicts with logging and explaining every screening)",
         ),
-        (f"POST /v1/screenings p99 at c{CONCURRENCY}", f"{p99:.2f} ms", "< 10 ms", p99 < 10),
+        (f"POST /v1/screenings p99 at c{CONCURRENCY}", f"{p99:.2f} ms", "< 10 ms", p99 < 10, "< 20 ms"),
         (
             "batch of 1,000 compact cases, server time (through the app, logged)",
             f"{steps['batch_ms']:.0f} ms (round trip on loopback: {min(times) * 1000:.0f} ms)",
             "< 50 ms",
             steps["batch_ms"] < 50,
+            "< 400 ms (50 ms is less than 1,000 settled checks)",
         ),
-        ("ready after start", f"{ready_s:.2f} s (mlflow models serve: {mlflow_ready:.2f} s)", "< 3 s", ready_s < 3),
+        (
+            "ready after start",
+            f"{ready_s:.2f} s (mlflow models serve: {mlflow_ready:.2f} s)",
+            "< 3 s",
+            ready_s < 3,
+            "< 3 s",
+        ),
     ]
-    for name, measured, goal, met in rows:
-        targets.add_row(name, measured, goal, "yes" if met else "NO")
+    for name, measured, goal, met, honest in rows:
+        targets.add_row(name, measured, goal, "yes" if met else "NO", honest)
     console.print(targets)
     return {"best": best, "ready_s": ready_s, "steps_us": steps, "batch_round_trip_ms": min(times) * 1000}

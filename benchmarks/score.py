@@ -13,9 +13,9 @@ audit record), timed from outside:
 - local Spark on the first ``--spark-rows`` (default 100,000) of the same register, beside one
   machine on the same file: the ratio of the two;
 - one machine on generated screenings as generated, ``--partial-rows`` (default 100,000 and
-  1,000,000; the generator's mix: about 55% partial interviews, a third of them with few
-  enough questions left to enumerate, the rest sampled from each case's seeded generator):
-  rows/s and the time at 1,000,000 rows against the 10 s target.
+  1,000,000; the generator's mix: about 55% partial interviews, whose settled check and next
+  questions come from the model's common draws, outlook rule 2 of ``models.interview``): rows/s
+  and the time at 1,000,000 rows against the 10 s target.
 """
 
 from __future__ import annotations

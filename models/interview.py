@@ -21,8 +21,8 @@ names its rule and is recomputed with it, so a rule is added, never changed:
   generator seeded by the case's answers. Kept to recompute screenings logged with it.
 - rule 2, :class:`CommonDraws` (:data:`RULE`, the current one): 512 completions (2,048 others
   for a close call) drawn once per model and common to every case, so that what depends on the
-  draws alone is computed once and a case costs a few array products (measured: 2.5 to 3 times
-  less time than rule 1 per case, on the generator's mix of interviews and on an early
+  draws alone is computed once and a case costs a few array products (measured: 2.2 times
+  less time than rule 1 per case on the generator's mix of interviews, 3.2 times on an early
   interview). Its flip chance is sampled even with few questions left; the bound keeps
   "settled" as safe as rule 1's.
 
