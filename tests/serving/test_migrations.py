@@ -19,6 +19,18 @@ def differences(engine: Engine) -> list[Any]:
         return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
+def upgrade_to(engine: Engine, revision: str) -> None:
+    """Migrate a fresh log only up to ``revision``: a log as an older Tarozu left it."""
+    from alembic import command
+
+    from serving.auditlog.database import IMMEDIATE, alembic_config
+
+    config = alembic_config()
+    with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
 def test_migrated_sqlite_matches_the_declared_tables(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
     try:
@@ -38,17 +50,10 @@ def test_migrated_postgres_matches_the_declared_tables(pg_url: str) -> None:
 
 
 def test_a_log_of_the_first_schema_upgrades_with_its_chain_intact(tmp_path: Path) -> None:
-    from alembic import command
-
-    from serving.auditlog.database import IMMEDIATE, alembic_config
-
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     engine = make_engine(url)
     try:
-        config = alembic_config()
-        with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
+        upgrade_to(engine, "0001")
         import sqlite3
 
         from serving.auditlog.writer import GENESIS, row_hash
@@ -78,9 +83,6 @@ def test_decisions_and_corrections_logged_before_overrides_keep_their_hashes(tmp
     import asyncio
     import sqlite3
 
-    from alembic import command
-
-    from serving.auditlog.database import IMMEDIATE, alembic_config
     from serving.auditlog.queries import current_value
     from serving.auditlog.writer import GENESIS, AppendCorrection, AuditWriter, row_hash
     from tests.support.api import raw_screening_row
@@ -88,10 +90,7 @@ def test_decisions_and_corrections_logged_before_overrides_keep_their_hashes(tmp
     path = tmp_path / "audit.db"
     engine = make_engine(f"sqlite:///{path}")
     try:
-        config = alembic_config()
-        with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0004")
+        upgrade_to(engine, "0004")
         stamp, who = "2026-12-01T00:00:00.000000Z", {"role": "screener", "key_id": "k"}
         old_rows = [
             ("screenings", {**raw_screening_row("s1", key_id="k"), "created_at": stamp}),
@@ -138,18 +137,12 @@ def test_bulk_calls_logged_before_outlook_rules_keep_their_hashes(tmp_path: Path
     after it, a new row with the rule chains on, and editing the old row's rule breaks the chain."""
     import sqlite3
 
-    from alembic import command
-
-    from serving.auditlog.database import IMMEDIATE, alembic_config
     from serving.auditlog.writer import GENESIS, AppendBulkScoring, AuditWriter, row_hash
 
     path = tmp_path / "audit.db"
     engine = make_engine(f"sqlite:///{path}")
     try:
-        config = alembic_config()
-        with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0007")
+        upgrade_to(engine, "0007")
         call = {"role": "data-scientist", "key_id": "k", "route": "batch", "rows": 3, "model_name": "m",
                 "model_version": "1", "questionnaire_version": "2.0", "input_sha256": "0" * 64}  # fmt: skip
         row = {**call, "created_at": "2026-12-01T00:00:00.000000Z", "seq": 1, "prev_hash": GENESIS}
