@@ -23,8 +23,7 @@ names its rule and is recomputed with it, so a rule is added, never changed:
   for a close call) drawn once per model and common to every case, so that what depends on the
   draws alone is computed once and a case costs a few array products (measured: 2.2 times
   less time than rule 1 per case on the generator's mix of interviews, 3.2 times on an early
-  interview). Its flip chance is sampled even with few questions left; the bound keeps
-  "settled" as safe as rule 1's.
+  interview). With four questions or fewer left it weighs every completion, as rule 1 does.
 
 Everything here is arrays: no questionnaire, no model file, so it can be checked by
 enumeration on a questionnaire of any size."""
@@ -251,6 +250,8 @@ FIRST_DRAWS = 512
 DRAWS = 2048
 DRAW_SEED = 2026_12_01
 """Seeds rule 2's one set of draws, shared by every case: part of the rule, never to be changed."""
+FEW_COMPLETIONS = 256
+"""Rule 2 enumerates every completion (rule 1's exact branch) when there are at most this many."""
 GRID = 2.0**-20
 """Rule 2 adds the answers' contributions on this grid of log-odds (a change below 1e-6), where every
 sum is exact whatever its order: a case gets the same outlook alone, in a batch or in bulk."""
@@ -279,9 +280,11 @@ class CommonDraws:
     class: each completion's answer to every question and the contribution of that answer to each
     outcome. With ``v`` ascending, a case's completions of each class are one contiguous block, so
     its completions are scored by one matrix-vector product per class over the questions still to
-    ask, and the counts behind the next question are one ``bincount``.
+    ask, and the counts behind the next question are one product of 0/1 matrices per class.
 
-    A case is first looked at with :data:`FIRST_DRAWS` completions; a close call (not settled,
+    With at most :data:`FEW_COMPLETIONS` completions (four questions of four answers left), every
+    one is weighed instead, by rule 1's enumeration: the flip chance is exact. Otherwise a case is
+    first looked at with :data:`FIRST_DRAWS` completions; a close call (not settled,
     but a flip chance below the level) again with :data:`DRAWS` others. The range of a probability
     is its 5th and 95th percentile over the completions (the ``ceil(q N)``-th smallest); the next
     questions rank as in rule 1, from whole counts of completions, so equal effects tie exactly.
@@ -298,6 +301,8 @@ class CommonDraws:
         _, n_questions, n_answers = tables.shape
         self.cutoffs = cutoffs
         self.level = level
+        self.tables = tables
+        self.answer_p = answer_p
         self.n_answers = n_answers
         self.n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
         # The expected movement of the log-odds by question is class_p @ movement[status]: per class, the
@@ -325,9 +330,15 @@ class CommonDraws:
         ``unasked`` (I,) bool the questions still to ask, ``status`` its status level. ``order``
         and ``effects`` index the unasked questions in questionnaire order."""
         positions = np.flatnonzero(unasked)
-        if len(positions) == 0:
-            point = expit(np.asarray(log_odds, dtype=float))
-            return Outlook(0.0, True, True, np.column_stack([point, point]), [], np.zeros(0))
+        if self.n_answers ** len(positions) <= FEW_COMPLETIONS:  # nothing left, or few enough to weigh them all
+            return outlook(
+                log_odds=log_odds,
+                cutoffs=self.cutoffs,
+                tables=self.tables[:, positions],
+                answer_p=self.answer_p[status][:, positions],
+                class_p=class_p,
+                level=self.level,
+            )
         now = int(decisions_of(log_odds, self.cutoffs))
         mask = unasked.astype(float)
         width = len(log_odds)

@@ -11,6 +11,7 @@ from models.interview import (
     DRAW_SEED,
     DRAWS,
     EXACT_COMPLETIONS,
+    FEW_COMPLETIONS,
     FIRST_DRAWS,
     GRID,
     RANGE,
@@ -237,7 +238,7 @@ def test_rule2_is_its_plain_statement(seed: int) -> None:
             case["tables"][:, 0, 0] += 3.0
         draws, kw = _rule2(case)
         unasked = rng.random(12) < 0.7
-        unasked[0] = True
+        unasked[:5] = True  # more completions than FEW_COMPLETIONS: sampled
         kw["unasked"] = unasked
         view = draws.outlook(**kw)  # type: ignore[arg-type]
         flip, n, ranges, effects = _plain_rule2(case, unasked)
@@ -318,3 +319,21 @@ def test_rule2_effects_are_whole_counts_in_order() -> None:
     for p in range(len(view.order) - 1):
         a, b = view.order[p], view.order[p + 1]
         assert view.effects[a] >= view.effects[b]
+
+
+@pytest.mark.parametrize("left", [1, 2, 3, 4])
+def test_rule2_weighs_every_completion_when_few_questions_are_left(left: int) -> None:
+    """Four answers to at most four questions: at most 256 completions, each weighed; the flip chance
+    is exact (no sampling error near the end of an interview)."""
+    assert 4**left <= FEW_COMPLETIONS
+    rng = np.random.default_rng(40 + left)
+    for _ in range(5):
+        case = _case(rng, questions=left, answers=4)
+        draws, kw = _rule2(case)
+        view = draws.outlook(**kw)  # type: ignore[arg-type]
+        assert view.exact
+        assert view.flip_chance == pytest.approx(_exact_flip(case), abs=1e-12)
+        assert view.settled == (view.flip_chance < LEVEL)
+    more = _case(rng, questions=5, answers=4)
+    draws, kw = _rule2(more)
+    assert not draws.outlook(**kw).exact  # type: ignore[arg-type]
