@@ -212,6 +212,19 @@ class ScreeningEngine:
         self._answer_p = am.p[:, :, order, :]  # (S, K, I, A)
         self._level = am.settled_flip_chance
         self._texts = {lang: q.texts(lang) for lang in LANGUAGES}
+        # per indicator j: each outcome's change of log-odds if it were answered yes, and no (2, O)
+        self._yes_no = {
+            int(j): np.array(
+                [
+                    [
+                        model.outcomes[o].contributions[j][self.field_defs[j].levels.index(answer)]
+                        for o in self.outcome_names
+                    ]
+                    for answer in (YES, NO)
+                ]
+            )
+            for j in self._indicators
+        }
 
     # ------------------------------------------------------------------ encoding
     def encode(self, values: Mapping[str, Any]) -> np.ndarray:
@@ -408,23 +421,24 @@ class ScreeningEngine:
                 outcome["explanation"] = {"contributions": reasons}
             outcomes[name] = outcome
         text = self.recommendation_text(assessment, lang=lang)
-        next_questions = []
+        next_questions: list[dict[str, Any]] = []
         family = self._status_of(codes) == FAMILY_MEMBER
+        names = list(assessment.outcomes)
+        if probabilities and assessment.next_questions:  # worked out only when shown, all at once
+            now = np.array([o.log_odds for o in assessment.outcomes.values()])
+            changes = np.stack([self._yes_no[self._position[fid]] for fid, _ in assessment.next_questions])
+            answered = expit(now + changes).tolist()  # (question, yes / no, outcome)
         for fid, effect in assessment.next_questions:
             question: dict[str, Any] = {
                 "indicator": fid,
                 # A family member is asked about their relative, in the family module's wording.
                 "question": texts.family_question(fid) if family else texts.question(fid),
             }
-            if probabilities:  # worked out only when shown
-                j = self._position[fid]
-                levels = self.field_defs[j].levels
-                if_yes, if_no = {}, {}
-                for name, o in assessment.outcomes.items():
-                    contributions = self.model.outcomes[name].contributions[j]
-                    if_yes[name] = float(expit(o.log_odds + contributions[levels.index(YES)]))
-                    if_no[name] = float(expit(o.log_odds + contributions[levels.index(NO)]))
-                question.update(if_yes=if_yes, if_no=if_no)
+            if probabilities:
+                if_yes, if_no = answered[len(next_questions)]
+                question.update(
+                    if_yes=dict(zip(names, if_yes, strict=True)), if_no=dict(zip(names, if_no, strict=True))
+                )
             question["effect"] = effect
             next_questions.append(question)
         counts = assessment.counts

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from models.engine import Interview, ScreeningEngine
 from models.interview import CommonDraws, outlook
+from models.logodds import expit
 from models.questionnaire import LANGUAGES, QuestionnaireError, load_questionnaire
 from tests.support import oracle
 from tests.support.factories import make_model, with_base_shift
@@ -128,6 +129,10 @@ def check_against_oracle(engine: ScreeningEngine, case: dict[str, Any], intervie
             table = model.outcomes[name].contributions[j]
             assert item["if_yes"][name] == pytest.approx(oracle.logistic(o.log_odds + table[0]), abs=1e-12)
             assert item["if_no"][name] == pytest.approx(oracle.logistic(o.log_odds + table[1]), abs=1e-12)
+            # and exactly the scalar logistic of the engine's own log-odds: logged responses are rebuilt byte for byte
+            now = a.outcomes[name].log_odds
+            assert item["if_yes"][name] == float(expit(now + table[0]))
+            assert item["if_no"][name] == float(expit(now + table[1]))
     # ---- the flat record of /invocations and the pyfunc
     flat = engine.flat(a)
     for name, o in ref.outcomes.items():
