@@ -73,27 +73,23 @@ def random_codes(model: ScreeningModel, rng: np.random.Generator, n: int) -> np.
     return (rng.random((n, len(levels))) * levels).astype(np.int64)
 
 
+def _combined(labour: ScreeningModel, sexual: ScreeningModel) -> ScreeningModel:
+    """A model whose outcomes come from two models (so their ensembles can differ in size)."""
+    return ScreeningModel(
+        fields=labour.fields,
+        outcomes={"labour": labour.outcomes["labour"], "sexual": sexual.outcomes["sexual"]},
+        answer_model=labour.answer_model,
+        dont_know_cap=labour.dont_know_cap,
+    )
+
+
 def _mixed() -> ScreeningModel:
     """Outcomes with different numbers of members."""
-    base = make_model(5, n_members=7)
-    other = make_model(6, n_members=3)
-    return ScreeningModel(
-        fields=base.fields,
-        outcomes={"labour": base.outcomes["labour"], "sexual": other.outcomes["sexual"]},
-        answer_model=base.answer_model,
-        dont_know_cap=base.dont_know_cap,
-    )
+    return _combined(make_model(5, n_members=7), make_model(6, n_members=3))
 
 
 def _one_outcome_without_members() -> ScreeningModel:
-    base = make_model(7, n_members=9)
-    bare = make_model(8, n_members=0)
-    return ScreeningModel(
-        fields=base.fields,
-        outcomes={"labour": bare.outcomes["labour"], "sexual": base.outcomes["sexual"]},
-        answer_model=base.answer_model,
-        dont_know_cap=base.dont_know_cap,
-    )
+    return _combined(make_model(8, n_members=0), make_model(7, n_members=9))
 
 
 def _with_nan_member() -> ScreeningModel:
