@@ -110,8 +110,7 @@ def fuzz_app(
     """
     import hypothesis
     import schemathesis
-    from hypothesis import HealthCheck
-    from hypothesis import strategies as st
+    from hypothesis import HealthCheck, strategies as st
     from schemathesis import checks
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

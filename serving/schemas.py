@@ -31,10 +31,10 @@ from models.questionnaire import (
     NOT_ASKED_REASONS,
     STATUS_FIELD,
     UNKNOWN,
+    Field as QField,
     load_questionnaire,
     load_texts,
 )
-from models.questionnaire import Field as QField
 from models.referral import TIERS
 from serving.text import FreeText
 

@@ -36,8 +36,7 @@ from pipeline.fairness.audit import (
     LabelAudit,
     ModelAudit,
 )
-from pipeline.fairness.field import TITLE as FIELD_REVIEW_TITLE
-from pipeline.fairness.field import FieldReview
+from pipeline.fairness.field import TITLE as FIELD_REVIEW_TITLE, FieldReview
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:70rem;

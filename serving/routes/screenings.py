@@ -17,8 +17,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from models.questionnaire import load_questionnaire
-from serving.auditlog.queries import SCREENER_ASSESSMENT, section_of
-from serving.auditlog.queries import current_value as current_value_of
+from serving.auditlog.queries import SCREENER_ASSESSMENT, current_value as current_value_of, section_of
 from serving.auditlog.writer import AppendCorrection, AppendDecision, AppendOutcome
 from serving.deps import (
     SCREENING_ROLES,

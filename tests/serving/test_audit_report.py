@@ -16,8 +16,7 @@ from fastapi.testclient import TestClient
 
 from serving import registry
 from serving.registry import FairnessReport, RegisteredModel
-from tests.support.api import ModelBox, auth
-from tests.support.api import registered as plain_registered
+from tests.support.api import ModelBox, auth, registered as plain_registered
 
 HTML = b"<!doctype html><title>Fairness report</title>"
 

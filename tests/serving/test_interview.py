@@ -12,8 +12,7 @@ import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from models.engine import Interview, ScreeningEngine
 from models.questionnaire import LANGUAGES, NOT_ASKED_REASONS, load_questionnaire
