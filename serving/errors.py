@@ -31,6 +31,22 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving.apierrors import (  # defined there, for the audit writer's process; imported from here by the API
+    ECHO_MAX_CHARS as ECHO_MAX_CHARS,
+    MAX_DETAILS as MAX_DETAILS,
+    NO_SCREENING as NO_SCREENING,
+    ApiError as ApiError,
+    BadRequestError as BadRequestError,
+    ConflictError as ConflictError,
+    ForbiddenError as ForbiddenError,
+    InvalidInputError as InvalidInputError,
+    NotFoundError as NotFoundError,
+    PayloadTooLargeError as PayloadTooLargeError,
+    ServiceUnavailableError as ServiceUnavailableError,
+    UnauthorizedError as UnauthorizedError,
+    UnsupportedMediaTypeError as UnsupportedMediaTypeError,
+    echo as echo,
+)
 from serving.schemas import CASE_RULES, FREE_TEXT_FIELDS, ErrorBody, MlflowError
 
 logger = logging.getLogger(__name__)
@@ -43,109 +59,15 @@ MISSING_FIELD = "field {field!r} is required"
 BAD_VALUE = "field {field!r} has a value that is not allowed; allowed: see 'allowed'"
 INTERNAL = "internal error; nothing was written to the audit log for this request. Retry, and report it if it persists"
 REDACTED = "<redacted>"
-ECHO_MAX_CHARS = 100
-MAX_DETAILS = 20
 LOG_FIELD_MAX_CHARS = 80
 TRACEBACK_FRAMES = 8
 TRACEBACK_MAX_CHARS = 4000
-
-
-def echo(value: Any) -> Any:
-    """What an error body may say back of a value the client sent: scalars only, strings cut short."""
-    if value is None or isinstance(value, bool | float):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**64 else str(value)
-    if isinstance(value, str):
-        return value if len(value) <= ECHO_MAX_CHARS else value[:ECHO_MAX_CHARS] + "…"
-    return None
 
 
 def short_traceback(exc: BaseException) -> str:
     """The last frames of ``exc``'s traceback, bounded in size (a RecursionError has a thousand)."""
     frames = "".join(traceback.format_tb(exc.__traceback__, limit=-TRACEBACK_FRAMES))
     return frames[-TRACEBACK_MAX_CHARS:]
-
-
-class ApiError(Exception):
-    """An error the client can fix (or a 5xx it can retry), with everything the body needs."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        field: str | None = None,
-        value: Any = None,
-        allowed: Any = None,
-        row: int | None = None,
-        code: str | None = None,
-        details: list[dict[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        self.row = row
-        if code is not None:
-            self.code = code
-        self.details = details
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "code": self.code,
-            "message": self.message,
-            "field": self.field,
-            "value": echo(self.value),
-            "allowed": self.allowed,
-        }
-        if self.row is not None:
-            error["row"] = self.row
-        if self.details:
-            error["details"] = [{**d, "value": echo(d.get("value"))} for d in self.details[:MAX_DETAILS]]
-        return {"error": error}
-
-
-class BadRequestError(ApiError, ValueError):
-    status, code = 400, "bad_request"
-
-
-class UnauthorizedError(ApiError, PermissionError):
-    status, code = 401, "unauthorized"
-
-
-class ForbiddenError(ApiError, PermissionError):
-    status, code = 403, "forbidden"
-
-
-NO_SCREENING = "no screening with id {id!r}"
-
-
-class NotFoundError(ApiError, LookupError):
-    status, code = 404, "not_found"
-
-
-class ConflictError(ApiError, ValueError):
-    status, code = 409, "conflict"
-
-
-class PayloadTooLargeError(ApiError, ValueError):
-    status, code = 413, "payload_too_large"
-
-
-class UnsupportedMediaTypeError(ApiError, ValueError):
-    status, code = 415, "unsupported_media_type"
-
-
-class InvalidInputError(ApiError, ValueError):
-    status, code = 422, "invalid_value"
-
-
-class ServiceUnavailableError(ApiError, RuntimeError):
-    status, code = 503, "unavailable"
 
 
 class InvocationError(ValueError):

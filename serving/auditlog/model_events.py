@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from serving.apierrors import ConflictError
 from serving.auditlog.database import model_events
-from serving.errors import ConflictError
 
 WITHDRAW, REINSTATE = "withdraw", "reinstate"
 ACTIONS = (WITHDRAW, REINSTATE)
