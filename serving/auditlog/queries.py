@@ -114,12 +114,13 @@ def apply_corrections(values: dict[str, Any], history: Sequence[Any]) -> dict[st
 
 
 def current_value(field_id: str) -> Any:
-    """For :class:`serving.auditlog.AppendCorrection`: the field's value after earlier corrections."""
+    """For :class:`serving.auditlog.AppendCorrection`: the field's value after earlier corrections
+    (a partial of a module function, so that it travels to the writer's process)."""
+    return functools.partial(_current_value, field_id)
 
-    def compute(original_row: Any, history: list[Any]) -> Any:
-        return value_of(apply_corrections(original_values(original_row), history), field_id)
 
-    return compute
+def _current_value(field_id: str, original_row: Any, history: list[Any]) -> Any:
+    return value_of(apply_corrections(original_values(original_row), history), field_id)
 
 
 # ---------------------------------------------------------------------------- reads
