@@ -6,14 +6,17 @@ tables, the ``hash`` of the previous event (``prev_hash``)
 and its own ``hash = sha256(canonical JSON of the row's content + prev_hash)``. The
 ``chain_head`` row holds the last ``seq`` and hash, so that a truncated tail is detected too.
 
-Writes go through one :class:`AuditWriter` per process: request handlers enqueue an
-operation and await its future (the operations of one turn of the event loop are handed
-over together, with one wake-up of the thread); one thread takes everything queued, checks
-and writes it in one transaction (extending the chain in order), commits (with fsync), and
-only then resolves the futures. A request is answered only after its row is durable, and
-concurrent requests share one commit. If the transaction fails, it rolls back and every
-waiting request gets a 503; operations that fail their own checks (a second decision, a
-missing screening) fail alone. Between processes the chain is serialised by the database:
+Writes go through one :class:`AuditWriter` per API process, which hands them to a process of its
+own (:mod:`serving.auditlog.writer_process`), so that hashing rows and committing them take no time
+from the requests' interpreter: request handlers submit an operation and await its future; the
+operations of one turn of the event loop go over together, as one message. The writer's process
+takes everything it has received, checks and writes it in one transaction (extending the chain in
+order), commits (with fsync), and only then answers; the event loop resolves the futures when the
+answer arrives. A request is answered only after its row is durable, and concurrent requests share
+one commit. If the transaction fails, it rolls back and every waiting request gets a 503;
+operations that fail their own checks (a second decision, a missing screening) fail alone. If the
+writer's process dies, what it had not confirmed gets a 503 and ``/ready`` fails: the service needs
+a restart, and nothing confirmed is lost. Between processes the chain is serialised by the database:
 ``BEGIN IMMEDIATE`` on SQLite, ``pg_advisory_xact_lock`` on PostgreSQL. The writer's few
 statements are compiled once by SQLAlchemy and run on the DBAPI cursor (see
 :class:`_Compiled`).
@@ -22,12 +25,17 @@ statements are compiled once by SQLAlchemy and run on the DBAPI cursor (see
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import hashlib
 import heapq
 import logging
-import queue
-import threading
+import pickle
+import selectors
+import socket
+import struct
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,9 +45,7 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from serving.auditlog.database import AUDIT_TABLES, IMMEDIATE, chain_head, corrections, decisions, screenings
-from serving.auditlog.model_events import check_transition
-from serving.errors import (
+from serving.apierrors import (
     NO_SCREENING,
     ApiError,
     ConflictError,
@@ -47,6 +53,8 @@ from serving.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from serving.auditlog.database import AUDIT_TABLES, IMMEDIATE, chain_head, corrections, decisions, screenings
+from serving.auditlog.model_events import check_transition
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +73,12 @@ STALE_CORRECTION = (
 )
 WRITE_FAILED = "the audit log could not be written, so nothing was recorded; retry shortly"
 WRITER_STOPPED = "the audit log writer is not running; the service is shutting down or failed to start"
+WRITER_LOST = (
+    "the audit log writer stopped before confirming this write, so it may or may not be recorded; "
+    "the service needs a restart"
+)
+STOP_TIMEOUT_S = 30.0
+READ_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -350,36 +364,16 @@ class AppendModelEvent(Operation):
         return row
 
 
-# ---------------------------------------------------------------------------- the writer
-@dataclass
-class _Item:
-    op: Operation
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
+# ---------------------------------------------------------------------------- committing
+class Committer:
+    """Writes operations to the chain: one transaction for many, each checked on its own.
 
+    It runs in the writer's process (:mod:`serving.auditlog.writer_process`) and, for a single
+    append from a command line, in the caller's (:meth:`AuditWriter.append_once`).
+    """
 
-def _resolve(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, value, error in results:
-        if future.cancelled():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-
-class AuditWriter:
-    """The process's single writer of the audit chain; see the module docstring."""
-
-    def __init__(self, engine: Engine, *, max_rows: int = MAX_ROWS_PER_COMMIT) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.max_rows = max_rows
-        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
-        # Operations submitted during the current turn of each event loop, handed to the
-        # thread together at the end of the turn: one wake-up (and often one commit) for all.
-        self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
-        self._thread: threading.Thread | None = None
-        self._postgres = engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
         self._statements = _Statements.for_engine(engine)
         dbapi = engine.dialect.dbapi
@@ -388,104 +382,31 @@ class AuditWriter:
         )
         self.commits = 0
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tarozu-audit-writer", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Write what is queued, then stop the thread."""
-        if self._thread is not None:
-            for loop in list(self._pending):  # submitted in this turn of the loop: write them too
-                self._hand_over(loop)
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    async def submit(self, op: Operation) -> Any:
-        """Queue ``op`` and wait until it is committed; raises its error (an ApiError)."""
-        if not self.running:
-            raise ServiceUnavailableError(WRITER_STOPPED, code="audit_log_unavailable")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = []
-            loop.call_soon(self._hand_over, loop)
-        pending.append(_Item(op, loop, future))
-        return await future
-
-    @classmethod
-    def append_once(cls, engine: Engine, op: Operation) -> Any:
-        """Commit one operation from outside the API (a command line): a writer for just this append."""
-        writer = cls(engine)
-        writer.start()
+    def write(self, ops: list[Operation]) -> list[tuple[Any, ApiError | None]]:
+        """Each operation's result or error, once they are committed together (or none is)."""
         try:
-            return asyncio.run(writer.submit(op))
-        finally:
-            writer.stop()
-
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._queue.put(self._pending.pop(loop))
-
-    # -- the thread
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = list(first)
-            rows = sum(item.op.rows_hint for item in batch)
-            while rows < self.max_rows:
-                try:
-                    items = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if items is None:
-                    stopping = True
-                    break
-                batch.extend(items)
-                rows += sum(item.op.rows_hint for item in items)
-            self._write(batch)
-        self._close()
-
-    def _write(self, batch: list[_Item]) -> None:
-        try:
-            outcomes = self._transaction(batch)
+            return self._transaction(ops)
         except Exception as exc:  # the whole transaction rolled back
-            if len(batch) > 1 and isinstance(exc, self._integrity_errors):
-                for item in batch:  # isolate the offending operation
-                    self._write([item])
-                return
-            logger.error("audit log transaction of %d operations failed: %s", len(batch), type(exc).__name__)
+            if len(ops) > 1 and isinstance(exc, self._integrity_errors):
+                return [outcome for op in ops for outcome in self.write([op])]  # isolate the offending operation
+            logger.error("audit log transaction of %d operations failed: %s", len(ops), type(exc).__name__)
             failure = _as_api_error(exc, self._integrity_errors)
-            outcomes = [(None, failure) for _ in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
-        for item, (value, error) in zip(batch, outcomes, strict=True):
-            by_loop.setdefault(item.loop, []).append((item.future, value, error))
-        for loop, results in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # the loop closed while we wrote
-                loop.call_soon_threadsafe(_resolve, results)
+            return [(None, failure) for _ in ops]
 
-    def _connection(self) -> Connection:
-        """The writer thread's own connection, kept open between transactions."""
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = self.engine.connect().execution_options(**{IMMEDIATE: True})
-        return self._conn
-
-    def _close(self, *, invalidate: bool = False) -> None:
+    def close(self, *, invalidate: bool = False) -> None:
         if self._conn is not None:
             if invalidate:  # its state is unknown after a failure: discard it, not back to the pool
                 self._conn.invalidate()
             self._conn.close()
             self._conn = None
 
-    def _transaction(self, batch: list[_Item]) -> list[tuple[Any, ApiError | None]]:
+    def _connection(self) -> Connection:
+        """The writer's own connection, kept open between transactions."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect().execution_options(**{IMMEDIATE: True})
+        return self._conn
+
+    def _transaction(self, ops: list[Operation]) -> list[tuple[Any, ApiError | None]]:
         outcomes: list[tuple[Any, ApiError | None]] = []
         conn = self._connection()
         sql = self._statements
@@ -497,9 +418,9 @@ class AuditWriter:
                 head = tx.run(sql.head, {}).fetchone()
                 chain = _Chain(seq=head[0], hash=head[1]) if head else _Chain(seq=0, hash=GENESIS)
                 start = chain.seq
-                for item in batch:
+                for op in ops:
                     try:
-                        outcomes.append((item.op.apply(tx, chain), None))
+                        outcomes.append((op.apply(tx, chain), None))
                     except ApiError as exc:  # its checks failed before it appended anything
                         outcomes.append((None, exc))
                 tx.flush()
@@ -510,7 +431,7 @@ class AuditWriter:
                         tx.run(sql.set_head, {"head_seq": chain.seq, "head_hash": chain.hash})
                 tx.cursor.close()
         except Exception:
-            self._close(invalidate=True)  # a fresh connection for the next transaction
+            self.close(invalidate=True)  # a fresh connection for the next transaction
             raise
         self.commits += 1
         return outcomes
@@ -520,6 +441,243 @@ def _as_api_error(exc: Exception, integrity: tuple[type[Exception], ...]) -> Api
     if isinstance(exc, integrity) and "decisions" in str(getattr(exc, "orig", exc)):
         return ConflictError("the screening already has a decision", code="conflict")
     return ServiceUnavailableError(WRITE_FAILED, code="audit_log_unavailable")
+
+
+# ---------------------------------------------------------------------------- the writer's messages
+_LENGTH = struct.Struct(">Q")
+
+
+def frame(message: Any) -> bytes:
+    """A message between the API process and the writer's: its length, then its pickle."""
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(body)) + body
+
+
+def unframe(buffer: bytearray) -> Iterator[Any]:
+    """The whole messages at the start of ``buffer``, removed from it as they are read."""
+    while len(buffer) >= _LENGTH.size:
+        (size,) = _LENGTH.unpack_from(buffer)
+        end = _LENGTH.size + size
+        if len(buffer) < end:
+            return
+        message = pickle.loads(buffer[_LENGTH.size : end])  # noqa: S301 (only ever from the other end of our own socket pair)
+        del buffer[:end]
+        yield message
+
+
+# ---------------------------------------------------------------------------- the writer
+class AuditWriter:
+    """The API process's single writer of the audit chain: a process of its own; see the module docstring.
+
+    The operations submitted in one turn of the event loop go to the writer's process as one
+    message over a socket pair, without waiting for the ones before to be committed; its replies
+    (the results, in order) are read by the event loop when they arrive. The process commits
+    everything it has received in one transaction, so concurrent requests share a commit, and its
+    CPU (row hashes, SQLite, the commit) is off the API process's interpreter lock.
+    """
+
+    def __init__(self, engine: Engine, *, max_rows: int = MAX_ROWS_PER_COMMIT) -> None:
+        self.engine = engine
+        self.max_rows = max_rows
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop that reads the replies
+        self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []  # submitted in this turn of the loop
+        self._in_flight: collections.deque[list[asyncio.Future[Any]]] = collections.deque()  # sent, in order
+        self._outgoing = bytearray()  # not yet taken by the socket
+        self._incoming = bytearray()
+        self._lost = False
+        self.commits = 0
+
+    def start(self) -> None:
+        """Start the writer's process (it connects to the database itself)."""
+        if self._process is not None:
+            return
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen(  # noqa: S603 (this interpreter, our own module, no shell)
+                [sys.executable, "-m", "serving.auditlog.writer_process", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # not in the terminal's group: Ctrl-C stops the API process, which stops it
+            )
+        # Its settings go over the socket, not the command line, where others could read the URL's password.
+        ours.sendall(
+            frame(
+                {
+                    "url": self.engine.url.render_as_string(hide_password=False),
+                    "max_rows": self.max_rows,
+                    "path": sys.path,
+                    "log_level": logging.getLogger().getEffectiveLevel(),
+                }
+            )
+        )
+        ours.setblocking(False)
+        self._sock = ours
+        self._lost = False
+
+    def stop(self, *, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Write what is queued, wait for its replies, then stop the process."""
+        if self._process is None or self._sock is None:
+            return
+        if self._pending:  # submitted in this turn of the loop: write them too
+            self._hand_over()
+        self._detach()
+        self._outgoing += frame(None)
+        if not self._lost:
+            self._drain(timeout)
+        self._fail_in_flight(ServiceUnavailableError(WRITER_STOPPED, code="audit_log_unavailable"))
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            logger.error("the audit log writer did not stop within %s s; killing it", timeout)
+            self._process.kill()
+            self._process.wait()
+        self._sock.close()
+        self._process = self._sock = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and not self._lost and self._process.poll() is None
+
+    async def submit(self, op: Operation) -> Any:
+        """Queue ``op`` and wait until it is committed; raises its error (an ApiError)."""
+        if not self.running:
+            raise ServiceUnavailableError(WRITER_STOPPED, code="audit_log_unavailable")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._attach(loop)
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._hand_over)
+        self._pending.append((op, future))
+        return await future
+
+    @classmethod
+    def append_once(cls, engine: Engine, op: Operation) -> Any:
+        """Commit one operation from outside the API (a command line), in this process."""
+        committer = Committer(engine)
+        try:
+            [(value, error)] = committer.write([op])
+        finally:
+            committer.close()
+        if error is not None:
+            raise error
+        return value
+
+    # -- the event loop's side
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the replies on ``loop`` (the first that submits; another, once that one has closed)."""
+        if self._loop is not None and not self._loop.is_closed():
+            if self._loop.is_running():
+                raise RuntimeError("the audit writer is in use by another running event loop; use one writer per loop")
+            self._detach()
+        assert self._sock is not None
+        self._loop = loop
+        loop.add_reader(self._sock.fileno(), self._on_readable)
+        if self._outgoing:
+            loop.add_writer(self._sock.fileno(), self._on_writable)
+
+    def _detach(self) -> None:
+        if self._loop is not None and not self._loop.is_closed() and self._sock is not None:
+            self._loop.remove_reader(self._sock.fileno())
+            self._loop.remove_writer(self._sock.fileno())
+        self._loop = None
+
+    def _hand_over(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        self._in_flight.append([future for _, future in batch])
+        if self._lost:
+            self._fail_in_flight(ServiceUnavailableError(WRITER_LOST, code="audit_log_unavailable"))
+            return
+        self._outgoing += frame([op for op, _ in batch])
+        self._on_writable()
+
+    def _on_writable(self) -> None:
+        assert self._sock is not None
+        try:
+            sent = self._sock.send(self._outgoing)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._lose()
+            return
+        del self._outgoing[:sent]
+        if self._loop is not None:
+            if self._outgoing:
+                self._loop.add_writer(self._sock.fileno(), self._on_writable)
+            else:
+                self._loop.remove_writer(self._sock.fileno())
+
+    def _on_readable(self) -> None:
+        assert self._sock is not None
+        try:
+            data = self._sock.recv(READ_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lose()
+            return
+        self._incoming += data
+        self._take_replies()
+
+    def _take_replies(self) -> None:
+        for commits, outcomes in unframe(self._incoming):
+            self.commits = commits
+            for future, (value, error) in zip(self._in_flight.popleft(), outcomes, strict=True):
+                _settle(future, value, error)
+
+    def _lose(self) -> None:
+        """The writer's process has gone: what it had not confirmed fails (it may or may not be written)."""
+        if not self._lost:
+            self._lost = True
+            code = self._process.poll() if self._process is not None else None
+            logger.error("the audit log writer's process exited (code %s); the API cannot write", code)
+        self._detach()
+        self._fail_in_flight(ServiceUnavailableError(WRITER_LOST, code="audit_log_unavailable"))
+
+    def _fail_in_flight(self, error: ApiError) -> None:
+        while self._in_flight:
+            for future in self._in_flight.popleft():
+                _settle(future, None, error)
+
+    def _drain(self, timeout: float) -> None:
+        """Send what is left and read every reply, without the event loop (the process then exits)."""
+        assert self._sock is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._outgoing else 0)
+                selector.modify(self._sock, events)
+                for _key, mask in selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                    if mask & selectors.EVENT_WRITE:
+                        self._on_writable()
+                    if mask & selectors.EVENT_READ:
+                        try:
+                            data = self._sock.recv(READ_BYTES)
+                        except BlockingIOError:
+                            continue
+                        except OSError:
+                            data = b""
+                        if not data:  # the process has read the stop and closed its end
+                            return
+                        self._incoming += data
+                        self._take_replies()
+            logger.error("the audit log writer did not finish within %s s", timeout)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done() or future.get_loop().is_closed():  # cancelled, or its loop has ended
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 
 # ---------------------------------------------------------------------------- verification

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from models.screening import ScreeningModel
 from pipeline.cli import main
-from tests.support.api import auth, count_rows, example, screen
+from tests.support.api import auth, count_rows, example, on_writers_connection, screen
 
 DEEP = 100_000
 
@@ -210,11 +210,7 @@ def test_unwritable_database_is_503_and_loses_nothing(
 ) -> None:
     screen(client, keys)
     before = total_rows(db_url)
-    writer = client.app.state.services.writer  # type: ignore[attr-defined]
-    conn = writer._connection()
-    (pages,) = conn.exec_driver_sql("PRAGMA page_count").fetchone()
-    conn.exec_driver_sql(pragma.format(pages=pages))
-    conn.commit()  # end the transaction SQLAlchemy began, so that the writer can begin its own
+    on_writers_connection(client, pragma)
     # A full database may still hold a few small rows in its last pages: screen until it refuses.
     for _ in range(200):
         before = total_rows(db_url)

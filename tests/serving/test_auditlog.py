@@ -15,7 +15,7 @@ from pipeline.cli import main
 from serving.auditlog.database import make_engine
 from serving.auditlog.writer import AppendScreenings, AuditWriter, verify_chain
 from serving.keys import Principal
-from tests.support.api import auth, count_rows, example, raw_screening_row, screen
+from tests.support.api import auth, count_rows, example, on_writers_connection, raw_screening_row, screen
 
 
 @pytest.fixture
@@ -152,9 +152,7 @@ def test_failed_write_is_503_and_leaves_nothing(client: TestClient, keys: dict[s
 def test_writer_recovers_with_a_fresh_connection(client: TestClient, keys: dict[str, str], db_url: str) -> None:
     """A failure leaves the writer's connection in an unknown state: it must be discarded."""
     screen(client, keys)
-    conn = client.app.state.services.writer._connection()  # type: ignore[attr-defined]
-    conn.exec_driver_sql("PRAGMA query_only = 1")  # this connection can no longer write
-    conn.commit()
+    on_writers_connection(client, "PRAGMA query_only = 1")  # this connection can no longer write
     assert client.post("/v1/screenings", json=example(), headers=auth(keys, "screener")).status_code == 503
     screen(client, keys)
     assert count_rows(db_url, "screenings") == 2

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from serving.auditlog.writer import Operation
 from serving.registry import RegisteredModel
 from serving.schemas import SCREENING_EXAMPLE
 from serving.settings import Settings
@@ -61,6 +62,22 @@ def count_rows(db_url: str, table: str) -> int:
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         (n,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(n)
+
+
+@dataclass
+class _OnWritersConnection(Operation):
+    """Runs a statement on the audit writer's own connection, in the writer's process."""
+
+    statement: str
+
+    def apply(self, tx: Any, chain: Any) -> None:
+        tx.conn.exec_driver_sql(self.statement)
+
+
+def on_writers_connection(client: TestClient, statement: str) -> None:
+    """Run ``statement`` (a pragma that breaks it, say) on the connection the app's audit writer writes with."""
+    writer = client.app.state.services.writer  # type: ignore[attr-defined]
+    client.portal.call(writer.submit, _OnWritersConnection(statement))  # type: ignore[union-attr]
 
 
 def raw_screening_row(screening_id: str, *, key_id: str, role: str = "screener", refer: bool = False) -> dict[str, Any]:
