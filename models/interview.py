@@ -30,6 +30,7 @@ enumeration on a questionnaire of any size."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -305,6 +306,7 @@ class CommonDraws:
         self.answer_p = answer_p
         self.n_answers = n_answers
         self.n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
+        self._one_hot = np.eye(self.n_decisions, dtype=np.float32)  # row d: decision d, one-hot
         # The expected movement of the log-odds by question is class_p @ movement[status]: per class, the
         # largest change over outcomes of each answer, weighted by its probability.
         self.movement = np.einsum("skia,ia->ski", answer_p, np.abs(tables).max(axis=0))  # (S, K, I)
@@ -354,35 +356,40 @@ class CommonDraws:
             )  # exact: every term is on the grid
             completed = log_odds[None, :] + summed.reshape(n, width)  # (N, O)
             decided = decisions_of(completed.T, self.cutoffs)
-            flips = int(np.count_nonzero(decided != now))
+            by_decision = np.bincount(decided, minlength=self.n_decisions)
+            flips = n - int(by_decision[now])
             flip_chance = flips / n
             settled = upper_bound(flips, n) < self.level
             if settled or flip_chance >= self.level:
                 break
-        picks = [max(0, int(np.ceil(q / 100.0 * n)) - 1) for q in RANGE]
+        picks = [max(0, math.ceil(q / 100.0 * n) - 1) for q in RANGE]
         ranges = expit(np.partition(completed, picks, axis=0)[picks].T)  # (O, 2)
-        if np.all(decided == decided[0]):
+        common = int(by_decision.max())
+        if common == n:
             effects = np.zeros(len(positions))  # every completion decides alike: no answer foretells more
         else:
-            effects = self._effects(decided, draws.answers[status], edges, positions)
+            effects = self._effects(decided, common, draws.answers[status], edges, positions)
         movement = (class_p @ self.movement[status])[positions]
         order = np.lexsort((np.arange(len(positions)), -movement, -effects)).tolist()
         return Outlook(flip_chance, settled, False, ranges, order, effects)
 
-    def _effects(self, decided: np.ndarray, hot: np.ndarray, edges: list[int], positions: np.ndarray) -> np.ndarray:
+    def _effects(
+        self, decided: np.ndarray, common: int, hot: np.ndarray, edges: list[int], positions: np.ndarray
+    ) -> np.ndarray:
         """As in rule 1: how much each unasked question's answer lowers the chance of guessing the final
         decision wrongly, from whole counts of completions by (question, answer, final decision): one
-        product per class block (contiguous rows, so BLAS; 0/1 entries, so whole numbers)."""
+        product per class block (contiguous rows, so BLAS; 0/1 entries, so whole numbers).
+
+        ``common`` is how many completions share the most common decision: guessing it now is wrong for
+        the others. Once question u is answered, the best guess is wrong for all but the most common
+        decision of each answer (the completions of all answers of u together are all of them)."""
         n = len(decided)
-        one_hot = (decided[:, None] == np.arange(self.n_decisions)).astype(np.float32)  # (N, D)
-        counted = sum(one_hot[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]] for k in range(len(hot)))
-        counts = np.asarray(counted).reshape(self.n_decisions, -1, self.n_answers)[:, positions].transpose(1, 2, 0)
-        counts = counts.astype(np.int64)  # whole numbers below 2**24: exact in float32
-        by_decision = counts[0].sum(axis=0)  # every completion answers the first question once
-        if self.n_decisions == 2:
-            before = min(int(by_decision[1]), n - int(by_decision[1]))
-            after = counts.min(axis=2).sum(axis=1)
-        else:
-            before = n - int(by_decision.max())
-            after = (counts.sum(axis=2) - counts.max(axis=2)).sum(axis=1)
+        one_hot = self._one_hot[decided]  # (N, D)
+        counted = one_hot[edges[0] : edges[1]].T @ hot[0, edges[0] : edges[1]]
+        for k in range(1, len(hot)):
+            counted += one_hot[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]]
+        # Whole numbers below 2**24, so exact in float32: the most common decision's count of each (u, a).
+        best = counted.max(axis=0).reshape(-1, self.n_answers).sum(axis=1)[positions].astype(np.int64)
+        before = n - common
+        after = n - best
         return np.asarray((before - after) / n)
