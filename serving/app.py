@@ -1,9 +1,10 @@
 """The Tarozu API: :func:`create_app` builds it; the lifespan loads the model and the log.
 
 Nothing happens at import. At start-up the lifespan limits BLAS threads, opens the audit
-database and runs its migrations, loads ``models:/<name>@champion`` (through an injectable
-loader), starts the audit-log writer and the API-key refresher, and freezes the objects
-loaded so far out of the garbage collector's way.
+database and runs its migrations, starts the audit-log writer (a process of its own, which starts
+up while the model loads), loads ``models:/<name>@champion`` (through an injectable loader),
+starts the API-key refresher, and freezes the objects loaded so far out of the garbage
+collector's way.
 """
 
 from __future__ import annotations
@@ -60,11 +61,11 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
         writer: AuditWriter | None = None
         try:
             run_migrations(engine)
+            writer = AuditWriter(engine)
+            writer.start()  # its process starts while the model loads
             loaded = LoadedModel.prepare(loader(settings))
             keys = KeyStore(engine, ttl=settings.key_cache_seconds)
             keys.load()
-            writer = AuditWriter(engine)
-            writer.start()
             services = Services(
                 settings=settings,
                 engine=engine,
