@@ -97,6 +97,28 @@ def wrk(url: str, *, body: str | None, headers: dict[str, str], work: Path) -> d
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors}
 
 
+def disk_fsync_ms(folder: Path, *, seconds: float = 5.0) -> dict[str, float]:
+    """The disk's own fdatasync latency (16 KB appends to a file in ``folder``): the floor under the p99 of
+    a screening, which is answered only after its commit's fsync."""
+    import numpy as np
+
+    path = folder / "fsync-probe.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    block, latencies = os.urandom(16384), []
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            os.write(fd, block)
+            start = time.perf_counter()
+            os.fdatasync(fd)
+            latencies.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink()
+    ms = np.array(latencies) * 1000
+    return {"p50": float(np.median(ms)), "p99": float(np.percentile(ms, 99)), "max": float(ms.max())}
+
+
 def ensure_model(work: Path | None) -> Path:
     """A work folder whose MLflow registry has a @champion (trains a small one if needed)."""
     from pipeline import registration
@@ -205,6 +227,7 @@ def main(*, work: str | None = None) -> dict[str, Any]:
                 )
             )
         best = {k: max(v, key=lambda r: r["rps"]) for k, v in runs.items()}
+        disk = disk_fsync_ms(folder)
         bulk_case = {k: v for k, v in CASE.items() if k not in ("screener_assessment", "case_ref")}
         batch = json.dumps({"cases": [bulk_case] * 1000}).encode()  # encoded once, outside the timing
         bulk_auth = {**auth, "Authorization": f"Bearer {bulk_key}"}
@@ -239,6 +262,11 @@ def main(*, work: str | None = None) -> dict[str, Any]:
     steps = request_path.main(load_registered(), CASE)
     s, h, m = best["screening"]["rps"], best["health"]["rps"], best["mlflow"]["rps"]
     p99 = best["screening"]["p99_ms"]
+    rounds_p99 = ", ".join(f"{r['p99_ms']:.1f}" for r in runs["screening"])
+    console.print(
+        f"this disk's fdatasync (16 KB appends for 5 s, the servers idle): p50 {disk['p50']:.2f} ms, "
+        f"p99 {disk['p99']:.2f} ms, max {disk['max']:.0f} ms; a stall holds every screening waiting on that commit"
+    )
     targets = Table(title="Issue 16's targets, measured in this run (README: Speed targets)")
     for col in ("target", "measured", "goal", "met", "nearest honest goal"):
         targets.add_column(col)
@@ -257,7 +285,13 @@ def main(*, work: str | None = None) -> dict[str, Any]:
             s / h >= 0.5,
             ">= 0.12 (0.5 conflicts with logging and explaining every screening)",
         ),
-        (f"POST /v1/screenings p99 at c{CONCURRENCY}", f"{p99:.2f} ms", "< 10 ms", p99 < 10, "< 20 ms"),
+        (
+            f"POST /v1/screenings p99 at c{CONCURRENCY}",
+            f"{p99:.2f} ms (each round: {rounds_p99} ms)",
+            "< 10 ms",
+            p99 < 10,
+            "< 20 ms while the disk's fsync is steady",
+        ),
         (
             "batch of 1,000 compact cases, server time (through the app, logged)",
             f"{steps['batch_ms']:.0f} ms (round trip on loopback: {min(times) * 1000:.0f} ms)",
@@ -276,4 +310,11 @@ def main(*, work: str | None = None) -> dict[str, Any]:
     for name, measured, goal, met, honest in rows:
         targets.add_row(name, measured, goal, "yes" if met else "NO", honest)
     console.print(targets)
-    return {"best": best, "ready_s": ready_s, "steps_us": steps, "batch_round_trip_ms": min(times) * 1000}
+    return {
+        "best": best,
+        "rounds": runs,
+        "disk_fsync_ms": disk,
+        "ready_s": ready_s,
+        "steps_us": steps,
+        "batch_round_trip_ms": min(times) * 1000,
+    }

@@ -284,7 +284,7 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
     counted = [v for k, v in steps.items() if not k.startswith(("validate", "  ", "append"))]
     rest = screening - floor - sum(counted)
     table.add_row(
-        "  the rest: handing rows to the writer's process and reading its answers, the event loop",
+        "  the rest: the steps' extra cost in a request (colder caches), handing rows over, the event loop",
         f"{rest * 1e6:.0f}",
         f"{rest / screening:.0%}",
     )
