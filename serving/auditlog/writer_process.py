@@ -19,9 +19,8 @@ import sys
 from typing import Any
 
 from serving.auditlog.database import make_engine
-from serving.auditlog.writer import Committer, Operation, frame, unframe
+from serving.auditlog.writer import READ_BYTES, Committer, Operation, frame, unframe
 
-READ_BYTES = 1 << 20
 _NOTHING = object()
 
 
