@@ -612,24 +612,26 @@ class AuditWriter:
                 self._loop.remove_writer(self._sock.fileno())
 
     def _on_readable(self) -> None:
+        if not self._receive():
+            self._lose()
+
+    def _receive(self) -> bool:
+        """Read what has arrived and settle the replies it completes; False once the writer's end is closed."""
         assert self._sock is not None
         try:
             data = self._sock.recv(READ_BYTES)
         except BlockingIOError:
-            return
+            return True
         except OSError:
             data = b""
         if not data:
-            self._lose()
-            return
+            return False
         self._incoming += data
-        self._take_replies()
-
-    def _take_replies(self) -> None:
         for commits, outcomes in unframe(self._incoming):
             self.commits = commits
             for future, (value, error) in zip(self._in_flight.popleft(), outcomes, strict=True):
                 _settle(future, value, error)
+        return True
 
     def _lose(self) -> None:
         """The writer's process has gone: what it had not confirmed fails (it may or may not be written)."""
@@ -657,17 +659,8 @@ class AuditWriter:
                 for _key, mask in selector.select(timeout=max(0.0, deadline - time.monotonic())):
                     if mask & selectors.EVENT_WRITE:
                         self._on_writable()
-                    if mask & selectors.EVENT_READ:
-                        try:
-                            data = self._sock.recv(READ_BYTES)
-                        except BlockingIOError:
-                            continue
-                        except OSError:
-                            data = b""
-                        if not data:  # the process has read the stop and closed its end
-                            return
-                        self._incoming += data
-                        self._take_replies()
+                    if mask & selectors.EVENT_READ and not self._receive():
+                        return  # the process has read the stop and closed its end
             logger.error("the audit log writer did not finish within %s s", timeout)
 
 
