@@ -1,4 +1,4 @@
-"""One minute of ``benchmarks/soak.py``: no errors, memory flat, latency steady."""
+"""One minute of ``benchmarks/soak.py``: no errors, memory flat, CPU per screening steady."""
 
 from __future__ import annotations
 
