@@ -17,7 +17,7 @@ where the time goes. :class:`BulkScorer` gives exactly the same values, column b
   writer can keep them dictionary-encoded until the end;
 - whether a case is settled (and so its final ``referral_tier``), its flip chance and next
   questions are the engine's outlook (the current rule, :class:`models.interview.CommonDraws`),
-  once per distinct case with questions not yet asked; a case with every question asked is
+  once per distinct case with questions not yet asked, many cases at once; a case with every question asked is
   settled with nothing left to ask, for every such case at once.
 
 Bulk scoring is not screening: there is no screener's assessment and no danger question, so
@@ -536,11 +536,8 @@ class BulkScorer:
         )
         draws = e.common_draws
         status = status_code[pick]
-        with threadpool_limits(limits=1):  # each case's products are small: threads only wait on each other
-            views = [
-                draws.outlook(log_odds=lo[j], class_p=class_p[j], unasked=unasked[pick[j]], status=int(status[j]))
-                for j in range(len(pick))
-            ]
+        with threadpool_limits(limits=1):  # the products are small: threads only wait on each other
+            views = draws.outlook_many(log_odds=lo, class_p=class_p, unasked=unasked[pick], status=status)
         flip = np.array([view.flip_chance for view in views])
         settled = np.array([view.settled for view in views], dtype=bool)
         orders = [view.order[:TOP_NEXT] for view in views]

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from models.interview import RULE, RULES, CommonDraws, class_posterior, outlook
+from models.interview import RULE, RULES, CommonDraws, Outlook, class_posterior, outlook
 from models.logodds import expit, logit
 from models.questionnaire import (
     DECLINED,
@@ -268,43 +268,64 @@ class ScreeningEngine:
         codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
         scores = self.model.score_codes(codes)
         interviews = interviews if interviews is not None else [Interview()] * codes.shape[0]
-        return [self._assess(codes[i], scores, i, interviews[i], rule) for i in range(codes.shape[0])]
+        n_cases = codes.shape[0]
+        status = codes[:, self._status] if self._status is not None else np.full(n_cases, len(self._status_levels) - 1)
+        kinds = self._kind[self._indicator_offset + codes[:, self._indicators]]  # (B, I) positions in _KINDS
+        applicable = self._applicable[status]  # (B, I)
+        still_to_ask = applicable & (kinds == _KINDS.index(NOT_ASKED))
+        log_odds = np.column_stack([scores[name].log_odds for name in self.outcome_names])  # (B, O)
+        class_p = np.array([self._class_posterior(row) for row in expit(log_odds).tolist()]).reshape(n_cases, -1)
+        views: Sequence[Outlook]
+        if rule == 1:
+            views = [
+                outlook(
+                    log_odds=log_odds[i],
+                    cutoffs=self._cutoffs,
+                    tables=self._answer_tables[:, np.flatnonzero(still_to_ask[i]), :],
+                    answer_p=self._answer_p[status[i]][:, np.flatnonzero(still_to_ask[i]), :],
+                    class_p=class_p[i],
+                    level=self._level,
+                    seed=codes[i].tolist(),
+                )
+                for i in range(n_cases)
+            ]
+        else:
+            views = self.common_draws.outlook_many(
+                log_odds=log_odds, class_p=class_p, unasked=still_to_ask, status=status
+            )
+        return [
+            self._assess(codes[i], scores, i, interviews[i], kinds[i], applicable[i], views[i], rule)
+            for i in range(n_cases)
+        ]
 
     def assess(self, codes: np.ndarray, interview: Interview | None = None, *, rule: int = RULE) -> Assessment:
         return self.assess_many(np.asarray(codes)[None, :], [interview or Interview()], rule=rule)[0]
 
-    def _assess(self, codes: np.ndarray, scores: Any, i: int, interview: Interview, rule: int) -> Assessment:
+    def _class_posterior(self, probabilities: list[float]) -> np.ndarray:
+        by_outcome = dict(zip(self.outcome_names, probabilities, strict=True))
+        return class_posterior(np.array([by_outcome.get("labour", 0.0), by_outcome.get("sexual", 0.0)]))
+
+    def _assess(
+        self,
+        codes: np.ndarray,
+        scores: Any,
+        i: int,
+        interview: Interview,
+        kinds: np.ndarray,
+        applicable: np.ndarray,
+        view: Outlook,
+        rule: int,
+    ) -> Assessment:
         code_list = codes.tolist()
-        status_code = code_list[self._status] if self._status is not None else len(self._status_levels) - 1
-        applicable = self._applicable[status_code]
-        kinds = self._kind[self._indicator_offset + codes[self._indicators]]  # (I,) positions in _KINDS
         tally = np.bincount(kinds[applicable], minlength=len(_KINDS)).tolist()
-        still_to_ask = applicable & (kinds == _KINDS.index(NOT_ASKED))
-        unasked = np.flatnonzero(still_to_ask)
+        unasked = np.flatnonzero(applicable & (kinds == _KINDS.index(NOT_ASKED)))
+        status_code = code_list[self._status] if self._status is not None else len(self._status_levels) - 1
         status_shift = {
             name: float(self.model.outcomes[name].contributions[self._status][status_code])
             if self._status is not None
             else 0.0
             for name in self.outcome_names
         }
-        log_odds = np.array([float(scores[name].log_odds[i]) for name in self.outcome_names])
-        probabilities = expit(log_odds)
-        by_outcome = dict(zip(self.outcome_names, probabilities.tolist(), strict=True))
-        class_p = class_posterior(np.array([by_outcome.get("labour", 0.0), by_outcome.get("sexual", 0.0)]))
-        if rule == 1:
-            view = outlook(
-                log_odds=log_odds,
-                cutoffs=self._cutoffs,
-                tables=self._answer_tables[:, unasked, :],
-                answer_p=self._answer_p[status_code][:, unasked, :],
-                class_p=class_p,
-                level=self._level,
-                seed=code_list,
-            )
-        else:
-            view = self.common_draws.outlook(
-                log_odds=log_odds, class_p=class_p, unasked=still_to_ask, status=status_code
-            )
         answered_yes = tally[_KINDS.index(YES)] > 0
         evidence = np.flatnonzero(self._evidence[self._offset + codes])
         outcomes = {}

@@ -280,6 +280,50 @@ def test_rule2_settled_never_hides_a_likely_flip() -> None:
     assert with_flips > 5
 
 
+@pytest.mark.parametrize("tiers", [False, True])
+def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
+    """``outlook_many`` gives every case exactly what ``outlook`` gives it alone, whatever the other
+    cases of its batch: four status levels, every case's own posterior and questions still to ask
+    (none, few enough to weigh them all, many), settled cases, close calls looked at again, and
+    more cases of one status level than are scored by the same products."""
+    rng = np.random.default_rng(31 + tiers)
+    n_cases, questions = 700, 20
+    case = _case(rng, questions=questions, answers=4)
+    answer_p = rng.dirichlet(np.ones(4), size=(4, 4, questions))  # (S, K, I, A)
+    cutoffs = np.array([[-3.0, -2.0, -1.0], [-3.5, -2.5, -1.5]]) if tiers else case["cutoffs"]
+    draws = CommonDraws(tables=case["tables"], answer_p=answer_p, cutoffs=cutoffs, level=LEVEL)
+    log_odds = rng.normal(-2.2, 1.2, size=(n_cases, 2))
+    class_p = np.array([class_posterior(p) for p in expit(log_odds)])
+    unasked = rng.random((n_cases, questions)) < rng.random((n_cases, 1))
+    unasked[:30] = False
+    unasked[30:60, 4:] = False  # at most four left: weighed, not sampled
+    status = rng.integers(0, 4, size=n_cases)
+    together = draws.outlook_many(log_odds=log_odds, class_p=class_p, unasked=unasked, status=status)
+    shuffled = rng.permutation(n_cases)  # other neighbours, other products
+    apart = draws.outlook_many(
+        log_odds=log_odds[shuffled], class_p=class_p[shuffled], unasked=unasked[shuffled], status=status[shuffled]
+    )
+    close_calls = 0
+    for i in range(n_cases):
+        alone = draws.outlook(log_odds=log_odds[i], class_p=class_p[i], unasked=unasked[i], status=int(status[i]))
+        for view in (together[i], apart[int(np.flatnonzero(shuffled == i)[0])]):
+            assert (view.flip_chance, view.settled, view.exact, view.order) == (
+                alone.flip_chance,
+                alone.settled,
+                alone.exact,
+                alone.order,
+            ), i
+            np.testing.assert_array_equal(view.ranges, alone.ranges)
+            np.testing.assert_array_equal(view.effects, alone.effects)
+        # a close call, looked at again: its flip chance is a count of DRAWS, not of FIRST_DRAWS
+        close_calls += (alone.flip_chance * FIRST_DRAWS) % 1 != 0
+    assert sum(v.exact for v in together) >= 60
+    assert sum(v.settled and not v.exact for v in together) > 50
+    assert sum(not v.settled for v in together) > 50
+    assert sum(bool(v.effects.any()) for v in together) > 100
+    assert close_calls > 0
+
+
 def test_rule2_the_question_that_decides_comes_first() -> None:
     tables = np.zeros((2, 4, 4))
     tables[0, 2, 0] = 3.0

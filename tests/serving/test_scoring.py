@@ -205,7 +205,7 @@ def test_the_oracle_sees_the_status_rule_where_no_sampling_decides(shift: float)
     assert seen >= ({"refer", "no_referral"} if shift == 0 else {"refer", "ask_more"})
 
 
-@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("n", [1, 3, 8, 300])  # 300: more cases than one product of the outlook takes
 def test_batch_assessments_equal_single_ones(n: int) -> None:
     engine = ENGINES[20]
     rng = np.random.default_rng(n)
