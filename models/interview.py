@@ -373,7 +373,8 @@ class CommonDraws:
             settled = upper_bound(flips, n) < self.level
             if settled or flip_chance >= self.level:
                 break
-        ranges = expit(np.partition(completed, _picks(n), axis=0)[_picks(n)].T)  # (O, 2)
+        picks = _picks(n)
+        ranges = expit(np.partition(completed, picks, axis=0)[picks].T)  # (O, 2)
         common = int(by_decision.max())
         if common == n:  # every completion decides alike: every answer's most common decision is that one
             best = np.full(len(positions), n)
@@ -383,7 +384,7 @@ class CommonDraws:
             counted = one_hot[edges[0] : edges[1]].T @ hot[0, edges[0] : edges[1]]
             for k in range(1, len(hot)):
                 counted += one_hot[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]]
-            best = self._most_common(counted[None])[0, positions]
+            best = self._most_common(counted)[positions]
         return self._view(n, flip_chance, settled, ranges, common, best, class_p @ self.movement[status], positions)
 
     def outlook_many(
@@ -460,8 +461,8 @@ class CommonDraws:
         if not done.any():
             return cases
         completed, decided, of_class = completed[:, :, done], decided[:, done], of_class[:, done]
-        ordered = np.partition(np.ascontiguousarray(completed.transpose(2, 1, 0)), _picks(n), axis=2)
-        ranges = expit(ordered[:, :, _picks(n)])  # (B, O, 2)
+        picks = _picks(n)
+        ranges = expit(np.partition(np.ascontiguousarray(completed.transpose(2, 1, 0)), picks, axis=2)[:, :, picks])
         # Whole counts of completions by (case and final decision, question and answer): one product of
         # 0/1 matrices per class. Decisions no completion takes count 0 for every answer, so are left out.
         taken = np.flatnonzero(np.bincount(decided.ravel(), minlength=self.n_decisions))
@@ -497,11 +498,11 @@ class CommonDraws:
         )
 
     def _most_common(self, counted: np.ndarray) -> np.ndarray:
-        """(B, I) from counts (B, D, I * A) of completions by (decision, question and answer): how many
-        share the most common decision of each answer, summed over a question's answers. Whole numbers
-        below 2**24, so exact in float32."""
-        most = counted.max(axis=1)  # (B, I * A)
-        return most.reshape(len(counted), -1, self.n_answers).sum(axis=2).astype(np.int64)
+        """(..., I) from counts (..., D, I * A) of completions by (decision, question and answer): how
+        many share the most common decision of each answer, summed over a question's answers. Whole
+        numbers below 2**24, so exact in float32."""
+        most = counted.max(axis=-2)  # (..., I * A)
+        return most.reshape(*most.shape[:-1], -1, self.n_answers).sum(axis=-1).astype(np.int64)
 
     def _view(
         self,
