@@ -11,7 +11,8 @@ times, side by side in one run:
   the uncertainty ensemble and the outlook of the questions not yet asked), rendering the
   explained response (compact, the default, and full), and appending the row to the audit
   log (a commit with fsync, shared by eight rows as under load), and the fsync's share of it;
-- the same steps for a batch of 1,000 cases, and the batch request through the app (its server time).
+- the same steps for a batch of 1,000 cases, and the batch request through the app (its server time);
+- commits of screenings with the served time-ordered ids against random version-4 ids, interleaved.
 
 The "budget" line is what one screening may cost for the throughput targets of the issue
 (half the requests per second of ``/health``).
@@ -29,9 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+ID_ORDER_COMMITS = 6000
+"""Commits of the id-order comparison, into each log (about 2 x 6,000 x 0.5 ms)."""
 CONCURRENCY = 8
 
 
@@ -125,14 +129,13 @@ class _AsgiDriver:
 
 def _writer_cpu_per_row(engine: Any, row: dict[str, Any], *, per_commit: int, commits: int) -> float:
     """CPU (both user and system, so fsync's share too) of appending rows, per row."""
-    import uuid
-
     from serving.auditlog.writer import AppendScreenings, Committer
+    from serving.usecases import new_screening_id
 
     committer = Committer(engine)
     start = time.process_time()
     for _ in range(commits):
-        committer.write([AppendScreenings([{**row, "screening_id": str(uuid.uuid4())}]) for _ in range(per_commit)])
+        committer.write([AppendScreenings([{**row, "screening_id": new_screening_id()}]) for _ in range(per_commit)])
     committer.close()
     return (time.process_time() - start) / (commits * per_commit)
 
@@ -140,12 +143,11 @@ def _writer_cpu_per_row(engine: Any, row: dict[str, Any], *, per_commit: int, co
 def _commit_wall(url: str, row: dict[str, Any], *, synchronous: str, per_commit: int, commits: int) -> float:
     """Wall seconds of one commit of ``per_commit`` rows, with SQLite's ``synchronous`` as given (FULL
     is the server's: fsync at every commit; OFF leaves the fsync out, to measure its share)."""
-    import uuid
-
     from sqlalchemy import event
 
     from serving.auditlog.database import make_engine
     from serving.auditlog.writer import AppendScreenings, Committer
+    from serving.usecases import new_screening_id
 
     engine = make_engine(url)
 
@@ -156,13 +158,48 @@ def _commit_wall(url: str, row: dict[str, Any], *, synchronous: str, per_commit:
     committer = Committer(engine)
     times = []
     for _ in range(commits):
-        ops = [AppendScreenings([{**row, "screening_id": str(uuid.uuid4())}]) for _ in range(per_commit)]
+        ops = [AppendScreenings([{**row, "screening_id": new_screening_id()}]) for _ in range(per_commit)]
         start = time.perf_counter()
         committer.write(ops)
         times.append(time.perf_counter() - start)
     committer.close()
     engine.dispose()
     return sorted(times)[len(times) // 2]  # the median
+
+
+def _commits_by_id_order(
+    work: Path, row: dict[str, Any], *, per_commit: int, commits: int
+) -> dict[str, tuple[float, float, float]]:
+    """Commit wall time (ms: p50, p99, max) of screenings with the served time-ordered ids and with random
+    version-4 ids, each into a fresh log of its own, the two interleaved commit by commit so that both
+    meet the same disk."""
+    import uuid
+
+    from serving.auditlog.database import make_engine, run_migrations
+    from serving.auditlog.writer import AppendScreenings, Committer
+    from serving.usecases import new_screening_id
+
+    makers = {"time-ordered": new_screening_id, "random": lambda: str(uuid.uuid4())}
+    committers, engines = {}, []
+    for name in makers:
+        engine = make_engine(f"sqlite:///{work / f'ids-{name}.db'}")
+        run_migrations(engine)
+        engines.append(engine)
+        committers[name] = Committer(engine)
+    times: dict[str, list[float]] = {name: [] for name in makers}
+    for i in range(commits):
+        for name in list(makers)[:: 1 if i % 2 else -1]:
+            ops = [AppendScreenings([{**row, "screening_id": makers[name]()}]) for _ in range(per_commit)]
+            start = time.perf_counter()
+            committers[name].write(ops)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    for committer in committers.values():
+        committer.close()
+    for engine in engines:
+        engine.dispose()
+    return {
+        name: (float(np.percentile(t, 50)), float(np.percentile(t, 99)), float(max(t))) for name, t in times.items()
+    }
 
 
 def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
@@ -266,6 +303,7 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
     }
     commit_full = _commit_wall(url, row, synchronous="FULL", per_commit=CONCURRENCY, commits=200)
     commit_off = _commit_wall(url, row, synchronous="OFF", per_commit=CONCURRENCY, commits=200)
+    by_ids = _commits_by_id_order(work, row, per_commit=4, commits=ID_ORDER_COMMITS)
     engine.dispose()
 
     console = Console()
@@ -305,6 +343,12 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
     batch_table.add_row("total of the steps", f"{sum(batch.values()) * 1e3:.0f}")
     batch_table.add_row("POST /v1/screenings:batch through the app (server time, logged)", f"{batch_wall * 1e3:.0f}")
     console.print(batch_table)
+    console.print(
+        f"commits of 4 screenings, {ID_ORDER_COMMITS:,} into each of two fresh logs, interleaved (wall ms, p50 / p99 "
+        f"/ max): time-ordered ids as served {' / '.join(f'{v:.2f}' for v in by_ids['time-ordered'])}, random "
+        f"version-4 ids {' / '.join(f'{v:.2f}' for v in by_ids['random'])} (a random id writes a page of the id "
+        "index anywhere, and SQLite's checkpoints copy those pages back and fsync them inside a commit)"
+    )
     out = {
         "health": health * 1e6,
         "screening": screening * 1e6,
@@ -313,6 +357,8 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
         "batch_ms": batch_wall * 1e3,
         "commit_fsync_us": commit_full * 1e6,
         "commit_no_fsync_us": commit_off * 1e6,
+        "commit_p99_ms_time_ordered_ids": by_ids["time-ordered"][1],
+        "commit_p99_ms_random_ids": by_ids["random"][1],
     }
     out.update({k: v * 1e6 for k, v in steps.items()})
     return out

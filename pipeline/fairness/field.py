@@ -15,7 +15,7 @@ latest specialist outcome). :func:`screenings_frame` turns the audit log's neste
 Only referred people normally get an outcome (selective labels), so the log alone cannot say
 how many victims were not referred. The follow-up protocol of ``docs/responsible-use.md``
 follows up a random sample of unreferred people: a screening is in the sample when
-:func:`in_follow_up_sample` says so (a hash of its random screening id, so no flag has to be
+:func:`in_follow_up_sample` says so (a hash of its screening id, so no flag has to be
 stored and nobody chooses whom to follow up); their outcomes estimate the victims among the
 unreferred.
 """
@@ -480,7 +480,8 @@ def _drift(frame: pd.DataFrame, training: pd.DataFrame) -> Drift:
 
 def in_follow_up_sample(screening_id: str, rate: float = FOLLOW_UP_RATE) -> bool:
     """Whether a screening is in the random follow-up sample: the first 8 bytes of the SHA-256 of its id
-    read as a fraction below ``rate``. Screening ids are random, so the sample is too."""
+    read as a fraction below ``rate``. Screening ids are unique and carry 74 random bits, so the sample is
+    random too."""
     digest = hashlib.sha256(str(screening_id).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
