@@ -263,40 +263,55 @@ class ScreeningEngine:
         ``rule`` is the outlook rule (:data:`models.interview.RULES`): the current one for a new
         screening, the logged one to recompute an old one.
         """
-        if rule not in RULES:
-            raise ValueError(f"outlook rule {rule!r} is not one of {RULES}")
         codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
         scores = self.model.score_codes(codes)
         interviews = interviews if interviews is not None else [Interview()] * codes.shape[0]
+        kinds, applicable, views = self._outlooks(codes, scores, rule)
+        return [
+            self._assess(codes[i], scores, i, interviews[i], kinds[i], applicable[i], views[i], rule)
+            for i in range(codes.shape[0])
+        ]
+
+    def outlooks(self, codes: np.ndarray, *, rule: int = RULE) -> Sequence[Outlook]:
+        """What the questions not yet asked could still do to each case of ``codes``: its settled check,
+        flip chance, ranges and next questions, as :meth:`assess_many` gives them."""
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        return self._outlooks(codes, self.model.score_codes(codes), rule)[2]
+
+    def _outlooks(
+        self, codes: np.ndarray, scores: dict[str, Any], rule: int
+    ) -> tuple[np.ndarray, np.ndarray, Sequence[Outlook]]:
+        """Each case's answers by kind (B, I) (positions in ``_KINDS``), which questions apply to it
+        (B, I), and its outlook, all cases at once with rule 2."""
+        if rule not in RULES:
+            raise ValueError(f"outlook rule {rule!r} is not one of {RULES}")
         n_cases = codes.shape[0]
         status = codes[:, self._status] if self._status is not None else np.full(n_cases, len(self._status_levels) - 1)
-        kinds = self._kind[self._indicator_offset + codes[:, self._indicators]]  # (B, I) positions in _KINDS
-        applicable = self._applicable[status]  # (B, I)
+        kinds = self._kind[self._indicator_offset + codes[:, self._indicators]]
+        applicable = self._applicable[status]
         still_to_ask = applicable & (kinds == _KINDS.index(NOT_ASKED))
         log_odds = np.column_stack([scores[name].log_odds for name in self.outcome_names])  # (B, O)
         class_p = np.array([self._class_posterior(row) for row in expit(log_odds).tolist()]).reshape(n_cases, -1)
-        views: Sequence[Outlook]
-        if rule == 1:
-            views = [
+        if rule != 1:
+            views = self.common_draws.outlook_many(
+                log_odds=log_odds, class_p=class_p, unasked=still_to_ask, status=status
+            )
+            return kinds, applicable, views
+        views = []
+        for i in range(n_cases):
+            unasked = np.flatnonzero(still_to_ask[i])
+            views.append(
                 outlook(
                     log_odds=log_odds[i],
                     cutoffs=self._cutoffs,
-                    tables=self._answer_tables[:, np.flatnonzero(still_to_ask[i]), :],
-                    answer_p=self._answer_p[status[i]][:, np.flatnonzero(still_to_ask[i]), :],
+                    tables=self._answer_tables[:, unasked, :],
+                    answer_p=self._answer_p[status[i]][:, unasked, :],
                     class_p=class_p[i],
                     level=self._level,
                     seed=codes[i].tolist(),
                 )
-                for i in range(n_cases)
-            ]
-        else:
-            views = self.common_draws.outlook_many(
-                log_odds=log_odds, class_p=class_p, unasked=still_to_ask, status=status
             )
-        return [
-            self._assess(codes[i], scores, i, interviews[i], kinds[i], applicable[i], views[i], rule)
-            for i in range(n_cases)
-        ]
+        return kinds, applicable, views
 
     def assess(self, codes: np.ndarray, interview: Interview | None = None, *, rule: int = RULE) -> Assessment:
         return self.assess_many(np.asarray(codes)[None, :], [interview or Interview()], rule=rule)[0]
