@@ -199,30 +199,33 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_private_file(path: Path) -> None:
+def create_private_file(path: Path, *, mode_warning: bool = True) -> None:
     """Create the SQLite file for its owner only (0600) if it does not exist yet.
 
     SQLite would create it with the process's umask (usually readable by everyone); it gives
     its ``-wal`` and ``-shm`` files the database file's permissions. An existing file keeps
-    its mode, with a warning if others may read it.
+    its mode, with a warning if others may read it (unless ``mode_warning`` is False).
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        if mode_warning and mode & (stat.S_IRWXG | stat.S_IRWXO):
             logger.warning("the audit database %s is readable by others (mode %o): chmod 600 it", path, mode & 0o777)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the audit database; creates the SQLite file (0600) and its directory if needed."""
+def make_engine(url: str, *, mode_warning: bool = True) -> Engine:
+    """An engine for the audit database; creates the SQLite file (0600) and its directory if needed.
+
+    ``mode_warning=False`` leaves out the warning about an existing file that others may read: the
+    audit writer's process opens the file the API process has already warned about."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            create_private_file(Path(database))
+            create_private_file(Path(database), mode_warning=mode_warning)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

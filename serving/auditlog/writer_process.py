@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         return 0
     sys.path[:] = settings["path"]  # the operations' classes import as in the API process
     logging.basicConfig(level=settings["log_level"], format="%(levelname)s %(name)s: %(message)s")
-    engine = make_engine(settings["url"])
+    engine = make_engine(settings["url"], mode_warning=False)  # the API process has warned about its mode
     committer = Committer(engine)
     try:
         serve(inbox, committer, max_rows=settings["max_rows"])
