@@ -410,12 +410,12 @@ class CommonDraws:
         todo = np.flatnonzero(left > self._few_questions)
         todo = todo[np.lexsort(np.cumsum(class_p[todo], axis=1)[:, :-1].T[::-1])]  # neighbours share rows
         for stage, draws in enumerate(self._stages):
+            last = stage == len(self._stages) - 1
             close_calls: list[np.ndarray] = []
             for s in np.unique(status[todo]).tolist():
                 group = todo[status[todo] == s]
                 for begin in range(0, len(group), STAGE_CASES):
                     chunk = group[begin : begin + STAGE_CASES]
-                    last = stage == len(self._stages) - 1
                     close_calls.append(self._stage(draws, s, chunk, views, log_odds, class_p, unasked, now, last))
             todo = np.concatenate(close_calls) if close_calls else todo[:0]
         return [view for view in views if view is not None]
@@ -460,6 +460,7 @@ class CommonDraws:
         done = settled | (flip_chance >= self.level) | last
         if not done.any():
             return cases
+        finished = cases[done]
         completed, decided, of_class = completed[:, :, done], decided[:, done], of_class[:, done]
         picks = _picks(n)
         ranges = expit(np.partition(np.ascontiguousarray(completed.transpose(2, 1, 0)), picks, axis=2)[:, :, picks])
@@ -467,22 +468,21 @@ class CommonDraws:
         # 0/1 matrices per class. Decisions no completion takes count 0 for every answer, so are left out.
         taken = np.flatnonzero(np.bincount(decided.ravel(), minlength=self.n_decisions))
         which = decided + self.n_decisions * of_class  # (N, B): completion n's class and decision as one number
-        counted = np.zeros((len(cases[done]) * len(taken), draws.answers[status].shape[2]), dtype=np.float32)
+        counted = np.zeros((len(finished) * len(taken), draws.answers[status].shape[2]), dtype=np.float32)
         for k, (lo, hi) in enumerate(spans):
             if hi > lo:  # this class's completions only, one-hot by decision
                 weights = (which[lo:hi, :, None] == k * self.n_decisions + taken).astype(np.float32)
                 counted += weights.reshape(hi - lo, -1).T @ draws.answers[status][k, lo:hi]
-        best = self._most_common(counted.reshape(len(cases[done]), len(taken), -1))  # (B, I)
+        best = self._most_common(counted.reshape(len(finished), len(taken), -1))  # (B, I)
         common = by_decision[done].max(axis=1)
         movement = self.movement[status]
-        rows = zip(cases[done].tolist(), flip_chance[done].tolist(), settled[done].tolist(), strict=True)
+        rows = zip(finished.tolist(), flip_chance[done].tolist(), settled[done].tolist(), strict=True)
         for j, (b, flip, sure) in enumerate(rows):
             positions = np.flatnonzero(unasked[b])
             # class_p[b] @ movement case by case: a product of many rows at once may round differently
-            view = self._view(
+            views[b] = self._view(
                 n, flip, sure, ranges[j], int(common[j]), best[j, positions], class_p[b] @ movement, positions
             )
-            views[b] = view
         return cases[~done]
 
     def _weighed(self, *, log_odds: np.ndarray, class_p: np.ndarray, positions: np.ndarray, status: int) -> Outlook:
