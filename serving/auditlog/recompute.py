@@ -106,22 +106,23 @@ class RecomputeReport:
         return not self.mismatches
 
 
-def logged_rule(row: Any) -> int:
-    """The outlook rule a logged screening was given (``result.outlook_rule``; rows from before
-    rule 2 have none and were given rule 1). Raises ``ValueError`` for a rule Tarozu does not have."""
-    rule = orjson.loads(row.result).get("outlook_rule", 1)
+def logged_rule(result: dict[str, Any]) -> int:
+    """The outlook rule a logged screening was given, from its parsed ``result`` (``outlook_rule``;
+    rows from before rule 2 have none and were given rule 1). Raises ``ValueError`` for a rule Tarozu
+    does not have."""
+    rule = result.get("outlook_rule", 1)
     if type(rule) is not int or rule not in RULES:
         raise ValueError(f"the logged outlook rule {rule!r} is not one of {RULES}")
     return int(rule)
 
 
-def rebuild(scorer: ScreeningEngine, row: Any) -> tuple[Assessment, bytes]:
+def rebuild(scorer: ScreeningEngine, row: Any, logged: dict[str, Any] | None = None) -> tuple[Assessment, bytes]:
     """The assessment and rendered result of a logged screening, from its original values, with the
-    outlook rule it was given (:func:`logged_rule`)."""
+    outlook rule it was given (:func:`logged_rule`); ``logged`` is its result, if already parsed."""
     values = {**orjson.loads(row.answers), **orjson.loads(row.context), **orjson.loads(row.audit)}
-    logged = orjson.loads(row.result)
+    logged = orjson.loads(row.result) if logged is None else logged
     interview = Interview(danger=logged.get("danger", Interview.danger), screener_assessment=row.screener_assessment)
-    assessment = scorer.assess(scorer.encode(values), interview, rule=logged_rule(row))
+    assessment = scorer.assess(scorer.encode(values), interview, rule=logged_rule(logged))
     rendered = scorer.render(
         assessment,
         lang=row.lang or "en",
@@ -144,9 +145,9 @@ def _paths(a: Any, b: Any, prefix: str = "") -> Iterator[str]:
         yield prefix or "(value)"
 
 
-def _output_differences(assessment: Assessment, row: Any) -> list[str]:
-    """Where the logged outputs differ from the recomputed ones (empty if they agree)."""
-    logged = {k: v for k, v in orjson.loads(row.result).items() if k not in INPUT_KEYS}
+def _output_differences(assessment: Assessment, row: Any, result: dict[str, Any]) -> list[str]:
+    """Where the logged outputs (of the parsed ``result``) differ from the recomputed ones (empty if they agree)."""
+    logged = {k: v for k, v in result.items() if k not in INPUT_KEYS}
     outcomes = logged.get("outcomes")
     kept = isinstance(outcomes, dict) and any("contributions" in o for o in outcomes.values())
     # Rows from migration 0007 on keep the outputs without the contributions (recomputed when read).
@@ -176,13 +177,14 @@ def check_row(row: Any, source: ModelSource) -> Mismatch | None:
         scorer = source.load(name, version)
     except (LookupError, ValueError, OSError) as exc:
         return mismatch("model_unavailable", f"model {name!r} version {version} could not be loaded: {exc}")
+    result = orjson.loads(row.result)
     try:
-        logged_rule(row)
+        logged_rule(result)
     except ValueError as exc:
         return mismatch("output_edited", f"{exc}: the logged result was edited")
-    assessment, rendered = rebuild(scorer, row)
+    assessment, rendered = rebuild(scorer, row, result)
     hash_ok = response_sha256(rendered) == row.response_sha256
-    differences = _output_differences(assessment, row)
+    differences = _output_differences(assessment, row, result)
     if hash_ok and not differences:
         return None
     if hash_ok:
@@ -193,7 +195,7 @@ def check_row(row: Any, source: ModelSource) -> Mismatch | None:
         )
     for other in _other_versions(source, name, version):
         try:
-            _, rendered_by_other = rebuild(source.load(name, other), row)
+            _, rendered_by_other = rebuild(source.load(name, other), row, result)
         except (LookupError, ValueError, OSError):
             continue
         if response_sha256(rendered_by_other) == row.response_sha256:
