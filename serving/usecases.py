@@ -63,8 +63,8 @@ def new_screening_id() -> str:
     ``screening_id`` instead of in a random page of it, so a commit and SQLite's checkpoints write a
     few pages at the end, not one page per row scattered over the whole index (measured side by side,
     interleaved commits of 4 rows, five comparisons: p99 1.6 to 3.5 ms against 3.3 to 5.1 ms with
-    random version-4 ids). The time it carries is the screening's ``created_at``, which its answer and its audit
-    record already show; the random bits keep ids unguessable."""
+    random version-4 ids). The time it carries is the screening's ``created_at``, which its answer
+    and its audit record already show; the random bits keep ids unguessable."""
     raw = bytearray((time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10))
     raw[6] = (raw[6] & 0x0F) | 0x70
     raw[8] = (raw[8] & 0x3F) | 0x80
