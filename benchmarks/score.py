@@ -15,7 +15,9 @@ audit record), timed from outside:
 - one machine on generated screenings as generated, ``--partial-rows`` (default 100,000 and
   1,000,000; the generator's mix: about 55% partial interviews, whose settled check and next
   questions come from the model's common draws, outlook rule 2 of ``models.interview``): rows/s
-  and the time at 1,000,000 rows against the 10 s target.
+  and the time at 1,000,000 rows against the 10 s target;
+- the first of those again in one process (``--workers 1``): the ratio of the default (one worker
+  process per usable CPU) to it.
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ def _score(root: Path, source: Path, name: str, *extra: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    from pipeline.score import usable_cpus
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.score")
     parser.add_argument("--rows", type=int, default=TARGET_ROWS)
     parser.add_argument("--spark-rows", type=int, default=100_000)
@@ -146,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         small = _score(root, sample, "sample-local.parquet")
         spark = _score(root, sample, "spark.parquet", "--engine", "spark", "--spark-master", args.spark_master)
         partial = [_score(root, path, f"scores-{path.name}") for path, *_ in mixes]
+        one_process = _score(root, mixes[0][0], "one-process.parquet", "--workers", "1") if mixes else None
         rate = args.rows / local
         at_target = TARGET_ROWS / rate
         verdict = "meets" if at_target < TARGET_SECONDS else "misses"
@@ -167,6 +172,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 f"{n / seconds:10,.0f} rows/s; 1,000,000 rows in {at:.1f} s = {at / TARGET_SECONDS:.2f}x "
                 f"the 10 s target ({'meets' if at < TARGET_SECONDS else 'misses'} it)"
             )
+        if one_process is not None:
+            n, seconds = mixes[0][1], partial[0]
+            print(
+                f"  {n:>9,} rows in one process (--workers 1) {one_process:7.1f} s {n / one_process:10,.0f} rows/s; "
+                f"the default ({usable_cpus()} worker processes, one per usable CPU) "
+                f"{one_process / seconds:.2f}x as fast"
+            )
         return {
             "local_s": local,
             "rows_per_s": rate,
@@ -174,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "spark_s": spark,
             "spark_ratio": spark / small,
             **{f"partial_{n}_rows_s": n / seconds for (_, n, *_), seconds in zip(mixes, partial, strict=True)},
+            **({"workers_speedup": one_process / partial[0]} if one_process is not None else {}),
         }
     finally:
         os.chdir(cwd)

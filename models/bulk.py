@@ -28,7 +28,10 @@ the engine's records case by case.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
@@ -42,7 +45,7 @@ from models.referral import REFERRAL_TIERS, TIERS, outcome_tiers
 from models.screening import BANDS, INTERVAL, OutcomeScores
 
 CHUNK_ROWS = 50_000
-"""Rows between two progress reports."""
+"""Rows between two progress reports (and at most a worker process's share at a time)."""
 _BLOCK_ROWS = 16_384
 """Rows scored at once by array operations."""
 _SUM_ROWS = 256
@@ -258,17 +261,34 @@ class BulkScorer:
         return self.columns(codes, progress=progress, chunk_rows=chunk_rows).frame()
 
     def columns(
-        self, codes: np.ndarray, *, progress: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS
+        self,
+        codes: np.ndarray,
+        *,
+        progress: Callable[[int], None] | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+        workers: int = 1,
     ) -> FlatColumns:
         """The flat records of ``codes`` as :class:`FlatColumns`; ``progress(rows)`` after each chunk.
 
-        ``codes`` may be of any integer type (a million cases' codes fit in ``uint8``)."""
+        ``codes`` may be of any integer type (a million cases' codes fit in ``uint8``). With
+        ``workers`` above 1 the chunks (at most ``rows / workers`` each, so that every worker has
+        one) are scored by that many worker processes, each with its own engine built from the
+        same model: a chunk's values do not depend on where or with which others it is scored,
+        so the columns are the same as in this process (``tests/models/test_bulk.py``)."""
         codes = np.atleast_2d(np.asarray(codes))
         n = codes.shape[0]
         names = flat_names(self.engine)
         numbers: dict[str, np.ndarray] = {}
         texts: dict[str, tuple[list[str | None], np.ndarray]] = {}
-        parts = [self._chunk(codes[s : s + chunk_rows], progress) for s in range(0, n, chunk_rows)]
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        if workers > 1:
+            chunk_rows = max(1, min(chunk_rows, -(-n // workers)))
+        chunks = [codes[s : s + chunk_rows] for s in range(0, n, chunk_rows)]
+        if workers > 1 and len(chunks) > 1:
+            parts = list(self._in_processes(chunks, workers, progress))
+        else:
+            parts = [self._chunk(chunk, progress) for chunk in chunks]
         reasons = {f"{o}_top_reasons": o for o in self.engine.outcome_names}
         for name in names:
             if not parts:
@@ -401,6 +421,32 @@ class BulkScorer:
                 tier=outcome_tiers(probability, outcome.referral),
             )
         return out
+
+    def _in_processes(
+        self, chunks: list[np.ndarray], workers: int, progress: Callable[[int], None] | None
+    ) -> Iterator[dict[str, Any]]:
+        """Each chunk's :meth:`_chunk`, in order, from ``workers`` processes started clean (forkserver,
+        or spawn where there is none), never forked from this one: its threads (a progress bar's, a
+        database pool's) and their locks stay here."""
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            context.set_forkserver_preload(["models.bulk"])  # imported once, before the workers fork
+        start = (self.engine.model, self.top_reasons)
+        try:
+            pool = ProcessPoolExecutor(
+                min(workers, len(chunks)), mp_context=context, initializer=_start_worker, initargs=start
+            )
+            with pool:
+                for chunk, part in zip(chunks, pool.map(_worker_chunk, chunks), strict=True):
+                    if progress is not None:
+                        progress(chunk.shape[0])
+                    yield part
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                f"a bulk scoring worker process stopped before its chunk was scored ({exc}); nothing was "
+                "kept: if the machine ran short of memory, score again with fewer workers"
+            ) from exc
 
     def _chunk(self, codes: np.ndarray, progress: Callable[[int], None] | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -548,6 +594,19 @@ class BulkScorer:
             text = ";".join(e.fields[e._indicators[asked_next[q]]] for q in order)
             ids[j] = text_ids.setdefault(text, len(text_ids))
         return flip[which], settled[which], ids[which], list(text_ids)
+
+
+_WORKER: list[BulkScorer] = []
+"""A worker process's scorer (:meth:`BulkScorer._in_processes`), made once when the process starts."""
+
+
+def _start_worker(model: Any, top_reasons: int) -> None:
+    threadpool_limits(limits=1)  # a process per core: threads within each would only wait on each other
+    _WORKER.append(BulkScorer(ScreeningEngine(model), top_reasons=top_reasons))
+
+
+def _worker_chunk(codes: np.ndarray) -> dict[str, Any]:
+    return _WORKER[0]._chunk(codes, None)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -11,6 +11,9 @@ The output's ``row`` is the input row's number (1-based, the header not counted)
   cells and which one each row holds (Arrow dictionaries): cells are checked, decoded and
   encoded once per distinct value, and the output is written by Arrow with the texts decoded
   from their categories at the end; a test holds it to what the per-frame pandas path wrote.
+  ``--workers`` (default: one per CPU the process may use) sets how many worker processes
+  score the chunks of a large file; each builds its engine from the same model, and the
+  output is the same with any number of them.
 - ``--engine spark`` reads Parquet (a file or a directory) on a Spark session
   (``--spark-master``, default ``local[*]``) and scores with ``mlflow.pyfunc.spark_udf`` of the
   same registered model, whose pyfunc runs the same scorer: both engines give the same values.
@@ -93,6 +96,13 @@ UNKNOWN_COLUMNS = (
 WITHDRAWN = (
     "{model_name} version {model_version} was withdrawn at {withdrawn_at} by key {key_id}: {reason}. Nothing is scored "
     "with a withdrawn model; see `tarozu model status`"
+)
+PROCESS_ROWS = 20_000
+"""Rows each worker process must have to be worth starting (a worker takes about half a second to start)."""
+BAD_WORKERS = "--workers must be at least 1, not {workers}"
+SPARK_WORKERS = (
+    "--workers is for --engine local: Spark's parallelism is its master's (--spark-master local[N], or the "
+    "cluster's executors)"
 )
 OUTPUT_EXISTS = "{path!r} exists: choose a new output path (a bulk run never overwrites)"
 SPARK_PARQUET = "--engine spark reads and writes Parquet: {path!r} is not a .parquet file or a directory of them"
@@ -430,6 +440,20 @@ def write_scores(scores: FlatColumns, rows: np.ndarray, target: Path) -> None:
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), target, compression="snappy")
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity where the OS tells it (a container's or a job's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def bulk_workers(requested: int | None, rows: int) -> int:
+    """Worker processes for ``rows``: ``requested`` (default :func:`usable_cpus`), but no more than one
+    per :data:`PROCESS_ROWS` rows; 1 scores in this process."""
+    return max(1, min(usable_cpus() if requested is None else requested, rows // PROCESS_ROWS))
+
+
 def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -448,7 +472,9 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*bar, console=console, transient=True) as progress:
         task = progress.add_task("scoring", total=count)
-        scores = BulkScorer(engine).columns(codes, progress=lambda n: progress.advance(task, n))
+        scores = BulkScorer(engine).columns(
+            codes, progress=lambda n: progress.advance(task, n), workers=bulk_workers(args.workers, count)
+        )
     stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
     write_scores(scores, np.arange(1, count + 1), target)
     return count, stored["created_at"]

@@ -8,10 +8,12 @@ from pathlib import Path
 from pipeline.data.columns import DataFormatError
 from pipeline.errors import CommandError
 from pipeline.score import (
+    BAD_WORKERS,
     DEFAULT_MODEL,
     ENGINES,
     KEY_PREFIX,
     OUTPUT_EXISTS,
+    SPARK_WORKERS,
     ScoreInputError,
     audit_engine,
     load_model,
@@ -28,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="where the scores go: .csv or .parquet (Spark: Parquet)")
     parser.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or spark")
     parser.add_argument("--spark-master", default="local[*]", help="Spark master URL (default local[*])")
+    parser.add_argument(
+        "--workers", type=int, help="local engine: worker processes (default: one per CPU this process may use)"
+    )
     parser.add_argument("--operator", help="who runs it, for the audit log (default: the OS user name)")
     parser.add_argument("--database-url", help="audit database (default TAROZU_DATABASE_URL)")
 
@@ -35,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
 
     operator = operator_label(args.operator)
+    if args.workers is not None:
+        if args.engine == "spark":
+            raise CommandError(SPARK_WORKERS)
+        if args.workers < 1:
+            raise CommandError(BAD_WORKERS.format(workers=args.workers))
     target = Path(args.output)
     if target.exists():
         raise CommandError(OUTPUT_EXISTS.format(path=str(target)))

@@ -110,3 +110,19 @@ def test_partial_interviews_equal_the_engines_records(engine: ScreeningEngine) -
     out = BulkScorer(engine).score(codes, chunk_rows=700)
     assert [{k: r[k] for k in names} for r in records(out)] == expected
     assert {r["status"] for r in expected} == {"refer", "no_referral", "ask_more"}
+
+
+def test_worker_processes_give_the_same_columns(engine: ScreeningEngine, cases: pd.DataFrame) -> None:
+    """Chunks scored by two worker processes (each with its engine built from the model) are the
+    columns of this process, value for value; progress counts every row once."""
+    codes = encode_frame(engine, cases)
+    scorer = BulkScorer(engine, top_reasons=2)  # not the default: the workers' scorers are made alike
+    expected = scorer.score(codes)
+    reported: list[int] = []
+    got = scorer.columns(codes, workers=2, progress=reported.append).frame()
+    pd.testing.assert_frame_equal(got, expected)
+    assert len(reported) == 2
+    assert sum(reported) == len(codes)
+    assert (got["status"] == "ask_more").any()  # partial interviews' outlooks were taken in the workers
+    with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
+        scorer.columns(codes, workers=0)

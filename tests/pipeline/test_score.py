@@ -21,6 +21,7 @@ from models.engine import ScreeningEngine
 from models.interview import RULE
 from pipeline.cli import main
 from pipeline.pyfunc import input_frame_to_codes
+from pipeline.score import BAD_WORKERS, PROCESS_ROWS, SPARK_WORKERS, bulk_workers, usable_cpus
 from tests.support.factories import make_model
 
 ROWS = 300
@@ -99,6 +100,38 @@ def test_local_scores_every_row_as_the_engine_and_records_the_run(home: Path) ->
     from serving.auditlog.writer import verify_chain
 
     assert verify_chain(make_engine(f"sqlite:///{home / 'audit.db'}")).intact
+
+
+def test_worker_processes_score_as_one_process(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pipeline.score
+
+    monkeypatch.setattr(pipeline.score, "PROCESS_ROWS", 100)  # a worker for every 100 rows of the small file
+    assert pipeline.score.bulk_workers(2, ROWS) == 2
+    out = home / "workers.parquet"
+    before = len(_bulk_rows(home))
+    assert main(["score", "--input", str(home / "cases.csv"), "--output", str(out), "--workers", "2"]) == 0
+    got = records(pd.read_parquet(out).drop(columns=["row"]))
+    assert [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in got] == _expected(home)
+    assert len(_bulk_rows(home)) == before + 1
+    capsys.readouterr()
+    for bad, message in (
+        (["--workers", "0"], BAD_WORKERS.format(workers=0)),
+        (["--workers", "2", "--engine", "spark"], SPARK_WORKERS),
+    ):
+        never = home / "never-workers.parquet"
+        assert main(["score", "--input", str(home / "cases.csv"), "--output", str(never), *bad]) == 2
+        assert message in capsys.readouterr().err
+        assert not never.exists()
+    assert len(_bulk_rows(home)) == before + 1
+
+
+def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> None:
+    assert bulk_workers(None, 10 * PROCESS_ROWS * usable_cpus()) == usable_cpus()
+    assert bulk_workers(None, PROCESS_ROWS - 1) == 1  # starting a process would cost more than it saves
+    assert bulk_workers(8, 3 * PROCESS_ROWS) == 3
+    assert bulk_workers(1, 100 * PROCESS_ROWS) == 1
 
 
 def test_bad_cell_names_row_and_column_and_writes_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
