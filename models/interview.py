@@ -180,6 +180,23 @@ def answer_effects(
     return np.asarray((1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1))
 
 
+def _answer_effects_many(
+    answers: np.ndarray, weights: np.ndarray, decided: np.ndarray, *, n_answers: int, n_decisions: int
+) -> np.ndarray:
+    """:func:`answer_effects` of many cases with the same completions ``answers`` (C, U), from their
+    ``weights`` and ``decided`` (B, C): (B, U), the same numbers (the same products, made by stacked
+    matmuls, and the same sums over the last axis)."""
+    one_hot = (decided[:, :, None] == np.arange(n_decisions)).astype(float)  # (B, C, D)
+    hits = np.zeros((len(weights), answers.shape[1], n_answers, n_decisions))
+    for a in range(n_answers):
+        mask = (answers == a) * weights[:, :, None]  # (B, C, U)
+        hits[:, :, a, :] = mask.transpose(0, 2, 1) @ one_hot
+    shares = (weights[:, None, :] @ one_hot)[:, 0]  # (B, D)
+    if n_decisions == 2:
+        return np.minimum(shares[:, 1], 1.0 - shares[:, 1])[:, None] - hits.min(axis=3).sum(axis=2)
+    return (1.0 - shares.max(axis=1))[:, None] - (hits.sum(axis=3) - hits.max(axis=3)).sum(axis=2)
+
+
 def outlook(
     *,
     log_odds: np.ndarray,
@@ -264,6 +281,9 @@ STAGE_CASES = 64
 """Cases whose completions are scored by the same products. A chunk's cases are neighbours in the order
 of their class posteriors, so the completions of one class are nearly the same rows for all of them:
 a product per class over the rows of any of them wastes little on the rows of none."""
+WEIGHED_CASES = 256
+"""Cases with as many questions left whose completions are enumerated together (four questions of four
+answers: 256 completions each)."""
 GRID = 2.0**-20
 """Rule 2 adds the answers' contributions on this grid of log-odds (a change below 1e-6), where every
 sum is exact whatever its order: a case gets the same outlook alone, in a batch or in bulk."""
@@ -396,17 +416,21 @@ class CommonDraws:
         The cases of a status level are taken :data:`STAGE_CASES` at a time, neighbours in the order of
         their class posteriors, and each stage's completions of all of them are scored by one matrix
         product per class. Every sum is on the grid (so exact in any order) and every count a whole
-        number, so a case's outlook does not depend on the others in its batch."""
+        number, so a case's outlook does not depend on the others in its batch. Cases with few enough
+        completions to weigh them all are weighed together, up to :data:`WEIGHED_CASES` with as many
+        questions left at once (:meth:`_weighed_many`: rule 1's enumeration, the same numbers)."""
         if len(log_odds) == 1:
             return [self.outlook(log_odds=log_odds[0], class_p=class_p[0], unasked=unasked[0], status=int(status[0]))]
         views: list[Outlook | None] = [None] * len(log_odds)
         left = unasked.sum(axis=1)
-        for b in np.flatnonzero(left <= self._few_questions).tolist():
-            positions = np.flatnonzero(unasked[b])
-            views[b] = self._weighed(
-                log_odds=log_odds[b], class_p=class_p[b], positions=positions, status=int(status[b])
-            )
         now = decisions_of(log_odds.T, self.cutoffs)  # (B,)
+        few = np.flatnonzero(left <= self._few_questions)
+        for m in np.unique(left[few]).tolist():
+            group = few[left[few] == m]
+            for begin in range(0, len(group), WEIGHED_CASES):
+                self._weighed_many(
+                    group[begin : begin + WEIGHED_CASES], m, views, log_odds, class_p, unasked, status, now
+                )
         todo = np.flatnonzero(left > self._few_questions)
         todo = todo[np.lexsort(np.cumsum(class_p[todo], axis=1)[:, :-1].T[::-1])]  # neighbours share rows
         for stage, draws in enumerate(self._stages):
@@ -453,7 +477,9 @@ class CommonDraws:
                 np.copyto(summed[lo:hi], part, where=(of_class[lo:hi] == k)[:, None, :])
         completed = log_odds[cases].T[None, :, :] + summed  # (N, O, B)
         decided = decisions_of(completed.transpose(1, 0, 2), self.cutoffs)  # (N, B)
-        by_decision = (decided[:, :, None] == np.arange(self.n_decisions)).sum(axis=0)  # (B, D)
+        by_decision = np.bincount(
+            (decided + self.n_decisions * np.arange(n_cases)).ravel(), minlength=n_cases * self.n_decisions
+        ).reshape(n_cases, self.n_decisions)  # (B, D): completions by case and decision
         flips = n - by_decision[np.arange(n_cases), now[cases]]
         flip_chance = flips / n
         settled = upper_bounds(flips, n) < self.level
@@ -496,6 +522,67 @@ class CommonDraws:
             class_p=class_p,
             level=self.level,
         )
+
+    def _weighed_many(
+        self,
+        cases: np.ndarray,
+        m: int,
+        views: list[Outlook | None],
+        log_odds: np.ndarray,
+        class_p: np.ndarray,
+        unasked: np.ndarray,
+        status: np.ndarray,
+        now: np.ndarray,
+    ) -> None:
+        """:meth:`_weighed` of each of ``cases`` (each with ``m`` questions left), the same numbers.
+
+        What rule 1's enumeration does elementwise, or adds in an order that does not depend on the
+        shape (the completions' weights by class, their log-odds, decisions, the ranges' sort and
+        running sums), is done for all the cases at once; what goes through BLAS or einsum (the
+        weights over classes, the flip chance, the answers' effects, the expected movement) is done
+        case by case with rule 1's own calls, on arrays of the same shapes."""
+        if m == 0:
+            for b in cases.tolist():  # nothing left to ask
+                views[b] = self._weighed(
+                    log_odds=log_odds[b],
+                    class_p=class_p[b],
+                    positions=np.zeros(0, dtype=np.int64),
+                    status=int(status[b]),
+                )
+            return
+        n_answers, n_classes = self.n_answers, class_p.shape[1]
+        positions = np.nonzero(unasked[cases])[1].reshape(len(cases), m)  # (B, m), questionnaire order
+        grid = np.indices((n_answers,) * m).reshape(m, -1).T  # (C, m): rule 1's completions, in its order
+        # (B, K, m, A): each case's answer_p[status][:, positions]
+        answer_p = self.answer_p[
+            status[cases][:, None, None], np.arange(n_classes)[None, :, None], positions[:, None, :]
+        ]
+        per_class = np.prod(answer_p[:, :, np.arange(m)[None, :], grid], axis=3)  # (B, K, C)
+        # (O, B, m, C): tables[:, positions][:, u, grid[c, u]], added question after question as in _completed
+        picked = self.tables[:, positions[:, :, None], grid.T[None, :, :]]
+        completed = log_odds[cases].T[:, :, None] + picked.sum(axis=2)  # (O, B, C)
+        decided = decisions_of(completed, self.cutoffs)  # (B, C)
+        # Rule 1's products, stacked: numpy's matmul makes for every case the BLAS call (dot, gemv or
+        # gemm, with the same shapes and strides) that it makes for that case alone.
+        weights = (class_p[cases][:, None, :] @ per_class)[:, 0]  # (B, C): class_p @ per_class
+        flip_chance = (weights[:, None, :] @ (decided != now[cases][:, None])[:, :, None].astype(float))[:, 0, 0]
+        # _weighted_percentiles of every outcome and case: a stable sort, running sums, and for each
+        # percentile how many running sums fall short of it (searchsorted's "left" position)
+        values = expit(completed)
+        order = np.argsort(values, axis=2, kind="stable")
+        cumulative = np.cumsum(np.take_along_axis(np.broadcast_to(weights, values.shape), order, axis=2), axis=2)
+        cumulative /= cumulative[:, :, -1:]
+        targets = np.asarray(RANGE) / 100.0 - 1e-12
+        picks = np.minimum((cumulative[..., None] < targets).sum(axis=2), grid.shape[0] - 1)  # (O, B, P)
+        ranges = np.take_along_axis(np.take_along_axis(values, order, axis=2), picks, axis=2).transpose(1, 0, 2)
+        effects = _answer_effects_many(grid, weights, decided, n_answers=n_answers, n_decisions=self.n_decisions)
+        largest = np.abs(self.tables[:, positions]).max(axis=0)  # (B, m, A)
+        for j, b in enumerate(cases.tolist()):
+            predictive = np.einsum("k,kua->ua", class_p[b], answer_p[j])  # einsum case by case, as rule 1
+            movement = (predictive * largest[j]).sum(axis=1)
+            order_b = np.lexsort((np.arange(m), -movement, -np.round(effects[j], 12))).tolist()
+            flip = float(flip_chance[j])
+            views[b] = Outlook(flip, flip < self.level, True, ranges[j], order_b, effects[j])
 
     def _most_common(self, counted: np.ndarray) -> np.ndarray:
         """(..., I) from counts (..., D, I * A) of completions by (decision, question and answer): how

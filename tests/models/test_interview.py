@@ -297,6 +297,9 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
     unasked = rng.random((n_cases, questions)) < rng.random((n_cases, 1))
     unasked[:30] = False
     unasked[30:60, 4:] = False  # at most four left: weighed, not sampled
+    for i in range(60, 260):  # one to four left anywhere: weighed, many of each count at once
+        unasked[i] = False
+        unasked[i, rng.choice(questions, size=rng.integers(1, 5), replace=False)] = True
     status = rng.integers(0, 4, size=n_cases)
     together = draws.outlook_many(log_odds=log_odds, class_p=class_p, unasked=unasked, status=status)
     shuffled = rng.permutation(n_cases)  # other neighbours, other products
@@ -317,7 +320,8 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
             np.testing.assert_array_equal(view.effects, alone.effects)
         # a close call, looked at again: its flip chance is a count of DRAWS, not of FIRST_DRAWS
         close_calls += (alone.flip_chance * FIRST_DRAWS) % 1 != 0
-    assert sum(v.exact for v in together) >= 60
+    assert sum(v.exact for v in together) >= 260
+    assert sum(v.exact and not v.settled for v in together) > 20
     assert sum(v.settled and not v.exact for v in together) > 50
     assert sum(not v.settled for v in together) > 50
     assert sum(bool(v.effects.any()) for v in together) > 100
