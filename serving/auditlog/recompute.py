@@ -22,17 +22,24 @@ the logged outputs (``result`` and ``refer``).
 A mismatch is named: the input was edited (the logged answers no longer give the logged result or
 response), the output was edited (the answers give the response that was hashed but the logged
 result differs), the model version was swapped (another registered version reproduces the
-response), or the response hash or its settings were edited. Rows logged before response hashes
-were kept (migration 0006) are counted as not recomputable, not as failures.
+response), or the response hash or its settings were edited. A row whose logged values or result
+cannot be read at all is named as an edited input or output, and the others are still checked.
+Rows logged before response hashes were kept (migration 0006) are counted as not recomputable, not
+as failures.
+
+The log is read :data:`RECOMPUTE_ROWS` rows at a time (never held in memory whole), and the rows of
+a chunk with one model version and outlook rule are assessed together, which gives each row what it
+gets alone (``tests/models/test_interview.py``, ``tests/serving/test_scoring.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import orjson
 from sqlalchemy import Engine, func, select
 
@@ -45,6 +52,9 @@ INPUT_KEYS = frozenset({"consent", "danger", "not_asked_reasons"})
 """Keys of the logged ``result`` that are inputs (what the screener recorded), not outputs."""
 NOT_RECOMPUTABLE = "not recomputable (logged before response hashes were kept: migration 0006)"
 MAX_DIFFERENCES = 5
+RECOMPUTE_ROWS = 1_000
+"""Logged screenings read and recomputed at a time: the log is never held in memory whole, and the
+rows of one model version and outlook rule among them are assessed together."""
 
 
 def response_sha256(rendered: bytes) -> str:
@@ -116,20 +126,31 @@ def logged_rule(result: dict[str, Any]) -> int:
     return int(rule)
 
 
-def rebuild(scorer: ScreeningEngine, row: Any, logged: dict[str, Any] | None = None) -> tuple[Assessment, bytes]:
-    """The assessment and rendered result of a logged screening, from its original values, with the
-    outlook rule it was given (:func:`logged_rule`); ``logged`` is its result, if already parsed."""
-    values = {**orjson.loads(row.answers), **orjson.loads(row.context), **orjson.loads(row.audit)}
-    logged = orjson.loads(row.result) if logged is None else logged
-    interview = Interview(danger=logged.get("danger", Interview.danger), screener_assessment=row.screener_assessment)
-    assessment = scorer.assess(scorer.encode(values), interview, rule=logged_rule(logged))
-    rendered = scorer.render(
+def _codes(scorer: ScreeningEngine, row: Any) -> Any:
+    """The level codes of a logged screening's original values (answers, context, audit attributes)."""
+    return scorer.encode({**orjson.loads(row.answers), **orjson.loads(row.context), **orjson.loads(row.audit)})
+
+
+def _interview(row: Any, logged: dict[str, Any]) -> Interview:
+    return Interview(danger=logged.get("danger", Interview.danger), screener_assessment=row.screener_assessment)
+
+
+def _rendered(scorer: ScreeningEngine, row: Any, assessment: Assessment) -> bytes:
+    """The result as the screening's response rendered it (its language, probabilities and form)."""
+    return scorer.render(
         assessment,
         lang=row.lang or "en",
         probabilities=bool(row.response_probabilities),
         explain=getattr(row, "response_explain", None) or "full",  # rows before migration 0007 were full
     )
-    return assessment, rendered
+
+
+def rebuild(scorer: ScreeningEngine, row: Any, logged: dict[str, Any] | None = None) -> tuple[Assessment, bytes]:
+    """The assessment and rendered result of a logged screening, from its original values, with the
+    outlook rule it was given (:func:`logged_rule`); ``logged`` is its result, if already parsed."""
+    logged = orjson.loads(row.result) if logged is None else logged
+    assessment = scorer.assess(_codes(scorer, row), _interview(row, logged), rule=logged_rule(logged))
+    return assessment, _rendered(scorer, row, assessment)
 
 
 def _paths(a: Any, b: Any, prefix: str = "") -> Iterator[str]:
@@ -166,29 +187,66 @@ def _listed(differences: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def check_row(row: Any, source: ModelSource) -> Mismatch | None:
-    """Recompute one logged screening that has a response hash; None if it is proven."""
+def check_rows(rows: Sequence[Any], source: ModelSource) -> list[Mismatch | None]:
+    """Recompute logged screenings that have a response hash: for each, None if it is proven, else
+    what does not hold. The rows given one model version and outlook rule are assessed together
+    (:meth:`~models.engine.ScreeningEngine.assess_many`, which gives each case what it gives it alone)."""
+    found: list[Mismatch | None] = [None] * len(rows)
+    results: list[dict[str, Any]] = [{} for _ in rows]
+    groups: dict[tuple[str, str, int], list[int]] = {}
+    for i, row in enumerate(rows):
+        try:
+            results[i] = orjson.loads(row.result)
+            if not isinstance(results[i], dict):
+                raise ValueError("the logged result is not a JSON object")
+            rule = logged_rule(results[i])
+        except ValueError as exc:  # orjson's errors are ValueErrors too
+            found[i] = _mismatch(row, "output_edited", f"{exc}: the logged result was edited")
+            continue
+        groups.setdefault((row.model_name, row.model_version, rule), []).append(i)
+    for (name, version, rule), members in groups.items():
+        try:
+            scorer = source.load(name, version)
+        except (LookupError, ValueError, OSError) as exc:
+            for i in members:
+                found[i] = _mismatch(
+                    rows[i], "model_unavailable", f"model {name!r} version {version} could not be loaded: {exc}"
+                )
+            continue
+        readable, codes = [], []
+        for i in members:
+            try:
+                codes.append(_codes(scorer, rows[i]))
+                readable.append(i)
+            except (ValueError, TypeError) as exc:  # the questionnaire's own error for a value it does not have
+                found[i] = _mismatch(
+                    rows[i], "input_edited", f"its logged answers, context or audit attributes cannot be read: {exc}"
+                )
+        if not readable:
+            continue
+        interviews = [_interview(rows[i], results[i]) for i in readable]
+        assessments = scorer.assess_many(np.vstack(codes), interviews, rule=rule)
+        for i, assessment in zip(readable, assessments, strict=True):
+            found[i] = _judge(rows[i], results[i], scorer, assessment, source)
+    return found
 
-    def mismatch(kind: str, detail: str) -> Mismatch:
-        return Mismatch(row.seq, row.screening_id, kind, detail)
 
+def _mismatch(row: Any, kind: str, detail: str) -> Mismatch:
+    return Mismatch(row.seq, row.screening_id, kind, detail)
+
+
+def _judge(
+    row: Any, result: dict[str, Any], scorer: ScreeningEngine, assessment: Assessment, source: ModelSource
+) -> Mismatch | None:
+    """Whether the row's recomputed ``assessment`` proves it (None), or what was edited."""
     name, version = row.model_name, row.model_version
-    try:
-        scorer = source.load(name, version)
-    except (LookupError, ValueError, OSError) as exc:
-        return mismatch("model_unavailable", f"model {name!r} version {version} could not be loaded: {exc}")
-    result = orjson.loads(row.result)
-    try:
-        logged_rule(result)
-    except ValueError as exc:
-        return mismatch("output_edited", f"{exc}: the logged result was edited")
-    assessment, rendered = rebuild(scorer, row, result)
-    hash_ok = response_sha256(rendered) == row.response_sha256
+    hash_ok = response_sha256(_rendered(scorer, row, assessment)) == row.response_sha256
     differences = _output_differences(assessment, row, result)
     if hash_ok and not differences:
         return None
     if hash_ok:
-        return mismatch(
+        return _mismatch(
+            row,
             "output_edited",
             "its inputs and model give the response that was hashed, but the logged outputs differ: "
             + _listed(differences),
@@ -199,17 +257,20 @@ def check_row(row: Any, source: ModelSource) -> Mismatch | None:
         except (LookupError, ValueError, OSError):
             continue
         if response_sha256(rendered_by_other) == row.response_sha256:
-            return mismatch(
+            return _mismatch(
+                row,
                 "model_version_swapped",
                 f"the row says version {version}, but version {other} reproduces its response",
             )
     if not differences:
-        return mismatch(
+        return _mismatch(
+            row,
             "response_edited",
             "its inputs and model give the logged outputs but not the logged response hash: the hash, "
             "lang or response_probabilities was edited (or the inputs and outputs together)",
         )
-    return mismatch(
+    return _mismatch(
+        row,
         "input_edited",
         "its logged answers, context or audit attributes do not give the response that was hashed "
         f"with version {version} (outputs recomputed differ: {_listed(differences)})",
@@ -235,16 +296,12 @@ def verify_recompute(
     query = query.order_by(func.random()).limit(sample) if sample is not None else query.order_by(screenings.c.seq)
     report = RecomputeReport()
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    for row in rows:
-        if row.response_sha256 is None:
-            report.not_recomputable += 1
-            continue
-        report.checked += 1
-        found = check_row(row, source)
-        if found is not None:
-            report.mismatches.append(found)
-        if progress is not None:
-            progress(report.checked)
+        for rows in conn.execution_options(yield_per=RECOMPUTE_ROWS).execute(query).partitions():
+            hashed = [row for row in rows if row.response_sha256 is not None]
+            report.not_recomputable += len(rows) - len(hashed)
+            report.mismatches.extend(found for found in check_rows(hashed, source) if found is not None)
+            report.checked += len(hashed)
+            if progress is not None:
+                progress(report.checked)
     report.mismatches.sort(key=lambda m: m.seq)
     return report

@@ -261,3 +261,37 @@ def test_an_edited_outlook_rule_is_named(logged: list[str], db_url: str) -> None
     assert [m.screening_id for m in report.mismatches] == [logged[0], logged[2]]
     assert report.mismatches[0].kind == "output_edited"
     assert "outlook rule 7 is not one of (1, 2)" in str(report.mismatches[0])
+
+
+def test_rows_are_recomputed_a_chunk_at_a_time_with_the_same_verdicts(
+    logged: list[str], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of two outlook rules and two model versions, read three at a time: each chunk's rows of one
+    version and rule are assessed together, and every verdict is the one each row gets alone."""
+    _as_rule_1(db_url, logged[0])
+    sql(db_url, "UPDATE screenings SET model_version = '2' WHERE screening_id = ?", logged[2])
+    _answers_with(db_url, logged[3], debt_bondage="yes")
+    whole = recompute(db_url)
+    monkeypatch.setattr("serving.auditlog.recompute.RECOMPUTE_ROWS", 3)
+    reported: list[int] = []
+    chunked = recompute(db_url, progress=reported.append)
+    expected = [(logged[2], "model_version_swapped"), (logged[3], "input_edited")]
+    for report in (whole, chunked):
+        assert [(m.screening_id, m.kind) for m in report.mismatches] == expected
+        assert report.checked == 4
+    assert [str(m) for m in chunked.mismatches] == [str(m) for m in whole.mismatches]
+    assert reported == [3, 4]
+
+
+def test_an_unreadable_row_is_named_and_the_others_still_checked(logged: list[str], db_url: str) -> None:
+    _answers_with(db_url, logged[1], debt_bondage="sometimes")  # not an answer the question has
+    sql(db_url, "UPDATE screenings SET result = ? WHERE screening_id = ?", "{not json", logged[3])
+    report = recompute(db_url)
+    assert report.checked == 4
+    assert [(m.screening_id, m.kind) for m in report.mismatches] == [
+        (logged[1], "input_edited"),
+        (logged[3], "output_edited"),
+    ]
+    assert "cannot be read" in str(report.mismatches[0])
+    assert "debt_bondage" in str(report.mismatches[0])
+    assert "the logged result was edited" in str(report.mismatches[1])
