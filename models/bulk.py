@@ -62,6 +62,10 @@ _SAFE = 2.0**-30
 """Relative margin under which two members' probabilities count as possibly out of order (see _interval)."""
 
 
+class WorkerStoppedError(RuntimeError):
+    """A worker process of :meth:`BulkScorer.columns` stopped (killed, out of memory, or failed to start)."""
+
+
 class FlatColumns:
     """The flat records of many cases, column by column: numbers as arrays, texts as categories.
 
@@ -443,7 +447,7 @@ class BulkScorer:
                         progress(chunk.shape[0])
                     yield part
         except BrokenProcessPool as exc:
-            raise RuntimeError(
+            raise WorkerStoppedError(
                 f"a bulk scoring worker process stopped before its chunk was scored ({exc}); nothing was "
                 "kept: if the machine ran short of memory, score again with fewer workers"
             ) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from models.bulk import WorkerStoppedError
 from pipeline.data.columns import DataFormatError
 from pipeline.errors import CommandError
 from pipeline.score import (
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         rows, when = run_engine(args, ref, model, operator, audit)
     except DataFormatError as exc:
         raise ScoreInputError(str(exc)) from None
+    except WorkerStoppedError as exc:  # nothing was recorded or written
+        raise CommandError(str(exc)) from None
     finally:
         audit.dispose()
     print(

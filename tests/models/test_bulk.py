@@ -126,3 +126,14 @@ def test_worker_processes_give_the_same_columns(engine: ScreeningEngine, cases: 
     assert (got["status"] == "ask_more").any()  # partial interviews' outlooks were taken in the workers
     with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
         scorer.columns(codes, workers=0)
+
+
+def test_a_worker_that_cannot_start_is_a_clear_error() -> None:
+    from models.bulk import WorkerStoppedError
+
+    engine = ScreeningEngine(make_model(0))
+    scorer = BulkScorer(engine)
+    codes = np.zeros((10, len(engine.fields)), dtype=np.int64)
+    engine.model = None  # type: ignore[assignment]  # what the workers get: no engine can be built from it
+    with pytest.raises(WorkerStoppedError, match=r"stopped before its chunk was scored.*with fewer workers"):
+        scorer.columns(codes, workers=2)
