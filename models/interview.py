@@ -538,9 +538,11 @@ class CommonDraws:
 
         What rule 1's enumeration does elementwise, or adds in an order that does not depend on the
         shape (the completions' weights by class, their log-odds, decisions, the ranges' sort and
-        running sums), is done for all the cases at once; what goes through BLAS or einsum (the
-        weights over classes, the flip chance, the answers' effects, the expected movement) is done
-        case by case with rule 1's own calls, on arrays of the same shapes."""
+        running sums), is done for all the cases at once. Its BLAS products (the weights over
+        classes, the flip chance, the answers' effects) are stacked matmuls, which numpy makes slice
+        by slice with the very call it makes for one case alone (the same shapes and strides); einsum
+        (the expected movement) is called case by case. ``tests/models/test_interview.py`` holds every
+        number to rule 1's."""
         if m == 0:
             for b in cases.tolist():  # nothing left to ask
                 views[b] = self._weighed(
