@@ -32,6 +32,7 @@ import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -197,11 +198,19 @@ def _plain(value: Any) -> Any:
 
 
 class BulkScorer:
-    """An engine's flat records as columns; see the module docstring."""
+    """An engine's flat records as columns; see the module docstring.
 
-    def __init__(self, engine: ScreeningEngine, *, top_reasons: int = TOP_REASONS) -> None:
+    ``blas_threads`` is how many BLAS threads the outlooks' products use while they run (1: they are
+    small, and threads would only wait on each other). ``None`` leaves the process's setting alone,
+    as a server that set it once must: changing it while other threads run BLAS is not safe.
+    """
+
+    def __init__(
+        self, engine: ScreeningEngine, *, top_reasons: int = TOP_REASONS, blas_threads: int | None = 1
+    ) -> None:
         self.engine = engine
         self.top_reasons = top_reasons
+        self.blas_threads = blas_threads
         model = engine.model
         offsets = model._offsets
         n_columns = int(offsets[-1]) + len(engine.field_defs[-1].levels)
@@ -586,7 +595,7 @@ class BulkScorer:
         )
         draws = e.common_draws
         status = status_code[pick]
-        with threadpool_limits(limits=1):  # the products are small: threads only wait on each other
+        with threadpool_limits(limits=self.blas_threads) if self.blas_threads is not None else nullcontext():
             views = draws.outlook_many(log_odds=lo, class_p=class_p, unasked=unasked[pick], status=status)
         flip = np.array([view.flip_chance for view in views])
         settled = np.array([view.settled for view in views], dtype=bool)

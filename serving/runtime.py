@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from models.bulk import BulkScorer
 from models.engine import ScreeningEngine
 from serving.auditlog.writer import AuditWriter, now
 from serving.keys import KeyStore
@@ -30,6 +31,9 @@ class LoadedModel:
 
     registered: RegisteredModel
     scorer: ScreeningEngine
+    bulk: BulkScorer
+    """The same engine's records as columns, for ``/invocations`` (what the MLflow pyfunc scores with). It
+    leaves the BLAS threads as the server set them at start (``Settings.blas_threads``)."""
     loaded_at: str
 
     @classmethod
@@ -38,7 +42,7 @@ class LoadedModel:
         loading (before ``/ready``, or off the event loop on a reload), not by the first screening."""
         scorer = ScreeningEngine(registered.model)
         _ = scorer.common_draws
-        return cls(registered=registered, scorer=scorer, loaded_at=now())
+        return cls(registered=registered, scorer=scorer, bulk=BulkScorer(scorer, blas_threads=None), loaded_at=now())
 
     @property
     def ref(self) -> dict[str, str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from models.bulk import records as bulk_records
 from models.engine import Assessment, Interview, ScreeningEngine
 from models.interview import RULE as OUTLOOK_RULE
 from models.questionnaire import QuestionnaireError, load_questionnaire
@@ -256,12 +257,17 @@ async def screen_batch(
     return stream()
 
 
+def _invocation_records(records: list[dict[str, Any]], loaded: LoadedModel) -> list[dict[str, Any]]:
+    """The engine's flat record of each case, scored as columns (:class:`models.bulk.BulkScorer`, the
+    values of :meth:`~models.engine.ScreeningEngine.flat`, as the MLflow pyfunc gives them)."""
+    return bulk_records(loaded.bulk.score(loaded.scorer.encode_many(records)))
+
+
 async def invoke(records: list[dict[str, Any]], *, body: bytes, services: Services, principal: Principal) -> bytes:
     """``/invocations``: the engine's flat record of each case; the call is logged as bulk scoring."""
     loaded = serving_model(services)
     try:
-        scorer = loaded.scorer
-        predictions = [scorer.flat(a) for a in scorer.assess_many(scorer.encode_many(records))] if records else []
+        predictions = await asyncio.to_thread(_invocation_records, records, loaded) if records else []
     except QuestionnaireError as exc:
         raise InvocationError(str(exc)) from None
     row = _bulk_row(route="invocations", rows=len(records), body=body, loaded=loaded, principal=principal)

@@ -137,3 +137,22 @@ def test_a_worker_that_cannot_start_is_a_clear_error() -> None:
     engine.model = None  # type: ignore[assignment]  # what the workers get: no engine can be built from it
     with pytest.raises(WorkerStoppedError, match=r"stopped before its chunk was scored.*with fewer workers"):
         scorer.columns(codes, workers=2)
+
+
+def test_a_scorer_in_a_server_leaves_the_blas_threads_alone(
+    engine: ScreeningEngine, cases: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's ``/invocations`` scores in a thread beside the screenings: its scorer never changes the
+    process's BLAS threads (not safe while other threads run BLAS), and scores the same."""
+    from contextlib import nullcontext
+
+    import models.bulk
+
+    set_to: list[int] = []
+    monkeypatch.setattr(models.bulk, "threadpool_limits", lambda limits: set_to.append(limits) or nullcontext())
+    codes = encode_frame(engine, cases)
+    left_alone = BulkScorer(engine, blas_threads=None).score(codes)
+    assert set_to == []
+    pd.testing.assert_frame_equal(left_alone, BulkScorer(engine).score(codes))
+    assert set_to  # bulk scoring's own process: one thread for the small products
+    assert set(set_to) == {1}
