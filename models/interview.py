@@ -156,36 +156,28 @@ def _completed(log_odds: np.ndarray, tables: np.ndarray, answers: np.ndarray) ->
 
 
 def _weighted_percentiles(values: np.ndarray, weights: np.ndarray, percentiles: tuple[float, ...]) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    cumulative /= cumulative[-1]
-    picks = np.searchsorted(cumulative, np.asarray(percentiles) / 100.0 - 1e-12, side="left")
-    return values[order][np.minimum(picks, len(values) - 1)]
+    """The ``percentiles`` of ``values`` (..., C) weighted by ``weights`` (broadcast to them), along the
+    last axis: (..., P). A stable sort and running sums; a percentile's pick is how many running sums
+    fall short of it (``searchsorted``'s "left" position in the sorted sums)."""
+    order = np.argsort(values, axis=-1, kind="stable")
+    ordered = np.take_along_axis(np.broadcast_to(weights, values.shape), order, axis=-1)
+    cumulative = np.cumsum(ordered, axis=-1)
+    cumulative /= cumulative[..., -1:]
+    targets = np.asarray(percentiles) / 100.0 - 1e-12
+    picks = np.minimum((cumulative[..., None] < targets).sum(axis=-2), values.shape[-1] - 1)
+    return np.take_along_axis(np.take_along_axis(values, order, axis=-1), picks, axis=-1)
 
 
 def answer_effects(
     answers: np.ndarray, weights: np.ndarray, decided: np.ndarray, *, n_answers: int, n_decisions: int
 ) -> np.ndarray:
     """How much each unasked question's answer is expected to lower the error of guessing the
-    final decision now, (U,), from completions ``answers`` (C, U) with ``weights`` (C,) and
-    their decisions ``decided`` (C,). See :func:`outlook`."""
-    one_hot = (decided[:, None] == np.arange(n_decisions)[None, :]).astype(float)  # (C, D)
-    hits = np.zeros((answers.shape[1], n_answers, n_decisions))
-    for a in range(n_answers):
-        mask = (answers == a) * weights[:, None]  # (C, U)
-        hits[:, a, :] = mask.T @ one_hot
-    shares = weights @ one_hot
-    if n_decisions == 2:
-        return np.asarray(min(float(shares[1]), 1.0 - float(shares[1])) - hits.min(axis=2).sum(axis=1))
-    return np.asarray((1.0 - float(shares.max())) - (hits.sum(axis=2) - hits.max(axis=2)).sum(axis=1))
+    final decision now, (B, U), for B cases with the same completions ``answers`` (C, U), from their
+    ``weights`` and decisions ``decided`` (B, C). See :func:`outlook`.
 
-
-def _answer_effects_many(
-    answers: np.ndarray, weights: np.ndarray, decided: np.ndarray, *, n_answers: int, n_decisions: int
-) -> np.ndarray:
-    """:func:`answer_effects` of many cases with the same completions ``answers`` (C, U), from their
-    ``weights`` and ``decided`` (B, C): (B, U), the same numbers (the same products, made by stacked
-    matmuls, and the same sums over the last axis)."""
+    The products are stacked matmuls, which numpy makes case by case with the very BLAS call it
+    makes for one case alone (the same shapes and strides), and every sum is over the last axis: a
+    case gets the same numbers alone or with others."""
     one_hot = (decided[:, :, None] == np.arange(n_decisions)).astype(float)  # (B, C, D)
     hits = np.zeros((len(weights), answers.shape[1], n_answers, n_decisions))
     for a in range(n_answers):
@@ -223,7 +215,6 @@ def outlook(
     level : the largest flip chance at which the decision is settled.
     seed : seeds the sampled completions (use the case's codes: same case, same outlook).
     """
-    n_outcomes = len(log_odds)
     n_questions = tables.shape[1]
     if n_questions == 0:
         point = expit(np.asarray(log_odds, dtype=float))
@@ -248,16 +239,16 @@ def outlook(
         if exact or settled or flip_chance >= level or draws > samples:
             break
         draws = samples + MORE_SAMPLES  # a close call: look again with more completions
-    ranges = np.vstack(
-        [_weighted_percentiles(expit(completed[o]), weights, RANGE) for o in range(n_outcomes)]
-    )  # (O, 2)
+    ranges = _weighted_percentiles(expit(completed), weights, RANGE)  # (O, 2)
     # How well would question u's answer alone foretell the final decision? Given answer a,
     # the best guess of the final decision is wrong for every completion but those of the
     # most common decision; the expected error left after asking u is the sum of those over
     # a, and its effect is how much it lowers the error of the best guess now. (With two
     # decisions the error of a guess is the smaller of the two shares.)
     n_decisions = 2 if cutoffs.ndim == 1 else cutoffs.shape[1] + 1
-    effects = answer_effects(answers, weights, decided, n_answers=tables.shape[2], n_decisions=n_decisions)
+    effects = answer_effects(answers, weights[None], decided[None], n_answers=tables.shape[2], n_decisions=n_decisions)[
+        0
+    ]
     predictive = np.einsum("k,kua->ua", class_p, answer_p)
     movement = (predictive * np.abs(tables).max(axis=0)).sum(axis=1)
     order = np.lexsort((positions, -movement, -np.round(effects, 12))).tolist()
@@ -538,10 +529,11 @@ class CommonDraws:
 
         What rule 1's enumeration does elementwise, or adds in an order that does not depend on the
         shape (the completions' weights by class, their log-odds, decisions, the ranges' sort and
-        running sums), is done for all the cases at once. Its BLAS products (the weights over
-        classes, the flip chance, the answers' effects) are stacked matmuls, which numpy makes slice
-        by slice with the very call it makes for one case alone (the same shapes and strides); einsum
-        (the expected movement) is called case by case. ``tests/models/test_interview.py`` holds every
+        running sums, by rule 1's own :func:`_weighted_percentiles`), is done for all the cases at
+        once. Its BLAS products (the weights over classes, the flip chance, and :func:`answer_effects`,
+        rule 1's own) are stacked matmuls, which numpy makes slice by slice with the very call it makes
+        for one case alone (the same shapes and strides); einsum (the expected movement) is called case
+        by case. ``tests/models/test_interview.py`` holds every
         number to rule 1's."""
         if m == 0:
             for b in cases.tolist():  # nothing left to ask
@@ -568,16 +560,8 @@ class CommonDraws:
         # gemm, with the same shapes and strides) that it makes for that case alone.
         weights = (class_p[cases][:, None, :] @ per_class)[:, 0]  # (B, C): class_p @ per_class
         flip_chance = (weights[:, None, :] @ (decided != now[cases][:, None])[:, :, None].astype(float))[:, 0, 0]
-        # _weighted_percentiles of every outcome and case: a stable sort, running sums, and for each
-        # percentile how many running sums fall short of it (searchsorted's "left" position)
-        values = expit(completed)
-        order = np.argsort(values, axis=2, kind="stable")
-        cumulative = np.cumsum(np.take_along_axis(np.broadcast_to(weights, values.shape), order, axis=2), axis=2)
-        cumulative /= cumulative[:, :, -1:]
-        targets = np.asarray(RANGE) / 100.0 - 1e-12
-        picks = np.minimum((cumulative[..., None] < targets).sum(axis=2), grid.shape[0] - 1)  # (O, B, P)
-        ranges = np.take_along_axis(np.take_along_axis(values, order, axis=2), picks, axis=2).transpose(1, 0, 2)
-        effects = _answer_effects_many(grid, weights, decided, n_answers=n_answers, n_decisions=self.n_decisions)
+        ranges = _weighted_percentiles(expit(completed), weights, RANGE).transpose(1, 0, 2)  # (B, O, P)
+        effects = answer_effects(grid, weights, decided, n_answers=n_answers, n_decisions=self.n_decisions)
         largest = np.abs(self.tables[:, positions]).max(axis=0)  # (B, m, A)
         for j, b in enumerate(cases.tolist()):
             predictive = np.einsum("k,kua->ua", class_p[b], answer_p[j])  # einsum case by case, as rule 1
