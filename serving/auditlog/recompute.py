@@ -218,7 +218,7 @@ def check_rows(rows: Sequence[Any], source: ModelSource) -> list[Mismatch | None
             try:
                 codes.append(_codes(scorer, rows[i]))
                 readable.append(i)
-            except (ValueError, TypeError) as exc:  # the questionnaire's own error for a value it does not have
+            except (ValueError, TypeError) as exc:  # not JSON, not an object, or a value the questions lack
                 found[i] = _mismatch(
                     rows[i], "input_edited", f"its logged answers, context or audit attributes cannot be read: {exc}"
                 )
