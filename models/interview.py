@@ -283,11 +283,13 @@ sum is exact whatever its order: a case gets the same outlook alone, in a batch 
 @dataclass(frozen=True)
 class _Draws:
     """One stage of rule 2's draws: ``v`` (N,) ascending and, per status level and class, the
-    completions' answers one-hot (K, N, I * A) and contributions (K, N * O, I), rows in (completion,
+    completions' answers one-hot (K, N, I * A), their running counts (K, N + 1, I * A: row ``n`` counts
+    the answers of completions ``0`` to ``n - 1``) and contributions (K, N * O, I), rows in (completion,
     outcome) order."""
 
     v: np.ndarray
     answers: list[np.ndarray]
+    running: list[np.ndarray]
     contributions: list[np.ndarray]
 
 
@@ -342,16 +344,18 @@ class CommonDraws:
         for n in (FIRST_DRAWS, DRAWS):
             v = np.sort(generator.random(n))
             u = generator.random((n, n_questions))
-            answers, contributions = [], []
+            answers, running, contributions = [], [], []
             for p in answer_p:  # per status level: (K, I, A)
                 cdf = np.cumsum(p, axis=2)
                 drawn = (cdf[:, None, :, : n_answers - 1] <= u[None, :, :, None]).sum(axis=3).astype(np.uint8)
                 picked = quantised[:, np.arange(n_questions)[None, None, :], drawn]  # (O, K, N, I)
-                answers.append((drawn[..., None] == np.arange(n_answers)).reshape(len(p), n, -1).astype(np.float32))
+                hot = (drawn[..., None] == np.arange(n_answers)).reshape(len(p), n, -1)
+                answers.append(hot.astype(np.float32))
+                running.append(np.pad(hot, ((0, 0), (1, 0), (0, 0))).cumsum(axis=1, dtype=np.uint16))
                 contributions.append(
                     np.ascontiguousarray(picked.transpose(1, 2, 0, 3)).reshape(len(p), -1, n_questions)
                 )
-            self._stages.append(_Draws(v, answers, contributions))
+            self._stages.append(_Draws(v, answers, running, contributions))
 
     def outlook(self, *, log_odds: np.ndarray, class_p: np.ndarray, unasked: np.ndarray, status: int) -> Outlook:
         """The outlook of one case: ``log_odds`` (O,) now, ``class_p`` (K,) its class posterior,
@@ -399,7 +403,13 @@ class CommonDraws:
         return self._view(n, flip_chance, settled, ranges, common, best, class_p @ self.movement[status], positions)
 
     def outlook_many(
-        self, *, log_odds: np.ndarray, class_p: np.ndarray, unasked: np.ndarray, status: np.ndarray
+        self,
+        *,
+        log_odds: np.ndarray,
+        class_p: np.ndarray,
+        unasked: np.ndarray,
+        status: np.ndarray,
+        ranges: bool = True,
     ) -> list[Outlook]:
         """The outlook of each of many cases, exactly as :meth:`outlook` gives it alone: ``log_odds``
         (B, O), ``class_p`` (B, K), ``unasked`` (B, I) bool, ``status`` (B,) status levels.
@@ -409,7 +419,10 @@ class CommonDraws:
         product per class. Every sum is on the grid (so exact in any order) and every count a whole
         number, so a case's outlook does not depend on the others in its batch. Cases with few enough
         completions to weigh them all are weighed together, up to :data:`WEIGHED_CASES` with as many
-        questions left at once (:meth:`_weighed_many`: rule 1's enumeration, the same numbers)."""
+        questions left at once (:meth:`_weighed_many`: rule 1's enumeration, the same numbers).
+
+        With ``ranges=False`` the outlooks of cases with questions left have no ranges (``ranges`` of
+        shape (O, 0)) and are otherwise the same: bulk scoring, which records none, is spared their sort."""
         if len(log_odds) == 1:
             return [self.outlook(log_odds=log_odds[0], class_p=class_p[0], unasked=unasked[0], status=int(status[0]))]
         views: list[Outlook | None] = [None] * len(log_odds)
@@ -420,7 +433,7 @@ class CommonDraws:
             group = few[left[few] == m]
             for begin in range(0, len(group), WEIGHED_CASES):
                 self._weighed_many(
-                    group[begin : begin + WEIGHED_CASES], m, views, log_odds, class_p, unasked, status, now
+                    group[begin : begin + WEIGHED_CASES], m, views, log_odds, class_p, unasked, status, now, ranges
                 )
         todo = np.flatnonzero(left > self._few_questions)
         todo = todo[np.lexsort(np.cumsum(class_p[todo], axis=1)[:, :-1].T[::-1])]  # neighbours share rows
@@ -431,7 +444,9 @@ class CommonDraws:
                 group = todo[status[todo] == s]
                 for begin in range(0, len(group), STAGE_CASES):
                     chunk = group[begin : begin + STAGE_CASES]
-                    close_calls.append(self._stage(draws, s, chunk, views, log_odds, class_p, unasked, now, last))
+                    close_calls.append(
+                        self._stage(draws, s, chunk, views, log_odds, class_p, unasked, now, last, ranges)
+                    )
             todo = np.concatenate(close_calls) if close_calls else todo[:0]
         return [view for view in views if view is not None]
 
@@ -446,6 +461,7 @@ class CommonDraws:
         unasked: np.ndarray,
         now: np.ndarray,
         last: bool,
+        ranges: bool,
     ) -> np.ndarray:
         """One stage's completions of ``cases`` (B, all of status level ``status``): the outlook of each
         case that they settle, or whose flip chance reaches the level, goes into ``views``; the close
@@ -479,27 +495,40 @@ class CommonDraws:
             return cases
         finished = cases[done]
         completed, decided, of_class = completed[:, :, done], decided[:, done], of_class[:, done]
-        picks = _picks(n)
-        ranges = expit(np.partition(np.ascontiguousarray(completed.transpose(2, 1, 0)), picks, axis=2)[:, :, picks])
-        # Whole counts of completions by (case and final decision, question and answer): one product of
-        # 0/1 matrices per class. Decisions no completion takes count 0 for every answer, so are left out.
-        taken = np.flatnonzero(np.bincount(decided.ravel(), minlength=self.n_decisions))
-        which = decided + self.n_decisions * of_class  # (N, B): completion n's class and decision as one number
-        counted = np.zeros((len(finished) * len(taken), draws.answers[status].shape[2]), dtype=np.float32)
-        for k, (lo, hi) in enumerate(spans):
-            if hi > lo:  # this class's completions only, one-hot by decision
-                weights = (which[lo:hi, :, None] == k * self.n_decisions + taken).astype(np.float32)
-                counted += weights.reshape(hi - lo, -1).T @ draws.answers[status][k, lo:hi]
-        best = self._most_common(counted.reshape(len(finished), len(taken), -1))  # (B, I)
+        if ranges:
+            picks = _picks(n)
+            spread = expit(np.partition(np.ascontiguousarray(completed.transpose(2, 1, 0)), picks, axis=2)[:, :, picks])
+        else:
+            spread = np.empty((len(finished), width, 0))
+        # Whole counts of completions by (case, final decision, question and answer). Of a case's completions,
+        # those of each answer are two rows of the running counts per class; those of each decision that
+        # is not the decision of now, and that some of them take, one product of 0/1 matrices per class
+        # for all the cases; the decision of now has the rest.
+        classes = np.arange(len(spans))
+        running = draws.running[status]  # (K, N + 1, I * A)
+        edged = edges[done]
+        totals = (running[classes, edged[:, 1:]] - running[classes, edged[:, :-1]]).sum(axis=1, dtype=np.int64)
+        other = by_decision[done] > 0
+        other[np.arange(len(finished)), now[finished]] = False
+        case, decision = np.nonzero(other)  # (P,): the pairs counted by the products
+        counted = np.zeros((len(finished), self.n_decisions, totals.shape[1]), dtype=np.int64)
+        if len(case):
+            which = decided + self.n_decisions * of_class  # (N, B): completion n's class and decision as one number
+            found = np.zeros((len(case), totals.shape[1]), dtype=np.float32)
+            for k, (lo, hi) in enumerate(spans):
+                if hi > lo:  # this class's completions only, one-hot by the pair's case and decision
+                    weights = (which[lo:hi, case] == k * self.n_decisions + decision).astype(np.float32)
+                    found += weights.T @ draws.answers[status][k, lo:hi]
+            counted[case, decision] = found  # whole numbers below 2**24: exact in float32
+        counted[np.arange(len(finished)), now[finished]] = totals - counted.sum(axis=1)
+        best = self._most_common(counted)  # (B, I)
         common = by_decision[done].max(axis=1)
         movement = self.movement[status]
-        rows = zip(finished.tolist(), flip_chance[done].tolist(), settled[done].tolist(), strict=True)
-        for j, (b, flip, sure) in enumerate(rows):
-            positions = np.flatnonzero(unasked[b])
-            # class_p[b] @ movement case by case: a product of many rows at once may round differently
-            views[b] = self._view(
-                n, flip, sure, ranges[j], int(common[j]), best[j, positions], class_p[b] @ movement, positions
-            )
+        # class_p[b] @ movement case by case: a product of many rows at once may round differently
+        moves = np.array([class_p[b] @ movement for b in finished.tolist()])
+        made = self._views(n, flip_chance[done], settled[done], spread, common, best, moves, unasked[finished])
+        for b, view in zip(finished.tolist(), made, strict=True):
+            views[b] = view
         return cases[~done]
 
     def _weighed(self, *, log_odds: np.ndarray, class_p: np.ndarray, positions: np.ndarray, status: int) -> Outlook:
@@ -524,6 +553,7 @@ class CommonDraws:
         unasked: np.ndarray,
         status: np.ndarray,
         now: np.ndarray,
+        ranges: bool,
     ) -> None:
         """:meth:`_weighed` of each of ``cases`` (each with ``m`` questions left), the same numbers.
 
@@ -560,7 +590,10 @@ class CommonDraws:
         # gemm, with the same shapes and strides) that it makes for that case alone.
         weights = (class_p[cases][:, None, :] @ per_class)[:, 0]  # (B, C): class_p @ per_class
         flip_chance = (weights[:, None, :] @ (decided != now[cases][:, None])[:, :, None].astype(float))[:, 0, 0]
-        ranges = _weighted_percentiles(expit(completed), weights, RANGE).transpose(1, 0, 2)  # (B, O, P)
+        if ranges:
+            spread = _weighted_percentiles(expit(completed), weights, RANGE).transpose(1, 0, 2)  # (B, O, P)
+        else:
+            spread = np.empty((len(cases), completed.shape[0], 0))
         effects = answer_effects(grid, weights, decided, n_answers=n_answers, n_decisions=self.n_decisions)
         largest = np.abs(self.tables[:, positions]).max(axis=0)  # (B, m, A)
         for j, b in enumerate(cases.tolist()):
@@ -568,7 +601,7 @@ class CommonDraws:
             movement = (predictive * largest[j]).sum(axis=1)
             order_b = np.lexsort((np.arange(m), -movement, -np.round(effects[j], 12))).tolist()
             flip = float(flip_chance[j])
-            views[b] = Outlook(flip, flip < self.level, True, ranges[j], order_b, effects[j])
+            views[b] = Outlook(flip, flip < self.level, True, spread[j], order_b, effects[j])
 
     def _most_common(self, counted: np.ndarray) -> np.ndarray:
         """(..., I) from counts (..., D, I * A) of completions by (decision, question and answer): how
@@ -576,6 +609,38 @@ class CommonDraws:
         numbers below 2**24, so exact in float32."""
         most = counted.max(axis=-2)  # (..., I * A)
         return most.reshape(*most.shape[:-1], -1, self.n_answers).sum(axis=-1).astype(np.int64)
+
+    def _views(
+        self,
+        n: int,
+        flip_chance: np.ndarray,
+        settled: np.ndarray,
+        ranges: np.ndarray,
+        common: np.ndarray,
+        best: np.ndarray,
+        movement: np.ndarray,
+        unasked: np.ndarray,
+    ) -> list[Outlook]:
+        """The sampled outlooks of B cases from their ``n`` completions each: ``common`` (B,) of them share
+        the most common decision, and ``best`` (B, I) of them the most common decision of each answer
+        of each question, summed over its answers; ``movement`` (B, I) is the expected change of the
+        log-odds by question, ``unasked`` (B, I) the questions still to ask and ``ranges`` (B, O, P)
+        the ranges.
+
+        As in rule 1, a question's effect is how much its answer lowers the chance of guessing the
+        final decision wrongly: the best guess now is wrong for all but the ``common`` completions,
+        once the question is answered for all but its ``best``. The unasked questions of all the cases
+        are ranked by one sort, case by case."""
+        case, question = np.nonzero(unasked)  # case by case, in questionnaire order
+        effects = ((n - common)[case] - (n - best[case, question])) / n
+        ranked = np.lexsort((question, -movement[case, question], -effects, case))
+        starts = np.searchsorted(case, np.arange(len(unasked) + 1))
+        order = (ranked - starts[case[ranked]]).tolist()  # positions among the case's unasked questions
+        bounds = starts.tolist()
+        return [
+            Outlook(flip, sure, False, ranges[j], order[bounds[j] : bounds[j + 1]], effects[bounds[j] : bounds[j + 1]])
+            for j, (flip, sure) in enumerate(zip(flip_chance.tolist(), settled.tolist(), strict=True))
+        ]
 
     def _view(
         self,
@@ -588,14 +653,8 @@ class CommonDraws:
         movement: np.ndarray,
         positions: np.ndarray,
     ) -> Outlook:
-        """A sampled outlook from its ``n`` completions: ``common`` of them share the most common
-        decision, and ``best`` (U,) of them the most common decision of each answer of each unasked
-        question, summed over its answers; ``movement`` (I,) is the expected change of the log-odds
-        by question.
-
-        As in rule 1, a question's effect is how much its answer lowers the chance of guessing the
-        final decision wrongly: the best guess now is wrong for all but the ``common`` completions,
-        once the question is answered for all but its ``best``."""
+        """:meth:`_views` of one case, in fewer and smaller array operations: ``best`` (U,) and
+        ``movement`` (I,), the unasked questions at ``positions`` (U,)."""
         effects = np.asarray(((n - common) - (n - best)) / n)
         order = np.lexsort((np.arange(len(positions)), -movement[positions], -effects)).tolist()
         return Outlook(flip_chance, settled, False, ranges, order, effects)

@@ -285,7 +285,8 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
     """``outlook_many`` gives every case exactly what ``outlook`` gives it alone, whatever the other
     cases of its batch: four status levels, every case's own posterior and questions still to ask
     (none, few enough to weigh them all, many), settled cases, close calls looked at again, and
-    more cases of one status level than are scored by the same products."""
+    more cases of one status level than are scored by the same products. Without ranges (bulk
+    scoring), everything else is the same."""
     rng = np.random.default_rng(31 + tiers)
     n_cases, questions = 700, 20
     case = _case(rng, questions=questions, answers=4)
@@ -306,18 +307,21 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
     apart = draws.outlook_many(
         log_odds=log_odds[shuffled], class_p=class_p[shuffled], unasked=unasked[shuffled], status=status[shuffled]
     )
+    bare = draws.outlook_many(log_odds=log_odds, class_p=class_p, unasked=unasked, status=status, ranges=False)
     close_calls = 0
     for i in range(n_cases):
         alone = draws.outlook(log_odds=log_odds[i], class_p=class_p[i], unasked=unasked[i], status=int(status[i]))
-        for view in (together[i], apart[int(np.flatnonzero(shuffled == i)[0])]):
+        for view in (together[i], apart[int(np.flatnonzero(shuffled == i)[0])], bare[i]):
             assert (view.flip_chance, view.settled, view.exact, view.order) == (
                 alone.flip_chance,
                 alone.settled,
                 alone.exact,
                 alone.order,
             ), i
-            np.testing.assert_array_equal(view.ranges, alone.ranges)
             np.testing.assert_array_equal(view.effects, alone.effects)
+        np.testing.assert_array_equal(together[i].ranges, alone.ranges)
+        np.testing.assert_array_equal(apart[int(np.flatnonzero(shuffled == i)[0])].ranges, alone.ranges)
+        assert bare[i].ranges.shape == ((2, 0) if unasked[i].any() else (2, 2))
         # a close call, looked at again: its flip chance is a count of DRAWS, not of FIRST_DRAWS
         close_calls += (alone.flip_chance * FIRST_DRAWS) % 1 != 0
     assert sum(v.exact for v in together) >= 260
