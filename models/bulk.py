@@ -28,6 +28,7 @@ the engine's records case by case.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -596,17 +597,19 @@ class BulkScorer:
         draws = e.common_draws
         status = status_code[pick]
         with threadpool_limits(limits=self.blas_threads) if self.blas_threads is not None else nullcontext():
-            views = draws.outlook_many(log_odds=lo, class_p=class_p, unasked=unasked[pick], status=status)
+            views = draws.outlook_many(log_odds=lo, class_p=class_p, unasked=unasked[pick], status=status, ranges=False)
         flip = np.array([view.flip_chance for view in views])
         settled = np.array([view.settled for view in views], dtype=bool)
-        orders = [view.order[:TOP_NEXT] for view in views]
-        text_ids: dict[str | None, int] = {"": 0}
-        ids = np.empty(len(pick), dtype=np.int64)
-        for j, order in enumerate(orders):
-            asked_next = np.flatnonzero(unasked[pick[j]])
-            text = ";".join(e.fields[e._indicators[asked_next[q]]] for q in order)
-            ids[j] = text_ids.setdefault(text, len(text_ids))
-        return flip[which], settled[which], ids[which], list(text_ids)
+        # The next questions of each case, as questionnaire positions (-1 past the last), then their texts
+        # once per distinct list: position q of a case's order is its q-th question still to ask.
+        top = np.array([(view.order + [-1] * TOP_NEXT)[:TOP_NEXT] for view in views], dtype=np.int64).reshape(
+            -1, TOP_NEXT
+        )
+        still = np.argsort(~unasked[pick], axis=1, kind="stable")  # each case's questions to ask first, in order
+        questions = np.where(top >= 0, np.take_along_axis(still, np.maximum(top, 0), axis=1), -1)
+        distinct, ids = np.unique(questions, axis=0, return_inverse=True)
+        texts = [";".join(e.fields[e._indicators[q]] for q in row if q >= 0) for row in distinct.tolist()]
+        return flip[which], settled[which], ids.reshape(-1)[which] + 1, ["", *texts]  # 0: none (nothing to ask)
 
 
 _WORKER: list[BulkScorer] = []
@@ -616,6 +619,8 @@ _WORKER: list[BulkScorer] = []
 def _start_worker(model: Any, top_reasons: int) -> None:
     threadpool_limits(limits=1)  # a process per core: threads within each would only wait on each other
     _WORKER.append(BulkScorer(ScreeningEngine(model), top_reasons=top_reasons))
+    gc.collect()
+    gc.freeze()  # what the process keeps to the end (modules, model, engine) is left out of the collector's sweeps
 
 
 def _worker_chunk(codes: np.ndarray) -> dict[str, Any]:
