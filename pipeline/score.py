@@ -510,24 +510,33 @@ def spark_session(master: str) -> Any:
     )
 
 
-def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[Any, Any, list[str]]:
-    """The scored Spark DataFrame (lazy), the numbered input, and the field columns; raises on a bad cell."""
+def number_rows(frame: Any) -> tuple[Any, int]:
+    """``frame`` with its rows numbered from 1 in the order Spark reads them (partition by partition,
+    as ``zipWithIndex`` would), and its row count, in one pass that stays in the JVM.
+
+    A row's number is the rows of the partitions before its own, plus its place in its own (the low
+    33 bits of ``monotonically_increasing_id``, whose high bits are the partition)."""
+    from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
+
+    partition = F.spark_partition_id()
+    sizes = dict(frame.groupBy(partition.alias("partition")).count().collect())
+    before = np.cumsum([0, *(sizes.get(p, 0) for p in range(frame.rdd.getNumPartitions()))]).tolist()
+    start = F.element_at(F.array(*[F.lit(b) for b in before[:-1]] or [F.lit(0)]), partition + 1)
+    place = F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1)
+    return frame.select((start + place + 1).alias(ROW), *frame.columns), int(before[-1])
+
+
+def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[Any, int, list[str]]:
+    """The scored Spark DataFrame (lazy), the input's row count, and the field columns; raises on a bad cell."""
     import mlflow
     from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
-    from pyspark.sql.types import LongType, StructField, StructType
 
     raw = spark.read.parquet(source)
     model_fields = tuple(model.fields)  # the closures below ship these names, not the model
     columns = check_columns(list(raw.columns), model_fields)
     sample = raw.select(*columns).limit(PII_SAMPLE).collect()  # (not toPandas: pyspark 4.3's needs pandas < 3)
     check_no_identifiers(pd.DataFrame([r.asDict() for r in sample], columns=columns))
-    fields_schema = raw.select(*columns).schema
-    numbered = (
-        raw.select(*columns)
-        .rdd.zipWithIndex()
-        .map(lambda pair: (pair[1] + 1, *pair[0]))
-        .toDF(StructType([StructField(ROW, LongType(), False), *fields_schema.fields]))
-    )
+    numbered, count = number_rows(raw.select(*columns))
 
     def problems(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -570,7 +579,7 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
     # tier of a case not settled (None) into the text "None" (never a tier name): set it back.
     tier = F.col("referral_tier")
     scored = scored.withColumn("referral_tier", F.when(tier == F.lit(str(None)), F.lit(None)).otherwise(tier))
-    return scored, numbered, fields
+    return scored, count, fields
 
 
 def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
@@ -580,8 +589,7 @@ def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
         if not (path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES):
             raise CommandError(SPARK_PARQUET.format(path=str(path)))
     spark = spark_session(args.spark_master)
-    scored, numbered, _ = spark_score(spark, ref=ref, model=model, source=str(source))
-    count = numbered.count()
+    scored, count, _ = spark_score(spark, ref=ref, model=model, source=str(source))
     digest = input_digest(source)
     stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
     scored.write.mode("errorifexists").parquet(str(target))

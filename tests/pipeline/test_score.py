@@ -221,6 +221,19 @@ def test_spark_gives_the_same_scores_as_one_machine(home: Path, spark: Any) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("rows", "partitions"), [(1000, 7), (10, 20), (0, 3)])
+def test_spark_numbers_rows_in_the_order_it_reads_them(spark: Any, rows: int, partitions: int) -> None:
+    """Rows are numbered from 1 partition by partition, in the order Spark reads them (what
+    zipWithIndex gave), over uneven and empty partitions, and counted in the same pass."""
+    from pipeline.score import number_rows
+
+    frame = spark.range(0, rows, numPartitions=partitions)  # partition p holds the next ids in order
+    numbered, count = number_rows(frame)
+    assert count == rows
+    assert sorted((r["row"], r["id"]) for r in numbered.collect()) == [(i + 1, i) for i in range(rows)]
+
+
+@pytest.mark.slow
 def test_spark_names_the_bad_row_and_writes_nothing(home: Path, spark: Any, capsys: pytest.CaptureFixture[str]) -> None:
     raw = pd.read_parquet(home / "cases.parquet")
     raw.loc[250, "sector"] = "fishing-boat"
