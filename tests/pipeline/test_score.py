@@ -246,6 +246,28 @@ def test_spark_names_the_bad_row_and_writes_nothing(home: Path, spark: Any, caps
     assert not out.exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["local", "spark"])
+def test_names_in_a_field_column_are_refused_and_nothing_is_written(
+    home: Path, spark: Any, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A register whose field column holds people's names is refused before anything is read further
+    or written, by both engines (the content guard reads a sample of the rows)."""
+    raw = pd.read_parquet(home / "cases.parquet")
+    raw["sector"] = [f"Firuza Rahimova {i}" for i in range(len(raw))]
+    path = home / f"names-{engine}.parquet"
+    raw.to_parquet(path, index=False)
+    out = home / f"names-{engine}-scores.parquet"
+    assert (
+        main(["score", "--input", str(path), "--output", str(out), "--engine", engine, "--spark-master", "local[2]"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "look like identifiers or free text" in err
+    assert "['sector']" in err
+    assert not out.exists()
+
+
 def _pandas_path(source: Path, target: Path) -> None:
     """The output as the per-frame path writes it: pandas reads, checks, decodes and writes."""
     from pipeline.data.formats import write_table
