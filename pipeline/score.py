@@ -572,7 +572,11 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
             yield cases
 
     ddl = ", ".join([f"{ROW} long", *(f"`{f}` string" for f in fields)])
-    cases = numbered.mapInPandas(canonical, ddl)
+    # A register is often one file of one split, which Spark reads in one task: spread its rows over
+    # the session's cores before the Python steps (each row keeps its number).
+    parallelism = spark.sparkContext.defaultParallelism
+    spread = numbered.repartition(parallelism) if numbered.rdd.getNumPartitions() < parallelism else numbered
+    cases = spread.mapInPandas(canonical, ddl)
     udf = mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=result_schema(model), env_manager="local")
     scored = cases.select(ROW, udf(F.struct(*[F.col(f) for f in fields])).alias("scores")).select(ROW, "scores.*")
     # MLflow 3.17's spark_udf casts a string column with .astype(str), which turns the empty

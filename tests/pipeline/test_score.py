@@ -221,6 +221,20 @@ def test_spark_gives_the_same_scores_as_one_machine(home: Path, spark: Any) -> N
 
 
 @pytest.mark.slow
+def test_spark_spreads_a_one_file_register_over_the_sessions_cores(home: Path, spark: Any) -> None:
+    """A register in one small file is one task when read; it is scored in as many as the session
+    has cores (here 2), each row keeping its number."""
+    from pipeline.score import load_model, spark_score
+
+    path = str(home / "cases.parquet")
+    assert spark.read.parquet(path).rdd.getNumPartitions() == 1
+    ref, model = load_model("models:/tarozu-screening@champion")
+    scored, count, _ = spark_score(spark, ref=ref, model=model, source=path)
+    assert scored.rdd.getNumPartitions() == spark.sparkContext.defaultParallelism == 2
+    assert sorted(r["row"] for r in scored.select("row").collect()) == list(range(1, count + 1))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("rows", "partitions"), [(1000, 7), (10, 20), (0, 3)])
 def test_spark_numbers_rows_in_the_order_it_reads_them(spark: Any, rows: int, partitions: int) -> None:
     """Rows are numbered from 1 partition by partition, in the order Spark reads them (what
