@@ -511,19 +511,31 @@ def spark_session(master: str) -> Any:
 
 
 def number_rows(frame: Any) -> tuple[Any, int]:
-    """``frame`` with its rows numbered from 1 in the order Spark reads them (partition by partition,
-    as ``zipWithIndex`` would), and its row count, in one pass that stays in the JVM.
+    """``frame`` (as read from files) with its rows numbered from 1 in file order, as the local
+    engine numbers them: files by name, each from its start; and its row count. One JVM job.
 
-    A row's number is the rows of the partitions before its own, plus its place in its own (the low
-    33 bits of ``monotonically_increasing_id``, whose high bits are the partition)."""
+    Spark reads a file in splits (one per task, a task may read several small files, and it orders
+    them by size): the job counts the rows of each (task, file, split) and finds where in its task
+    each begins. A row's number is the rows of the splits before its own, in file order, plus its
+    place in its split (its place in its task, the low 33 bits of ``monotonically_increasing_id``,
+    less where the split begins). A frame not read from files is numbered task by task."""
     from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
 
-    partition = F.spark_partition_id()
-    sizes = dict(frame.groupBy(partition.alias("partition")).count().collect())
-    before = np.cumsum([0, *(sizes.get(p, 0) for p in range(frame.rdd.getNumPartitions()))]).tolist()
-    start = F.element_at(F.array(*[F.lit(b) for b in before[:-1]] or [F.lit(0)]), partition + 1)
-    place = F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1)
-    return frame.select((start + place + 1).alias(ROW), *frame.columns), int(before[-1])
+    task, place = F.spark_partition_id(), F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1)
+    file, start = F.input_file_name(), F.input_file_block_start()
+    split = F.concat_ws("|", task.cast("string"), start.cast("string"), file)
+    where = frame.select(
+        task.alias("task"), file.alias("file"), start.alias("start"), split.alias("key"), place.alias("place")
+    )
+    parts = where.groupBy("task", "file", "start", "key").agg(
+        F.count(F.lit(1)).alias("rows"), F.min("place").alias("first")
+    )
+    shifts, before = [], 0
+    for part in sorted(parts.collect(), key=lambda r: (r["file"], r["start"], r["task"])):
+        shifts += [F.lit(part["key"]), F.lit(before - part["first"]).cast("long")]
+        before += part["rows"]
+    shift = F.element_at(F.create_map(*shifts), split) if shifts else F.lit(0)
+    return frame.select((shift + place + 1).alias(ROW), *frame.columns), before
 
 
 def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[Any, int, list[str]]:

@@ -6,6 +6,7 @@ The Spark tests run on one small local Spark (``local[2]``, module-scoped): pysp
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,6 +219,27 @@ def test_spark_gives_the_same_scores_as_one_machine(home: Path, spark: Any) -> N
     assert [r.route for r in runs] == ["score-local", "score-spark"]
     assert runs[0].input_sha256 == runs[1].input_sha256
     assert {r.rows for r in runs} == {ROWS}
+
+
+@pytest.mark.slow
+def test_spark_numbers_a_directory_of_files_as_one_machine_does(home: Path, spark: Any) -> None:
+    """A register in several files is numbered in file order (files by name) by both engines, though
+    Spark reads the largest first: the same row number holds the same case's scores."""
+    raw = pd.read_parquet(home / "cases.parquet")
+    register = home / "register"
+    register.mkdir()
+    cuts = [0, ROWS // 10, ROWS // 10 + ROWS // 2, ROWS]  # smallest file first by name, largest second
+    for name, (begin, end) in reversed(list(zip("abc", itertools.pairwise(cuts), strict=True))):  # c made first
+        raw.iloc[begin:end].to_parquet(register / f"part-{name}.parquet", index=False)
+    local, distributed = home / "register-one.parquet", home / "register-spark.parquet"
+    common = ["--input", str(register), "--operator", "ana.t"]
+    assert main(["score", *common, "--output", str(local)]) == 0
+    assert (
+        main(["score", *common, "--output", str(distributed), "--engine", "spark", "--spark-master", "local[2]"]) == 0
+    )
+    a = pd.read_parquet(local)
+    b = pd.read_parquet(distributed).sort_values("row", ignore_index=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=True)
 
 
 @pytest.mark.slow
