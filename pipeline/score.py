@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -531,7 +532,9 @@ def number_rows(frame: Any) -> tuple[Any, int]:
         F.count(F.lit(1)).alias("rows"), F.min("place").alias("first")
     )
     shifts, before = [], 0
-    for part in sorted(parts.collect(), key=lambda r: (r["file"], r["start"], r["task"])):
+    # Spark names a file by its URI, with some characters percent-encoded (a space as %20, "#" as %23):
+    # decoded, the names sort as the local engine sorts the paths.
+    for part in sorted(parts.collect(), key=lambda r: (unquote(r["file"]), r["start"], r["task"])):
         shifts += [F.lit(part["key"]), F.lit(before - part["first"]).cast("long")]
         before += part["rows"]
     shift = F.element_at(F.create_map(*shifts), split) if shifts else F.lit(0)

@@ -224,13 +224,15 @@ def test_spark_gives_the_same_scores_as_one_machine(home: Path, spark: Any) -> N
 @pytest.mark.slow
 def test_spark_numbers_a_directory_of_files_as_one_machine_does(home: Path, spark: Any) -> None:
     """A register in several files is numbered in file order (files by name) by both engines, though
-    Spark reads the largest first: the same row number holds the same case's scores."""
+    Spark reads the largest first and names files by URIs, in which a space or "#" is percent-encoded
+    ("part%20a" would sort after "part!b"): the same row number holds the same case's scores."""
     raw = pd.read_parquet(home / "cases.parquet")
     register = home / "register"
     register.mkdir()
     cuts = [0, ROWS // 10, ROWS // 10 + ROWS // 2, ROWS]  # smallest file first by name, largest second
-    for name, (begin, end) in reversed(list(zip("abc", itertools.pairwise(cuts), strict=True))):  # c made first
-        raw.iloc[begin:end].to_parquet(register / f"part-{name}.parquet", index=False)
+    names = ["part a", "part!b", "part#c"]  # in the order of their names' characters: " ", "!", "#"
+    for name, (begin, end) in reversed(list(zip(names, itertools.pairwise(cuts), strict=True))):  # made last first
+        raw.iloc[begin:end].to_parquet(register / f"{name}.parquet", index=False)
     local, distributed = home / "register-one.parquet", home / "register-spark.parquet"
     common = ["--input", str(register), "--operator", "ana.t"]
     assert main(["score", *common, "--output", str(local)]) == 0
