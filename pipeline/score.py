@@ -41,11 +41,11 @@ import getpass
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -160,16 +160,30 @@ def load_model(uri: str, tracking_uri: str | None = None) -> tuple[ModelRef, Any
 
 # ---------------------------------------------------------------------------- the input
 def input_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes; of a directory (Spark's Parquet), of its data files' names and digests."""
+    """SHA-256 of a file's bytes; of a directory (Spark's Parquet), of its data files' names and digests
+    (:func:`directory_digest`)."""
     if path.is_file():
         return _file_sha256(path)
-    lines = [f"{p.name} {_file_sha256(p)}\n" for p in sorted(_data_files(path))]
-    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+    return directory_digest((p.relative_to(path).as_posix(), _file_sha256(p)) for p in _data_files(path))
+
+
+def directory_digest(files: Iterable[tuple[str, str]]) -> str:
+    """SHA-256 of a directory's data files, given as (path within it, '/'-separated; the file's SHA-256):
+    of one line ``path digest`` per file, in the order of the paths. Files and folders whose names begin
+    with ``_`` or ``.`` are not data (Spark's ``_SUCCESS``, a crashed writer's ``.crc`` and temporary files;
+    neither engine reads them) and are left out."""
+    kept = sorted((name, digest) for name, digest in files if not _hidden(name))
+    return hashlib.sha256("".join(f"{name} {digest}\n" for name, digest in kept).encode("utf-8")).hexdigest()
+
+
+def _hidden(name: str) -> bool:
+    return any(part.startswith(("_", ".")) for part in name.split("/"))
 
 
 def _data_files(directory: Path) -> Iterator[Path]:
-    for p in directory.iterdir():
-        if p.is_file() and not p.name.startswith(("_", ".")):
+    """Every file under ``directory``, in its folders too (a partitioned register's ``year=2026/``)."""
+    for p in directory.rglob("*"):
+        if p.is_file():
             yield p
 
 
@@ -601,17 +615,52 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
     return scored, count, fields
 
 
-def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
+def stored_path(spark: Any, uri: str) -> tuple[str, bool] | None:
+    """Where Spark resolves ``uri`` (a path or a URI: ``hdfs://``, ``s3a://``, ``file:``..., a bare path on
+    the cluster's default filesystem), as its fully qualified URI, and whether it is a directory; None if
+    nothing is there. Through Hadoop's FileSystem, as Spark itself reads and writes."""
+    context = spark.sparkContext
+    path = context._jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(context._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return None
+    return str(fs.makeQualified(path).toString()), bool(fs.getFileStatus(path).isDirectory())
 
-    source, target = Path(args.input), Path(args.output)
-    for path in (source, target):
-        if not (path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES):
-            raise CommandError(SPARK_PARQUET.format(path=str(path)))
+
+def spark_input_digest(spark: Any, qualified: str, *, directory: bool) -> str:
+    """:func:`input_digest` of the input at ``qualified`` (:func:`stored_path`), on whatever filesystem it
+    is: each file is read and hashed where Spark reads it (one task per file), and only the digests come
+    back to the driver. The same digest as on one machine, for the same files."""
+    from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
+
+    reader = spark.read.format("binaryFile")
+    if directory:
+        reader = reader.option("recursiveFileLookup", "true")
+    rows = reader.load(qualified).select("path", F.sha2(F.col("content"), 256).alias("sha256")).collect()
+    if not directory:
+        return str(rows[0]["sha256"])
+    base = qualified.rstrip("/") + "/"  # the files' paths as Hadoop writes them: not percent-encoded
+    return directory_digest((str(r["path"]).removeprefix(base), r["sha256"]) for r in rows)
+
+
+def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
+    """Score on Spark. The input and output may be on any filesystem the session reads and writes (a
+    local disk, HDFS, S3...): they are checked, hashed and written there, not on the driver's disk."""
+    if PurePosixPath(urlsplit(args.output).path).suffix.lower() not in PARQUET_SUFFIXES:
+        raise CommandError(SPARK_PARQUET.format(path=args.output))
     spark = spark_session(args.spark_master)
-    scored, count, _ = spark_score(spark, ref=ref, model=model, source=str(source))
-    digest = input_digest(source)
+    found = stored_path(spark, args.input)
+    if found is None:
+        raise FileNotFoundError(f"no input at {args.input!r}")
+    source, directory = found
+    if not (directory or PurePosixPath(urlsplit(source).path).suffix.lower() in PARQUET_SUFFIXES):
+        raise CommandError(SPARK_PARQUET.format(path=args.input))
+    if stored_path(spark, args.output) is not None:
+        raise CommandError(OUTPUT_EXISTS.format(path=args.output))
+    scored, count, _ = spark_score(spark, ref=ref, model=model, source=source)
+    digest = spark_input_digest(spark, source, directory=directory)
     stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
-    scored.write.mode("errorifexists").parquet(str(target))
+    scored.write.mode("errorifexists").parquet(args.output)
     return count, stored["created_at"]
 
 

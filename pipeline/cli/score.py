@@ -46,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(SPARK_WORKERS)
         if args.workers < 1:
             raise CommandError(BAD_WORKERS.format(workers=args.workers))
-    target = Path(args.output)
-    if target.exists():
-        raise CommandError(OUTPUT_EXISTS.format(path=str(target)))
-    if not Path(args.input).exists():
-        raise FileNotFoundError(f"no input at {args.input!r}")
+    if args.engine == "local":  # Spark checks them where it reads and writes (HDFS, S3...): run_spark
+        if Path(args.output).exists():
+            raise CommandError(OUTPUT_EXISTS.format(path=args.output))
+        if not Path(args.input).exists():
+            raise FileNotFoundError(f"no input at {args.input!r}")
     ref, model = load_model(args.model)
     audit = audit_engine(args.database_url)
     try:
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         audit.dispose()
     print(
-        f"scored {rows} rows with {ref.name} version {ref.version} ({args.engine}) into {target}; "
+        f"scored {rows} rows with {ref.name} version {ref.version} ({args.engine}) into {args.output}; "
         f"recorded in the audit log at {when} as bulk scoring by {KEY_PREFIX}{operator}"
     )
     return 0

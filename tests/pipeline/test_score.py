@@ -233,15 +233,69 @@ def test_spark_numbers_a_directory_of_files_as_one_machine_does(home: Path, spar
     names = ["part a", "part!b", "part#c"]  # in the order of their names' characters: " ", "!", "#"
     for name, (begin, end) in reversed(list(zip(names, itertools.pairwise(cuts), strict=True))):  # made last first
         raw.iloc[begin:end].to_parquet(register / f"{name}.parquet", index=False)
+    (register / "_SUCCESS").write_bytes(b"")  # what a Spark job leaves: not data, read by neither engine
     local, distributed = home / "register-one.parquet", home / "register-spark.parquet"
-    common = ["--input", str(register), "--operator", "ana.t"]
-    assert main(["score", *common, "--output", str(local)]) == 0
-    assert (
-        main(["score", *common, "--output", str(distributed), "--engine", "spark", "--spark-master", "local[2]"]) == 0
-    )
+    assert main(["score", "--input", str(register), "--output", str(local), "--operator", "ana.t"]) == 0
+    # Spark given URIs, as on a cluster's storage (hdfs://, s3a://): here the local disk's file: scheme
+    spark_args = ["--input", register.as_uri(), "--output", distributed.as_uri(), "--engine", "spark"]
+    assert main(["score", *spark_args, "--spark-master", "local[2]", "--operator", "ana.t"]) == 0
     a = pd.read_parquet(local)
     b = pd.read_parquet(distributed).sort_values("row", ignore_index=True)
     pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=True)
+    runs = _bulk_rows(home)[-2:]
+    assert [r.route for r in runs] == ["score-local", "score-spark"]
+    assert runs[0].input_sha256 == runs[1].input_sha256  # the same files, hashed on the driver or by Spark
+
+
+@pytest.mark.slow
+def test_spark_hashes_an_input_as_one_machine_does(home: Path, spark: Any) -> None:
+    """The input's digest in the audit log is the same whichever engine took it: a file's bytes, or a
+    directory's data files (in its folders too) by their paths, leaving out what is not data."""
+    from pipeline.score import input_digest, spark_input_digest, stored_path
+
+    folder = home / "digest"
+    (folder / "year=2026").mkdir(parents=True)
+    for name, content in [
+        ("part 1.parquet", b"a"),
+        ("part#2.parquet", b"b"),
+        ("part%41.parquet", b"d"),  # a name that looks percent-encoded is a name
+        ("year=2026/part-3.parquet", b"c"),
+        ("_SUCCESS", b""),
+        ("_metadata", b"footers"),
+        (".part-1.parquet.crc", b"crc"),
+    ]:
+        (folder / name).write_bytes(content)
+    digest = input_digest(folder)
+    assert stored_path(spark, folder.as_uri()) == (f"file:{folder}", True)  # Hadoop's form of the URI
+    assert spark_input_digest(spark, f"file:{folder}", directory=True) == digest
+    (folder / "year=2026" / "part-3.parquet").write_bytes(b"C")  # one byte of one file changed
+    assert input_digest(folder) != digest
+    assert spark_input_digest(spark, f"file:{folder}", directory=True) == input_digest(folder)
+    one = home / "cases.parquet"
+    assert stored_path(spark, str(one)) == (f"file:{one}", False)
+    assert spark_input_digest(spark, f"file:{one}", directory=False) == input_digest(one)
+    assert stored_path(spark, str(home / "nothing-here")) is None
+
+
+@pytest.mark.slow
+def test_spark_refuses_a_missing_input_an_existing_output_and_other_formats(
+    home: Path, spark: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked where Spark reads and writes (given URIs here), before anything is scored or recorded."""
+    before = len(_bulk_rows(home))
+    spark_run = ["--engine", "spark", "--spark-master", "local[2]"]
+    missing = (home / "no-such-register.parquet").as_uri()
+    assert main(["score", "--input", missing, "--output", (home / "m.parquet").as_uri(), *spark_run]) == 2
+    assert f"no input at {missing!r}" in capsys.readouterr().err
+    existing = (home / "cases.csv").as_uri()
+    source = (home / "cases.parquet").as_uri()
+    assert main(["score", "--input", source, "--output", existing, *spark_run]) == 2
+    assert "reads and writes Parquet" in capsys.readouterr().err
+    assert main(["score", "--input", existing, "--output", (home / "c.parquet").as_uri(), *spark_run]) == 2
+    assert "reads and writes Parquet" in capsys.readouterr().err
+    assert main(["score", "--input", source, "--output", source, *spark_run]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert len(_bulk_rows(home)) == before
 
 
 @pytest.mark.slow
