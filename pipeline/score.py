@@ -537,7 +537,10 @@ def number_rows(frame: Any) -> tuple[Any, int]:
     from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
 
     task, place = F.spark_partition_id(), F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1)
-    file, start = F.input_file_name(), F.input_file_block_start()
+    if frame.inputFiles():  # Spark's metadata of each row's file (catalogs that refuse input_file_name() allow it)
+        file, start = F.col("_metadata.file_path"), F.col("_metadata.file_block_start")
+    else:
+        file, start = F.lit(""), F.lit(0).cast("long")
     split = F.concat_ws("|", task.cast("string"), start.cast("string"), file)
     where = frame.select(
         task.alias("task"), file.alias("file"), start.alias("start"), split.alias("key"), place.alias("place")
