@@ -14,9 +14,10 @@ The output's ``row`` is the input row's number (1-based, the header not counted)
   ``--workers`` (default: one per CPU the process may use) sets how many worker processes
   score the chunks of a large file; each builds its engine from the same model, and the
   output is the same with any number of them.
-- ``--engine spark`` reads Parquet (a file or a directory) on a Spark session
-  (``--spark-master``, default ``local[*]``) and scores with ``mlflow.pyfunc.spark_udf`` of the
-  same registered model, whose pyfunc runs the same scorer: both engines give the same values.
+- ``--engine spark`` reads Parquet (a file or a directory, on any filesystem Spark reads) on a
+  Spark session (``--spark-master``; default spark-submit's master, else ``local[*]``) and scores
+  with ``mlflow.pyfunc.spark_udf`` of the same registered model, whose pyfunc runs the same
+  scorer: both engines give the same values.
 
 Input is a Tarozu file (:mod:`pipeline.data.formats`: questionnaire field ids, the CTDC names
 of the coded context fields; labels and the optional columns may be there and are ignored).
@@ -107,6 +108,7 @@ SPARK_WORKERS = (
 )
 OUTPUT_EXISTS = "{path!r} exists: choose a new output path (a bulk run never overwrites)"
 SPARK_PARQUET = "--engine spark reads and writes Parquet: {path!r} is not a .parquet file or a directory of them"
+LOCAL_MASTER = "local[*]"
 NO_PYSPARK = "--engine spark needs pyspark: pip install 'tarozu[spark]' (and a Java 17 or 21 runtime)"
 
 
@@ -469,7 +471,8 @@ def bulk_workers(requested: int | None, rows: int) -> int:
     return max(1, min(usable_cpus() if requested is None else requested, rows // PROCESS_ROWS))
 
 
-def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
+def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str, str]:
+    """Score on this machine: rows scored, when the run was recorded, and where it ran."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -492,7 +495,7 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
         )
     stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
     write_scores(scores, np.arange(1, count + 1), target)
-    return count, stored["created_at"]
+    return count, stored["created_at"], "local"
 
 
 # ---------------------------------------------------------------------------- Spark
@@ -508,21 +511,28 @@ def result_schema(model: Any) -> str:
     return ", ".join(kinds)
 
 
-def spark_session(master: str) -> Any:
-    """A Spark session whose Python workers run this interpreter (else they miss Tarozu's packages)."""
+def spark_session(master: str | None) -> Any:
+    """A Spark session whose Python workers run this interpreter (else they miss Tarozu's packages), on
+    ``master``; without one, on spark-submit's master or the running session's, else on this machine's
+    cores (:data:`LOCAL_MASTER`)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise CommandError(NO_PYSPARK) from None
-    return (
-        SparkSession.builder.master(master)
-        .appName("tarozu-score")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder.appName("tarozu-score").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    # Under spark-submit (which starts this interpreter with its gateway's port) the master is spark-submit's
+    # --master, and in a running session (a managed Spark's job) that session's: setting one here would
+    # override it and score the whole register on the driver.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ or SparkSession.getActiveSession() is not None
+    if master is None and not submitted:
+        master = LOCAL_MASTER
+    if master is not None:
+        builder = builder.master(master)
+        if master.startswith("local"):  # no web UI on a port of this machine for a run on its own cores
+            builder = builder.config("spark.ui.enabled", "false")
+    return builder.getOrCreate()
 
 
 def number_rows(frame: Any) -> tuple[Any, int]:
@@ -646,9 +656,10 @@ def spark_input_digest(spark: Any, qualified: str, *, directory: bool) -> str:
     return directory_digest((str(r["path"]).removeprefix(base), r["sha256"]) for r in rows)
 
 
-def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str]:
-    """Score on Spark. The input and output may be on any filesystem the session reads and writes (a
-    local disk, HDFS, S3...): they are checked, hashed and written there, not on the driver's disk."""
+def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str, str]:
+    """Score on Spark (as :func:`run_local`; where: the session's master). The input and output may be on
+    any filesystem the session reads and writes (a local disk, HDFS, S3...): they are checked, hashed and
+    written there, not on the driver's disk."""
     if PurePosixPath(urlsplit(args.output).path).suffix.lower() not in PARQUET_SUFFIXES:
         raise CommandError(SPARK_PARQUET.format(path=args.output))
     spark = spark_session(args.spark_master)
@@ -664,7 +675,7 @@ def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     digest = spark_input_digest(spark, source, directory=directory)
     stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
     scored.write.mode("errorifexists").parquet(args.output)
-    return count, stored["created_at"]
+    return count, stored["created_at"], f"spark on {spark.sparkContext.master}"
 
 
 # ---------------------------------------------------------------------------- the command

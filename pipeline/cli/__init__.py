@@ -35,8 +35,9 @@ COMMANDS: dict[str, str] = {
 
 
 def module_name(command: str) -> str:
-    """The module of a subcommand: ``pipeline.cli.<command>`` with dashes as underscores."""
-    return f"{__name__}.{command.replace('-', '_')}"
+    """The module of a subcommand: ``pipeline.cli.<command>`` with dashes as underscores (named in full,
+    not from ``__name__``: spark-submit runs this file as ``__main__``)."""
+    return f"pipeline.cli.{command.replace('-', '_')}"
 
 
 def build_parser() -> argparse.ArgumentParser:

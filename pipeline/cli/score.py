@@ -30,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="cases to score: CSV or Parquet (Spark: Parquet file or dir)")
     parser.add_argument("--output", required=True, help="where the scores go: .csv or .parquet (Spark: Parquet)")
     parser.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or spark")
-    parser.add_argument("--spark-master", default="local[*]", help="Spark master URL (default local[*])")
+    parser.add_argument(
+        "--spark-master",
+        help="Spark master URL (default: spark-submit's --master, or the running session's; else local[*])",
+    )
     parser.add_argument(
         "--workers", type=int, help="local engine: worker processes (default: one per CPU this process may use)"
     )
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         refuse_withdrawn(audit, ref)  # before any work: the stop procedure stops bulk scoring too
         run_engine = run_spark if args.engine == "spark" else run_local
-        rows, when = run_engine(args, ref, model, operator, audit)
+        rows, when, where = run_engine(args, ref, model, operator, audit)
     except DataFormatError as exc:
         raise ScoreInputError(str(exc)) from None
     except WorkerStoppedError as exc:  # nothing was recorded or written
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         audit.dispose()
     print(
-        f"scored {rows} rows with {ref.name} version {ref.version} ({args.engine}) into {args.output}; "
+        f"scored {rows} rows with {ref.name} version {ref.version} ({where}) into {args.output}; "
         f"recorded in the audit log at {when} as bulk scoring by {KEY_PREFIX}{operator}"
     )
     return 0

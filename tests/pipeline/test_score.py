@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,6 +247,22 @@ def test_spark_numbers_a_directory_of_files_as_one_machine_does(home: Path, spar
     runs = _bulk_rows(home)[-2:]
     assert [r.route for r in runs] == ["score-local", "score-spark"]
     assert runs[0].input_sha256 == runs[1].input_sha256  # the same files, hashed on the driver or by Spark
+
+
+@pytest.mark.slow
+def test_under_spark_submit_the_run_takes_its_master(home: Path, spark: Any) -> None:
+    """Run by spark-submit without --spark-master (as on a cluster), the command scores on spark-submit's
+    master (here local[1]), not on the driver's own cores, and says where it ran."""
+    import pipeline.cli
+
+    out = home / "submitted.parquet"
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    submit = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[1]", pipeline.cli.__file__]
+    command = ["score", "--input", str(home / "cases.parquet"), "--output", str(out), "--engine", "spark"]
+    done = subprocess.run([*submit, *command], env=env, cwd=home, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "tarozu-screening version 1 (spark on local[1]) into" in done.stdout
+    assert len(pd.read_parquet(out)) == ROWS
 
 
 @pytest.mark.slow
