@@ -298,7 +298,7 @@ class BulkScorer:
             raise ValueError(f"workers must be at least 1, not {workers}")
         if workers > 1:
             chunk_rows = max(1, min(chunk_rows, -(-n // workers)))
-        chunks = [codes[s : s + chunk_rows] for s in range(0, n, chunk_rows)]
+        chunks = [codes[s : s + chunk_rows] for s in range(0, n, chunk_rows)] or [codes]  # no rows: empty columns
         if workers > 1 and len(chunks) > 1:
             parts = list(self._in_processes(chunks, workers, progress))
         else:
@@ -464,7 +464,7 @@ class BulkScorer:
 
     def _chunk(self, codes: np.ndarray, progress: Callable[[int], None] | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for start in range(0, codes.shape[0], _BLOCK_ROWS):
+        for start in range(0, max(codes.shape[0], 1), _BLOCK_ROWS):  # no rows: one empty block
             block = self._block(codes[start : start + _BLOCK_ROWS])
             for name, value in block.items():
                 out.setdefault(name, []).append(value)

@@ -137,6 +137,22 @@ def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> Non
     assert bulk_workers(1, 100 * PROCESS_ROWS) == 1
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_empty_register_scores_to_an_empty_output(home: Path, suffix: str) -> None:
+    """A register with its columns and no rows (a month with no intake forms) gives the output's
+    columns and no rows, and its run is recorded with 0 rows."""
+    frame = pd.read_parquet(home / "cases.parquet").head(0)
+    empty, out = home / f"empty{suffix}", home / f"empty-scores{suffix}"
+    frame.to_csv(empty, index=False) if suffix == ".csv" else frame.to_parquet(empty, index=False)
+    assert main(["score", "--input", str(empty), "--output", str(out), "--operator", "ana.t"]) == 0
+    full = home / f"full-scores{suffix}"
+    assert main(["score", "--input", str(home / f"cases{suffix}"), "--output", str(full), "--operator", "ana.t"]) == 0
+    read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+    assert len(read(out)) == 0
+    assert list(read(out).columns) == list(read(full).columns)
+    assert [r.rows for r in _bulk_rows(home)[-2:]] == [0, ROWS]
+
+
 def test_bad_cell_names_row_and_column_and_writes_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False)
     raw.loc[41, "excessive_hours"] = "sometimes"
