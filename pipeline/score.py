@@ -109,6 +109,8 @@ SPARK_WORKERS = (
 OUTPUT_EXISTS = "{path!r} exists: choose a new output path (a bulk run never overwrites)"
 SPARK_PARQUET = "--engine spark reads and writes Parquet: {path!r} is not a .parquet file or a directory of them"
 LOCAL_MASTER = "local[*]"
+ROW_GROUP = 262_144
+"""Rows of the output written at once (a Parquet row group of the local engine's output)."""
 NO_PYSPARK = "--engine spark needs pyspark: pip install 'tarozu[spark]' (and a Java 17 or 21 runtime)"
 
 
@@ -434,16 +436,21 @@ def write_scores(scores: FlatColumns, rows: np.ndarray, target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrays = [pa.array(rows, type=pa.int64())]
-    for name in scores.names:
-        if name in scores.texts:
-            categories, index = scores.texts[name]
-            dictionary = pa.array(categories, type=pa.large_string())
-            arrays.append(
-                pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32()), dictionary).cast(pa.large_string())
-            )
-        else:
-            arrays.append(pa.array(scores.numbers[name]))
+    dictionaries = {
+        name: pa.array(categories, type=pa.large_string()) for name, (categories, _) in scores.texts.items()
+    }
+
+    def group(begin: int, end: int) -> list[Any]:
+        """The columns of rows ``begin`` to ``end``, the texts decoded from their categories."""
+        out = [pa.array(rows[begin:end], type=pa.int64())]
+        for name in scores.names:
+            if name in scores.texts:
+                index = pa.array(scores.texts[name][1][begin:end], type=pa.int32())
+                out.append(pa.DictionaryArray.from_arrays(index, dictionaries[name]).cast(pa.large_string()))
+            else:
+                out.append(pa.array(scores.numbers[name][begin:end]))
+        return out
+
     # the schema (and pandas metadata) of one such row written by pandas
     one = FlatColumns(
         scores.names,
@@ -454,7 +461,10 @@ def write_scores(scores: FlatColumns, rows: np.ndarray, target: Path) -> None:
     one.insert(0, ROW, np.zeros(1, dtype=np.int64))
     schema = pa.Schema.from_pandas(one, preserve_index=False)
     target.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), target, compression="snappy")
+    # A row group at a time: the decoded texts of one group are in memory at once, not of the whole file
+    with pq.ParquetWriter(target, schema, compression="snappy") as writer:
+        for begin in range(0, max(scores.rows, 1), ROW_GROUP):
+            writer.write_table(pa.Table.from_arrays(group(begin, min(scores.rows, begin + ROW_GROUP)), schema=schema))
 
 
 def usable_cpus() -> int:

@@ -409,17 +409,23 @@ def _pandas_path(source: Path, target: Path) -> None:
 
 
 @pytest.mark.parametrize(("source", "suffix"), [("cases.parquet", ".parquet"), ("cases.csv", ".csv")])
-def test_local_output_is_the_pandas_paths_byte_for_value(home: Path, source: str, suffix: str) -> None:
+def test_local_output_is_the_pandas_paths_byte_for_value(
+    home: Path, source: str, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The columnar path (Arrow dictionaries in, Arrow out) writes what the pandas path wrote:
-    the same values, and for Parquet the same schema and pandas metadata."""
+    the same values, and for Parquet the same schema and pandas metadata, a row group at a time."""
     import pyarrow.parquet as pq
 
+    import pipeline.score
+
+    monkeypatch.setattr(pipeline.score, "ROW_GROUP", 64)  # 300 rows: four groups of 64 and one of 44
     ours, theirs = home / f"columnar{suffix}", home / f"pandas{suffix}"
     assert main(["score", "--input", str(home / source), "--output", str(ours), "--operator", "ana.t"]) == 0
     _pandas_path(home / source, theirs)
     if suffix == ".csv":
         assert ours.read_bytes() == theirs.read_bytes()
         return
+    assert pq.ParquetFile(ours).metadata.num_row_groups == 5
     assert pq.read_schema(ours).equals(pq.read_schema(theirs), check_metadata=True)
     pd.testing.assert_frame_equal(pd.read_parquet(ours), pd.read_parquet(theirs), check_exact=True)
 
