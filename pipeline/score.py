@@ -57,7 +57,15 @@ from models.interview import RULE as OUTLOOK_RULE
 from models.questionnaire import load_questionnaire
 from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
 from pipeline.data.ctdc import coded_fields, decode_levels, level_codes
-from pipeline.data.formats import PARQUET_SUFFIXES, file_columns, from_file_frame, read_table, write_table
+from pipeline.data.formats import (
+    CSV_SUFFIXES,
+    PARQUET_SUFFIXES,
+    file_columns,
+    from_file_frame,
+    read_csv_text,
+    read_table,
+    write_table,
+)
 from pipeline.data.pii import check_no_identifiers
 from pipeline.errors import CommandError
 from serving import registry
@@ -343,18 +351,15 @@ def read_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[s
     """The input's row count and its field columns (file names), checked by :func:`check_columns`."""
     if path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir():
         return _parquet_columns(path, model_fields)
-    raw = read_table(path.read_bytes(), name=path.name)
-    raw.columns = [str(c) for c in raw.columns]
-    out = {}
-    for column in check_columns(list(raw.columns), model_fields):
-        index, distinct = pd.factorize(raw[column], use_na_sentinel=False)
-        out[column] = FileColumn(pd.Series(distinct, dtype=raw[column].dtype), index)
-    return len(raw), out
+    if path.suffix.lower() not in CSV_SUFFIXES:
+        read_table(b"", name=path.name)  # refuses the extension, naming those it takes
+    table = read_csv_text(path.read_bytes(), name=path.name)
+    columns = check_columns(table.column_names, model_fields)
+    return table.num_rows, _arrow_columns(table, columns)
 
 
 def _parquet_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
@@ -366,18 +371,29 @@ def _parquet_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, di
         c for c in columns if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)
     ]
     table = pq.read_table(path, columns=columns, read_dictionary=text)
+    return table.num_rows, _arrow_columns(table, columns)
+
+
+def _arrow_columns(table: Any, columns: list[str]) -> dict[str, FileColumn]:
+    """The ``columns`` of an Arrow table as :class:`FileColumn`: each one's distinct cells (Arrow's
+    dictionary of it) and which one each row holds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    types = {c: table.schema.field(c).type for c in columns}  # the cells' type (a dictionary's values)
+    types = {c: t.value_type if pa.types.is_dictionary(t) else t for c, t in types.items()}
     table = pa.table({c: _dictionary(table.column(c), pc) for c in columns}).unify_dictionaries()
     out = {}
     for c in columns:
         chunks = table.column(c).chunks
-        dictionary = chunks[0].dictionary if chunks else pa.array([], type=schema.field(c).type)
+        dictionary = chunks[0].dictionary if chunks else pa.array([], type=types[c])
         missing = sum(chunk.null_count for chunk in chunks) > 0
         if missing:
             dictionary = pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
         parts = [pc.fill_null(chunk.indices, len(dictionary) - 1) if missing else chunk.indices for chunk in chunks]
         index = np.concatenate([part.to_numpy() for part in parts]) if parts else np.zeros(0, dtype=np.int32)
         out[c] = FileColumn(dictionary.to_pandas(), index)
-    return table.num_rows, out
+    return out
 
 
 def _dictionary(column: Any, pc: Any) -> Any:

@@ -168,6 +168,18 @@ def test_bad_cell_names_row_and_column_and_writes_nothing(home: Path, capsys: py
     assert len(_bulk_rows(home)) == before
 
 
+def test_a_ragged_csv_row_is_refused_and_nothing_is_written(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = (home / "cases.csv").read_text().splitlines()
+    lines[100] = lines[100].rsplit(",", 1)[0]  # row 100 loses its last cell
+    ragged, out = home / "ragged.csv", home / "ragged-scores.csv"
+    ragged.write_text("\n".join(lines) + "\n")
+    before = len(_bulk_rows(home))
+    assert main(["score", "--input", str(ragged), "--output", str(out)]) == 2
+    assert "ragged.csv: CSV parse error: Expected" in capsys.readouterr().err
+    assert not out.exists()
+    assert len(_bulk_rows(home)) == before
+
+
 @pytest.mark.parametrize("column", ["screener_assessment", "case_ref"])
 def test_screening_columns_are_refused(home: Path, column: str, capsys: pytest.CaptureFixture[str]) -> None:
     from serving.schemas import BULK_NOT_SCREENING

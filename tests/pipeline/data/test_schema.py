@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from models.questionnaire import load_questionnaire
 from pipeline.data import schema
 from pipeline.data.columns import DataFormatError, FrameValidationError, field_columns
-from pipeline.data.formats import file_columns
+from pipeline.data.formats import file_columns, read_table
 from pipeline.data.schema import load_dataset, validate_frame, write_frame
 
 Factory = Callable[..., pd.DataFrame]
@@ -139,6 +140,29 @@ def test_empty_file_and_header_only_file(tmp_path: Path) -> None:
     header.write_text(",".join(file_columns().values()) + "\n")
     with pytest.raises(FrameValidationError, match=re.escape(schema.EMPTY_FRAME)):
         load_dataset(header)
+
+
+def test_csv_cells_are_read_as_written() -> None:
+    """Every cell as text: empty as "", leading zeros and "NA" kept, a byte order mark skipped, a line
+    break inside quotes kept (Arrow's reader, the cells pandas' text reading gave)."""
+    data = '\ufeffid,months,note\n1,012,\n2,NA,"two\nlines"\n'.encode()
+    frame = read_table(data, name="x.csv")
+    assert list(frame.columns) == ["id", "months", "note"]
+    assert frame.to_dict("list") == {"id": ["1", "2"], "months": ["012", "NA"], "note": ["", "two\nlines"]}
+    assert frame.equals(pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig"))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"a,b\n1,2\n3\n", "Expected 2 columns, got 1"),
+        (b"a,b\n1,2,3\n", "Expected 2 columns, got 3"),
+        (b"a,b,a\n1,2,3\n", "['a'] appear more than once"),
+    ],
+)
+def test_a_csv_row_of_the_wrong_width_or_a_column_named_twice_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(DataFormatError, match=re.escape(message)):
+        read_table(data, name="x.csv")
 
 
 def test_unrecognised_layout_names_closest(tmp_path: Path) -> None:
