@@ -58,10 +58,10 @@ from models.questionnaire import load_questionnaire
 from pipeline.data.columns import LABEL_COLUMNS, OPTIONAL_COLUMNS
 from pipeline.data.ctdc import coded_fields, decode_levels, level_codes
 from pipeline.data.formats import (
-    CSV_SUFFIXES,
     PARQUET_SUFFIXES,
     file_columns,
     from_file_frame,
+    is_csv,
     read_csv_text,
     read_table,
     write_table,
@@ -335,9 +335,9 @@ def read_local(path: Path) -> pd.DataFrame:
 class FileColumn:
     """A column of the input as its distinct cells: row ``i`` holds ``values.iloc[index[i]]``.
 
-    ``values`` are the cells as pandas reads the file (``pd.read_parquet``, or :func:`read_table`
-    for CSV), a missing cell last; a million rows of a few distinct answers are checked,
-    decoded and encoded by as many lookups as there are distinct answers.
+    ``values`` are the cells as Arrow reads the file (Parquet's types, or text for CSV:
+    :func:`~pipeline.data.formats.read_csv_text`), a missing cell last; a million rows of a few
+    distinct answers are checked, decoded and encoded by as many lookups as there are distinct answers.
     """
 
     values: pd.Series
@@ -349,10 +349,8 @@ class FileColumn:
 
 def read_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
     """The input's row count and its field columns (file names), checked by :func:`check_columns`."""
-    if path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir():
+    if path.is_dir() or not is_csv(path):
         return _parquet_columns(path, model_fields)
-    if path.suffix.lower() not in CSV_SUFFIXES:
-        read_table(b"", name=path.name)  # refuses the extension, naming those it takes
     table = read_csv_text(path.read_bytes(), name=path.name)
     columns = check_columns(table.column_names, model_fields)
     return table.num_rows, _arrow_columns(table, columns)

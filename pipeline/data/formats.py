@@ -91,20 +91,25 @@ def from_file_frame(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def is_csv(name: str | Path) -> bool:
+    """Whether a file of this name is CSV (else Parquet); refuses any other extension, naming those it takes."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
+        raise DataFormatError(UNSUPPORTED_SUFFIX.format(path=str(name), suffixes=[*CSV_SUFFIXES, *PARQUET_SUFFIXES]))
+    return suffix in CSV_SUFFIXES
+
+
 def read_table(data: bytes, *, name: str) -> pd.DataFrame:
     """Read CSV (:func:`read_csv_text`) or Parquet bytes; ``name`` gives the format."""
-    suffix = Path(name).suffix.lower()
-    if suffix in CSV_SUFFIXES:
+    if is_csv(name):
         return read_csv_text(data, name=name).to_pandas()
-    if suffix in PARQUET_SUFFIXES:
-        return pd.read_parquet(io.BytesIO(data))
-    raise DataFormatError(UNSUPPORTED_SUFFIX.format(path=name, suffixes=[*CSV_SUFFIXES, *PARQUET_SUFFIXES]))
+    return pd.read_parquet(io.BytesIO(data))
 
 
 def read_csv_text(data: bytes, *, name: str) -> pa.Table:
     """CSV bytes as an Arrow table of text: every cell as written (an empty cell is "", never missing),
     a UTF-8 byte order mark skipped, line breaks inside quotes kept. Read by Arrow's parallel reader
-    (5x faster than pandas' on a million rows); a row with more or fewer cells than the header, or a
+    (5x faster than pandas' on 300,000 rows); a row with more or fewer cells than the header, or a
     column named twice, is refused with the reason."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -134,11 +139,9 @@ def read_csv_text(data: bytes, *, name: str) -> pa.Table:
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write ``table`` as CSV (LF line ends, no index) or Parquet, chosen by the extension."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        raise DataFormatError(UNSUPPORTED_SUFFIX.format(path=str(path), suffixes=[*CSV_SUFFIXES, *PARQUET_SUFFIXES]))
+    csv_file = is_csv(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix in CSV_SUFFIXES:
+    if csv_file:
         table.to_csv(path, index=False, lineterminator="\n")
     else:
         table.to_parquet(path, index=False)
