@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -680,18 +680,24 @@ def spark_input_digest(spark: Any, qualified: str, *, directory: bool) -> str:
     return directory_digest((str(r["path"]).removeprefix(base), r["sha256"]) for r in rows)
 
 
+def _parquet_name(uri: str) -> bool:
+    """Whether a path or URI names a Parquet file. Hadoop's paths are not percent-encoded, so a ``#`` or
+    ``?`` is part of the name (not a URL's fragment or query)."""
+    return PurePosixPath(uri).suffix.lower() in PARQUET_SUFFIXES
+
+
 def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str, audit: Any) -> tuple[int, str, str]:
     """Score on Spark (as :func:`run_local`; where: the session's master). The input and output may be on
     any filesystem the session reads and writes (a local disk, HDFS, S3...): they are checked, hashed and
     written there, not on the driver's disk."""
-    if PurePosixPath(urlsplit(args.output).path).suffix.lower() not in PARQUET_SUFFIXES:
+    if not _parquet_name(args.output):
         raise CommandError(SPARK_PARQUET.format(path=args.output))
     spark = spark_session(args.spark_master)
     found = stored_path(spark, args.input)
     if found is None:
         raise FileNotFoundError(f"no input at {args.input!r}")
     source, directory = found
-    if not (directory or PurePosixPath(urlsplit(source).path).suffix.lower() in PARQUET_SUFFIXES):
+    if not (directory or _parquet_name(source)):
         raise CommandError(SPARK_PARQUET.format(path=args.input))
     if stored_path(spark, args.output) is not None:
         raise CommandError(OUTPUT_EXISTS.format(path=args.output))

@@ -327,7 +327,8 @@ def test_spark_hashes_an_input_as_one_machine_does(home: Path, spark: Any) -> No
 def test_spark_refuses_a_missing_input_an_existing_output_and_other_formats(
     home: Path, spark: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Checked where Spark reads and writes (given URIs here), before anything is scored or recorded."""
+    """Checked where Spark reads and writes (given URIs here), before anything is scored or recorded; a
+    name is told Parquet by its extension, whatever characters it holds."""
     before = len(_bulk_rows(home))
     spark_run = ["--engine", "spark", "--spark-master", "local[2]"]
     missing = (home / "no-such-register.parquet").as_uri()
@@ -342,6 +343,11 @@ def test_spark_refuses_a_missing_input_an_existing_output_and_other_formats(
     assert main(["score", "--input", source, "--output", source, *spark_run]) == 2
     assert "never overwrites" in capsys.readouterr().err
     assert len(_bulk_rows(home)) == before
+    # "#" and "?" are part of a file's name (Hadoop's paths are not URLs): such a register is Parquet too
+    named = home / "cases #1?.parquet"
+    named.write_bytes((home / "cases.parquet").read_bytes())
+    assert main(["score", "--input", str(named), "--output", str(home / "scores #1?.parquet"), *spark_run]) == 0
+    assert len(pd.read_parquet(home / "scores #1?.parquet")) == ROWS
 
 
 @pytest.mark.slow
