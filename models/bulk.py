@@ -575,15 +575,11 @@ class BulkScorer:
         """Flip chance, settled flag and next questions (codes into the texts returned) of cases
         with questions left, as the engine's ``outlook`` gives them, once per distinct case."""
         e = self.engine
-        index: dict[bytes, int] = {}
-        picks: list[int] = []
-        which = np.empty(codes.shape[0], dtype=np.int64)
-        for k in range(codes.shape[0]):
-            j = index.setdefault(codes[k].tobytes(), len(picks))
-            if j == len(picks):
-                picks.append(k)
-            which[k] = j
-        pick = np.array(picks, dtype=np.int64)
+        # Each distinct case once: its codes in the fewest bytes, one row as one key of them.
+        small = np.ascontiguousarray(codes.astype(np.min_scalar_type(max(int(codes.max(initial=0)), 0))))
+        keys = small.view(np.dtype((np.void, small.itemsize * small.shape[1]))).reshape(-1)
+        _, pick, which = np.unique(keys, return_index=True, return_inverse=True)
+        which = which.reshape(-1)
         lo = log_odds[pick]
         names = list(e.outcome_names)
         p = expit(lo)
@@ -597,16 +593,10 @@ class BulkScorer:
         draws = e.common_draws
         status = status_code[pick]
         with threadpool_limits(limits=self.blas_threads) if self.blas_threads is not None else nullcontext():
-            views = draws.outlook_many(log_odds=lo, class_p=class_p, unasked=unasked[pick], status=status, ranges=False)
-        flip = np.array([view.flip_chance for view in views])
-        settled = np.array([view.settled for view in views], dtype=bool)
-        # The next questions of each case, as questionnaire positions (-1 past the last), then their texts
-        # once per distinct list: position q of a case's order is its q-th question still to ask.
-        top = np.array([(view.order + [-1] * TOP_NEXT)[:TOP_NEXT] for view in views], dtype=np.int64).reshape(
-            -1, TOP_NEXT
-        )
-        still = np.argsort(~unasked[pick], axis=1, kind="stable")  # each case's questions to ask first, in order
-        questions = np.where(top >= 0, np.take_along_axis(still, np.maximum(top, 0), axis=1), -1)
+            flip, settled, questions = draws.outlook_columns(
+                log_odds=lo, class_p=class_p, unasked=unasked[pick], status=status, top=TOP_NEXT
+            )
+        # The next questions' texts, once per distinct list of them.
         distinct, ids = np.unique(questions, axis=0, return_inverse=True)
         texts = [";".join(e.fields[e._indicators[q]] for q in row if q >= 0) for row in distinct.tolist()]
         return flip[which], settled[which], ids.reshape(-1)[which] + 1, ["", *texts]  # 0: none (nothing to ask)

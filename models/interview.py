@@ -426,6 +426,73 @@ class CommonDraws:
         if len(log_odds) == 1:
             return [self.outlook(log_odds=log_odds[0], class_p=class_p[0], unasked=unasked[0], status=int(status[0]))]
         views: list[Outlook | None] = [None] * len(log_odds)
+
+        def weighed(cases: np.ndarray, m: int, found: dict[str, np.ndarray]) -> None:
+            if m == 0:
+                for b in cases.tolist():  # nothing left to ask
+                    views[b] = self._weighed(
+                        log_odds=log_odds[b], class_p=class_p[b], positions=found["positions"][0], status=int(status[b])
+                    )
+                return
+            keys = self._weighed_order(found["effects"], found["movement"])
+            for j, b in enumerate(cases.tolist()):
+                order = np.lexsort((np.arange(m), -keys[1][j], -keys[0][j])).tolist()
+                flip = float(found["flip_chance"][j])
+                views[b] = Outlook(flip, flip < self.level, True, found["ranges"][j], order, found["effects"][j])
+
+        def sampled(finished: np.ndarray, n: int, found: dict[str, np.ndarray]) -> None:
+            made = self._views(n, **found, unasked=unasked[finished])
+            for b, view in zip(finished.tolist(), made, strict=True):
+                views[b] = view
+
+        self._walk(log_odds, class_p, unasked, status, weighed, sampled, ranges)
+        return [view for view in views if view is not None]
+
+    def outlook_columns(
+        self, *, log_odds: np.ndarray, class_p: np.ndarray, unasked: np.ndarray, status: np.ndarray, top: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What bulk scoring records of :meth:`outlook_many` (without ranges), as arrays: each case's
+        flip chance (B,), whether it is settled (B,), and its first ``top`` questions to ask (B, top),
+        as positions in ``unasked``'s columns, -1 past its last.
+
+        The same numbers and the same questions (``tests/models/test_interview.py``), without an
+        :class:`Outlook` and a whole order of questions per case: a sampled case's first questions are
+        picked for all its neighbours at once, by the same keys (effect, then movement, then
+        questionnaire order)."""
+        n_cases = len(log_odds)
+        flip_chance, settled = np.zeros(n_cases), np.zeros(n_cases, dtype=bool)
+        first = np.full((n_cases, top), -1, dtype=np.int64)
+
+        def weighed(cases: np.ndarray, m: int, found: dict[str, np.ndarray]) -> None:
+            flip = found.get("flip_chance", np.zeros(len(cases)))  # nothing left to ask: no flip
+            flip_chance[cases], settled[cases] = flip, flip < self.level
+            if m:
+                among = _first_places(*self._weighed_order(found["effects"], found["movement"]), top=top)  # (B, top)
+                positions = np.take_along_axis(found["positions"], np.maximum(among, 0), axis=1)
+                first[cases] = np.where(among >= 0, positions, -1)
+
+        def sampled(finished: np.ndarray, n: int, found: dict[str, np.ndarray]) -> None:
+            flip_chance[finished], settled[finished] = found["flip_chance"], found["settled"]
+            common, best = found["common"], found["best"]
+            effects = ((n - common)[:, None] - (n - best)) / n  # (B, I), as _views makes them
+            first[finished] = _first_places(effects, found["movement"], top=top, open=unasked[finished])
+
+        self._walk(log_odds, class_p, unasked, status, weighed, sampled, ranges=False)
+        return flip_chance, settled, first
+
+    def _walk(
+        self,
+        log_odds: np.ndarray,
+        class_p: np.ndarray,
+        unasked: np.ndarray,
+        status: np.ndarray,
+        weighed: Callable[[np.ndarray, int, dict[str, np.ndarray]], None],
+        sampled: Callable[[np.ndarray, int, dict[str, np.ndarray]], None],
+        ranges: bool,
+    ) -> None:
+        """:meth:`outlook_many`'s work: what is found of the cases weighed goes to ``weighed(cases,
+        questions left, found)`` (see :meth:`_weighed_many`), of the cases sampled to ``sampled(cases,
+        completions, found)`` (see :meth:`_stage`)."""
         left = unasked.sum(axis=1)
         now = decisions_of(log_odds.T, self.cutoffs)  # (B,)
         few = np.flatnonzero(left <= self._few_questions)
@@ -433,7 +500,7 @@ class CommonDraws:
             group = few[left[few] == m]
             for begin in range(0, len(group), WEIGHED_CASES):
                 self._weighed_many(
-                    group[begin : begin + WEIGHED_CASES], m, views, log_odds, class_p, unasked, status, now, ranges
+                    group[begin : begin + WEIGHED_CASES], m, weighed, log_odds, class_p, unasked, status, now, ranges
                 )
         todo = np.flatnonzero(left > self._few_questions)
         todo = todo[np.lexsort(np.cumsum(class_p[todo], axis=1)[:, :-1].T[::-1])]  # neighbours share rows
@@ -445,17 +512,16 @@ class CommonDraws:
                 for begin in range(0, len(group), STAGE_CASES):
                     chunk = group[begin : begin + STAGE_CASES]
                     close_calls.append(
-                        self._stage(draws, s, chunk, views, log_odds, class_p, unasked, now, last, ranges)
+                        self._stage(draws, s, chunk, sampled, log_odds, class_p, unasked, now, last, ranges)
                     )
             todo = np.concatenate(close_calls) if close_calls else todo[:0]
-        return [view for view in views if view is not None]
 
     def _stage(
         self,
         draws: _Draws,
         status: int,
         cases: np.ndarray,
-        views: list[Outlook | None],
+        sampled: Callable[[np.ndarray, int, dict[str, np.ndarray]], None],
         log_odds: np.ndarray,
         class_p: np.ndarray,
         unasked: np.ndarray,
@@ -463,9 +529,10 @@ class CommonDraws:
         last: bool,
         ranges: bool,
     ) -> np.ndarray:
-        """One stage's completions of ``cases`` (B, all of status level ``status``): the outlook of each
-        case that they settle, or whose flip chance reaches the level, goes into ``views``; the close
-        calls, left for the next stage, are returned (none after the ``last``)."""
+        """One stage's completions of ``cases`` (B, all of status level ``status``). What they find of
+        the cases that they settle, or whose flip chance reaches the level, goes to ``sampled(finished,
+        n, found)``: :meth:`_views`'s arguments but ``n`` and ``unasked``, by name. The close calls, left
+        for the next stage, are returned (none after the ``last``)."""
         n, width, n_cases = len(draws.v), log_odds.shape[1], len(cases)
         mask = unasked[cases].T.astype(float)  # (I, B)
         # Completions n in [edges[b, k], edges[b, k + 1]) of case b are of class k (rule 1's "where v falls").
@@ -494,8 +561,9 @@ class CommonDraws:
         if not done.any():
             return cases
         finished = cases[done]
-        completed, decided, of_class = completed[:, :, done], decided[:, done], of_class[:, done]
+        decided, of_class = decided[:, done], of_class[:, done]
         if ranges:
+            completed = completed[:, :, done]
             picks = _picks(n)
             spread = expit(np.partition(np.ascontiguousarray(completed.transpose(2, 1, 0)), picks, axis=2)[:, :, picks])
         else:
@@ -526,9 +594,15 @@ class CommonDraws:
         movement = self.movement[status]
         # class_p[b] @ movement case by case: a product of many rows at once may round differently
         moves = np.array([class_p[b] @ movement for b in finished.tolist()])
-        made = self._views(n, flip_chance[done], settled[done], spread, common, best, moves, unasked[finished])
-        for b, view in zip(finished.tolist(), made, strict=True):
-            views[b] = view
+        findings = {
+            "flip_chance": flip_chance[done],
+            "settled": settled[done],
+            "ranges": spread,
+            "common": common,
+            "best": best,
+            "movement": moves,
+        }
+        sampled(finished, n, findings)
         return cases[~done]
 
     def _weighed(self, *, log_odds: np.ndarray, class_p: np.ndarray, positions: np.ndarray, status: int) -> Outlook:
@@ -547,7 +621,7 @@ class CommonDraws:
         self,
         cases: np.ndarray,
         m: int,
-        views: list[Outlook | None],
+        weighed: Callable[[np.ndarray, int, dict[str, np.ndarray]], None],
         log_odds: np.ndarray,
         class_p: np.ndarray,
         unasked: np.ndarray,
@@ -555,7 +629,10 @@ class CommonDraws:
         now: np.ndarray,
         ranges: bool,
     ) -> None:
-        """:meth:`_weighed` of each of ``cases`` (each with ``m`` questions left), the same numbers.
+        """:meth:`_weighed` of each of ``cases`` (each with ``m`` questions left), the same numbers, to
+        ``weighed(cases, m, found)``: ``found`` holds the questions' ``positions`` (B, m) and of each
+        case its ``flip_chance``, ``ranges``, ``effects`` and ``movement`` (B, m), the keys of
+        :meth:`_weighed_order`. With nothing left (``m`` 0), only ``positions``.
 
         What rule 1's enumeration does elementwise, or adds in an order that does not depend on the
         shape (the completions' weights by class, their log-odds, decisions, the ranges' sort and
@@ -565,17 +642,11 @@ class CommonDraws:
         for one case alone (the same shapes and strides); einsum (the expected movement) is called case
         by case. ``tests/models/test_interview.py`` holds every
         number to rule 1's."""
+        positions = np.nonzero(unasked[cases])[1].reshape(len(cases), m)  # (B, m), questionnaire order
         if m == 0:
-            for b in cases.tolist():  # nothing left to ask
-                views[b] = self._weighed(
-                    log_odds=log_odds[b],
-                    class_p=class_p[b],
-                    positions=np.zeros(0, dtype=np.int64),
-                    status=int(status[b]),
-                )
+            weighed(cases, m, {"positions": positions})  # nothing left to ask
             return
         n_answers, n_classes = self.n_answers, class_p.shape[1]
-        positions = np.nonzero(unasked[cases])[1].reshape(len(cases), m)  # (B, m), questionnaire order
         grid = np.indices((n_answers,) * m).reshape(m, -1).T  # (C, m): rule 1's completions, in its order
         # (B, K, m, A): each case's answer_p[status][:, positions]
         answer_p = self.answer_p[
@@ -596,12 +667,25 @@ class CommonDraws:
             spread = np.empty((len(cases), completed.shape[0], 0))
         effects = answer_effects(grid, weights, decided, n_answers=n_answers, n_decisions=self.n_decisions)
         largest = np.abs(self.tables[:, positions]).max(axis=0)  # (B, m, A)
+        movement = np.empty((len(cases), m))
         for j, b in enumerate(cases.tolist()):
             predictive = np.einsum("k,kua->ua", class_p[b], answer_p[j])  # einsum case by case, as rule 1
-            movement = (predictive * largest[j]).sum(axis=1)
-            order_b = np.lexsort((np.arange(m), -movement, -np.round(effects[j], 12))).tolist()
-            flip = float(flip_chance[j])
-            views[b] = Outlook(flip, flip < self.level, True, spread[j], order_b, effects[j])
+            movement[j] = (predictive * largest[j]).sum(axis=1)
+        found = {
+            "positions": positions,
+            "flip_chance": flip_chance,
+            "ranges": spread,
+            "effects": effects,
+            "movement": movement,
+        }
+        weighed(cases, m, found)
+
+    @staticmethod
+    def _weighed_order(effects: np.ndarray, movement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rule 1's keys of the order of a weighed case's questions (..., m), each the larger first:
+        its effect to 12 decimals (sums of weights: equal effects may differ in the last bits), then
+        its movement."""
+        return np.round(effects, 12), movement
 
     def _most_common(self, counted: np.ndarray) -> np.ndarray:
         """(..., I) from counts (..., D, I * A) of completions by (decision, question and answer): how
@@ -658,6 +742,26 @@ class CommonDraws:
         effects = np.asarray(((n - common) - (n - best)) / n)
         order = np.lexsort((np.arange(len(positions)), -movement[positions], -effects)).tolist()
         return Outlook(flip_chance, settled, False, ranges, order, effects)
+
+
+def _first_places(effect: np.ndarray, movement: np.ndarray, *, top: int, open: np.ndarray | None = None) -> np.ndarray:
+    """The first ``top`` columns of each row (B, top) in the order of the largest ``effect``, then the
+    largest ``movement`` among those, then the first column (-1 past the last): what a stable sort of a
+    row's columns by those keys puts first, picked for all rows at once. Only ``open`` columns
+    (B, Q) are picked (all when None)."""
+    rows = np.arange(len(effect))
+    left = np.ones(effect.shape, dtype=bool) if open is None else open.copy()
+    first = np.full((len(effect), top), -1, dtype=np.int64)
+    for place in range(top):
+        keyed = np.where(left, effect, -np.inf)
+        tied = left & (keyed == keyed.max(axis=1, initial=-np.inf)[:, None])
+        moved = np.where(tied, movement, -np.inf)
+        tied &= moved == moved.max(axis=1, initial=-np.inf)[:, None]
+        column = tied.argmax(axis=1)  # the first of the ties
+        picked = tied[rows, column]
+        first[picked, place] = column[picked]
+        left[rows[picked], column[picked]] = False
+    return first
 
 
 def _picks(n: int) -> list[int]:

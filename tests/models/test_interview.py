@@ -286,11 +286,14 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
     cases of its batch: four status levels, every case's own posterior and questions still to ask
     (none, few enough to weigh them all, many), settled cases, close calls looked at again, and
     more cases of one status level than are scored by the same products. Without ranges (bulk
-    scoring), everything else is the same."""
+    scoring), everything else is the same; ``outlook_columns`` gives the same flip chances, settled
+    flags and first questions (questions 0 and 1 are twins, so their ties go by questionnaire order)."""
     rng = np.random.default_rng(31 + tiers)
     n_cases, questions = 700, 20
     case = _case(rng, questions=questions, answers=4)
     answer_p = rng.dirichlet(np.ones(4), size=(4, 4, questions))  # (S, K, I, A)
+    case["tables"][:, 1] = case["tables"][:, 0]
+    answer_p[:, :, 1] = answer_p[:, :, 0]
     cutoffs = np.array([[-3.0, -2.0, -1.0], [-3.5, -2.5, -1.5]]) if tiers else case["cutoffs"]
     draws = CommonDraws(tables=case["tables"], answer_p=answer_p, cutoffs=cutoffs, level=LEVEL)
     log_odds = rng.normal(-2.2, 1.2, size=(n_cases, 2))
@@ -308,9 +311,21 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
         log_odds=log_odds[shuffled], class_p=class_p[shuffled], unasked=unasked[shuffled], status=status[shuffled]
     )
     bare = draws.outlook_many(log_odds=log_odds, class_p=class_p, unasked=unasked, status=status, ranges=False)
-    close_calls = 0
+    top = 5  # more than some cases have left
+    flip_chance, settled, first = draws.outlook_columns(
+        log_odds=log_odds, class_p=class_p, unasked=unasked, status=status, top=top
+    )
+    close_calls = twins_tied = weighed_twins_tied = 0
     for i in range(n_cases):
         alone = draws.outlook(log_odds=log_odds[i], class_p=class_p[i], unasked=unasked[i], status=int(status[i]))
+        questions = np.flatnonzero(unasked[i])[alone.order[:top]]
+        assert (flip_chance[i], settled[i]) == (alone.flip_chance, alone.settled), i
+        assert first[i].tolist() == [*questions.tolist(), *[-1] * (top - len(questions))], i
+        if unasked[i, :2].all():  # the twins' effects tie (to 12 decimals when weighed): the first goes first
+            tied = np.round(alone.effects[0], 12) == np.round(alone.effects[1], 12)
+            twins_tied += tied
+            weighed_twins_tied += tied and alone.exact
+            assert not tied or alone.order.index(0) < alone.order.index(1), i
         for view in (together[i], apart[int(np.flatnonzero(shuffled == i)[0])], bare[i]):
             assert (view.flip_chance, view.settled, view.exact, view.order) == (
                 alone.flip_chance,
@@ -330,6 +345,8 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
     assert sum(not v.settled for v in together) > 50
     assert sum(bool(v.effects.any()) for v in together) > 100
     assert close_calls > 0
+    assert twins_tied > 5
+    assert weighed_twins_tied > 0
 
 
 def test_rule2_the_question_that_decides_comes_first() -> None:
