@@ -117,6 +117,8 @@ SPARK_WORKERS = (
 OUTPUT_EXISTS = "{path!r} exists: choose a new output path (a bulk run never overwrites)"
 SPARK_PARQUET = "--engine spark reads and writes Parquet: {path!r} is not a .parquet file or a directory of them"
 LOCAL_MASTER = "local[*]"
+BINARY_FILE_LIMIT = "spark.sql.sources.binaryFile.maxLength"
+"""Spark's setting of the longest file its ``binaryFile`` source reads (whole, into one task)."""
 ROW_GROUP = 262_144
 """Rows of the output written at once (a Parquet row group of the local engine's output)."""
 NO_PYSPARK = "--engine spark needs pyspark: pip install 'tarozu[spark]' (and a Java 17 or 21 runtime)"
@@ -667,17 +669,40 @@ def stored_path(spark: Any, uri: str) -> tuple[str, bool] | None:
 def spark_input_digest(spark: Any, qualified: str, *, directory: bool) -> str:
     """:func:`input_digest` of the input at ``qualified`` (:func:`stored_path`), on whatever filesystem it
     is: each file is read and hashed where Spark reads it (one task per file), and only the digests come
-    back to the driver. The same digest as on one machine, for the same files."""
+    back to the driver. The same digest as on one machine, for the same files.
+
+    A task holds a file whole, so Spark reads no file longer than its ``binaryFile`` limit (2 GB less a
+    byte): a longer one (a register written as one large file) is streamed through a digest in the
+    driver's JVM instead, from the same filesystem."""
     from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
 
     reader = spark.read.format("binaryFile")
     if directory:
         reader = reader.option("recursiveFileLookup", "true")
-    rows = reader.load(qualified).select("path", F.sha2(F.col("content"), 256).alias("sha256")).collect()
+    files = reader.load(qualified)
+    limit = int(spark.conf.get(BINARY_FILE_LIMIT, str(2**31 - 1)))
+    length = F.col("length")  # a filter on it is applied to the listing, before any file is read
+    hashed = files.where(length <= limit).select("path", F.sha2(F.col("content"), 256).alias("sha256")).collect()
+    digests = {str(r["path"]): str(r["sha256"]) for r in hashed}
+    for r in files.where(length > limit).select("path").collect():
+        digests[str(r["path"])] = _streamed_sha256(spark, str(r["path"]))
     if not directory:
-        return str(rows[0]["sha256"])
+        return next(iter(digests.values()))
     base = qualified.rstrip("/") + "/"  # the files' paths as Hadoop writes them: not percent-encoded
-    return directory_digest((str(r["path"]).removeprefix(base), r["sha256"]) for r in rows)
+    return directory_digest((path.removeprefix(base), digest) for path, digest in digests.items())
+
+
+def _streamed_sha256(spark: Any, path: str) -> str:
+    """The SHA-256 of a file as Hadoop's FileSystem reads it, streamed in the driver's JVM (Apache Commons
+    Codec, on Spark's and Hadoop's classpath): the file is never held whole."""
+    context = spark.sparkContext
+    jvm = context._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    stream = hadoop_path.getFileSystem(context._jsc.hadoopConfiguration()).open(hadoop_path)
+    try:
+        return str(jvm.org.apache.commons.codec.digest.DigestUtils.sha256Hex(stream))
+    finally:
+        stream.close()
 
 
 def _parquet_name(uri: str) -> bool:

@@ -324,6 +324,29 @@ def test_spark_hashes_an_input_as_one_machine_does(home: Path, spark: Any) -> No
 
 
 @pytest.mark.slow
+def test_spark_hashes_files_longer_than_it_reads_whole(home: Path, spark: Any) -> None:
+    """A file longer than Spark's binaryFile source reads (2 GB; here the limit is set to 2 bytes) is
+    hashed through the driver's JVM: the same digest as one machine's, alone or among shorter files."""
+    from pipeline.score import BINARY_FILE_LIMIT, input_digest, spark_input_digest
+
+    folder = home / "long"
+    (folder / "year=2026").mkdir(parents=True)
+    for name, content in [("a.parquet", b"ab"), ("b #1.parquet", b"longer"), ("year=2026/c.parquet", b"x" * 70_000)]:
+        (folder / name).write_bytes(content)
+    before = spark.conf.get(BINARY_FILE_LIMIT, None)
+    spark.conf.set(BINARY_FILE_LIMIT, "2")
+    try:
+        assert spark_input_digest(spark, f"file:{folder}", directory=True) == input_digest(folder)
+        one = folder / "year=2026" / "c.parquet"
+        assert spark_input_digest(spark, f"file:{one}", directory=False) == input_digest(one)
+    finally:
+        if before is None:
+            spark.conf.unset(BINARY_FILE_LIMIT)
+        else:
+            spark.conf.set(BINARY_FILE_LIMIT, before)
+
+
+@pytest.mark.slow
 def test_spark_refuses_a_missing_input_an_existing_output_and_other_formats(
     home: Path, spark: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
