@@ -15,9 +15,9 @@ The output's ``row`` is the input row's number (1-based, the header not counted)
   score the chunks of a large file; each builds its engine from the same model, and the
   output is the same with any number of them.
 - ``--engine spark`` reads Parquet (a file or a directory, on any filesystem Spark reads) on a
-  Spark session (``--spark-master``; default spark-submit's master, else ``local[*]``) and scores
-  with ``mlflow.pyfunc.spark_udf`` of the same registered model, whose pyfunc runs the same
-  scorer: both engines give the same values.
+  Spark session (``--spark-master``; default spark-submit's master, else ``local[*]``) or through
+  Spark Connect (``sc://`` or ``SPARK_REMOTE``), and scores with ``mlflow.pyfunc.spark_udf`` of the
+  same registered model, whose pyfunc runs the same scorer: both engines give the same values.
 
 Input is a Tarozu file (:mod:`pipeline.data.formats`: questionnaire field ids, the CTDC names
 of the coded context fields; labels and the optional columns may be there and are ignored).
@@ -41,6 +41,8 @@ import argparse
 import getpass
 import hashlib
 import os
+import posixpath
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -122,6 +124,17 @@ BINARY_FILE_LIMIT = "spark.sql.sources.binaryFile.maxLength"
 ROW_GROUP = 262_144
 """Rows of the output written at once (a Parquet row group of the local engine's output)."""
 NO_PYSPARK = "--engine spark needs pyspark: pip install 'tarozu[spark]' (and a Java 17 or 21 runtime)"
+CONNECT_RELATIVE = (
+    "{path!r}: through Spark Connect, give --input and --output as absolute paths or URIs (the server, not "
+    "this machine, resolves a relative path)"
+)
+CONNECT_LONG_FILE = (
+    "{path!r} is longer than Spark's binaryFile source reads ({limit} bytes), and through Spark Connect there "
+    "is no driver JVM to stream it through a digest: split it into several Parquet files (nothing was recorded "
+    "or written)"
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?")
+"""A URI's scheme and authority (``s3a://bucket``, ``file:``, ``dbfs:``): what precedes its path."""
 
 
 class ScoreInputError(CommandError):
@@ -539,8 +552,9 @@ def result_schema(model: Any) -> str:
 
 def spark_session(master: str | None) -> Any:
     """A Spark session whose Python workers run this interpreter (else they miss Tarozu's packages), on
-    ``master``; without one, on spark-submit's master or the running session's, else on this machine's
-    cores (:data:`LOCAL_MASTER`)."""
+    ``master``: a master URL, or ``sc://host:port`` for a Spark Connect server. Without one, the session is
+    spark-submit's, the running one's (a managed Spark's job) or ``SPARK_REMOTE``'s (PySpark's setting of
+    a Spark Connect server), else one on this machine's cores (:data:`LOCAL_MASTER`)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     try:
@@ -548,11 +562,17 @@ def spark_session(master: str | None) -> Any:
     except ImportError:
         raise CommandError(NO_PYSPARK) from None
     builder = SparkSession.builder.appName("tarozu-score").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    if master is not None and master.startswith("sc://"):
+        return builder.remote(master).getOrCreate()
     # Under spark-submit (which starts this interpreter with its gateway's port) the master is spark-submit's
-    # --master, and in a running session (a managed Spark's job) that session's: setting one here would
-    # override it and score the whole register on the driver.
-    submitted = "PYSPARK_GATEWAY_PORT" in os.environ or SparkSession.getActiveSession() is not None
-    if master is None and not submitted:
+    # --master, in a running session (a managed Spark's job) that session's, and with SPARK_REMOTE set the
+    # Spark Connect server's: setting one here would override it and score the whole register on the driver.
+    given = (
+        "PYSPARK_GATEWAY_PORT" in os.environ
+        or "SPARK_REMOTE" in os.environ
+        or SparkSession.getActiveSession() is not None
+    )
+    if master is None and not given:
         master = LOCAL_MASTER
     if master is not None:
         builder = builder.master(master)
@@ -561,9 +581,24 @@ def spark_session(master: str | None) -> Any:
     return builder.getOrCreate()
 
 
-def number_rows(frame: Any) -> tuple[Any, int]:
+def through_connect(spark: Any) -> bool:
+    """Whether ``spark`` is a Spark Connect client's session (no JVM on this side: no ``sparkContext``)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def session_parallelism(spark: Any) -> int:
+    """How many tasks the session runs at once when nothing says otherwise (its cores): the partitions of
+    a range, which Spark cuts into that many. Asked by a small job, as a Spark Connect client can."""
+    from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
+
+    tasks = spark.range(0, 1 << 16).select(F.spark_partition_id().alias("task"))
+    return int(tasks.agg(F.max("task")).first()[0]) + 1
+
+
+def number_rows(frame: Any) -> tuple[Any, int, int]:
     """``frame`` (as read from files) with its rows numbered from 1 in file order, as the local
-    engine numbers them: files by name, each from its start; and its row count. One JVM job.
+    engine numbers them: files by name, each from its start; its row count; and how many of its tasks
+    hold rows. One job.
 
     Spark reads a file in splits (one per task, a task may read several small files, and it orders
     them by size): the job counts the rows of each (task, file, split) and finds where in its task
@@ -587,11 +622,13 @@ def number_rows(frame: Any) -> tuple[Any, int]:
     shifts, before = [], 0
     # Spark names a file by its URI, with some characters percent-encoded (a space as %20, "#" as %23):
     # decoded, the names sort as the local engine sorts the paths.
-    for part in sorted(parts.collect(), key=lambda r: (unquote(r["file"]), r["start"], r["task"])):
+    found = parts.collect()
+    for part in sorted(found, key=lambda r: (unquote(r["file"]), r["start"], r["task"])):
         shifts += [F.lit(part["key"]), F.lit(before - part["first"]).cast("long")]
         before += part["rows"]
     shift = F.element_at(F.create_map(*shifts), split) if shifts else F.lit(0)
-    return frame.select((shift + place + 1).alias(ROW), *frame.columns), before
+    tasks = len({part["task"] for part in found})
+    return frame.select((shift + place + 1).alias(ROW), *frame.columns), before, tasks
 
 
 def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[Any, int, list[str]]:
@@ -604,7 +641,7 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
     columns = check_columns(list(raw.columns), model_fields)
     # Through Arrow (2x faster than Row objects), not toPandas: pyspark 4.3's needs pandas < 3.
     check_no_identifiers(raw.select(*columns).limit(PII_SAMPLE).toArrow().to_pandas())
-    numbered, count = number_rows(raw.select(*columns))
+    numbered, count, tasks = number_rows(raw.select(*columns))
 
     def problems(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -642,8 +679,8 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
     ddl = ", ".join([f"{ROW} long", *(f"`{f}` string" for f in fields)])
     # A register is often one file of one split, which Spark reads in one task: spread its rows over
     # the session's cores before the Python steps (each row keeps its number).
-    parallelism = spark.sparkContext.defaultParallelism
-    spread = numbered.repartition(parallelism) if numbered.rdd.getNumPartitions() < parallelism else numbered
+    parallelism = session_parallelism(spark)
+    spread = numbered.repartition(parallelism) if tasks < parallelism else numbered
     cases = spread.mapInPandas(canonical, ddl)
     udf = mlflow.pyfunc.spark_udf(spark, ref.uri, result_type=result_schema(model), env_manager="local")
     scored = cases.select(ROW, udf(F.struct(*[F.col(f) for f in fields])).alias("scores")).select(ROW, "scores.*")
@@ -657,13 +694,42 @@ def spark_score(spark: Any, *, ref: ModelRef, model: Any, source: str) -> tuple[
 def stored_path(spark: Any, uri: str) -> tuple[str, bool] | None:
     """Where Spark resolves ``uri`` (a path or a URI: ``hdfs://``, ``s3a://``, ``file:``..., a bare path on
     the cluster's default filesystem), as its fully qualified URI, and whether it is a directory; None if
-    nothing is there. Through Hadoop's FileSystem, as Spark itself reads and writes."""
+    nothing is there. Through Hadoop's FileSystem, as Spark itself reads and writes; through Spark Connect
+    (no JVM on this side), from what the server lists there (:func:`_listed_path`)."""
+    if through_connect(spark):
+        return _listed_path(spark, uri)
     context = spark.sparkContext
     path = context._jvm.org.apache.hadoop.fs.Path(uri)
     fs = path.getFileSystem(context._jsc.hadoopConfiguration())
     if not fs.exists(path):
         return None
     return str(fs.makeQualified(path).toString()), bool(fs.getFileStatus(path).isDirectory())
+
+
+def _listed_path(spark: Any, uri: str) -> tuple[str, bool] | None:
+    """:func:`stored_path` through Spark Connect, of an absolute path or URI: the files the server lists
+    there (its ``binaryFile`` source, without reading them). A file lists itself alone; anything else
+    that exists is a directory (an empty one lists nothing), named as given."""
+    from pyspark.errors import AnalysisException
+
+    if not (uri.startswith("/") or _SCHEME.match(uri)):
+        raise CommandError(CONNECT_RELATIVE.format(path=uri))
+    try:
+        listed = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(uri).select("path")
+        paths = [str(r["path"]) for r in listed.collect()]
+    except AnalysisException as exc:
+        if exc.getCondition() == "PATH_NOT_FOUND":
+            return None
+        raise
+    if len(paths) == 1 and _path_part(paths[0]) == _path_part(uri):
+        return paths[0], False
+    return uri, True
+
+
+def _path_part(uri: str) -> str:
+    """The path of a path or URI, without its scheme and authority, normalised as Hadoop names it (no
+    repeated or trailing ``/``). Hadoop's paths are not percent-encoded: ``#`` and ``?`` are name characters."""
+    return posixpath.normpath(_SCHEME.sub("", uri, count=1) or "/")
 
 
 def spark_input_digest(spark: Any, qualified: str, *, directory: bool) -> str:
@@ -673,7 +739,7 @@ def spark_input_digest(spark: Any, qualified: str, *, directory: bool) -> str:
 
     A task holds a file whole, so Spark reads no file longer than its ``binaryFile`` limit (2 GB less a
     byte): a longer one (a register written as one large file) is streamed through a digest in the
-    driver's JVM instead, from the same filesystem."""
+    driver's JVM instead, from the same filesystem; through Spark Connect (no such JVM) it is refused."""
     from pyspark.sql import functions as F  # noqa: N812 (the usual Spark name)
 
     reader = spark.read.format("binaryFile")
@@ -682,14 +748,17 @@ def spark_input_digest(spark: Any, qualified: str, *, directory: bool) -> str:
     files = reader.load(qualified)
     limit = int(spark.conf.get(BINARY_FILE_LIMIT, str(2**31 - 1)))
     length = F.col("length")  # a filter on it is applied to the listing, before any file is read
+    long_files = [str(r["path"]) for r in files.where(length > limit).select("path").collect()]
+    if long_files and through_connect(spark):
+        raise CommandError(CONNECT_LONG_FILE.format(path=long_files[0], limit=limit))
     hashed = files.where(length <= limit).select("path", F.sha2(F.col("content"), 256).alias("sha256")).collect()
     digests = {str(r["path"]): str(r["sha256"]) for r in hashed}
-    for r in files.where(length > limit).select("path").collect():
-        digests[str(r["path"])] = _streamed_sha256(spark, str(r["path"]))
+    for path in long_files:
+        digests[path] = _streamed_sha256(spark, path)
     if not directory:
         return next(iter(digests.values()))
-    base = qualified.rstrip("/") + "/"  # the files' paths as Hadoop writes them: not percent-encoded
-    return directory_digest((path.removeprefix(base), digest) for path, digest in digests.items())
+    base = _path_part(qualified) + "/"  # the files' paths as Hadoop writes them: not percent-encoded
+    return directory_digest((_path_part(path).removeprefix(base), digest) for path, digest in digests.items())
 
 
 def _streamed_sha256(spark: Any, path: str) -> str:
@@ -729,8 +798,20 @@ def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     scored, count, _ = spark_score(spark, ref=ref, model=model, source=source)
     digest = spark_input_digest(spark, source, directory=directory)
     stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
-    scored.write.mode("errorifexists").parquet(args.output)
-    return count, stored["created_at"], f"spark on {spark.sparkContext.master}"
+    scored.write.mode("error").parquet(args.output)  # never over an existing output ("errorifexists": not in Connect)
+    return count, stored["created_at"], _where(spark)
+
+
+def _where(spark: Any) -> str:
+    """Where a Spark run ran, for its last line: the session's master (a managed server may not tell it)."""
+    from pyspark.errors import PySparkException
+
+    try:
+        master = spark.conf.get("spark.master", None)
+    except PySparkException:  # a setting the server keeps to itself (Databricks serverless)
+        master = None
+    where = f"spark on {master}" if master else "spark"
+    return f"{where} through Spark Connect" if through_connect(spark) else where
 
 
 # ---------------------------------------------------------------------------- the command

@@ -32,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or spark")
     parser.add_argument(
         "--spark-master",
-        help="Spark master URL (default: spark-submit's --master, or the running session's; else local[*])",
+        help=(
+            "Spark master URL, or sc://HOST:PORT for a Spark Connect server (default: spark-submit's --master, "
+            "the running session's, or SPARK_REMOTE's; else local[*])"
+        ),
     )
     parser.add_argument(
         "--workers", type=int, help="local engine: worker processes (default: one per CPU this process may use)"

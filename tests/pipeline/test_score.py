@@ -7,6 +7,7 @@ The Spark tests run on one small local Spark (``local[2]``, module-scoped): pysp
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -323,6 +324,67 @@ def test_spark_hashes_an_input_as_one_machine_does(home: Path, spark: Any) -> No
     assert stored_path(spark, str(home / "nothing-here")) is None
 
 
+CONNECT_RUNS = """
+import json, sys
+from pyspark.sql import SparkSession
+from pipeline.cli import main
+from pipeline.score import BINARY_FILE_LIMIT
+
+spark = SparkSession.builder.getOrCreate()  # SPARK_REMOTE: a local Spark Connect server, and a client of it
+codes = []
+for argv, limit in json.loads(sys.argv[1]):
+    if limit is None:
+        spark.conf.unset(BINARY_FILE_LIMIT)
+    else:
+        spark.conf.set(BINARY_FILE_LIMIT, limit)
+    codes.append(main(argv))
+print("codes", json.dumps(codes))
+"""
+
+
+@pytest.mark.slow
+def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(home: Path) -> None:
+    """Through Spark Connect (Databricks' standard and serverless compute; here a local server that
+    PySpark starts for SPARK_REMOTE=local[2], in a process of its own): a register in several files,
+    with a space and a "#" in their names, scores as on one machine, with the same digest
+    recorded, and says where it ran. A relative path, a missing input, an existing output and a file
+    longer than Spark reads whole are refused before anything is recorded."""
+    raw = pd.read_parquet(home / "cases.parquet")
+    register = home / "connect-register"
+    register.mkdir()
+    for name, (begin, end) in zip(["part a", "part#b", "part-c"], [(0, 40), (40, 200), (200, ROWS)], strict=True):
+        raw.iloc[begin:end].to_parquet(register / f"{name}.parquet", index=False)
+    (register / "_SUCCESS").write_bytes(b"")
+    out = home / "connect.parquet"
+    spark_run = ["--engine", "spark", "--operator", "ana.t"]
+    runs = [
+        (["score", "--input", "connect-register", "--output", str(home / "r.parquet"), *spark_run], None),
+        (["score", "--input", str(home / "no-such"), "--output", str(home / "m.parquet"), *spark_run], None),
+        (["score", "--input", str(register), "--output", str(out), *spark_run], None),
+        (["score", "--input", str(register), "--output", str(out), *spark_run], None),
+        (["score", "--input", register.as_uri(), "--output", str(home / "long.parquet"), *spark_run], "1000"),
+    ]
+    before = len(_bulk_rows(home))
+    env = {**os.environ, "SPARK_REMOTE": "local[2]", "PYSPARK_PYTHON": sys.executable}
+    command = [sys.executable, "-c", CONNECT_RUNS, json.dumps(runs)]
+    done = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "codes [2, 2, 0, 2, 2]" in done.stdout, done.stderr[-3000:]
+    assert "(spark on local[2] through Spark Connect)" in done.stdout
+    assert "through Spark Connect, give --input and --output as absolute paths" in done.stderr
+    assert f"no input at {str(home / 'no-such')!r}" in done.stderr
+    assert "never overwrites" in done.stderr
+    assert "no driver JVM to stream it through a digest" in done.stderr
+    recorded = _bulk_rows(home)[before:]
+    assert [r.route for r in recorded] == ["score-spark"]
+    local = home / "connect-local.parquet"
+    assert main(["score", "--input", str(register), "--output", str(local), "--operator", "ana.t"]) == 0
+    a = pd.read_parquet(local)
+    b = pd.read_parquet(out).sort_values("row", ignore_index=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=True)
+    assert _bulk_rows(home)[-1].input_sha256 == recorded[0].input_sha256
+
+
 @pytest.mark.slow
 def test_spark_hashes_files_longer_than_it_reads_whole(home: Path, spark: Any) -> None:
     """A file longer than Spark's binaryFile source reads (2 GB; here the limit is set to 2 bytes) is
@@ -391,12 +453,14 @@ def test_spark_spreads_a_one_file_register_over_the_sessions_cores(home: Path, s
 @pytest.mark.parametrize(("rows", "partitions"), [(1000, 7), (10, 20), (0, 3)])
 def test_spark_numbers_rows_in_the_order_it_reads_them(spark: Any, rows: int, partitions: int) -> None:
     """Rows are numbered from 1 partition by partition, in the order Spark reads them (what
-    zipWithIndex gave), over uneven and empty partitions, and counted in the same pass."""
+    zipWithIndex gave), over uneven and empty partitions; they and the tasks that hold some are
+    counted in the same pass."""
     from pipeline.score import number_rows
 
     frame = spark.range(0, rows, numPartitions=partitions)  # partition p holds the next ids in order
-    numbered, count = number_rows(frame)
+    numbered, count, tasks = number_rows(frame)
     assert count == rows
+    assert tasks == min(rows, partitions)
     assert sorted((r["row"], r["id"]) for r in numbered.collect()) == [(i + 1, i) for i in range(rows)]
 
 
