@@ -11,7 +11,8 @@ audit record), timed from outside:
 
 - one machine on ``--rows``: seconds, rows/s and the ratio to the 10 s target for 1,000,000;
 - local Spark on the first ``--spark-rows`` (default 100,000) of the same register, beside one
-  machine on the same file: the ratio of the two;
+  machine on the same file: the ratio of the two; and the same through Spark Connect (a local
+  server that PySpark starts for ``SPARK_REMOTE``, and a client of it);
 - one machine on generated screenings as generated, ``--partial-rows`` (default 100,000 and
   1,000,000; the generator's mix: about 55% partial interviews, whose settled check and next
   questions come from the model's common draws, outlook rule 2 of ``models.interview``): rows/s
@@ -112,11 +113,17 @@ def _mixes(root: Path, sizes: list[int]) -> list[tuple[Path, int, float, int]]:
     return out
 
 
-def _score(root: Path, source: Path, name: str, *extra: str) -> float:
+def _score(root: Path, source: Path, name: str, *extra: str, env: dict[str, str] | None = None) -> float:
     out = root / name
     command = [sys.executable, "-c", COMMAND, "score", "--input", str(source), "--output", str(out)]
     start = time.perf_counter()
-    subprocess.run([*command, "--operator", "bench", *extra], check=True, cwd=root, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*command, "--operator", "bench", *extra],
+        check=True,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
     return time.perf_counter() - start
 
 
@@ -149,6 +156,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         local = _score(root, full, "local.parquet")
         small = _score(root, sample, "sample-local.parquet")
         spark = _score(root, sample, "spark.parquet", "--engine", "spark", "--spark-master", args.spark_master)
+        # the same through Spark Connect: a local server that PySpark starts for SPARK_REMOTE, and a client of it
+        connect = _score(root, sample, "connect.parquet", "--engine", "spark", env={"SPARK_REMOTE": args.spark_master})
         partial = [_score(root, path, f"scores-{path.name}") for path, *_ in mixes]
         one_process = _score(root, mixes[0][0], "one-process.parquet", "--workers", "1") if mixes else None
         rate = args.rows / local
@@ -163,6 +172,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(
             f"  Spark {args.spark_master:<7} {spark_rows:>9,} rows {spark:7.1f} s {spark_rows / spark:10,.0f} rows/s; "
             f"{spark / small:.1f}x the one-machine time on the same rows"
+        )
+        print(
+            f"  Spark Connect {args.spark_master:<7} {spark_rows:>9,} rows {connect:7.1f} s "
+            f"{spark_rows / connect:10,.0f} rows/s; {connect / small:.1f}x the one-machine time on the same rows"
         )
         print("tarozu score, generated screenings as generated (partial interviews among them), one machine:")
         for (_, n, share, cases), seconds in zip(mixes, partial, strict=True):
@@ -185,6 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "target_ratio": at_target / TARGET_SECONDS,
             "spark_s": spark,
             "spark_ratio": spark / small,
+            "connect_ratio": connect / small,
             **{f"partial_{n}_rows_s": n / seconds for (_, n, *_), seconds in zip(mixes, partial, strict=True)},
             **({"workers_speedup": one_process / partial[0]} if one_process is not None else {}),
         }
