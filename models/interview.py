@@ -473,8 +473,7 @@ class CommonDraws:
 
         def sampled(finished: np.ndarray, n: int, found: dict[str, np.ndarray]) -> None:
             flip_chance[finished], settled[finished] = found["flip_chance"], found["settled"]
-            common, best = found["common"], found["best"]
-            effects = ((n - common)[:, None] - (n - best)) / n  # (B, I), as _views makes them
+            effects = _sampled_effects(n, found["common"], found["best"])
             first[finished] = _first_places(effects, found["movement"], top=top, open=unasked[finished])
 
         self._walk(log_odds, class_p, unasked, status, weighed, sampled, ranges=False)
@@ -716,7 +715,7 @@ class CommonDraws:
         once the question is answered for all but its ``best``. The unasked questions of all the cases
         are ranked by one sort, case by case."""
         case, question = np.nonzero(unasked)  # case by case, in questionnaire order
-        effects = ((n - common)[case] - (n - best[case, question])) / n
+        effects = _sampled_effects(n, common, best)[case, question]
         ranked = np.lexsort((question, -movement[case, question], -effects, case))
         starts = np.searchsorted(case, np.arange(len(unasked) + 1))
         order = (ranked - starts[case[ranked]]).tolist()  # positions among the case's unasked questions
@@ -742,6 +741,13 @@ class CommonDraws:
         effects = np.asarray(((n - common) - (n - best)) / n)
         order = np.lexsort((np.arange(len(positions)), -movement[positions], -effects)).tolist()
         return Outlook(flip_chance, settled, False, ranges, order, effects)
+
+
+def _sampled_effects(n: int, common: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """(B, I) each question's effect from ``n`` completions (see :meth:`CommonDraws._views`): the best
+    guess now is wrong for all but ``common`` (B,) of them, once the question is answered for all but
+    its ``best`` (B, I). Whole counts over ``n``: equal effects are equal."""
+    return ((n - common)[:, None] - (n - best)) / n
 
 
 def _first_places(effect: np.ndarray, movement: np.ndarray, *, top: int, open: np.ndarray | None = None) -> np.ndarray:
