@@ -43,12 +43,13 @@ import hashlib
 import os
 import posixpath
 import re
+import socket
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -133,6 +134,15 @@ CONNECT_LONG_FILE = (
     "is no driver JVM to stream it through a digest: split it into several Parquet files (nothing was recorded "
     "or written)"
 )
+CONNECT_UNREACHABLE = (
+    "cannot reach the Spark Connect server at {where} ({reason}): check its host and port (--spark-master "
+    "sc://HOST:PORT, or SPARK_REMOTE); nothing was scored or recorded"
+)
+CONNECT_PORT = 15002
+"""Spark Connect's port when a URL gives none."""
+CONNECT_WAIT_S = 10.0
+"""How long the command waits for a Spark Connect server to accept a connection (its client would retry
+an unreachable one for many minutes without a word)."""
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?")
 """A URI's scheme and authority (``s3a://bucket``, ``file:``, ``dbfs:``): what precedes its path."""
 
@@ -563,7 +573,11 @@ def spark_session(master: str | None) -> Any:
         raise CommandError(NO_PYSPARK) from None
     builder = SparkSession.builder.appName("tarozu-score").config("spark.sql.execution.arrow.pyspark.enabled", "true")
     if master is not None and master.startswith("sc://"):
+        _check_reachable(master)
         return builder.remote(master).getOrCreate()
+    remote = os.environ.get("SPARK_REMOTE", "")
+    if master is None and remote.startswith("sc://") and SparkSession.getActiveSession() is None:
+        _check_reachable(remote)
     # Under spark-submit (which starts this interpreter with its gateway's port) the master is spark-submit's
     # --master, in a running session (a managed Spark's job) that session's, and with SPARK_REMOTE set the
     # Spark Connect server's: setting one here would override it and score the whole register on the driver.
@@ -579,6 +593,21 @@ def spark_session(master: str | None) -> Any:
         if master.startswith("local"):  # no web UI on a port of this machine for a run on its own cores
             builder = builder.config("spark.ui.enabled", "false")
     return builder.getOrCreate()
+
+
+def _check_reachable(url: str) -> None:
+    """Refuse at once a Spark Connect URL whose server accepts no connection within :data:`CONNECT_WAIT_S`.
+    The message names the server by host and port only (a URL may carry a token)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "localhost", parts.port or CONNECT_PORT
+    except ValueError as exc:  # a port that is not a number
+        raise CommandError(CONNECT_UNREACHABLE.format(where="that URL", reason=exc)) from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_WAIT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CommandError(CONNECT_UNREACHABLE.format(where=f"sc://{host}:{port}", reason=reason)) from None
 
 
 def through_connect(spark: Any) -> bool:

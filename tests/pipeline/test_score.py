@@ -385,6 +385,33 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
     assert _bulk_rows(home)[-1].input_sha256 == recorded[0].input_sha256
 
 
+def test_a_spark_connect_server_out_of_reach_is_refused_at_once(home: Path) -> None:
+    """A Spark Connect client retries a server that does not answer for many minutes without a word: the
+    command refuses it at once, naming it by host and port (never the URL's token), given by
+    --spark-master or by SPARK_REMOTE, and records nothing. (Each run in a process of its own, with a
+    deadline: without the check it would wait on the server.)"""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    before = len(_bulk_rows(home))
+    where = f"sc://127.0.0.1:{port}"
+    url = f"{where}/;token=secret-token"
+    command = [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.exit(main(sys.argv[1:]))"]
+    command += ["score", "--input", str(home / "cases.parquet"), "--output", str(home / "x.parquet")]
+    command += ["--engine", "spark"]
+    for extra, env in [(["--spark-master", url], {}), ([], {"SPARK_REMOTE": url})]:
+        done = subprocess.run(
+            [*command, *extra], env={**os.environ, **env}, cwd=home, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert f"cannot reach the Spark Connect server at {where} (" in done.stderr
+        assert "secret-token" not in done.stderr
+    assert len(_bulk_rows(home)) == before
+    assert not (home / "x.parquet").exists()
+
+
 @pytest.mark.slow
 def test_spark_hashes_files_longer_than_it_reads_whole(home: Path, spark: Any) -> None:
     """A file longer than Spark's binaryFile source reads (2 GB; here the limit is set to 2 bytes) is
