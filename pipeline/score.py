@@ -575,17 +575,14 @@ def spark_session(master: str | None) -> Any:
     if master is not None and master.startswith("sc://"):
         _check_reachable(master)
         return builder.remote(master).getOrCreate()
+    running = SparkSession.getActiveSession() is not None
     remote = os.environ.get("SPARK_REMOTE", "")
-    if master is None and remote.startswith("sc://") and SparkSession.getActiveSession() is None:
+    if master is None and remote.startswith("sc://") and not running:
         _check_reachable(remote)
     # Under spark-submit (which starts this interpreter with its gateway's port) the master is spark-submit's
     # --master, in a running session (a managed Spark's job) that session's, and with SPARK_REMOTE set the
     # Spark Connect server's: setting one here would override it and score the whole register on the driver.
-    given = (
-        "PYSPARK_GATEWAY_PORT" in os.environ
-        or "SPARK_REMOTE" in os.environ
-        or SparkSession.getActiveSession() is not None
-    )
+    given = "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_REMOTE" in os.environ or running
     if master is None and not given:
         master = LOCAL_MASTER
     if master is not None:
