@@ -576,7 +576,7 @@ class BulkScorer:
         with questions left, as the engine's ``outlook`` gives them, once per distinct case."""
         e = self.engine
         # Each distinct case once: its codes in the fewest bytes, one row as one key of them.
-        small = np.ascontiguousarray(codes.astype(np.min_scalar_type(max(int(codes.max(initial=0)), 0))))
+        small = np.ascontiguousarray(codes.astype(np.min_scalar_type(int(codes.max(initial=0)))))
         keys = small.view(np.dtype((np.void, small.itemsize * small.shape[1]))).reshape(-1)
         _, pick, which = np.unique(keys, return_index=True, return_inverse=True)
         which = which.reshape(-1)
