@@ -138,11 +138,18 @@ CONNECT_UNREACHABLE = (
     "cannot reach the Spark Connect server at {where} ({reason}): check its host and port (--spark-master "
     "sc://HOST:PORT, or SPARK_REMOTE); nothing was scored or recorded"
 )
+MASTER_UNREACHABLE = (
+    "cannot reach the Spark master at {where} ({reason}): check its host and port (--spark-master "
+    "spark://HOST:PORT, several masters of a standby pair separated by commas); nothing was scored or recorded"
+)
 CONNECT_PORT = 15002
 """Spark Connect's port when a URL gives none."""
+MASTER_PORT = 7077
+"""A standalone Spark master's port when a URL gives none."""
 CONNECT_WAIT_S = 10.0
-"""How long the command waits for a Spark Connect server to accept a connection (its client would retry
-an unreachable one for many minutes without a word)."""
+"""How long the command waits for a Spark Connect server or a standalone master to accept a connection
+(Spark Connect's client would retry an unreachable one for many minutes without a word; a standalone
+driver gives up after a minute, with a Java stack and no word of the master)."""
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?")
 """A URI's scheme and authority (``s3a://bucket``, ``file:``, ``dbfs:``): what precedes its path."""
 
@@ -575,6 +582,8 @@ def spark_session(master: str | None) -> Any:
     if master is not None and master.startswith("sc://"):
         _check_reachable(master)
         return builder.remote(master).getOrCreate()
+    if master is not None and master.startswith("spark://"):
+        _check_master(master)
     running = SparkSession.getActiveSession() is not None
     remote = os.environ.get("SPARK_REMOTE", "")
     if master is None and remote.startswith("sc://") and not running:
@@ -600,11 +609,35 @@ def _check_reachable(url: str) -> None:
         host, port = parts.hostname or "localhost", parts.port or CONNECT_PORT
     except ValueError as exc:  # a port that is not a number
         raise CommandError(CONNECT_UNREACHABLE.format(where="that URL", reason=exc)) from None
+    reason = _refusal(host, port)
+    if reason is not None:
+        raise CommandError(CONNECT_UNREACHABLE.format(where=f"sc://{host}:{port}", reason=reason))
+
+
+def _check_master(url: str) -> None:
+    """Refuse at once a standalone master URL (``spark://host:port``, or several masters of a standby pair
+    separated by commas) of which no master accepts a connection within :data:`CONNECT_WAIT_S`."""
+    reasons = []
+    for address in url.removeprefix("spark://").split(","):
+        try:
+            parts = urlsplit(f"spark://{address}")
+            host, port = parts.hostname or "localhost", parts.port or MASTER_PORT
+        except ValueError as exc:  # a port that is not a number
+            raise CommandError(MASTER_UNREACHABLE.format(where=url, reason=exc)) from None
+        reason = _refusal(host, port)
+        if reason is None:
+            return  # a driver registers with whichever of the masters leads
+        reasons.append(f"{host}:{port}: {reason}")
+    raise CommandError(MASTER_UNREACHABLE.format(where=url, reason="; ".join(reasons)))
+
+
+def _refusal(host: str, port: int) -> str | None:
+    """Why nothing at ``host:port`` accepts a connection within :data:`CONNECT_WAIT_S` (None if something does)."""
     try:
         socket.create_connection((host, port), timeout=CONNECT_WAIT_S).close()
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise CommandError(CONNECT_UNREACHABLE.format(where=f"sc://{host}:{port}", reason=reason)) from None
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def through_connect(spark: Any) -> bool:

@@ -385,28 +385,39 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
     assert _bulk_rows(home)[-1].input_sha256 == recorded[0].input_sha256
 
 
-def test_a_spark_connect_server_out_of_reach_is_refused_at_once(home: Path) -> None:
-    """A Spark Connect client retries a server that does not answer for many minutes without a word: the
-    command refuses it at once, naming it by host and port (never the URL's token), given by
-    --spark-master or by SPARK_REMOTE, and records nothing. (Each run in a process of its own, with a
-    deadline: without the check it would wait on the server.)"""
+def test_a_spark_server_out_of_reach_is_refused_at_once(home: Path) -> None:
+    """A Spark Connect client retries a server that does not answer for many minutes without a word, and
+    a standalone driver gives up on its master after a minute with a Java stack: the command refuses
+    either at once, naming it by host and port (never a Connect URL's token), a Connect server given by
+    --spark-master or by SPARK_REMOTE, a standalone master (or a standby pair of them) by --spark-master,
+    and records nothing. (Each run in a process of its own, with a deadline: without the check it would
+    wait on the server.)"""
     import socket
 
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
     before = len(_bulk_rows(home))
-    where = f"sc://127.0.0.1:{port}"
+    where = f"sc://127.0.0.1:{ports[0]}"
     url = f"{where}/;token=secret-token"
+    pair = f"spark://127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}"
     command = [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.exit(main(sys.argv[1:]))"]
     command += ["score", "--input", str(home / "cases.parquet"), "--output", str(home / "x.parquet")]
     command += ["--engine", "spark"]
-    for extra, env in [(["--spark-master", url], {}), ([], {"SPARK_REMOTE": url})]:
+    runs = [
+        (["--spark-master", url], {}, f"cannot reach the Spark Connect server at {where} ("),
+        ([], {"SPARK_REMOTE": url}, f"cannot reach the Spark Connect server at {where} ("),
+        (["--spark-master", f"spark://127.0.0.1:{ports[1]}"], {}, f"Spark master at spark://127.0.0.1:{ports[1]} ("),
+        (["--spark-master", pair], {}, f"Spark master at {pair} (127.0.0.1:{ports[0]}: "),
+    ]
+    for extra, env, said in runs:
         done = subprocess.run(
             [*command, *extra], env={**os.environ, **env}, cwd=home, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 2, done.stderr[-2000:]
-        assert f"cannot reach the Spark Connect server at {where} (" in done.stderr
+        assert said in done.stderr, done.stderr[-2000:]
         assert "secret-token" not in done.stderr
     assert len(_bulk_rows(home)) == before
     assert not (home / "x.parquet").exists()
