@@ -93,8 +93,8 @@ def upper_bounds(flips: Any, n: int) -> Any:
     return np.minimum(1.0, (centre + spread) / (1 + z2 / n))
 
 
-def decisions_of(log_odds: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
-    """The decision of each completion; ``log_odds`` is (O, ...).
+def decisions_of(log_odds: np.ndarray, cutoffs: np.ndarray, dtype: type = np.int64) -> np.ndarray:
+    """The decision of each completion; ``log_odds`` is (O, ...). As ``dtype`` (``np.int8``: a byte each).
 
     With ``cutoffs`` of shape (O,): refer (1) when any outcome's log-odds reaches its cut-off,
     else 0. With ``cutoffs`` of shape (O, T), ascending along T (the referral tiers' cut-offs):
@@ -102,10 +102,10 @@ def decisions_of(log_odds: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
     its log-odds reaches.
     """
     if cutoffs.ndim == 1:
-        return np.any(log_odds >= cutoffs.reshape((-1,) + (1,) * (log_odds.ndim - 1)), axis=0).astype(np.int64)
+        return np.any(log_odds >= cutoffs.reshape((-1,) + (1,) * (log_odds.ndim - 1)), axis=0).astype(dtype)
     shape = cutoffs.shape + (1,) * (log_odds.ndim - 1)
     reached = (log_odds[:, None, ...] >= cutoffs.reshape(shape)).view(np.int8)  # counted as bytes: 10x faster
-    return np.asarray(reached.sum(axis=1, dtype=np.int8).max(axis=0), dtype=np.int64)
+    return np.asarray(reached.sum(axis=1, dtype=np.int8).max(axis=0), dtype=dtype)
 
 
 def _completions(
@@ -283,9 +283,10 @@ sum is exact whatever its order: a case gets the same outlook alone, in a batch 
 @dataclass(frozen=True)
 class _Draws:
     """One stage of rule 2's draws: ``v`` (N,) ascending and, per status level and class, the
-    completions' answers one-hot (K, N, I * A), their running counts (K, N + 1, I * A: row ``n`` counts
-    the answers of completions ``0`` to ``n - 1``) and contributions (K, N * O, I), rows in (completion,
-    outcome) order."""
+    completions' answers one-hot but for each question's last answer (K, N, I * (A - 1): a completion
+    that gives none of the others gives the last, so its counts are what the others leave), their
+    running counts (K, N + 1, I * (A - 1): row ``n`` counts the answers of completions ``0`` to
+    ``n - 1``) and contributions (K, N * O, I), rows in (completion, outcome) order."""
 
     v: np.ndarray
     answers: list[np.ndarray]
@@ -349,7 +350,7 @@ class CommonDraws:
                 cdf = np.cumsum(p, axis=2)
                 drawn = (cdf[:, None, :, : n_answers - 1] <= u[None, :, :, None]).sum(axis=3).astype(np.uint8)
                 picked = quantised[:, np.arange(n_questions)[None, None, :], drawn]  # (O, K, N, I)
-                hot = (drawn[..., None] == np.arange(n_answers)).reshape(len(p), n, -1)
+                hot = (drawn[..., None] == np.arange(n_answers - 1)).reshape(len(p), n, -1)  # the last: the rest
                 answers.append(hot.astype(np.float32))
                 running.append(np.pad(hot, ((0, 0), (1, 0), (0, 0))).cumsum(axis=1, dtype=np.uint16))
                 contributions.append(
@@ -399,7 +400,7 @@ class CommonDraws:
             counted = one_hot[edges[0] : edges[1]].T @ hot[0, edges[0] : edges[1]]
             for k in range(1, len(hot)):
                 counted += one_hot[edges[k] : edges[k + 1]].T @ hot[k, edges[k] : edges[k + 1]]
-            best = self._most_common(counted)[positions]
+            best = self._most_common(counted, by_decision)[positions]
         return self._view(n, flip_chance, settled, ranges, common, best, class_p @ self.movement[status], positions)
 
     def outlook_many(
@@ -549,7 +550,7 @@ class CommonDraws:
                 part = (contributions[k, lo * width : hi * width] @ mask).reshape(hi - lo, width, n_cases)
                 np.copyto(summed[lo:hi], part, where=(of_class[lo:hi] == k)[:, None, :])
         completed = log_odds[cases].T[None, :, :] + summed  # (N, O, B)
-        decided = decisions_of(completed.transpose(1, 0, 2), self.cutoffs)  # (N, B)
+        decided = decisions_of(completed.transpose(1, 0, 2), self.cutoffs, np.int8)  # (N, B)
         by_decision = np.bincount(
             (decided + self.n_decisions * np.arange(n_cases)).ravel(), minlength=n_cases * self.n_decisions
         ).reshape(n_cases, self.n_decisions)  # (B, D): completions by case and decision
@@ -567,10 +568,10 @@ class CommonDraws:
             spread = expit(np.partition(np.ascontiguousarray(completed.transpose(2, 1, 0)), picks, axis=2)[:, :, picks])
         else:
             spread = np.empty((len(finished), width, 0))
-        # Whole counts of completions by (case, final decision, question and answer). Of a case's completions,
-        # those of each answer are two rows of the running counts per class; those of each decision that
-        # is not the decision of now, and that some of them take, one product of 0/1 matrices per class
-        # for all the cases; the decision of now has the rest.
+        # Whole counts of completions by (case, final decision, question and answer but the last). Of a case's
+        # completions, those of each answer are two rows of the running counts per class; those of each
+        # decision that is not the decision of now, and that some of them take, one product of 0/1 matrices
+        # per class for all the cases; the decision of now has the rest.
         classes = np.arange(len(spans))
         running = draws.running[status]  # (K, N + 1, I * A)
         edged = edges[done]
@@ -580,15 +581,16 @@ class CommonDraws:
         case, decision = np.nonzero(other)  # (P,): the pairs counted by the products
         counted = np.zeros((len(finished), self.n_decisions, totals.shape[1]), dtype=np.int64)
         if len(case):
-            which = decided + self.n_decisions * of_class  # (N, B): completion n's class and decision as one number
+            # (N, P): completion n's class and decision as one number (a byte), of each pair's case
+            which = (decided + np.int8(self.n_decisions) * of_class)[:, case]
             found = np.zeros((len(case), totals.shape[1]), dtype=np.float32)
             for k, (lo, hi) in enumerate(spans):
                 if hi > lo:  # this class's completions only, one-hot by the pair's case and decision
-                    weights = (which[lo:hi, case] == k * self.n_decisions + decision).astype(np.float32)
+                    weights = (which[lo:hi] == (k * self.n_decisions + decision).astype(np.int8)).astype(np.float32)
                     found += weights.T @ draws.answers[status][k, lo:hi]
             counted[case, decision] = found  # whole numbers below 2**24: exact in float32
         counted[np.arange(len(finished)), now[finished]] = totals - counted.sum(axis=1)
-        best = self._most_common(counted)  # (B, I)
+        best = self._most_common(counted, by_decision[done])  # (B, I)
         common = by_decision[done].max(axis=1)
         movement = self.movement[status]
         # class_p[b] @ movement case by case: a product of many rows at once may round differently
@@ -686,12 +688,15 @@ class CommonDraws:
         its movement."""
         return np.round(effects, 12), movement
 
-    def _most_common(self, counted: np.ndarray) -> np.ndarray:
-        """(..., I) from counts (..., D, I * A) of completions by (decision, question and answer): how
-        many share the most common decision of each answer, summed over a question's answers. Whole
+    def _most_common(self, counted: np.ndarray, by_decision: np.ndarray) -> np.ndarray:
+        """(..., I) from counts (..., D, I * (A - 1)) of completions by (decision, question and answer but
+        the last) and (..., D) by decision: how many share the most common decision of each answer, summed
+        over a question's answers (of the last, what each decision's completions leave to it). Whole
         numbers below 2**24, so exact in float32."""
-        most = counted.max(axis=-2)  # (..., I * A)
-        return most.reshape(*most.shape[:-1], -1, self.n_answers).sum(axis=-1).astype(np.int64)
+        shape = (*counted.shape[:-1], -1, self.n_answers - 1)
+        counted = counted.reshape(shape).astype(np.int64)  # (..., D, I, A - 1)
+        last = by_decision[..., None] - counted.sum(axis=-1)  # (..., D, I)
+        return counted.max(axis=-3).sum(axis=-1) + last.max(axis=-2)
 
     def _views(
         self,
