@@ -592,9 +592,7 @@ class CommonDraws:
         counted[np.arange(len(finished)), now[finished]] = totals - counted.sum(axis=1)
         best = self._most_common(counted, by_decision[done])  # (B, I)
         common = by_decision[done].max(axis=1)
-        movement = self.movement[status]
-        # class_p[b] @ movement case by case: a product of many rows at once may round differently
-        moves = np.array([class_p[b] @ movement for b in finished.tolist()])
+        moves = self._movements(class_p[finished], status)
         findings = {
             "flip_chance": flip_chance[done],
             "settled": settled[done],
@@ -680,6 +678,13 @@ class CommonDraws:
             "movement": movement,
         }
         weighed(cases, m, found)
+
+    def _movements(self, class_p: np.ndarray, status: int) -> np.ndarray:
+        """(B, I) the expected movement by question of B cases of one status level, each exactly as
+        :meth:`outlook` computes it alone (``class_p[b] @ movement``): numpy's stacked matmul makes for every
+        case the gemv it makes for that case alone, where one product of many rows at once (a gemm) may
+        round differently."""
+        return (class_p[:, None, :] @ self.movement[status])[:, 0]
 
     @staticmethod
     def _weighed_order(effects: np.ndarray, movement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

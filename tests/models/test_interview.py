@@ -349,6 +349,23 @@ def test_rule2_many_cases_at_once_are_each_case_alone(tiers: bool) -> None:
     assert weighed_twins_tied > 0
 
 
+def test_rule2_movements_of_many_cases_round_as_each_case_alone() -> None:
+    """The expected movements of many cases at once (bulk scoring's stages) are, bit for bit, the product
+    of each case alone (``outlook``'s): the ties of equal effects go by them. One product of all the rows
+    at once rounds differently for some cases (checked below), so the test can tell the two apart."""
+    rng = np.random.default_rng(44)
+    case = _case(rng, questions=52, answers=4)
+    answer_p = rng.dirichlet(np.ones(4), size=(2, 4, 52))  # (S, K, I, A)
+    draws = CommonDraws(tables=case["tables"], answer_p=answer_p, cutoffs=case["cutoffs"], level=LEVEL)
+    class_p = rng.dirichlet(np.full(4, 0.3), size=5000)
+    rounded_apart = 0
+    for status in range(2):
+        alone = np.array([p @ draws.movement[status] for p in class_p])
+        np.testing.assert_array_equal(draws._movements(class_p, status), alone)
+        rounded_apart += int((class_p @ draws.movement[status] != alone).any())
+    assert rounded_apart  # a single product of all rows would not do
+
+
 def test_rule2_the_question_that_decides_comes_first() -> None:
     tables = np.zeros((2, 4, 4))
     tables[0, 2, 0] = 3.0
