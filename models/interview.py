@@ -638,9 +638,8 @@ class CommonDraws:
         running sums, by rule 1's own :func:`_weighted_percentiles`), is done for all the cases at
         once. Its BLAS products (the weights over classes, the flip chance, and :func:`answer_effects`,
         rule 1's own) are stacked matmuls, which numpy makes slice by slice with the very call it makes
-        for one case alone (the same shapes and strides); einsum (the expected movement) is called case
-        by case. ``tests/models/test_interview.py`` holds every
-        number to rule 1's."""
+        for one case alone (the same shapes and strides); the expected movement is
+        :func:`_weighed_movements`. ``tests/models/test_interview.py`` holds every number to rule 1's."""
         positions = np.nonzero(unasked[cases])[1].reshape(len(cases), m)  # (B, m), questionnaire order
         if m == 0:
             weighed(cases, m, {"positions": positions})  # nothing left to ask
@@ -665,11 +664,7 @@ class CommonDraws:
         else:
             spread = np.empty((len(cases), completed.shape[0], 0))
         effects = answer_effects(grid, weights, decided, n_answers=n_answers, n_decisions=self.n_decisions)
-        largest = np.abs(self.tables[:, positions]).max(axis=0)  # (B, m, A)
-        movement = np.empty((len(cases), m))
-        for j, b in enumerate(cases.tolist()):
-            predictive = np.einsum("k,kua->ua", class_p[b], answer_p[j])  # einsum case by case, as rule 1
-            movement[j] = (predictive * largest[j]).sum(axis=1)
+        movement = _weighed_movements(class_p[cases], answer_p, np.abs(self.tables[:, positions]).max(axis=0))
         found = {
             "positions": positions,
             "flip_chance": flip_chance,
@@ -698,10 +693,10 @@ class CommonDraws:
         the last) and (..., D) by decision: how many share the most common decision of each answer, summed
         over a question's answers (of the last, what each decision's completions leave to it). Whole
         numbers below 2**24, so exact in float32."""
-        shape = (*counted.shape[:-1], -1, self.n_answers - 1)
-        counted = counted.reshape(shape).astype(np.int64)  # (..., D, I, A - 1)
-        last = by_decision[..., None] - counted.sum(axis=-1)  # (..., D, I)
-        return counted.max(axis=-3).sum(axis=-1) + last.max(axis=-2)
+        counted = np.asarray(counted, dtype=np.int64).reshape(*counted.shape[:-1], -1, self.n_answers - 1)
+        answers = [counted[..., a] for a in range(self.n_answers - 1)]  # each (..., D, I): added, not reduced
+        last = by_decision[..., None] - sum(answers[1:], answers[0])  # over a short last axis (slow in numpy)
+        return sum((c.max(axis=-2) for c in answers[1:]), answers[0].max(axis=-2)) + last.max(axis=-2)
 
     def _views(
         self,
@@ -751,6 +746,14 @@ class CommonDraws:
         effects = np.asarray(((n - common) - (n - best)) / n)
         order = np.lexsort((np.arange(len(positions)), -movement[positions], -effects)).tolist()
         return Outlook(flip_chance, settled, False, ranges, order, effects)
+
+
+def _weighed_movements(class_p: np.ndarray, answer_p: np.ndarray, largest: np.ndarray) -> np.ndarray:
+    """(B, m) the expected movement by question of B cases with ``m`` questions left, each exactly as rule 1
+    computes it alone (:func:`outlook`: an einsum of ``class_p`` (K,) and ``answer_p`` (K, m, A), times the
+    largest change of each answer (m, A), summed over answers): numpy's einsum adds each case's classes in
+    their order, stacked or not, and each row of four answers is summed alone."""
+    return (np.einsum("bk,bkua->bua", class_p, answer_p) * largest).sum(axis=2)
 
 
 def _sampled_effects(n: int, common: np.ndarray, best: np.ndarray) -> np.ndarray:

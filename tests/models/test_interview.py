@@ -18,6 +18,7 @@ from models.interview import (
     CommonDraws,
     _completed,
     _completions,
+    _weighed_movements,
     class_posterior,
     decisions_of,
     outlook,
@@ -364,6 +365,16 @@ def test_rule2_movements_of_many_cases_round_as_each_case_alone() -> None:
         np.testing.assert_array_equal(draws._movements(class_p, status), alone)
         rounded_apart += int((class_p @ draws.movement[status] != alone).any())
     assert rounded_apart  # a single product of all rows would not do
+    # the cases weighed (at most four questions left): each as rule 1 computes it alone
+    for m in range(1, 5):
+        positions = rng.choice(52, size=(1000, m))
+        picked = answer_p[1][:, positions].transpose(1, 0, 2, 3)  # (B, K, m, A)
+        largest = np.abs(draws.tables[:, positions]).max(axis=0)  # (B, m, A)
+        few = class_p[:1000]
+        alone = [
+            (np.einsum("k,kua->ua", p, a) * top).sum(axis=1) for p, a, top in zip(few, picked, largest, strict=True)
+        ]
+        np.testing.assert_array_equal(_weighed_movements(few, picked, largest), np.array(alone))
 
 
 def test_rule2_the_question_that_decides_comes_first() -> None:
