@@ -472,12 +472,17 @@ class CommonDraws:
                 positions = np.take_along_axis(found["positions"], np.maximum(among, 0), axis=1)
                 first[cases] = np.where(among >= 0, positions, -1)
 
+        # the sampled cases' keys, to pick their first questions all at once (not stage by stage)
+        effects, movement = np.zeros(unasked.shape), np.zeros(unasked.shape)
+        picked = np.zeros(n_cases, dtype=bool)
+
         def sampled(finished: np.ndarray, n: int, found: dict[str, np.ndarray]) -> None:
             flip_chance[finished], settled[finished] = found["flip_chance"], found["settled"]
-            effects = _sampled_effects(n, found["common"], found["best"])
-            first[finished] = _first_places(effects, found["movement"], top=top, open=unasked[finished])
+            effects[finished] = _sampled_effects(n, found["common"], found["best"])
+            movement[finished], picked[finished] = found["movement"], True
 
         self._walk(log_odds, class_p, unasked, status, weighed, sampled, ranges=False)
+        first[picked] = _first_places(effects[picked], movement[picked], top=top, open=unasked[picked])
         return flip_chance, settled, first
 
     def _walk(
