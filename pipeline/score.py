@@ -47,6 +47,7 @@ import socket
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -378,6 +379,11 @@ class FileColumn:
     def head(self, rows: int) -> pd.Series:
         return self.values.iloc[self.index[:rows]].reset_index(drop=True)
 
+    @cached_property
+    def used(self) -> np.ndarray:
+        """Whether each distinct cell is some row's (the file's dictionary may hold others)."""
+        return np.bincount(self.index, minlength=len(self.values)) > 0
+
 
 def read_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
     """The input's row count and its field columns (file names), checked by :func:`check_columns`."""
@@ -440,9 +446,8 @@ def first_bad_file_cell(columns: dict[str, FileColumn]) -> tuple[int, str, Any, 
         column = columns.get(names[f.id])
         if column is None:
             continue
-        used = np.bincount(column.index, minlength=len(column.values)) > 0
         bad, allowed = bad_values(f, names[f.id], column.values)
-        bad &= used
+        bad &= column.used
         if bad.any():
             first = int(np.argmax(bad[column.index]))
             if best is None or first + 1 < best[0]:
@@ -457,17 +462,17 @@ def encode_columns(engine: ScreeningEngine, columns: dict[str, FileColumn], rows
     names = file_columns()
     coded = coded_fields()
     dtype = np.uint8 if max(len(f.levels) for f in engine.field_defs) <= 256 else np.int64
-    codes = np.empty((rows, len(engine.fields)), dtype=dtype)
+    by_field = np.empty((len(engine.fields), rows), dtype=dtype)  # a field's codes contiguous, then one transpose
     for j, (fid, field) in enumerate(zip(engine.fields, engine.field_defs, strict=True)):
         column = columns[names[fid]]
-        used = np.flatnonzero(np.bincount(column.index, minlength=len(column.values)) > 0)
+        used = np.flatnonzero(column.used)
         values = column.values.iloc[used].reset_index(drop=True)
         if fid in coded:
             values = decode_levels(fid, values, column=names[fid], countries_to_other=False)
         value_codes = np.zeros(len(column.values), dtype=dtype)
         value_codes[used] = encode_values(field, values.astype(str))
-        codes[:, j] = value_codes[column.index]
-    return codes
+        np.take(value_codes, column.index, out=by_field[j])
+    return np.ascontiguousarray(by_field.T)
 
 
 def write_scores(scores: FlatColumns, rows: np.ndarray, target: Path) -> None:
