@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -280,7 +282,7 @@ class BulkScorer:
         *,
         progress: Callable[[int], None] | None = None,
         chunk_rows: int = CHUNK_ROWS,
-        workers: int = 1,
+        workers: int | Workers = 1,
     ) -> FlatColumns:
         """The flat records of ``codes`` as :class:`FlatColumns`; ``progress(rows)`` after each chunk.
 
@@ -288,19 +290,26 @@ class BulkScorer:
         ``workers`` above 1 the chunks (at most ``rows / workers`` each, so that every worker has
         one) are scored by that many worker processes, each with its own engine built from the
         same model: a chunk's values do not depend on where or with which others it is scored,
-        so the columns are the same as in this process (``tests/models/test_bulk.py``)."""
+        so the columns are the same as in this process (``tests/models/test_bulk.py``). Give
+        :meth:`start_workers`' processes to have them start while the caller reads its input."""
         codes = np.atleast_2d(np.asarray(codes))
         n = codes.shape[0]
         names = flat_names(self.engine)
         numbers: dict[str, np.ndarray] = {}
         texts: dict[str, tuple[list[str | None], np.ndarray]] = {}
-        if workers < 1:
-            raise ValueError(f"workers must be at least 1, not {workers}")
-        if workers > 1:
-            chunk_rows = max(1, min(chunk_rows, -(-n // workers)))
+        count = workers.count if isinstance(workers, Workers) else workers
+        if isinstance(workers, Workers) and workers.scorer is not self:
+            raise ValueError("these workers were started by another scorer: start them with this one's start_workers")
+        if count < 1:
+            raise ValueError(f"workers must be at least 1, not {count}")
+        if count > 1:
+            chunk_rows = max(1, min(chunk_rows, -(-n // count)))
         chunks = [codes[s : s + chunk_rows] for s in range(0, n, chunk_rows)] or [codes]  # no rows: empty columns
-        if workers > 1 and len(chunks) > 1:
-            parts = list(self._in_processes(chunks, workers, progress))
+        if isinstance(workers, Workers) and len(chunks) > 1:
+            parts = list(workers.scored(chunks, progress))
+        elif count > 1 and len(chunks) > 1:
+            with Workers(self, min(count, len(chunks))) as started:
+                parts = list(started.scored(chunks, progress))
         else:
             parts = [self._chunk(chunk, progress) for chunk in chunks]
         reasons = {f"{o}_top_reasons": o for o in self.engine.outcome_names}
@@ -314,6 +323,10 @@ class BulkScorer:
             else:
                 numbers[name] = np.concatenate([p[name] for p in parts])
         return FlatColumns(names, n, numbers, texts)
+
+    def start_workers(self, count: int) -> Workers:
+        """``count`` worker processes for :meth:`columns`, starting now in the background (see :class:`Workers`)."""
+        return Workers(self, count)
 
     # ------------------------------------------------------------------ scoring
     def _sums(self, codes: np.ndarray) -> np.ndarray:
@@ -435,32 +448,6 @@ class BulkScorer:
                 tier=outcome_tiers(probability, outcome.referral),
             )
         return out
-
-    def _in_processes(
-        self, chunks: list[np.ndarray], workers: int, progress: Callable[[int], None] | None
-    ) -> Iterator[dict[str, Any]]:
-        """Each chunk's :meth:`_chunk`, in order, from ``workers`` processes started clean (forkserver,
-        or spawn where there is none), never forked from this one: its threads (a progress bar's, a
-        database pool's) and their locks stay here."""
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            context.set_forkserver_preload(["models.bulk"])  # imported once, before the workers fork
-        start = (self.engine.model, self.top_reasons)
-        try:
-            pool = ProcessPoolExecutor(
-                min(workers, len(chunks)), mp_context=context, initializer=_start_worker, initargs=start
-            )
-            with pool:
-                for chunk, part in zip(chunks, pool.map(_worker_chunk, chunks), strict=True):
-                    if progress is not None:
-                        progress(chunk.shape[0])
-                    yield part
-        except BrokenProcessPool as exc:
-            raise WorkerStoppedError(
-                f"a bulk scoring worker process stopped before its chunk was scored ({exc}); nothing was "
-                "kept: if the machine ran short of memory, score again with fewer workers"
-            ) from exc
 
     def _chunk(self, codes: np.ndarray, progress: Callable[[int], None] | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -602,15 +589,77 @@ class BulkScorer:
         return flip[which], settled[which], ids.reshape(-1)[which] + 1, ["", *texts]  # 0: none (nothing to ask)
 
 
+class Workers:
+    """Worker processes of a :class:`BulkScorer`, for :meth:`BulkScorer.columns`: started clean
+    (forkserver, or spawn where there is none), never forked from this process, so that its threads (a
+    progress bar's, a database pool's) and their locks stay here. Each builds its engine from the
+    scorer's model, with the outlooks' draws, once.
+
+    They start as soon as this is made, from a thread of their own (the forkserver's start and the
+    workers' imports take about a second, which overlaps whatever the caller does next: reading and
+    encoding its input); leaving the ``with`` block shuts them down, scored or not."""
+
+    def __init__(self, scorer: BulkScorer, count: int) -> None:
+        if count < 2:
+            raise ValueError(f"worker processes are for two or more, not {count}: score in this process")
+        self.scorer = scorer
+        self.count = count
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            context.set_forkserver_preload(["models.bulk"])  # imported once, before the workers fork
+        self._pool = ProcessPoolExecutor(
+            count, mp_context=context, initializer=_start_worker, initargs=(scorer.engine.model, scorer.top_reasons)
+        )
+        self._starting = threading.Thread(target=self._start, name="tarozu-bulk-workers", daemon=True)
+        self._starting.start()
+
+    def _start(self) -> None:
+        """Each worker started by a call that waits for nothing (the pool starts one per call)."""
+        try:
+            for _ in range(self.count):
+                self._pool.submit(_started)
+        except (RuntimeError, BrokenProcessPool):  # shut down meanwhile, or a worker stopped: scored() tells why
+            pass
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._starting.join()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def scored(self, chunks: list[np.ndarray], progress: Callable[[int], None] | None) -> Iterator[dict[str, Any]]:
+        """Each chunk's :meth:`BulkScorer._chunk`, in order."""
+        try:
+            for chunk, part in zip(chunks, self._pool.map(_worker_chunk, chunks), strict=True):
+                if progress is not None:
+                    progress(chunk.shape[0])
+                yield part
+        except BrokenProcessPool as exc:
+            raise WorkerStoppedError(
+                f"a bulk scoring worker process stopped before its chunk was scored ({exc}); nothing was "
+                "kept: if the machine ran short of memory, score again with fewer workers"
+            ) from exc
+
+
 _WORKER: list[BulkScorer] = []
-"""A worker process's scorer (:meth:`BulkScorer._in_processes`), made once when the process starts."""
+"""A worker process's scorer (:class:`Workers`), made once when the process starts."""
 
 
 def _start_worker(model: Any, top_reasons: int) -> None:
     threadpool_limits(limits=1)  # a process per core: threads within each would only wait on each other
-    _WORKER.append(BulkScorer(ScreeningEngine(model), top_reasons=top_reasons))
+    scorer = BulkScorer(ScreeningEngine(model), top_reasons=top_reasons)
+    scorer.engine.common_draws  # noqa: B018 (the outlooks' draws, built while the worker starts)
+    _WORKER.append(scorer)
     gc.collect()
     gc.freeze()  # what the process keeps to the end (modules, model, engine) is left out of the collector's sweeps
+
+
+def _started() -> None:
+    """Nothing: a call that makes the pool start a worker (:meth:`Workers._start`)."""
 
 
 def _worker_chunk(codes: np.ndarray) -> dict[str, Any]:

@@ -46,6 +46,7 @@ import re
 import socket
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -540,20 +541,22 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     source, target = Path(args.input), Path(args.output)
     count, columns = read_columns(source, model.fields)
     check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in columns.items()}))
-    found = first_bad_file_cell(columns)
-    if found is not None:
-        raise bad_cell_error(found)
-    digest = input_digest(source)
     engine = ScreeningEngine(model)
-    codes = encode_columns(engine, columns, count)
-    del columns
-    console = Console(stderr=True)
-    bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*bar, console=console, transient=True) as progress:
-        task = progress.add_task("scoring", total=count)
-        scores = BulkScorer(engine).columns(
-            codes, progress=lambda n: progress.advance(task, n), workers=bulk_workers(args.workers, count)
-        )
+    scorer = BulkScorer(engine)
+    workers = bulk_workers(args.workers, count)
+    # the worker processes start while the input is checked, hashed and encoded
+    with scorer.start_workers(workers) if workers > 1 else nullcontext(1) as started:
+        found = first_bad_file_cell(columns)
+        if found is not None:
+            raise bad_cell_error(found)
+        digest = input_digest(source)
+        codes = encode_columns(engine, columns, count)
+        del columns
+        console = Console(stderr=True)
+        bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*bar, console=console, transient=True) as progress:
+            task = progress.add_task("scoring", total=count)
+            scores = scorer.columns(codes, progress=lambda n: progress.advance(task, n), workers=started)
     stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
     write_scores(scores, np.arange(1, count + 1), target)
     return count, stored["created_at"], "local"

@@ -128,6 +128,28 @@ def test_worker_processes_give_the_same_columns(engine: ScreeningEngine, cases: 
         scorer.columns(codes, workers=0)
 
 
+def test_workers_started_ahead_score_the_same_and_stop(engine: ScreeningEngine, cases: pd.DataFrame) -> None:
+    """Workers started before the codes are ready (as ``tarozu score`` starts them while it reads its
+    input) give the same columns; they belong to the scorer that started them; leaving the block stops
+    them, scored or not (a run refused after they started leaves no process behind)."""
+    import multiprocessing
+
+    codes = encode_frame(engine, cases)
+    scorer = BulkScorer(engine, top_reasons=2)
+    with scorer.start_workers(2) as started:
+        with pytest.raises(ValueError, match="started by another scorer"):
+            BulkScorer(engine).columns(codes, workers=started)
+        got = scorer.columns(codes, workers=started).frame()
+        assert len(multiprocessing.active_children()) == 2
+    pd.testing.assert_frame_equal(got, scorer.score(codes))
+    assert not multiprocessing.active_children()
+    with scorer.start_workers(2):  # refused before scoring: the block ends, the workers stop
+        pass
+    assert not multiprocessing.active_children()
+    with pytest.raises(ValueError, match="for two or more, not 1"):
+        scorer.start_workers(1)
+
+
 def test_a_worker_that_cannot_start_is_a_clear_error() -> None:
     from models.bulk import WorkerStoppedError
 

@@ -109,6 +109,8 @@ def test_local_scores_every_row_as_the_engine_and_records_the_run(home: Path) ->
 def test_worker_processes_score_as_one_process(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import multiprocessing
+
     import pipeline.score
 
     monkeypatch.setattr(pipeline.score, "PROCESS_ROWS", 100)  # a worker for every 100 rows of the small file
@@ -120,15 +122,20 @@ def test_worker_processes_score_as_one_process(
     assert [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in got] == _expected(home)
     assert len(_bulk_rows(home)) == before + 1
     capsys.readouterr()
-    for bad, message in (
-        (["--workers", "0"], BAD_WORKERS.format(workers=0)),
-        (["--workers", "2", "--engine", "spark"], SPARK_WORKERS),
+    raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False)
+    raw.loc[41, "excessive_hours"] = "sometimes"  # found while the workers start: they stop with the run
+    raw.to_csv(home / "bad-workers.csv", index=False)
+    for source, bad, message in (
+        ("cases.csv", ["--workers", "0"], BAD_WORKERS.format(workers=0)),
+        ("cases.csv", ["--workers", "2", "--engine", "spark"], SPARK_WORKERS),
+        ("bad-workers.csv", ["--workers", "2"], "row 42, column 'excessive_hours': value 'sometimes' is not allowed"),
     ):
         never = home / "never-workers.parquet"
-        assert main(["score", "--input", str(home / "cases.csv"), "--output", str(never), *bad]) == 2
+        assert main(["score", "--input", str(home / source), "--output", str(never), *bad]) == 2
         assert message in capsys.readouterr().err
         assert not never.exists()
     assert len(_bulk_rows(home)) == before + 1
+    assert not multiprocessing.active_children()
 
 
 def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> None:
