@@ -578,7 +578,7 @@ class CommonDraws:
         # decision that is not the decision of now, and that some of them take, one product of 0/1 matrices
         # per class for all the cases; the decision of now has the rest.
         classes = np.arange(len(spans))
-        running = draws.running[status]  # (K, N + 1, I * A)
+        running = draws.running[status]  # (K, N + 1, I * (A - 1))
         edged = edges[done]
         totals = (running[classes, edged[:, 1:]] - running[classes, edged[:, :-1]]).sum(axis=1, dtype=np.int64)
         other = by_decision[done] > 0
@@ -699,8 +699,9 @@ class CommonDraws:
         over a question's answers (of the last, what each decision's completions leave to it). Whole
         numbers below 2**24, so exact in float32."""
         counted = np.asarray(counted, dtype=np.int64).reshape(*counted.shape[:-1], -1, self.n_answers - 1)
-        answers = [counted[..., a] for a in range(self.n_answers - 1)]  # each (..., D, I): added, not reduced
-        last = by_decision[..., None] - sum(answers[1:], answers[0])  # over a short last axis (slow in numpy)
+        # each answer's (..., D, I), added one to another: a reduction over a short last axis is slow in numpy
+        answers = [counted[..., a] for a in range(self.n_answers - 1)]
+        last = by_decision[..., None] - sum(answers[1:], answers[0])
         return sum((c.max(axis=-2) for c in answers[1:]), answers[0].max(axis=-2)) + last.max(axis=-2)
 
     def _views(
