@@ -339,7 +339,8 @@ class CommonDraws:
         # The expected movement of the log-odds by question is class_p @ movement[status]: per class, the
         # largest change over outcomes of each answer, weighted by its probability.
         self.movement = np.einsum("skia,ia->ski", answer_p, np.abs(tables).max(axis=0))  # (S, K, I)
-        quantised = np.round(tables / GRID) * GRID
+        quantised = (np.round(tables / GRID) * GRID).reshape(len(tables), -1)  # (O, I * A)
+        columns = np.arange(n_questions) * n_answers  # of each question's first answer in quantised
         generator = np.random.default_rng(DRAW_SEED)
         self._stages: list[_Draws] = []
         for n in (FIRST_DRAWS, DRAWS):
@@ -348,8 +349,10 @@ class CommonDraws:
             answers, running, contributions = [], [], []
             for p in answer_p:  # per status level: (K, I, A)
                 cdf = np.cumsum(p, axis=2)
-                drawn = (cdf[:, None, :, : n_answers - 1] <= u[None, :, :, None]).sum(axis=3).astype(np.uint8)
-                picked = quantised[:, np.arange(n_questions)[None, None, :], drawn]  # (O, K, N, I)
+                drawn = np.zeros((len(p), n, n_questions), dtype=np.uint8)  # (K, N, I): how many cdf steps u passed
+                for a in range(n_answers - 1):  # added one by one (a sum over a short last axis is slow in numpy)
+                    drawn += (cdf[:, None, :, a] <= u[None, :, :]).view(np.uint8)
+                picked = np.take(quantised, columns + drawn, axis=1)  # (O, K, N, I)
                 hot = (drawn[..., None] == np.arange(n_answers - 1)).reshape(len(p), n, -1)  # the last: the rest
                 answers.append(hot.astype(np.float32))
                 running.append(np.pad(hot, ((0, 0), (1, 0), (0, 0))).cumsum(axis=1, dtype=np.uint16))
