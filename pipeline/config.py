@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from models.questionnaire import load_questionnaire
+from models.questionnaire import load_questionnaire, load_yaml
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
 MODEL_KINDS = ("sparse_logistic", "additive_boosting")
@@ -226,7 +226,7 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
     """Read a training config (the shipped default when ``path`` is None)."""
     source = Path(path) if path else DEFAULT_CONFIG
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(source.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file {source} does not exist") from None
     except yaml.YAMLError as exc:

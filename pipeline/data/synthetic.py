@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from models.questionnaire import (
@@ -54,6 +53,7 @@ from models.questionnaire import (
     UNKNOWN,
     Field,
     load_questionnaire,
+    load_yaml,
 )
 from pipeline.data.columns import (
     GROUP_COLUMN,
@@ -108,9 +108,6 @@ YES_RATE_TOO_HIGH = (
     "indicators.{indicator}: P(yes) reaches {value:.3f} (truth {truth}, dimension factor on); "
     "lower its base rate, likelihood ratio or the dimension factor so it stays below {limit}"
 )
-
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PopulationConfigError(ValueError):
@@ -303,7 +300,7 @@ def _read_config(config_path: str | Path | None) -> tuple[PopulationConfig, Path
     path = Path(config_path) if config_path is not None else default_config_path()
     if not path.is_file():
         raise PopulationConfigError(CONFIG_MISSING.format(path=str(path)))
-    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+    raw = load_yaml(path.read_text(encoding="utf-8"))
     try:
         return PopulationConfig.model_validate(raw), path
     except ValidationError as exc:
