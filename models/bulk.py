@@ -36,10 +36,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from models.engine import STATUSES, TOP_NEXT, ScreeningEngine
@@ -47,6 +46,9 @@ from models.logodds import expit
 from models.questionnaire import Field
 from models.referral import REFERRAL_TIERS, TIERS, outcome_tiers
 from models.screening import BANDS, INTERVAL, OutcomeScores
+
+if TYPE_CHECKING:  # imported where it is used: a server that never scores in bulk starts without it
+    import pandas as pd
 
 CHUNK_ROWS = 50_000
 """Rows between two progress reports (and at most a worker process's share at a time)."""
@@ -92,6 +94,8 @@ class FlatColumns:
 
     def frame(self) -> pd.DataFrame:
         """As :meth:`ScreeningEngine.flat` records in a DataFrame: texts as Python strings (object)."""
+        import pandas as pd
+
         if self.rows == 0:
             return pd.DataFrame({name: pd.Series(dtype=object) for name in self.names})
         out: dict[str, Any] = {}
@@ -182,6 +186,8 @@ def encode_values(field: Field, series: pd.Series) -> np.ndarray:
     """Level codes of the values of one field (see :func:`encode_frame`); give it a column's
     distinct values, and index the result with the column's codes of them, to encode a
     column of a million rows by as many lookups as it has distinct values."""
+    import pandas as pd
+
     table = {level: k for k, level in enumerate(field.levels)}
     column = pd.Index(field.levels).get_indexer(pd.Index(series)).astype(np.int64)
     other = np.flatnonzero(column < 0)
@@ -195,6 +201,8 @@ def encode_values(field: Field, series: pd.Series) -> np.ndarray:
 
 def _plain(value: Any) -> Any:
     """A cell as the pyfunc hands it to the engine: missing (None, NaN, NA) as None."""
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return None
     return value.item() if isinstance(value, np.generic) else value

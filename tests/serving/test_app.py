@@ -373,3 +373,14 @@ def test_serve_refuses_a_read_only_audit_database(
     err = capsys.readouterr().err
     assert "read-only" in err
     assert "Traceback" not in err
+
+
+def test_the_server_imports_pandas_only_to_score_in_bulk() -> None:
+    """pandas (about half a second of imports) is not imported to start the server: only bulk scoring
+    (``/invocations``) uses it, and imports it when first called."""
+    import subprocess
+    import sys
+
+    check = "import sys, pipeline.cli.serve; print('pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]
