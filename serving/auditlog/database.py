@@ -33,7 +33,9 @@ from sqlalchemy import (
     create_engine,
     event,
     make_url,
+    text,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 logger = logging.getLogger(__name__)
 
@@ -287,8 +289,25 @@ def _quiet_alembic() -> None:
         alembic_log.setLevel(logging.WARNING)
 
 
+HEAD_REVISION = "0008"
+"""The newest migration's revision (``serving/migrations/versions``; a test holds it to Alembic's head)."""
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is already the newest: one read of Alembic's version table, without
+    importing Alembic (a third of a second of every start)."""
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError:  # no version table yet: a new database
+        return False
+    return versions == [HEAD_REVISION]
+
+
 def run_migrations(engine: Engine) -> None:
     """Upgrade the database to the newest schema (idempotent, serialised between processes)."""
+    if at_head(engine):
+        return
     _quiet_alembic()
     from alembic import command
 
