@@ -50,7 +50,8 @@ def test_a_log_at_the_newest_schema_is_opened_without_alembic(tmp_path: Path) ->
 
     from serving.auditlog.database import HEAD_REVISION, alembic_config, at_head
 
-    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == HEAD_REVISION, f"a new migration: set HEAD_REVISION in serving/auditlog/database.py to {head!r}"
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     engine = make_engine(url)
     try:
