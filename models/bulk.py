@@ -305,9 +305,9 @@ class BulkScorer:
         names = flat_names(self.engine)
         numbers: dict[str, np.ndarray] = {}
         texts: dict[str, tuple[list[str | None], np.ndarray]] = {}
-        count = workers.count if isinstance(workers, Workers) else workers
         if isinstance(workers, Workers) and workers.scorer is not self:
             raise ValueError("these workers were started by another scorer: start them with this one's start_workers")
+        count = workers.count if isinstance(workers, Workers) else workers
         if count < 1:
             raise ValueError(f"workers must be at least 1, not {count}")
         if count > 1:

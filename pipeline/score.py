@@ -613,8 +613,7 @@ def _check_reachable(url: str) -> None:
     """Refuse at once a Spark Connect URL whose server accepts no connection within :data:`CONNECT_WAIT_S`.
     The message names the server by host and port only (a URL may carry a token)."""
     try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "localhost", parts.port or CONNECT_PORT
+        host, port = _address(url, CONNECT_PORT)
     except ValueError as exc:  # a port that is not a number
         raise CommandError(CONNECT_UNREACHABLE.format(where="that URL", reason=exc)) from None
     reason = _refusal(host, port)
@@ -628,8 +627,7 @@ def _check_master(url: str) -> None:
     reasons = []
     for address in url.removeprefix("spark://").split(","):
         try:
-            parts = urlsplit(f"spark://{address}")
-            host, port = parts.hostname or "localhost", parts.port or MASTER_PORT
+            host, port = _address(f"spark://{address}", MASTER_PORT)
         except ValueError as exc:  # a port that is not a number
             raise CommandError(MASTER_UNREACHABLE.format(where=url, reason=exc)) from None
         reason = _refusal(host, port)
@@ -637,6 +635,12 @@ def _check_master(url: str) -> None:
             return  # a driver registers with whichever of the masters leads
         reasons.append(f"{host}:{port}: {reason}")
     raise CommandError(MASTER_UNREACHABLE.format(where=url, reason="; ".join(reasons)))
+
+
+def _address(url: str, default_port: int) -> tuple[str, int]:
+    """A server URL's host and port (``default_port`` when it gives none); ValueError for a bad port."""
+    parts = urlsplit(url)
+    return parts.hostname or "localhost", parts.port or default_port
 
 
 def _refusal(host: str, port: int) -> str | None:
