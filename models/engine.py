@@ -212,18 +212,32 @@ class ScreeningEngine:
         self._answer_p = am.p[:, :, order, :]  # (S, K, I, A)
         self._level = am.settled_flip_chance
         self._texts = {lang: q.texts(lang) for lang in LANGUAGES}
-        # per indicator j: each outcome's change of log-odds if it were answered yes, and no (2, O)
-        self._yes_no = {
-            int(j): np.array(
-                [
-                    [
-                        model.outcomes[o].contributions[j][self.field_defs[j].levels.index(answer)]
-                        for o in self.outcome_names
-                    ]
-                    for answer in (YES, NO)
-                ]
+        # What a reason says of field j at code c, in each language: (field, answer, answer text, reason),
+        # looked up once here rather than in the texts for every reason of every response.
+        self._reason_parts = {
+            lang: tuple(
+                tuple((f.id, level, texts.value(f.id, level), texts.reason(f.id)) for level in f.levels)
+                for f in self.field_defs
             )
-            for j in self._indicators
+            for lang, texts in self._texts.items()
+        }
+        self._recommendations: dict[tuple[str, str | None, str | None, bool], str] = {}
+        self._caveat = {lang: " ".join(str(t.raw["messages"]["caveat"]).split()) for lang, t in self._texts.items()}
+        # per field j: each outcome's change of log-odds if it were answered yes, and no (F, 2, O); zero
+        # for a field that is not an indicator (never a next question)
+        self._yes_no = np.zeros((len(self.fields), 2, len(self.outcome_names)))
+        for j in self._indicators:
+            for a, answer in enumerate((YES, NO)):
+                k = self.field_defs[j].levels.index(answer)
+                self._yes_no[j, a] = [model.outcomes[o].contributions[j][k] for o in self.outcome_names]
+        # each language's question of every indicator, and the family module's wording of its own
+        family_module = [fid for fid in q.family_module if fid in self._position]
+        self._questions = {
+            lang: {
+                False: {self.fields[j]: t.question(self.fields[j]) for j in self._indicators},
+                True: {fid: t.family_question(fid) for fid in family_module},
+            }
+            for lang, t in self._texts.items()
         }
 
     # ------------------------------------------------------------------ encoding
@@ -424,23 +438,23 @@ class ScreeningEngine:
         full = explain == "full"
         texts = self._texts[lang]
         messages = texts.raw["messages"]
+        parts = self._reason_parts[lang]
         codes = assessment.codes
         outcomes: dict[str, Any] = {}
         for name, o in assessment.outcomes.items():
             reasons = []
-            ranked = sorted(o.contributions, key=lambda f: -abs(o.contributions[f]))
-            for fid in ranked if full else ranked[:TOP_REASONS]:
-                value = o.contributions[fid]
+            ranked = sorted(o.contributions.items(), key=lambda item: -abs(item[1]))
+            for fid, value in ranked if full else ranked[:TOP_REASONS]:
                 j = self._position[fid]
-                level = self.field_defs[j].levels[codes[j]]
+                field, level, answer_text, reason = parts[j][codes[j]]
                 reasons.append(
                     {
-                        "field": fid,
+                        "field": field,
                         "answer": level,
-                        "answer_text": texts.value(fid, level),
+                        "answer_text": answer_text,
                         "contribution": value,
                         "direction": "raises" if value > 0 else "lowers" if value < 0 else "none",
-                        "reason": texts.reason(fid),
+                        "reason": reason,
                     }
                 )
             outcome: dict[str, Any] = {"label": messages["outcomes"][name]}
@@ -458,17 +472,17 @@ class ScreeningEngine:
             outcomes[name] = outcome
         text = self.recommendation_text(assessment, lang=lang)
         next_questions: list[dict[str, Any]] = []
-        family = self._status_of(codes) == FAMILY_MEMBER
+        questions = self._questions[lang][self._status_of(codes) == FAMILY_MEMBER]
         names = list(assessment.outcomes)
         if probabilities and assessment.next_questions:  # worked out only when shown, all at once
             now = np.array([o.log_odds for o in assessment.outcomes.values()])
-            changes = np.stack([self._yes_no[self._position[fid]] for fid, _ in assessment.next_questions])
+            changes = self._yes_no[[self._position[fid] for fid, _ in assessment.next_questions]]
             answered = expit(now + changes).tolist()  # (question, yes / no, outcome)
         for fid, effect in assessment.next_questions:
             question: dict[str, Any] = {
                 "indicator": fid,
                 # A family member is asked about their relative, in the family module's wording.
-                "question": texts.family_question(fid) if family else texts.question(fid),
+                "question": questions[fid],
             }
             if probabilities:
                 if_yes, if_no = answered[len(next_questions)]
@@ -495,7 +509,7 @@ class ScreeningEngine:
             },
             "interview": {**counts, "text": str(messages["interview"]).format(**counts)},
             "next_questions": next_questions,
-            "caveat": " ".join(str(messages["caveat"]).split()),
+            "caveat": self._caveat[lang],
         }
 
     def recommendation_text(self, assessment: Assessment, *, lang: str = "en") -> str:
@@ -504,14 +518,20 @@ class ScreeningEngine:
         A settled case reads its tier's meaning; one not settled reads the ``ask_more`` text and
         the tier it leans to, marked as not settled; danger comes first.
         """
-        messages = self._texts[lang].raw["messages"]
-        if assessment.tier is not None:
-            text = " ".join(str(messages["tier_texts"][assessment.tier]).split())
-        else:
-            leaning = str(messages["leaning"]).format(tier=messages["tiers"][assessment.leaning_tier])
-            text = " ".join(str(messages["ask_more"]).split()) + " " + " ".join(leaning.split())
-        if assessment.urgent:
-            text = " ".join(str(messages["urgent"]).split()) + " " + text
+        tier, urgent = assessment.tier, assessment.urgent
+        leaning = assessment.leaning_tier if tier is None else None
+        key = (lang, tier, leaning, urgent)
+        text = self._recommendations.get(key)
+        if text is None:  # a few texts per language, each made once
+            messages = self._texts[lang].raw["messages"]
+            if tier is not None:
+                text = " ".join(str(messages["tier_texts"][tier]).split())
+            else:
+                leans = str(messages["leaning"]).format(tier=messages["tiers"][leaning])
+                text = " ".join(str(messages["ask_more"]).split()) + " " + " ".join(leans.split())
+            if urgent:
+                text = " ".join(str(messages["urgent"]).split()) + " " + text
+            self._recommendations[key] = text
         return text
 
     def _answer(self, assessment: Assessment, fid: str) -> str:
