@@ -12,7 +12,10 @@ times, side by side in one run:
   explained response (compact, the default, and full), and appending the row to the audit
   log (a commit with fsync, shared by eight rows as under load), and the fsync's share of it;
 - the same steps for a batch of 1,000 cases, and the batch request through the app (its server time);
-- commits of screenings with the served time-ordered ids against random version-4 ids, interleaved.
+- commits of screenings with the served time-ordered ids against random version-4 ids, interleaved;
+- the CPU of one screening's steps one after another, and the same right after the process slept
+  1 ms (as it does while each group commit is on the disk): this machine's cores are slower to
+  come back from idle, which is much of what the table calls the rest.
 
 The "budget" line is what one screening may cost for the throughput targets of the issue
 (half the requests per second of ``/health``).
@@ -37,11 +40,26 @@ from rich.table import Table
 ID_ORDER_COMMITS = 6000
 """Commits of the id-order comparison, into each log (about 2 x 6,000 x 0.5 ms)."""
 CONCURRENCY = 8
+IDLE_S = 0.001
+"""The pause before a screening's steps in the idle comparison: about one group commit's fsync."""
 
 
 def _per_call(fn: Callable[[], Any], *, number: int) -> float:
     """Seconds per call: the best of five repeats (the least disturbed by the machine)."""
     return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+
+def _cpu_after(fn: Callable[[], Any], *, pause: float, number: int) -> float:
+    """CPU seconds of one call of ``fn`` made ``pause`` seconds after the last (the thread asleep
+    in between; none: one after another), the median of ``number`` calls."""
+    times = []
+    for _ in range(number):
+        if pause:
+            time.sleep(pause)
+        start = time.thread_time()
+        fn()
+        times.append(time.thread_time() - start)
+    return float(np.median(times))
 
 
 class _AsgiDriver:
@@ -329,6 +347,25 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
         ),
     }
 
+    def one_screening() -> None:  # the steps of one screening in the API process, in order
+        case = parse_json(body, ScreeningRequest, "application/json")
+        assessed = scorer.assess(scorer.encode(merged), interview)
+        scorer.render(assessed, lang="en", explain="compact")
+        service._case_row(
+            case,
+            values,
+            services=services,
+            loaded=loaded,
+            principal=principal,
+            source="api",
+            result=service._logged_result(case, assessed),
+        )
+
+    # Idle, this machine's cores come back slower: caches are cold and (on a virtual machine) the host
+    # has run something else. The API process idles while the audit writer's commit is on the disk.
+    busy = _cpu_after(one_screening, pause=0.0, number=600)
+    woken = _cpu_after(one_screening, pause=IDLE_S, number=600)
+
     cases = parse_batch(batch_body, "application/json", max_cases=10_000)
     batch_codes = scorer.encode_many([{**a, **c, **u} for a, c, u in map(service._values, cases)])
     batch_assessments = service._score_batch(cases, loaded=loaded)
@@ -372,6 +409,13 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
     table.add_row("budget: half of /health's requests per second", f"{2 * health * 1e6:.0f}", "")
     console.print(table)
     console.print(
+        f"the steps of one screening, one after another: {busy * 1e6:.0f} us of CPU (median of 600); the same "
+        f"steps {IDLE_S * 1e3:.0f} ms after the last, the process asleep in between: {woken * 1e6:.0f} us "
+        f"({woken / busy:.2f}x). A core that has idled is slower at first (cold caches; on a virtual machine, "
+        "the host ran something else): a good part of the rest above, as the API process sleeps while each "
+        "group commit is on the disk"
+    )
+    console.print(
         f"group commit of {CONCURRENCY} screenings (wall, median of 200): {commit_full * 1e6:.0f} us with fsync "
         f"(synchronous=FULL, as served), {commit_off * 1e6:.0f} us without: the fsync is "
         f"{(commit_full - commit_off) / max(commit_full, 1e-9):.0%} of the commit, "
@@ -409,6 +453,8 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
         "commit_no_fsync_us": commit_off * 1e6,
         "commit_p99_ms_time_ordered_ids": by_ids["time-ordered"][1],
         "commit_p99_ms_random_ids": by_ids["random"][1],
+        "steps_busy_us": busy * 1e6,
+        "steps_after_idle_us": woken * 1e6,
     }
     out.update({k: v * 1e6 for k, v in steps.items()})
     return out
