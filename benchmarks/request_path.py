@@ -316,10 +316,14 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
     assessment = scorer.assess(codes, interview)
     services = type("Services", (), {"hmac_key": b"b" * 48})()
     principal = Principal(key_id="bench", role="screener")
-    result = service._logged_result(parsed, assessment)
-    row = service._case_row(
-        parsed, values, services=services, loaded=loaded, principal=principal, source="api", result=result
-    )
+
+    def audit_row(case: Any, assessed: Any) -> dict[str, Any]:
+        result = service._logged_result(case, assessed)
+        return service._case_row(
+            case, values, services=services, loaded=loaded, principal=principal, source="api", result=result
+        )
+
+    row = audit_row(parsed, assessment)
     steps = {
         "validate request (pydantic)": _per_call(
             lambda: parse_json(body, ScreeningRequest, "application/json"), number=2000
@@ -330,18 +334,7 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
             lambda: scorer.render(assessment, lang="en", explain="compact"), number=2000
         ),
         "  the same, full (?explain=full)": _per_call(lambda: scorer.render(assessment, lang="en"), number=2000),
-        "build audit row": _per_call(
-            lambda: service._case_row(
-                parsed,
-                values,
-                services=services,
-                loaded=loaded,
-                principal=principal,
-                source="api",
-                result=service._logged_result(parsed, assessment),
-            ),
-            number=2000,
-        ),
+        "build audit row": _per_call(lambda: audit_row(parsed, assessment), number=2000),
         "append to the audit log (8 rows a commit; in the writer's process)": _writer_cpu_per_row(
             engine, row, per_commit=8, commits=100
         ),
@@ -351,15 +344,7 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
         case = parse_json(body, ScreeningRequest, "application/json")
         assessed = scorer.assess(scorer.encode(merged), interview)
         scorer.render(assessed, lang="en", explain="compact")
-        service._case_row(
-            case,
-            values,
-            services=services,
-            loaded=loaded,
-            principal=principal,
-            source="api",
-            result=service._logged_result(case, assessed),
-        )
+        audit_row(case, assessed)
 
     # Idle, this machine's cores come back slower: caches are cold and (on a virtual machine) the host
     # has run something else. The API process idles while the audit writer's commit is on the disk.
