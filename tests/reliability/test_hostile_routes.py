@@ -15,6 +15,7 @@ import orjson
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from hypothesis import given, settings, strategies as st
 
 from serving.errors import ECHO_MAX_CHARS, MAX_DETAILS
 from serving.openapi import route_roles
@@ -161,6 +162,21 @@ def test_depth_and_width_at_the_limits_pass_the_guard() -> None:
     many = b"[" + b",".join([b"[1,2]"] * 5) + b"]"
     assert json_shape(many, max_depth=4, max_width=5) is None
     assert json_shape(many, max_depth=4, max_width=4) == ("width", 4)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(b'"[]{},a'), max_size=60),  # no backslash: the fast reading
+        st.lists(st.sampled_from(b'"\\[]{},a'), max_size=60),
+    ).map(bytes)
+)
+def test_a_body_is_read_as_the_scanner_reads_it(body: bytes) -> None:
+    """The guard's reading of brackets and commas outside strings, quotes and escapes anywhere,
+    well formed or not, is the string-by-string scanner's."""
+    from serving.middleware import structure, structure_by_scan
+
+    assert structure(body).tobytes() == structure_by_scan(body).tobytes()
 
 
 def test_a_body_of_quotes_and_backslashes_is_scanned_in_linear_time() -> None:
