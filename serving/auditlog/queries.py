@@ -35,15 +35,22 @@ def case_ref_hmac(secret: bytes, case_ref: str | None) -> str | None:
 def group_values(group: BaseModel | None, ids: tuple[str, ...]) -> dict[str, Any]:
     """Every field of a validated answers/context/monitoring group, absent ones at their reference level
     (``not_asked`` for questions, ``unknown`` for context and monitoring fields)."""
-    given = group.__dict__ if group is not None else {}
-    references = _references()
-    return {fid: references[fid] if given.get(fid) is None else given[fid] for fid in ids}
+    values = dict(_references(ids))
+    if group is not None:
+        given = group.__dict__
+        # a field the request did not set is None (every group field defaults to None): read those it set
+        for fid in group.model_fields_set:
+            value = given[fid]
+            if value is not None and fid in values:
+                values[fid] = value
+    return values
 
 
 @functools.cache
-def _references() -> dict[str, str]:
-    """Each field's reference level (what an absent value means), by id."""
-    return {f.id: f.reference for f in load_questionnaire().all_fields}
+def _references(ids: tuple[str, ...]) -> dict[str, str]:
+    """Each field's reference level (what an absent value means), by id, in the order of ``ids``."""
+    reference = {f.id: f.reference for f in load_questionnaire().all_fields}
+    return {fid: reference[fid] for fid in ids}
 
 
 def stored_value(field_id: str, raw: Any) -> Any:
