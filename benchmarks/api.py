@@ -34,6 +34,9 @@ from rich.table import Table
 CONCURRENCY = 8
 DURATION_S = 10
 ROUNDS = 2
+BATCH_HEALTH_REQUESTS = 2000
+"""The batch's nearest honest goal, in the time the same server takes for that many ``/health`` requests:
+400 ms on a day it answers 5,000 a second (the goal was set in milliseconds on such days)."""
 CASE = {
     "consent": True,
     "answers": {
@@ -267,6 +270,8 @@ def main(*, work: str | None = None) -> dict[str, Any]:
         f"this disk's fdatasync (16 KB appends for 5 s, the servers idle): p50 {disk['p50']:.2f} ms, "
         f"p99 {disk['p99']:.2f} ms, max {disk['max']:.0f} ms; a stall holds every screening waiting on that commit"
     )
+    # the batch in the same run's /health requests: a measure that moves less with the machine than milliseconds
+    batch_in_health = max(steps["batch_ms"], steps["batch_varied_ms"]) / 1000 * h
     targets = Table(title="Issue 16's targets, measured in this run (README: Speed targets)")
     for col in ("target", "measured", "goal", "met", "nearest honest goal"):
         targets.add_column(col)
@@ -295,10 +300,11 @@ def main(*, work: str | None = None) -> dict[str, Any]:
         (
             "batch of 1,000 compact cases, server time (through the app, logged)",
             f"{steps['batch_ms']:.0f} ms (1,000 varied cases: {steps['batch_varied_ms']:.0f} ms; round trip on "
-            f"loopback: {min(times) * 1000:.0f} ms)",
+            f"loopback: {min(times) * 1000:.0f} ms): the time of {batch_in_health:,.0f} /health requests",
             "< 50 ms",
             steps["batch_ms"] < 50,
-            "< 400 ms, varied cases too (the 1,000 settled checks, taken together, use about 50 ms alone)",
+            f"< {BATCH_HEALTH_REQUESTS:,} /health requests' time, varied cases too (400 ms at 5,000 /health a second; "
+            "the 1,000 settled checks, taken together, use about 50 ms alone)",
         ),
         (
             "ready after start",
@@ -318,4 +324,5 @@ def main(*, work: str | None = None) -> dict[str, Any]:
         "ready_s": ready_s,
         "steps_us": steps,
         "batch_round_trip_ms": min(times) * 1000,
+        "batch_in_health_requests": batch_in_health,
     }
