@@ -118,6 +118,11 @@
       refresh: "Refresh",
       report_h: "Latest fairness report",
       no_report: "The model being served has no fairness report yet. It appears here once a fairness audit of this model has been run and the model reloaded.",
+      report_model: "Model",
+      report_data: "Data",
+      report_rows: "rows",
+      report_words: "In the report's own words (English):",
+      report_all: "Every figure of the report",
       screenings_h: "Recent screenings",
       no_screenings: "No screenings yet.",
       col_time: "Time",
@@ -258,6 +263,11 @@
       refresh: "Обновить",
       report_h: "Последний отчёт о справедливости",
       no_report: "У используемой модели пока нет отчёта о справедливости. Он появится здесь после проверки справедливости этой модели и её перезагрузки.",
+      report_model: "Модель",
+      report_data: "Данные",
+      report_rows: "строк",
+      report_words: "Словами отчёта (по-английски):",
+      report_all: "Все показатели отчёта",
       screenings_h: "Последние скрининги",
       no_screenings: "Скринингов пока нет.",
       col_time: "Время",
@@ -398,6 +408,11 @@
       refresh: "Навсозӣ",
       report_h: "Охирин ҳисобот дар бораи беғаразӣ",
       no_report: "Модели истифодашаванда ҳоло ҳисоботи беғаразӣ надорад. Он пас аз санҷиши беғаразии ҳамин модел ва аз нав боркунии он дар ин ҷо пайдо мешавад.",
+      report_model: "Модел",
+      report_data: "Маълумот",
+      report_rows: "сатр",
+      report_words: "Бо суханони худи ҳисобот (ба забони англисӣ):",
+      report_all: "Ҳамаи нишондиҳандаҳои ҳисобот",
       screenings_h: "Скринингҳои охирин",
       no_screenings: "Ҳоло ягон скрининг нест.",
       col_time: "Вақт",
@@ -1483,6 +1498,37 @@
     return dl;
   }
 
+  // The fairness report: what was audited, then its answer (does the model miss victims in some group
+  // more?) in the report's own words, the disparities it found, and every figure below, folded.
+  function reportView(data) {
+    const box = el("div", { className: "report" });
+    const answer = data.answer;
+    if (answer && answer.headline) {
+      const model = data.model || {};
+      const about = [];
+      const named = [model.name, model.version].filter(Boolean).join(" ");
+      if (named) about.push(`${t("report_model")}: ${named}`);
+      if (data.data) about.push(`${t("report_data")}: ${data.data}`);
+      if (data.rows !== undefined) about.push(`${data.rows} ${t("report_rows")}`);
+      if (data.generated_at) about.push(data.generated_at);
+      box.appendChild(el("p", { className: "report-about", text: about.join(" · ") }));
+      box.appendChild(el("p", { className: "hint", text: t("report_words") }));
+      box.appendChild(el("p", { className: "report-headline", lang: "en", text: answer.headline }));
+      if (answer.could_see) box.appendChild(el("p", { lang: "en", text: answer.could_see }));
+      const found = [...(answer.misses || []), ...(answer.false_alarms || [])];
+      if (found.length) {
+        const ratio = (v) => (typeof v === "number" ? String(Math.round(v * 100) / 100) : "?");
+        const rate = { fnr: "miss rate", fpr: "false-alarm rate" };
+        box.appendChild(el("ul", { className: "report-found", lang: "en" }, found.map((c) => el("li", {
+          text: `${c.attribute} ${c.group} against ${c.reference}, ${c.outcome} ${rate[c.metric] || c.metric}: ` +
+            `${ratio(c.ratio)} times the reference's (${ratio(c.ratio_lower)} to ${ratio(c.ratio_upper)})`,
+        }))));
+      }
+    }
+    box.appendChild(el("details", { open: !(answer && answer.headline) }, [el("summary", { text: t("report_all") }), kvList(data, 0)]));
+    return box;
+  }
+
   async function loadReview() {
     const report = $("report");
     const list = $("list");
@@ -1493,7 +1539,7 @@
     try {
       const data = await api(API.report);
       report.textContent = "";
-      report.appendChild(kvList(data || {}, 0));
+      report.appendChild(reportView(data || {}));
     } catch (err) {
       report.textContent = "";
       // The fairness report is for reviewers and data scientists: other roles do not see its card.

@@ -38,13 +38,14 @@ class Server:
     url: str
     keys: dict[str, str]
     engine: Any
+    audit: Any = None
 
     def client(self, role: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.keys[role]}"}, timeout=10)
 
 
-def _build_app(tmp: Path, environment: str = "development") -> tuple[Any, dict[str, str], Any]:
-    """The API's own app factory with a test model, a temporary database and one key per role."""
+def _build_app(tmp: Path, environment: str = "development", registered: Any = None) -> tuple[Any, dict[str, str], Any]:
+    """The API's own app factory with a test model (or ``registered``), a temporary database and one key per role."""
     from serving.app import create_app
     from serving.auditlog.database import make_engine, run_migrations
     from serving.keys import create_key
@@ -56,7 +57,8 @@ def _build_app(tmp: Path, environment: str = "development") -> tuple[Any, dict[s
     engine = make_engine(url)
     run_migrations(engine)
     keys = {role: create_key(engine, role=role, label=f"browser {role}")["key"] for role in ROLES}
-    app = create_app(settings, model_loader=lambda _settings: make_registered())
+    model = registered if registered is not None else make_registered()
+    app = create_app(settings, model_loader=lambda _settings: model)
     return app, keys, engine
 
 
@@ -71,10 +73,37 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     yield from _serve(tmp_path_factory, "production")
 
 
-def _serve(tmp_path_factory: pytest.TempPathFactory, environment: str) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def reported_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app serving a model that carries a fairness report, made by the real audit; the audit is
+    ``server.audit``."""
+    import dataclasses
+
+    from pipeline.config import load_config
+    from pipeline.fairness.audit import AuditSettings, audit_model
+    from pipeline.fairness.report import render_html, report_json
+    from serving.registry import FairnessReport
+    from tests.support.factories import make_registered
+    from tests.support.fairness import fair_frame, make_model
+
+    frame = fair_frame(rows=3000, seed=5)
+    audit = audit_model(
+        model=make_model(), frame=frame, settings=AuditSettings.from_config(load_config(), n_boot=0), data="test rows"
+    )
+    registered = make_registered()
+    # as `tarozu audit` writes it: the audited version named in the report
+    audit = dataclasses.replace(audit, model={**audit.model, "name": registered.name, "version": registered.version})
+    report = FairnessReport(json=report_json(audit).encode(), html=render_html(audit).encode())
+    registered = dataclasses.replace(registered, fairness_report=report)
+    for server in _serve(tmp_path_factory, "development", registered):
+        server.audit = audit
+        yield server
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, environment: str, registered: Any = None) -> Iterator[Server]:
     import uvicorn
 
-    app, keys, engine = _build_app(tmp_path_factory.mktemp("browser"), environment)
+    app, keys, engine = _build_app(tmp_path_factory.mktemp("browser"), environment, registered)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

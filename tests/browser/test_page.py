@@ -607,6 +607,40 @@ def test_reviewer_view_lists_screenings_and_says_when_there_is_no_report(page: A
     assert "reloaded" in text
 
 
+def test_a_reviewer_reads_the_reports_answer_first_and_every_figure_below(page: Any, reported_server: Any) -> None:
+    """With a report from the real audit, the card says what was audited and the report's answer in
+    its own words (marked English), and keeps every figure in a folded list under a label in the
+    page's language."""
+    audit = reported_server.audit
+    answer = audit.answer()
+    sign_in(page, reported_server, role="reviewer")
+    page.click("#nav-review")
+    headline = page.locator("#report .report-headline")
+    expect(headline).to_have_text(answer.headline)
+    expect(headline).to_have_attribute("lang", "en")
+    about = page.locator("#report .report-about").inner_text()
+    assert f"{audit.model['name']} {audit.model['version']}" in about
+    assert "test rows" in about
+    assert f"{audit.rows} rows" in about
+    expect(page.locator("#report p[lang=en]").nth(1)).to_have_text(answer.could_see)
+    # the disparities found, misses first, in words
+    assert answer.misses, "the test report should find a disparity to list"
+    found = page.locator("#report .report-found li")
+    expect(found).to_have_count(len(answer.misses) + len(answer.false_alarms))
+    first = answer.misses[0]
+    expect(found.first).to_contain_text(
+        f"{first.attribute} {first.group} against {first.reference}, {first.outcome} miss rate"
+    )
+    details = page.locator("#report details")
+    expect(details).not_to_have_attribute("open", "")
+    expect(details.locator("summary")).to_have_text("Every figure of the report")
+    expect(details.locator("dl.kv dt").first).to_be_hidden()
+    details.locator("summary").click()
+    expect(details.locator("dl.kv > dt", has_text="answer")).to_be_visible()
+    # no script error and nothing refused by the page's CSP (the browser's own favicon request is a 404)
+    assert [e for e in page.console_errors if "status of 404" not in e] == []  # type: ignore[attr-defined]
+
+
 def test_a_screener_reviews_their_own_cases_without_the_fairness_report(page: Any, server: Any) -> None:
     sign_in(page, server)
     with server.client("screener") as client:
