@@ -72,7 +72,7 @@ format: setup
 
 ## test: set up, install system packages, lint, and run every test
 test: setup system-deps lint
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 ## test-fast: unit tests only (no servers, browsers, Spark, PostgreSQL or end-to-end training), about 2 minutes
 test-fast: setup
