@@ -265,7 +265,7 @@ class ScreeningEngine:
     @cached_property
     def common_draws(self) -> CommonDraws:
         """Outlook rule 2's completions for this model, drawn once (on first use)."""
-        return CommonDraws(
+        return CommonDraws.shared(
             tables=self._answer_tables, answer_p=self._answer_p, cutoffs=self._cutoffs, level=self._level
         )
 

@@ -30,6 +30,7 @@ enumeration on a questionnaire of any size."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -280,6 +281,10 @@ GRID = 2.0**-20
 sum is exact whatever its order: a case gets the same outlook alone, in a batch or in bulk."""
 
 
+_SHARED: dict[str, CommonDraws] = {}
+"""The latest :meth:`CommonDraws.shared`, by the digest of its inputs."""
+
+
 @dataclass(frozen=True)
 class _Draws:
     """One stage of rule 2's draws: ``v`` (N,) ascending and, per status level and class, the
@@ -360,6 +365,32 @@ class CommonDraws:
                     np.ascontiguousarray(picked.transpose(1, 2, 0, 3)).reshape(len(p), -1, n_questions)
                 )
             self._stages.append(_Draws(v, answers, running, contributions))
+
+    @classmethod
+    def shared(cls, *, tables: np.ndarray, answer_p: np.ndarray, cutoffs: np.ndarray, level: float) -> CommonDraws:
+        """The draws for these inputs, made once per process: they are a pure function of them (the seed is
+        part of the rule), so a model loaded again (a reload of the same version, an API started again in
+        the same process) takes the ones made before instead of making them again (0.15 to 0.25 s). Only
+        the latest inputs' are kept (tens of MB); their arrays are read-only."""
+        digest = hashlib.sha256(repr(float(level)).encode())
+        for array in (tables, answer_p, cutoffs):
+            digest.update(repr((array.shape, array.dtype.str)).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        key = digest.hexdigest()
+        found = _SHARED.get(key)
+        if found is None:
+            found = cls(tables=tables.copy(), answer_p=answer_p.copy(), cutoffs=cutoffs.copy(), level=level)
+            found._freeze()
+            _SHARED.clear()
+            _SHARED[key] = found
+        return found
+
+    def _freeze(self) -> None:
+        arrays = [self.cutoffs, self.tables, self.answer_p, self.movement, self._one_hot]
+        for stage in self._stages:
+            arrays += [stage.v, *stage.answers, *stage.running, *stage.contributions]
+        for array in arrays:
+            array.flags.writeable = False
 
     def outlook(self, *, log_odds: np.ndarray, class_p: np.ndarray, unasked: np.ndarray, status: int) -> Outlook:
         """The outlook of one case: ``log_odds`` (O,) now, ``class_p`` (K,) its class posterior,

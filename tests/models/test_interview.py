@@ -434,3 +434,36 @@ def test_rule2_weighs_every_completion_when_few_questions_are_left(left: int) ->
     more = _case(rng, questions=5, answers=4)
     draws, kw = _rule2(more)
     assert not draws.outlook(**kw).exact  # type: ignore[arg-type]
+
+
+def test_rule2_draws_are_shared_by_equal_inputs_and_read_only() -> None:
+    """A model loaded again takes the draws made for it before (equal inputs, other arrays), which
+    give every outlook the draws made anew give; other inputs get draws of their own, and no one can
+    change the shared draws under another engine."""
+    rng = np.random.default_rng(47)
+    questions = 12
+    case = _case(rng, questions=questions, answers=4)
+    answer_p = rng.dirichlet(np.ones(4), size=(2, 4, questions))
+    inputs = {"tables": case["tables"], "answer_p": answer_p, "cutoffs": case["cutoffs"], "level": LEVEL}
+    shared = CommonDraws.shared(**inputs)
+    again = CommonDraws.shared(**{k: np.array(v, copy=True) if k != "level" else v for k, v in inputs.items()})
+    assert again is shared
+    fresh = CommonDraws(**inputs)
+    log_odds = rng.normal(-2.2, 1.2, size=(50, 2))
+    class_p = np.array([class_posterior(p) for p in expit(log_odds)])
+    unasked = rng.random((50, questions)) < 0.6
+    status = rng.integers(0, 2, size=50)
+    views = [
+        d.outlook_many(log_odds=log_odds, class_p=class_p, unasked=unasked, status=status) for d in (shared, fresh)
+    ]
+    for a, b in zip(*views, strict=True):
+        assert (a.flip_chance, a.settled, a.order) == (b.flip_chance, b.settled, b.order)
+        np.testing.assert_array_equal(a.ranges, b.ranges)
+    with pytest.raises(ValueError, match="read-only"):
+        shared._stages[0].contributions[0][0, 0] = 1.0
+    case["tables"][0, 0, 0] += 1.0  # the caller's array changes: the shared draws do not
+    assert not shared.tables.flags.writeable
+    assert shared.tables[0, 0, 0] != case["tables"][0, 0, 0]
+    other = CommonDraws.shared(**{**inputs, "level": LEVEL / 2})
+    assert other is not shared
+    assert other.level == LEVEL / 2
