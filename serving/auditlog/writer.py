@@ -487,6 +487,7 @@ class AuditWriter:
         self._outgoing = bytearray()  # not yet taken by the socket
         self._incoming = bytearray()
         self._lost = False
+        self._given = False  # anything handed to this process (it then has to be stopped in order)
         self.commits = 0
 
     def start(self) -> None:
@@ -515,14 +516,25 @@ class AuditWriter:
         ours.setblocking(False)
         self._sock = ours
         self._lost = False
+        self._given = False
 
     def stop(self, *, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Write what is queued, wait for its replies, then stop the process."""
+        """Write what is queued, wait for its replies, then stop the process.
+
+        A process that was never given anything holds nothing to commit: it is stopped at once, not
+        waited for while it may still be starting (about half a second of imports).
+        """
         if self._process is None or self._sock is None:
             return
         if self._pending:  # submitted in this turn of the loop: write them too
             self._hand_over()
         self._detach()
+        if not self._given:
+            self._process.kill()
+            self._process.wait()
+            self._sock.close()
+            self._process = self._sock = None
+            return
         self._outgoing += frame(None)
         if not self._lost:
             self._drain(timeout)
@@ -588,6 +600,7 @@ class AuditWriter:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        self._given = True
         self._in_flight.append([future for _, future in batch])
         if self._lost:
             self._fail_in_flight(ServiceUnavailableError(WRITER_LOST, code="audit_log_unavailable"))

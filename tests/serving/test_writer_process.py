@@ -125,3 +125,36 @@ def test_the_database_url_is_not_on_the_command_line(db_url: str) -> None:
         writer.stop()
     assert count_rows(db_url, "screenings") == 1
     engine.dispose()
+
+
+def test_a_writer_given_nothing_stops_at_once_and_a_later_one_writes(db_url: str) -> None:
+    """An API process stopped before any request (or one that only read) does not wait for its writer's
+    process to finish starting: it holds nothing to commit. A writer started after it writes as ever."""
+    engine = make_engine(db_url)
+    idle = AuditWriter(engine)
+    idle.start()
+    process = idle._process
+    assert process is not None
+    pid = process.pid
+    idle.stop()
+    assert process.returncode == -signal.SIGKILL  # stopped where it was, not waited for
+    assert idle._process is None
+    assert not idle.running
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        pass  # gone, and reaped
+    else:
+        raise AssertionError(f"the idle writer's process {pid} is still there")
+    writer = AuditWriter(engine)
+    writer.start()
+    process = writer._process
+    try:
+        asyncio.run(writer.submit(AppendScreenings(_rows("after", 2))))
+    finally:
+        writer.stop()
+    assert process is not None
+    assert process.returncode == 0
+    assert count_rows(db_url, "screenings") == 2
+    assert verify_chain(engine).intact
+    engine.dispose()
