@@ -99,14 +99,50 @@ def test_ctdc_victims_only_data_is_trained_but_never_registered(mlflow_home):  #
     assert registry.alias_version(name=registry.MODEL_NAME, alias=registry.CHALLENGER) is None
 
 
+@pytest.mark.parametrize(
+    ("source", "follow_up", "loop"),
+    [
+        ("field", None, True),
+        ("field", 0, True),
+        ("synthetic+field", 0, True),
+        ("field", 40, False),
+        ("synthetic", None, False),
+    ],
+)
+def test_only_field_data_with_a_random_follow_up_escapes_the_feedback_loop(
+    tmp_path: Path, small_frame: pd.DataFrame, source: str, follow_up: int | None, loop: bool
+) -> None:
+    """What the training below decides by: field outcomes without the random follow-up's (no report
+    beside the export, or one that counts none) are of referred people only."""
+    from pipeline.data.schema import Dataset
+    from pipeline.train import referred_only
+
+    path = tmp_path / "field.parquet"
+    if follow_up is not None:
+        report = {"counts": {"follow_up": follow_up, "follow_up_rate": 0.05}, "selective_labels": "..."}
+        Path(f"{path}.report.json").write_text(json.dumps(report), encoding="utf-8")
+    dataset = Dataset(
+        frame=small_frame.head(10),
+        source=source,
+        identified_victims_only=False,
+        has_ground_truth=False,
+        unmapped_columns=[],
+        missing_fields=[],
+        digest="d",
+        path=path,
+    )
+    assert referred_only(dataset) is loop
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("follow_up", [None, 0, 40])
+@pytest.mark.parametrize("follow_up", [None, 40])
 def test_field_data_of_referred_people_only_is_never_registered(  # type: ignore[no-untyped-def]
     mlflow_home, small_frame, follow_up
 ):
     """The feedback loop (AI Act Art. 15): outcomes exist only for people an earlier model referred;
     a model trained on them alone would refer the unreferred kind of person even less. Only outcomes
-    from the random follow-up of unreferred people let such a run register."""
+    from the random follow-up of unreferred people let such a run register (a report counting none
+    is the same as no report: the test above)."""
     from pipeline.data.schema import write_frame
     from pipeline.train import FEEDBACK_LOOP_NOTE, train
     from serving import registry
