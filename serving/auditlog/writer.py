@@ -529,15 +529,12 @@ class AuditWriter:
         if self._pending:  # submitted in this turn of the loop: write them too
             self._hand_over()
         self._detach()
-        if not self._given:
+        if self._given:
+            self._outgoing += frame(None)
+            if not self._lost:
+                self._drain(timeout)
+        else:
             self._process.kill()
-            self._process.wait()
-            self._sock.close()
-            self._process = self._sock = None
-            return
-        self._outgoing += frame(None)
-        if not self._lost:
-            self._drain(timeout)
         self._fail_in_flight(ServiceUnavailableError(WRITER_STOPPED, code="audit_log_unavailable"))
         try:
             self._process.wait(timeout=timeout)
