@@ -24,8 +24,6 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import pandera.errors as pa_errors
-import pandera.pandas as pa
 
 from models.questionnaire import UNKNOWN, load_questionnaire
 from pipeline.data import ctdc, formats
@@ -45,6 +43,7 @@ from pipeline.data.columns import (
     fields,
     required_columns,
 )
+from pipeline.data.frames import pa, pa_errors
 from pipeline.data.pii import check_no_identifiers
 
 EMPTY_FRAME = "the data has no rows: a Tarozu frame needs at least one screened person"

@@ -32,11 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.errors as pa_errors
-import pandera.pandas as pa
 
 from models.outcomes import OTHER_FINDING_OUTCOMES, TRAFFICKING_OUTCOMES, UNKNOWN_OUTCOME
 from models.questionnaire import load_questionnaire
+from pipeline.data.frames import pa, pa_errors
 from pipeline.fairness.audit import COMPLETENESS, audit_attributes, group_labels
 from pipeline.fairness.stats import wilson
 from serving.auditlog.database import make_engine
