@@ -114,17 +114,26 @@ def _mixes(root: Path, sizes: list[int]) -> list[tuple[Path, int, float, int]]:
 
 
 def _score(root: Path, source: Path, name: str, *extra: str, env: dict[str, str] | None = None) -> float:
+    """The wall time of one ``tarozu score`` command. Its own output (progress bars; Spark's and the JVM's
+    log, dozens of lines a run) goes to a log file beside it, shown only if the command fails."""
     out = root / name
     command = [sys.executable, "-c", COMMAND, "score", "--input", str(source), "--output", str(out)]
+    print(f"tarozu score -> {name} {' '.join(extra)}".rstrip(), file=sys.stderr, flush=True)
+    log = root / f"{name}.log"
     start = time.perf_counter()
-    subprocess.run(
-        [*command, "--operator", "bench", *extra],
-        check=True,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
-    return time.perf_counter() - start
+    with log.open("wb") as err:
+        done = subprocess.run(
+            [*command, "--operator", "bench", *extra],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+        )
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
+        raise RuntimeError(f"tarozu score -> {name} failed (exit {done.returncode}); the end of its output:\n{tail}")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
