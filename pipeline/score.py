@@ -122,6 +122,20 @@ SPARK_WORKERS = (
 OUTPUT_EXISTS = "{path!r} exists: choose a new output path (a bulk run never overwrites)"
 SPARK_PARQUET = "--engine spark reads and writes Parquet: {path!r} is not a .parquet file or a directory of them"
 LOCAL_MASTER = "local[*]"
+MASTER_FORMS = re.compile(
+    r"local|local\[([1-9][0-9]*|\*)(\s*,\s*[0-9]+)?\]|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]"
+    r"|yarn|spark://\S+|k8s://\S+|sc://\S+"
+)
+"""The master URLs Spark starts a session on (its ``SparkSubmit`` and ``SparkContext`` forms), and Spark
+Connect's ``sc://``: anything else fails in the JVM, with a Java stack, after a gateway has started."""
+BAD_MASTER = (
+    "--spark-master {master!r} is not a Spark master URL: give local[*] (this machine's cores; local[N] for N "
+    "of them), spark://HOST:PORT (a standalone master), yarn, k8s://https://HOST:PORT or sc://HOST:PORT (a "
+    "Spark Connect server); nothing was scored or recorded"
+)
+LOCAL_MASTER_GIVEN = (
+    "--spark-master is for --engine spark: the local engine runs on this machine's own worker processes (--workers)"
+)
 BINARY_FILE_LIMIT = "spark.sql.sources.binaryFile.maxLength"
 """Spark's setting of the longest file its ``binaryFile`` source reads (whole, into one task)."""
 ROW_GROUP = 262_144

@@ -9,10 +9,13 @@ from models.bulk import WorkerStoppedError
 from pipeline.data.columns import DataFormatError
 from pipeline.errors import CommandError
 from pipeline.score import (
+    BAD_MASTER,
     BAD_WORKERS,
     DEFAULT_MODEL,
     ENGINES,
     KEY_PREFIX,
+    LOCAL_MASTER_GIVEN,
+    MASTER_FORMS,
     OUTPUT_EXISTS,
     SPARK_WORKERS,
     ScoreInputError,
@@ -45,8 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     operator = operator_label(args.operator)
+    if args.spark_master is not None:  # refused before the model loads, not by the JVM after a gateway starts
+        if args.engine != "spark":
+            raise CommandError(LOCAL_MASTER_GIVEN)
+        if not MASTER_FORMS.fullmatch(args.spark_master):
+            raise CommandError(BAD_MASTER.format(master=args.spark_master))
     if args.workers is not None:
         if args.engine == "spark":
             raise CommandError(SPARK_WORKERS)

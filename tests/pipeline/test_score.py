@@ -25,7 +25,15 @@ from models.engine import ScreeningEngine
 from models.interview import RULE
 from pipeline.cli import main
 from pipeline.pyfunc import input_frame_to_codes
-from pipeline.score import BAD_WORKERS, PROCESS_ROWS, SPARK_WORKERS, bulk_workers, usable_cpus
+from pipeline.score import (
+    BAD_MASTER,
+    BAD_WORKERS,
+    LOCAL_MASTER_GIVEN,
+    PROCESS_ROWS,
+    SPARK_WORKERS,
+    bulk_workers,
+    usable_cpus,
+)
 from tests.support.factories import make_model
 
 ROWS = 300
@@ -136,6 +144,31 @@ def test_worker_processes_score_as_one_process(
         assert not never.exists()
     assert len(_bulk_rows(home)) == before + 1
     assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--engine", "spark", "--spark-master", "bogus"], BAD_MASTER.format(master="bogus")),
+        (["--engine", "spark", "--spark-master", "local[0]"], BAD_MASTER.format(master="local[0]")),
+        (["--engine", "spark", "--spark-master", "spark:/host:7077"], BAD_MASTER.format(master="spark:/host:7077")),
+        (["--spark-master", "local[2]"], LOCAL_MASTER_GIVEN),
+    ],
+)
+def test_a_spark_master_spark_cannot_start_on_is_refused_at_once(
+    home: Path, capsys: pytest.CaptureFixture[str], given: list[str], message: str
+) -> None:
+    """A master URL that is none of Spark's forms is refused before the model loads, with the forms named
+    (Spark's JVM would refuse it after its gateway started, with a Java stack and a Python traceback), and
+    so is a master given to the local engine, which would ignore it; nothing is recorded or written."""
+    before = len(_bulk_rows(home))
+    never = home / "never.parquet"
+    assert main(["score", "--input", str(home / "cases.parquet"), "--output", str(never), *given]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not never.exists()
+    assert len(_bulk_rows(home)) == before
 
 
 def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> None:
