@@ -567,10 +567,8 @@ def test_names_in_a_field_column_are_refused_and_nothing_is_written(
     path = home / f"names-{engine}.parquet"
     raw.to_parquet(path, index=False)
     out = home / f"names-{engine}-scores.parquet"
-    assert (
-        main(["score", "--input", str(path), "--output", str(out), "--engine", engine, "--spark-master", "local[2]"])
-        == 2
-    )
+    on = ["--spark-master", "local[2]"] if engine == "spark" else []
+    assert main(["score", "--input", str(path), "--output", str(out), "--engine", engine, *on]) == 2
     err = capsys.readouterr().err
     assert "look like identifiers or free text" in err
     assert "['sector']" in err
