@@ -8,7 +8,8 @@ FutureWarning twice and then fails (an ImportError pandera swallows): about 0.2 
 on every ``tarozu generate``, ``train`` or ``audit``, and a variable left behind that binds a Spark
 driver started later in the same process to the loopback address, where a cluster's executors
 cannot reach it. Validating pandas frames needs none of it: the import of ``pyspark.pandas`` is
-refused while pandera loads, and the environment is put back as it was.
+refused while pandera loads (and its pandas checks, which try again if pyspark was imported by then),
+and the environment is put back as it was.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ _refused = _SPARK_MODULE not in sys.modules
 if _refused:
     sys.modules[_SPARK_MODULE] = None  # type: ignore[assignment]  # "import pyspark.pandas" raises ImportError
 try:
+    # Loaded by the first validation otherwise, when it tries pyspark.pandas too if pyspark is imported by
+    # then (MLflow imports it wherever it is installed): here that try fails at once and is not repeated.
+    import pandera.backends.pandas.builtin_checks  # noqa: F401
     import pandera.errors as pa_errors
     import pandera.pandas as pa
 finally:

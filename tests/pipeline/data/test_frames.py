@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 CHECK = """
 import json, os, sys
+if sys.argv[1] == "pyspark first":
+    import mlflow.types  # imports pyspark wherever it is installed
 import pipeline.data.schema, pipeline.fairness.field
 from pipeline.data.frames import pa
 import pandas as pd
@@ -22,15 +26,22 @@ print(json.dumps({
 """
 
 
-def test_importing_the_data_checks_leaves_spark_alone() -> None:
+@pytest.mark.parametrize("order", ["pyspark first", "pyspark never"])
+def test_importing_the_data_checks_leaves_spark_alone(order: str) -> None:
     """A data command (generate, train, audit) neither tries pyspark.pandas (0.2 s of imports, a pandas 3
     warning printed twice, then an ImportError pandera swallows) nor leaves SPARK_LOCAL_IP=127.0.0.1
     behind, which would bind a Spark driver started later in the process to loopback; a variable the
-    user set keeps its value."""
+    user set keeps its value. With pyspark imported before (by MLflow, as in ``tarozu train``) the first
+    validation does not try pyspark.pandas either."""
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_LOCAL_IP", "PYARROW_IGNORE_TIMEZONE")}
     env["PYARROW_IGNORE_TIMEZONE"] = "0"
-    done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run([sys.executable, "-c", CHECK, order], capture_output=True, text=True, env=env, check=True)
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    expected = {"pyspark": False, "pyspark.pandas": "absent", "spark_local_ip": None, "pyarrow_ignore_timezone": "0"}
+    expected = {
+        "pyspark": order == "pyspark first",
+        "pyspark.pandas": "absent",
+        "spark_local_ip": None,
+        "pyarrow_ignore_timezone": "0",
+    }
     assert seen == expected
     assert "FutureWarning" not in done.stderr, done.stderr[-2000:]
