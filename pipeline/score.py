@@ -40,13 +40,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import hashlib
+import logging
 import os
 import posixpath
 import re
 import socket
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -589,6 +591,59 @@ def result_schema(model: Any) -> str:
     return ", ".join(kinds)
 
 
+PYSPARK_ON_PANDAS_3 = "PySpark does not yet fully support pandas"
+"""The start of pyspark 4.3's FutureWarning under pandas 3, printed wherever its pandas functions load (four
+times a run): the two engines' row-for-row agreement is tested, so a run does not print it."""
+QUIET_MLFLOW = {
+    # MLflow's advice with env_manager="local" is to recreate the training environment with conda: the
+    # Spark workers run this interpreter (PYSPARK_PYTHON), with Tarozu's own packages; on a cluster, see
+    # the README.
+    "mlflow.pyfunc": 'Calling `spark_udf()` with `env_manager="local"`',
+    "mlflow.models.flavor_backend_registry": "Selected backend for flavor",
+}
+"""Records of MLflow's loggers that a Spark run drops (logger: the start of the message)."""
+
+
+class _Drop(logging.Filter):
+    """Drops the records whose message starts with ``start``."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.start)
+
+
+@contextmanager
+def quiet_spark_run() -> Iterator[None]:
+    """A Spark run's console without what asks nothing of its user: pyspark's warning about pandas 3
+    (:data:`PYSPARK_ON_PANDAS_3`), MLflow's advice and notes of :data:`QUIET_MLFLOW`, and the bar of
+    MLflow's copying of the model's files for the workers (Spark shows its stages' own). Spark's log
+    and progress are Spark's (its log level is the session's); ``py4j``'s notes (a connection closed
+    as the process ends) show with ``tarozu -v``."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR as BAR
+
+    filters = [(logging.getLogger(name), _Drop(start)) for name, start in QUIET_MLFLOW.items()]
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("py4j").setLevel(logging.WARNING)  # it logs as the process ends, after this block
+    bar = os.environ.get(BAR.name)
+    os.environ[BAR.name] = "false"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PYSPARK_ON_PANDAS_3, category=FutureWarning)
+        for logger, dropped in filters:
+            logger.addFilter(dropped)
+        try:
+            yield
+        finally:
+            for logger, dropped in filters:
+                logger.removeFilter(dropped)
+            if bar is None:
+                os.environ.pop(BAR.name, None)
+            else:
+                os.environ[BAR.name] = bar
+
+
 def spark_session(master: str | None) -> Any:
     """A Spark session whose Python workers run this interpreter (else they miss Tarozu's packages), on
     ``master``: a master URL, or ``sc://host:port`` for a Spark Connect server. Without one, the session is
@@ -871,20 +926,23 @@ def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     written there, not on the driver's disk."""
     if not _parquet_name(args.output):
         raise CommandError(SPARK_PARQUET.format(path=args.output))
-    spark = spark_session(args.spark_master)
-    found = stored_path(spark, args.input)
-    if found is None:
-        raise FileNotFoundError(f"no input at {args.input!r}")
-    source, directory = found
-    if not (directory or _parquet_name(source)):
-        raise CommandError(SPARK_PARQUET.format(path=args.input))
-    if stored_path(spark, args.output) is not None:
-        raise CommandError(OUTPUT_EXISTS.format(path=args.output))
-    scored, count, _ = spark_score(spark, ref=ref, model=model, source=source)
-    digest = spark_input_digest(spark, source, directory=directory)
-    stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
-    scored.write.mode("error").parquet(args.output)  # never over an existing output ("errorifexists": not in Connect)
-    return count, stored["created_at"], _where(spark)
+    with quiet_spark_run():
+        spark = spark_session(args.spark_master)
+        found = stored_path(spark, args.input)
+        if found is None:
+            raise FileNotFoundError(f"no input at {args.input!r}")
+        source, directory = found
+        if not (directory or _parquet_name(source)):
+            raise CommandError(SPARK_PARQUET.format(path=args.input))
+        if stored_path(spark, args.output) is not None:
+            raise CommandError(OUTPUT_EXISTS.format(path=args.output))
+        scored, count, _ = spark_score(spark, ref=ref, model=model, source=source)
+        digest = spark_input_digest(spark, source, directory=directory)
+        stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
+        scored.write.mode("error").parquet(
+            args.output
+        )  # never over an existing output ("errorifexists": not in Connect)
+        return count, stored["created_at"], _where(spark)
 
 
 def _where(spark: Any) -> str:

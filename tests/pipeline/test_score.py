@@ -30,6 +30,7 @@ from pipeline.score import (
     BAD_WORKERS,
     LOCAL_MASTER_GIVEN,
     PROCESS_ROWS,
+    PYSPARK_ON_PANDAS_3,
     SPARK_WORKERS,
     bulk_workers,
     usable_cpus,
@@ -321,7 +322,9 @@ def test_spark_numbers_a_directory_of_files_as_one_machine_does(home: Path, spar
 @pytest.mark.slow
 def test_under_spark_submit_the_run_takes_its_master(home: Path, spark: Any) -> None:
     """Run by spark-submit without --spark-master (as on a cluster), the command scores on spark-submit's
-    master (here local[1]), not on the driver's own cores, and says where it ran."""
+    master (here local[1]), not on the driver's own cores, and says where it ran; its console has Spark's
+    log and stages, not pyspark's warning about pandas 3, MLflow's advice to use conda and the bar of its
+    copying of the model's files, or py4j's note as the process ends."""
     import pipeline.cli
 
     out = home / "submitted.parquet"
@@ -332,6 +335,10 @@ def test_under_spark_submit_the_run_takes_its_master(home: Path, spark: Any) -> 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "tarozu-screening version 1 (spark on local[1]) into" in done.stdout
     assert len(pd.read_parquet(out)) == ROWS
+    console = done.stdout + done.stderr  # spark-submit sends the driver's stderr to its stdout
+    assert "WARN" in console  # Spark's own log is there
+    for noise in ("FutureWarning", PYSPARK_ON_PANDAS_3, "env_manager", "Downloading artifacts", "py4j"):
+        assert noise not in console, console[-3000:]
 
 
 @pytest.mark.slow
