@@ -6,8 +6,8 @@ probability, interval, band, explanation and top reasons, and the referral tier
 (``referral_tier``, empty while the case is not settled; ``leaning_tier`` says where it points).
 The output's ``row`` is the input row's number (1-based, the header not counted).
 
-- ``--engine local`` (default) reads CSV or Parquet and scores in vectorised chunks
-  (:class:`models.bulk.BulkScorer`) with a progress bar. Each column is read as its distinct
+- ``--engine local`` (default) reads CSV or Parquet (a file, or a directory of Parquet files) and
+  scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. Each column is read as its distinct
   cells and which one each row holds (Arrow dictionaries): cells are checked, decoded and
   encoded once per distinct value, and the output is written by Arrow with the texts decoded
   from their categories at the end; a test holds it to what the per-frame pandas path wrote.
@@ -123,6 +123,18 @@ SPARK_WORKERS = (
 )
 OUTPUT_EXISTS = "{path!r} exists: choose a new output path (a bulk run never overwrites)"
 SPARK_PARQUET = "--engine spark reads and writes Parquet: {path!r} is not a .parquet file or a directory of them"
+NOT_A_REGISTER = (
+    "{path!r} is a directory, read as the Parquet files in it (as Spark writes a table), and {problem}: give a "
+    "directory of Parquet files, or a CSV or Parquet file by its own path"
+)
+NO_DATA_FILES = "it holds no data files (names beginning with _ or . are not data)"
+NOT_PARQUET = "{file!r} in it is not a Parquet file"
+SPARK_UNREADABLE = (
+    "Spark could not read {file!r} of the input as Parquet ({condition}): a register is a Parquet file, or a "
+    "directory of them (names beginning with _ or . are not data). Nothing was recorded or written"
+)
+PARQUET_MAGIC = b"PAR1"
+"""The first (and last) four bytes of every Parquet file."""
 LOCAL_MASTER = "local[*]"
 MASTER_FORMS = re.compile(
     r"local|local\[([1-9][0-9]*|\*)(\s*,\s*[0-9]+)?\]|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]"
@@ -411,10 +423,26 @@ def read_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[s
     return table.num_rows, _arrow_columns(table, columns)
 
 
+def check_parquet_directory(path: Path) -> None:
+    """Refuse a directory that holds no data files, or one that is not Parquet (named, the first by path),
+    before Arrow reads it: its own message would be about columns the empty directory lacks, or the
+    bytes at the end of a file."""
+    files = sorted(p.relative_to(path).as_posix() for p in _data_files(path))
+    files = [name for name in files if not _hidden(name)]
+    if not files:
+        raise CommandError(NOT_A_REGISTER.format(path=str(path), problem=NO_DATA_FILES))
+    for name in files:
+        with (path / name).open("rb") as f:
+            if f.read(len(PARQUET_MAGIC)) != PARQUET_MAGIC:
+                raise CommandError(NOT_A_REGISTER.format(path=str(path), problem=NOT_PARQUET.format(file=name)))
+
+
 def _parquet_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if path.is_dir():
+        check_parquet_directory(path)
     schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
     # pandas keeps a DataFrame's index as columns of the file; pd.read_parquet makes them the index again
     index_columns = set((schema.pandas_metadata or {}).get("index_columns", [])) if schema.metadata else set()
@@ -936,13 +964,52 @@ def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
             raise CommandError(SPARK_PARQUET.format(path=args.input))
         if stored_path(spark, args.output) is not None:
             raise CommandError(OUTPUT_EXISTS.format(path=args.output))
-        scored, count, _ = spark_score(spark, ref=ref, model=model, source=source)
+        try:
+            scored, count, _ = spark_score(spark, ref=ref, model=model, source=source)
+        except Exception as exc:
+            problem = _unreadable(exc, source)
+            if problem is None:
+                raise
+            raise CommandError(problem) from None
         digest = spark_input_digest(spark, source, directory=directory)
         stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
         scored.write.mode("error").parquet(
             args.output
         )  # never over an existing output ("errorifexists": not in Connect)
         return count, stored["created_at"], _where(spark)
+
+
+def _unreadable(exc: BaseException, source: str) -> str | None:
+    """What to tell of Spark's failure to read the input (``source``), if ``exc`` is one: a directory with no
+    data files (Spark finds no schema) or a file that is not Parquet. Through Spark Connect the error
+    carries its condition; through py4j, a cause of the Java exception does."""
+    for condition, parameters in _spark_conditions(exc):
+        if condition.startswith("UNABLE_TO_INFER_SCHEMA"):
+            return NOT_A_REGISTER.format(path=source, problem=NO_DATA_FILES)
+        if condition.startswith("FAILED_READ_FILE"):
+            return SPARK_UNREADABLE.format(file=parameters.get("path", source), condition=condition)
+    return None
+
+
+def _spark_conditions(exc: BaseException) -> Iterator[tuple[str, dict[str, str]]]:
+    """The error conditions (``FAILED_READ_FILE.NO_HINT``...) and their parameters of ``exc`` and of the
+    Java exception under it, cause by cause."""
+    condition = getattr(exc, "getCondition", None)
+    if callable(condition) and condition():
+        yield str(condition()), dict(exc.getMessageParameters() or {})  # type: ignore[attr-defined]
+    java = getattr(exc, "java_exception", None)  # py4j's Py4JJavaError
+    if java is None:
+        return
+    from py4j.protocol import Py4JError
+
+    while java is not None:
+        try:
+            found = java.getCondition()  # a SparkThrowable's
+        except Py4JError:  # not a SparkThrowable: no such method
+            found = None
+        if found:
+            yield str(found), {str(k): str(v) for k, v in dict(java.getMessageParameters()).items()}
+        java = java.getCause()
 
 
 def _where(spark: Any) -> str:

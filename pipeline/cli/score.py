@@ -30,7 +30,12 @@ from pipeline.score import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"registered model URI (default {DEFAULT_MODEL})")
-    parser.add_argument("--input", required=True, help="cases to score: CSV or Parquet (Spark: Parquet file or dir)")
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="cases to score: a CSV or Parquet file, or a directory of Parquet files (as Spark writes a table; Spark: "
+        "Parquet only)",
+    )
     parser.add_argument("--output", required=True, help="where the scores go: .csv or .parquet (Spark: Parquet)")
     parser.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or spark")
     parser.add_argument(

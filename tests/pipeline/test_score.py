@@ -29,6 +29,9 @@ from pipeline.score import (
     BAD_MASTER,
     BAD_WORKERS,
     LOCAL_MASTER_GIVEN,
+    NO_DATA_FILES,
+    NOT_A_REGISTER,
+    NOT_PARQUET,
     PROCESS_ROWS,
     PYSPARK_ON_PANDAS_3,
     SPARK_WORKERS,
@@ -246,6 +249,36 @@ def test_missing_field_and_existing_output_are_refused(home: Path, capsys: pytes
     )
 
 
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [
+        ({}, NO_DATA_FILES),
+        ({"_SUCCESS": b"", ".part-0.crc": b"x"}, NO_DATA_FILES),
+        ({"part-0.parquet": None, "part-1.csv": b"economic_pressure\nyes\n"}, NOT_PARQUET.format(file="part-1.csv")),
+        ({"2026/part-0.parquet": b"PAR"}, NOT_PARQUET.format(file="2026/part-0.parquet")),
+    ],
+    ids=["empty", "only-not-data", "a-csv-among-parquet", "too-short"],
+)
+def test_a_directory_that_is_not_a_parquet_register_is_refused_by_name(
+    home: Path, capsys: pytest.CaptureFixture[str], files: dict[str, bytes | None], problem: str
+) -> None:
+    """A directory is read as Spark's Parquet files: one with none, or with a file that is not Parquet, is
+    refused with the file named, before anything is recorded or written."""
+    register = home / f"register-{len(list(home.glob('register-*')))}"
+    register.mkdir()
+    for name, content in files.items():
+        (register / name).parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            pd.read_parquet(home / "cases.parquet").to_parquet(register / name, index=False)
+        else:
+            (register / name).write_bytes(content)
+    before, out = len(_bulk_rows(home)), home / f"{register.name}.csv"
+    assert main(["score", "--input", str(register), "--output", str(out)]) == 2
+    assert NOT_A_REGISTER.format(path=str(register), problem=problem) in capsys.readouterr().err
+    assert not out.exists()
+    assert len(_bulk_rows(home)) == before
+
+
 def test_a_withdrawn_model_scores_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from serving.auditlog.database import make_engine
     from serving.auditlog.writer import AppendModelEvent, AuditWriter
@@ -394,14 +427,20 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
     """Through Spark Connect (Databricks' standard and serverless compute; here a local server that
     PySpark starts for SPARK_REMOTE=local[2], in a process of its own): a register in several files,
     with a space and a "#" in their names, scores as on one machine, with the same digest
-    recorded, and says where it ran. A relative path, a missing input, an existing output and a file
-    longer than Spark reads whole are refused before anything is recorded."""
+    recorded, and says where it ran. A relative path, a missing input, an existing output, a file
+    longer than Spark reads whole, a directory with no data files and one with a file that is not
+    Parquet are refused before anything is recorded."""
     raw = pd.read_parquet(home / "cases.parquet")
     register = home / "connect-register"
     register.mkdir()
     for name, (begin, end) in zip(["part a", "part#b", "part-c"], [(0, 40), (40, 200), (200, ROWS)], strict=True):
         raw.iloc[begin:end].to_parquet(register / f"{name}.parquet", index=False)
     (register / "_SUCCESS").write_bytes(b"")
+    empty, mixed = home / "connect-empty", home / "connect-mixed"  # no data files; a file that is not Parquet
+    empty.mkdir()
+    mixed.mkdir()
+    (mixed / "part-0.parquet").write_bytes((home / "cases.parquet").read_bytes())
+    (mixed / "part-1.parquet").write_bytes((home / "cases.csv").read_bytes())
     out = home / "connect.parquet"
     spark_run = ["--engine", "spark", "--operator", "ana.t"]
     runs = [
@@ -410,18 +449,22 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
         (["score", "--input", str(register), "--output", str(out), *spark_run], None),
         (["score", "--input", str(register), "--output", str(out), *spark_run], None),
         (["score", "--input", register.as_uri(), "--output", str(home / "long.parquet"), *spark_run], "1000"),
+        (["score", "--input", str(empty), "--output", str(home / "e.parquet"), *spark_run], None),
+        (["score", "--input", str(mixed), "--output", str(home / "x.parquet"), *spark_run], None),
     ]
     before = len(_bulk_rows(home))
     env = {**os.environ, "SPARK_REMOTE": "local[2]", "PYSPARK_PYTHON": sys.executable}
     command = [sys.executable, "-c", CONNECT_RUNS, json.dumps(runs)]
     done = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "codes [2, 2, 0, 2, 2]" in done.stdout, done.stderr[-3000:]
+    assert "codes [2, 2, 0, 2, 2, 2, 2]" in done.stdout, done.stderr[-3000:]
     assert "(spark on local[2] through Spark Connect)" in done.stdout
     assert "through Spark Connect, give --input and --output as absolute paths" in done.stderr
     assert f"no input at {str(home / 'no-such')!r}" in done.stderr
     assert "never overwrites" in done.stderr
     assert "no driver JVM to stream it through a digest" in done.stderr
+    assert NOT_A_REGISTER.format(path=str(empty), problem=NO_DATA_FILES) in done.stderr
+    assert f"Spark could not read {(mixed / 'part-1.parquet').as_uri()!r} of the input as Parquet" in done.stderr
     recorded = _bulk_rows(home)[before:]
     assert [r.route for r in recorded] == ["score-spark"]
     local = home / "connect-local.parquet"
@@ -512,6 +555,21 @@ def test_spark_refuses_a_missing_input_an_existing_output_and_other_formats(
     assert "reads and writes Parquet" in capsys.readouterr().err
     assert main(["score", "--input", source, "--output", source, *spark_run]) == 2
     assert "never overwrites" in capsys.readouterr().err
+    # a directory with no data files, and one with a file that is not Parquet: named, not a Java stack
+    empty, mixed = home / "spark-empty", home / "spark-mixed"
+    empty.mkdir()
+    (empty / "_SUCCESS").write_bytes(b"")
+    mixed.mkdir()
+    (mixed / "part-0.parquet").write_bytes((home / "cases.parquet").read_bytes())
+    (mixed / "part-1.parquet").write_bytes((home / "cases.csv").read_bytes())
+    assert main(["score", "--input", empty.as_uri(), "--output", str(home / "e.parquet"), *spark_run]) == 2
+    assert NOT_A_REGISTER.format(path=f"file:{empty}", problem=NO_DATA_FILES) in capsys.readouterr().err
+    assert main(["score", "--input", str(mixed), "--output", str(home / "x.parquet"), *spark_run]) == 2
+    err = capsys.readouterr().err
+    assert f"Spark could not read {(mixed / 'part-1.parquet').as_uri()!r} of the input as Parquet" in err
+    assert "Traceback" not in err
+    assert not (home / "e.parquet").exists()
+    assert not (home / "x.parquet").exists()
     assert len(_bulk_rows(home)) == before
     # "#" and "?" are part of a file's name (Hadoop's paths are not URLs): such a register is Parquet too
     named = home / "cases #1?.parquet"
