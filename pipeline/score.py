@@ -7,10 +7,11 @@ probability, interval, band, explanation and top reasons, and the referral tier
 The output's ``row`` is the input row's number (1-based, the header not counted).
 
 - ``--engine local`` (default) reads CSV or Parquet (a file, or a directory of Parquet files) and
-  scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. Each column is read as its distinct
-  cells and which one each row holds (Arrow dictionaries): cells are checked, decoded and
-  encoded once per distinct value, and the output is written by Arrow with the texts decoded
-  from their categories at the end; a test holds it to what the per-frame pandas path wrote.
+  scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. Each column
+  is read as its distinct cells and which one each row holds (Arrow dictionaries): cells are
+  checked, decoded and encoded once per distinct value, and the output is written by Arrow with
+  the texts decoded from their categories at the end; a test holds it to what the per-frame pandas
+  path wrote.
   ``--workers`` (default: one per CPU the process may use) sets how many worker processes
   score the chunks of a large file; each builds its engine from the same model, and the
   output is the same with any number of them.
@@ -973,9 +974,8 @@ def run_spark(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
             raise CommandError(problem) from None
         digest = spark_input_digest(spark, source, directory=directory)
         stored = record(audit, ref=ref, engine_name="spark", rows=count, digest=digest, operator=operator)
-        scored.write.mode("error").parquet(
-            args.output
-        )  # never over an existing output ("errorifexists": not in Connect)
+        # never over an existing output ("errorifexists": not in Connect)
+        scored.write.mode("error").parquet(args.output)
         return count, stored["created_at"], _where(spark)
 
 
@@ -994,9 +994,9 @@ def _unreadable(exc: BaseException, source: str) -> str | None:
 def _spark_conditions(exc: BaseException) -> Iterator[tuple[str, dict[str, str]]]:
     """The error conditions (``FAILED_READ_FILE.NO_HINT``...) and their parameters of ``exc`` and of the
     Java exception under it, cause by cause."""
-    condition = getattr(exc, "getCondition", None)
-    if callable(condition) and condition():
-        yield str(condition()), dict(exc.getMessageParameters() or {})  # type: ignore[attr-defined]
+    condition = getattr(exc, "getCondition", None)  # pyspark's errors (Spark Connect's too)
+    if callable(condition) and (found := condition()):
+        yield str(found), dict(exc.getMessageParameters() or {})  # type: ignore[attr-defined]
     java = getattr(exc, "java_exception", None)  # py4j's Py4JJavaError
     if java is None:
         return
