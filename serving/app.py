@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.cors import CORSMiddleware
 from threadpoolctl import threadpool_limits
 
@@ -47,6 +48,9 @@ and reinstate the model: the stop procedure).
 Every error is `{"error": {"code", "message", "field", "value", "allowed"}}`, except
 `/invocations`, which answers like MLflow's scoring server.
 """
+
+TELEMETRY_OFF = TelemetryConfig(tracing=False, metrics=False, logs=False, operation_spans=False, auto_configure=False)
+"""FastAPI's OpenTelemetry while ``TAROZU_TELEMETRY`` is not set: nothing, whatever the environment says."""
 
 
 def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | None = None) -> FastAPI:
@@ -101,6 +105,7 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader | 
         docs_url=None,  # Swagger UI from local files, by install_docs; no ReDoc (it needs inline styles)
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry=None if settings.telemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     show_probabilities_to_screeners: bool = False
     blas_threads: int = Field(default=1, ge=1)
     gc_freeze: bool = True
+    # FastAPI's own OpenTelemetry of each request (a span with the method, the path with its screening
+    # id, the query and the time; request metrics; unhandled exceptions as logs), sent wherever the
+    # process's OpenTelemetry providers send. Off unless set here, whatever FASTAPI_OTEL_AUTO_CONFIGURE
+    # or a provider installed by an agent (opentelemetry-instrument) says: what leaves a server that
+    # screens people at risk is its operator's choice for this service, made where its other settings are.
+    telemetry: bool = False
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -313,6 +313,68 @@ def test_openapi_documents_bodies_errors_and_examples(client: TestClient) -> Non
         assert ref.removeprefix("#/components/schemas/") in components, ref
 
 
+# ---------------------------------------------------------------------------- telemetry
+TRACED = """
+import json, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+exported = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exported))
+trace.set_tracer_provider(provider)  # as an agent (opentelemetry-instrument) installs one, before the app
+
+from fastapi.testclient import TestClient
+from serving.app import create_app
+from serving.settings import Settings
+from tests.support.api import ModelBox, example
+
+settings = Settings(environment="development", database_url=sys.argv[1], telemetry=json.loads(sys.argv[2]))
+with TestClient(create_app(settings, model_loader=ModelBox().load)) as client:
+    client.get("/health")
+    client.post("/v1/screenings", json=example(), headers={"X-API-Key": "tarozu_0000_wrong"})
+print(json.dumps([{"name": s.name, **dict(s.attributes or {})} for s in exported.get_finished_spans()]))
+"""
+
+
+@pytest.mark.parametrize("on", [False, True], ids=["unset", "TAROZU_TELEMETRY"])
+def test_request_telemetry_leaves_the_server_only_when_its_setting_says_so(tmp_path: Path, on: bool) -> None:
+    """With an OpenTelemetry provider installed in the process (as an agent does) and FastAPI told to
+    configure its own export (FASTAPI_OTEL_AUTO_CONFIGURE), the API still sends no span unless
+    TAROZU_TELEMETRY is set; set, each request is a span (so the setting is what decides). In a process
+    of its own: OpenTelemetry's provider is set once per process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from serving.auditlog.database import run_migrations
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    run_migrations(make_engine(url))
+    # Unset, the setting overrides FastAPI's own switch; set, FastAPI's export of its own would need a collector.
+    env = {**os.environ, "FASTAPI_OTEL_AUTO_CONFIGURE": "false" if on else "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", TRACED, url, json.dumps(on)],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    spans = json.loads(done.stdout.strip().splitlines()[-1])
+    if not on:
+        assert spans == []
+    else:
+        paths = [s.get("url.path") for s in spans]
+        assert paths.count("/health") == 1
+        assert paths.count("/v1/screenings") == 1
+        assert all("X-API-Key" not in json.dumps(s) and "tarozu_0000_wrong" not in json.dumps(s) for s in spans)
+
+
 # ---------------------------------------------------------------------------- tarozu serve
 def test_serve_without_a_champion_exits_2_with_a_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db_url: str
