@@ -3,6 +3,10 @@ OpenAPI, and the ``tarozu serve`` command."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,7 @@ from pydantic import SecretStr, ValidationError
 
 from pipeline.cli import main
 from serving.app import create_app
-from serving.auditlog.database import make_engine
+from serving.auditlog.database import make_engine, run_migrations
 from serving.registry import BrokenModelError, NoChampionError
 from serving.settings import Settings
 from tests.support.api import TEST_SECRET, ModelBox, auth, example, registered, screen
@@ -345,15 +349,10 @@ def test_request_telemetry_leaves_the_server_only_when_its_setting_says_so(tmp_p
     configure its own export (FASTAPI_OTEL_AUTO_CONFIGURE), the API still sends no span unless
     TAROZU_TELEMETRY is set; set, each request is a span (so the setting is what decides). In a process
     of its own: OpenTelemetry's provider is set once per process."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from serving.auditlog.database import run_migrations
-
     url = f"sqlite:///{tmp_path / 'audit.db'}"
-    run_migrations(make_engine(url))
+    engine = make_engine(url)
+    run_migrations(engine)
+    engine.dispose()
     # Unset, the setting overrides FastAPI's own switch; set, FastAPI's export of its own would need a collector.
     env = {**os.environ, "FASTAPI_OTEL_AUTO_CONFIGURE": "false" if on else "true"}
     done = subprocess.run(
@@ -440,9 +439,6 @@ def test_serve_refuses_a_read_only_audit_database(
 def test_the_server_imports_pandas_only_to_score_in_bulk() -> None:
     """pandas (about half a second of imports) is not imported to start the server: only bulk scoring
     (``/invocations``) uses it, and imports it when first called."""
-    import subprocess
-    import sys
-
     check = "import sys, pipeline.cli.serve; print('pandas' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False", done.stderr[-2000:]
