@@ -885,7 +885,7 @@ def _listed_path(spark: Any, uri: str) -> tuple[str, bool] | None:
         raise CommandError(CONNECT_RELATIVE.format(path=uri))
     try:
         listed = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(uri).select("path")
-        paths = [str(r["path"]) for r in listed.collect()]
+        paths = [str(r["path"]) for r in listed.limit(2).collect()]  # two tell a file from a directory
     except AnalysisException as exc:
         if exc.getCondition() == "PATH_NOT_FOUND":
             return None

@@ -34,6 +34,7 @@ from pipeline.score import (
     NOT_PARQUET,
     PROCESS_ROWS,
     PYSPARK_ON_PANDAS_3,
+    SPARK_PARQUET,
     SPARK_WORKERS,
     bulk_workers,
     usable_cpus,
@@ -428,8 +429,8 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
     PySpark starts for SPARK_REMOTE=local[2], in a process of its own): a register in several files,
     with a space and a "#" in their names, scores as on one machine, with the same digest
     recorded, and says where it ran. A relative path, a missing input, an existing output, a file
-    longer than Spark reads whole, a directory with no data files and one with a file that is not
-    Parquet are refused before anything is recorded."""
+    longer than Spark reads whole, a directory with no data files, one with a file that is not
+    Parquet and a file that is not Parquet are refused before anything is recorded."""
     raw = pd.read_parquet(home / "cases.parquet")
     register = home / "connect-register"
     register.mkdir()
@@ -451,13 +452,14 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
         (["score", "--input", register.as_uri(), "--output", str(home / "long.parquet"), *spark_run], "1000"),
         (["score", "--input", str(empty), "--output", str(home / "e.parquet"), *spark_run], None),
         (["score", "--input", str(mixed), "--output", str(home / "x.parquet"), *spark_run], None),
+        (["score", "--input", str(home / "cases.csv"), "--output", str(home / "c.parquet"), *spark_run], None),
     ]
     before = len(_bulk_rows(home))
     env = {**os.environ, "SPARK_REMOTE": "local[2]", "PYSPARK_PYTHON": sys.executable}
     command = [sys.executable, "-c", CONNECT_RUNS, json.dumps(runs)]
     done = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "codes [2, 2, 0, 2, 2, 2, 2]" in done.stdout, done.stderr[-3000:]
+    assert "codes [2, 2, 0, 2, 2, 2, 2, 2]" in done.stdout, done.stderr[-3000:]
     assert "(spark on local[2] through Spark Connect)" in done.stdout
     assert "through Spark Connect, give --input and --output as absolute paths" in done.stderr
     assert f"no input at {str(home / 'no-such')!r}" in done.stderr
@@ -465,6 +467,7 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
     assert "no driver JVM to stream it through a digest" in done.stderr
     assert NOT_A_REGISTER.format(path=str(empty), problem=NO_DATA_FILES) in done.stderr
     assert f"Spark could not read {(mixed / 'part-1.parquet').as_uri()!r} of the input as Parquet" in done.stderr
+    assert SPARK_PARQUET.format(path=str(home / "cases.csv")) in done.stderr  # a file, told from a directory
     recorded = _bulk_rows(home)[before:]
     assert [r.route for r in recorded] == ["score-spark"]
     local = home / "connect-local.parquet"
