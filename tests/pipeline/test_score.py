@@ -405,6 +405,18 @@ def test_spark_hashes_an_input_as_one_machine_does(home: Path, spark: Any) -> No
     assert stored_path(spark, str(home / "nothing-here")) is None
 
 
+def _bad_registers(home: Path, prefix: str) -> tuple[Path, Path]:
+    """Two directories that are not registers: one with no data files (only ``_SUCCESS``), one with a
+    CSV file named as Parquet beside a Parquet part."""
+    empty, mixed = home / f"{prefix}-empty", home / f"{prefix}-mixed"
+    empty.mkdir()
+    (empty / "_SUCCESS").write_bytes(b"")
+    mixed.mkdir()
+    (mixed / "part-0.parquet").write_bytes((home / "cases.parquet").read_bytes())
+    (mixed / "part-1.parquet").write_bytes((home / "cases.csv").read_bytes())
+    return empty, mixed
+
+
 CONNECT_RUNS = """
 import json, sys
 from pyspark.sql import SparkSession
@@ -437,11 +449,7 @@ def test_spark_connect_scores_as_one_machine_and_checks_where_the_server_reads(h
     for name, (begin, end) in zip(["part a", "part#b", "part-c"], [(0, 40), (40, 200), (200, ROWS)], strict=True):
         raw.iloc[begin:end].to_parquet(register / f"{name}.parquet", index=False)
     (register / "_SUCCESS").write_bytes(b"")
-    empty, mixed = home / "connect-empty", home / "connect-mixed"  # no data files; a file that is not Parquet
-    empty.mkdir()
-    mixed.mkdir()
-    (mixed / "part-0.parquet").write_bytes((home / "cases.parquet").read_bytes())
-    (mixed / "part-1.parquet").write_bytes((home / "cases.csv").read_bytes())
+    empty, mixed = _bad_registers(home, "connect")
     out = home / "connect.parquet"
     spark_run = ["--engine", "spark", "--operator", "ana.t"]
     runs = [
@@ -559,12 +567,7 @@ def test_spark_refuses_a_missing_input_an_existing_output_and_other_formats(
     assert main(["score", "--input", source, "--output", source, *spark_run]) == 2
     assert "never overwrites" in capsys.readouterr().err
     # a directory with no data files, and one with a file that is not Parquet: named, not a Java stack
-    empty, mixed = home / "spark-empty", home / "spark-mixed"
-    empty.mkdir()
-    (empty / "_SUCCESS").write_bytes(b"")
-    mixed.mkdir()
-    (mixed / "part-0.parquet").write_bytes((home / "cases.parquet").read_bytes())
-    (mixed / "part-1.parquet").write_bytes((home / "cases.csv").read_bytes())
+    empty, mixed = _bad_registers(home, "spark")
     assert main(["score", "--input", empty.as_uri(), "--output", str(home / "e.parquet"), *spark_run]) == 2
     assert NOT_A_REGISTER.format(path=f"file:{empty}", problem=NO_DATA_FILES) in capsys.readouterr().err
     assert main(["score", "--input", str(mixed), "--output", str(home / "x.parquet"), *spark_run]) == 2
