@@ -45,7 +45,7 @@ from models.engine import STATUSES, TOP_NEXT, ScreeningEngine
 from models.logodds import expit
 from models.questionnaire import Field
 from models.referral import REFERRAL_TIERS, TIERS, outcome_tiers
-from models.screening import BANDS, INTERVAL, OutcomeScores
+from models.screening import BANDS, INTERVAL, OutcomeScores, PercentileReads
 
 if TYPE_CHECKING:  # imported where it is used: a server that never scores in bulk starts without it
     import pandas as pd
@@ -126,27 +126,31 @@ def _concat_categories(parts: list[tuple[list[str | None], np.ndarray]]) -> tupl
 def _interval(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.percentile(expit(members.T), INTERVAL, axis=0)`` of ``(n, m)`` member log-odds, bit for bit.
 
-    numpy's linear percentile reads two neighbours of the sorted probabilities at each end.
-    Only the members with the smallest and largest log-odds are turned into probabilities; the
-    one beyond each pair is checked too, and a row where it is within a hair of the pair (where
-    rounding in ``expit`` could swap two members' order) is computed the long way.
+    numpy's linear percentile reads two neighbours of the sorted probabilities for each
+    percentile (:class:`models.screening.PercentileReads` says which, and how it weighs them). Only
+    those members of the sorted log-odds are turned into probabilities, and the one beyond each
+    pair on either side is checked too: a row where it is within a hair of the pair (where
+    rounding in ``expit`` could swap two members' order) is computed the long way. Any number of
+    members (the configured ensemble has 50: 5th and 48th of the sorted, then 47th and 48th).
     """
-    m = members.shape[1]
-    q = np.true_divide(np.asarray(INTERVAL, dtype=float), 100)
-    virtual = (m - 1) * q
-    previous = np.floor(virtual).astype(np.intp)
-    gamma = virtual - previous
-    (lo_prev, up_prev), (lo_gamma, up_gamma) = previous.tolist(), gamma.tolist()
-    if m < 4 or lo_prev != 0 or up_prev != m - 2 or lo_gamma >= 0.5 or up_gamma < 0.5:
+    n, m = members.shape
+    reads = PercentileReads(m).reads
+    if m < 4 or any(i < 0 or j != i + 1 for i, j, *_ in reads):
         lower, upper = np.percentile(expit(members.T), INTERVAL, axis=0)
         return lower, upper
-    ends = np.sort(members, axis=1)[:, [0, 1, 2, m - 3, m - 2, m - 1]]
-    p = expit(ends)
-    a, b = np.minimum(p[:, 0], p[:, 1]), np.maximum(p[:, 0], p[:, 1])
-    lower = a + (b - a) * lo_gamma
-    c, d = np.minimum(p[:, 4], p[:, 5]), np.maximum(p[:, 4], p[:, 5])
-    upper = d - (d - c) * (1 - up_gamma)
-    close = (p[:, 2] * (1 - _SAFE) <= b) | (p[:, 3] * (1 + _SAFE) >= c)
+    wanted = sorted({k for i, j, *_ in reads for k in (i - 1, i, j, j + 1) if 0 <= k < m})
+    at = {k: c for c, k in enumerate(wanted)}
+    p = expit(np.sort(members, axis=1)[:, wanted])  # numpy's sort of short rows beats a partition
+    close = np.zeros(n, dtype=bool)
+    found = []
+    for i, j, t, rest, from_above in reads:
+        a, b = np.minimum(p[:, at[i]], p[:, at[j]]), np.maximum(p[:, at[i]], p[:, at[j]])
+        found.append(b - (b - a) * rest if from_above else a + (b - a) * t)  # numpy's _lerp
+        if i > 0:  # the member below the pair
+            close |= p[:, at[i - 1]] * (1 + _SAFE) >= a
+        if j < m - 1:  # the member above it
+            close |= p[:, at[j + 1]] * (1 - _SAFE) <= b
+    lower, upper = found
     if close.any():
         exact = np.percentile(expit(members[close].T), INTERVAL, axis=0)
         lower[close], upper[close] = exact[0], exact[1]

@@ -56,7 +56,7 @@ _GATHER_VALUES = 1 << 19
 large batch a block of cases at a time, so that every temporary stays small."""
 
 
-class _Interval:
+class PercentileReads:
     """``np.percentile(members, INTERVAL, axis=0)`` of ``m`` members (numpy's ``linear`` method),
     bit for bit, read off the members once sorted.
 
@@ -269,7 +269,7 @@ class ScreeningModel:
         for name in self.outcomes:
             if self._matrices[name].shape[0] > 1:
                 groups.setdefault(self._matrices[name].shape[0] - 1, []).append(name)
-        self._groups = [(m, tuple(names), _Interval(m)) for m, names in groups.items()]
+        self._groups = [(m, tuple(names), PercentileReads(m)) for m, names in groups.items()]
         stacked = [name for _, names, _ in self._groups for name in names]
         self._ensemble: np.ndarray | None = None
         self._ensemble_bases: np.ndarray | None = None
@@ -359,7 +359,7 @@ class ScreeningModel:
 
         The members of all outcomes are gathered, summed and turned into probabilities
         together, a block of cases at a time; each outcome's are then sorted, and
-        :class:`_Interval` reads the percentiles off them as numpy would.
+        :class:`PercentileReads` reads the percentiles off them as numpy would.
         """
         if self._ensemble is None or self._ensemble_bases is None:
             return {}

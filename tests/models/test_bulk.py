@@ -73,16 +73,21 @@ def test_scores_are_the_models_bit_for_bit(engine: ScreeningEngine) -> None:
             np.testing.assert_array_equal(getattr(got[name], attr), getattr(s, attr), err_msg=f"{name} {attr}")
 
 
-def test_interval_is_numpys_percentile_of_the_probabilities() -> None:
+@pytest.mark.parametrize("m", [3, 4, 7, 20, 50, 101])
+def test_interval_is_numpys_percentile_of_the_probabilities(m: int) -> None:
+    """Any ensemble's size: the configured 50 members read the 2nd and 3rd, 48th and 49th smallest (the
+    tests' models have 20), 101 members the 3rd and 4th; 3 are too few for the shortcut."""
     from models.bulk import _interval
     from models.logodds import expit
     from models.screening import INTERVAL
 
     rng = np.random.default_rng(4)
-    members = rng.normal(-2.0, 1.5, size=(20_000, 20))
-    members[:100, 2] = members[:100, 1]  # ties at the edge of the pairs
+    members = rng.normal(-2.0, 1.5, size=(20_000, m))
+    members[:100, 2] = members[:100, 1]  # ties within and at the edge of the pairs
     members[100:200, -3] = np.nextafter(members[100:200, -2], -np.inf)  # a hair apart
-    members[200:300] = 40.0 + rng.normal(0.0, 1e-9, size=(100, 20))  # probabilities all but 1
+    members[200:300] = 40.0 + rng.normal(0.0, 1e-9, size=(100, m))  # probabilities all but 1
+    members[300:400] = -40.0 + rng.normal(0.0, 1e-9, size=(100, m))  # and all but 0
+    members[400:500, 1:3] = members[400:500, :1]  # the member below a pair ties with it
     lower, upper = _interval(members)
     expected = np.percentile(expit(members.T), INTERVAL, axis=0)
     np.testing.assert_array_equal(lower, expected[0])

@@ -16,7 +16,7 @@ import pytest
 
 from models.logodds import expit
 from models.referral import outcome_tiers
-from models.screening import INTERVAL, OutcomeModel, ScreeningModel, _Interval
+from models.screening import INTERVAL, OutcomeModel, PercentileReads, ScreeningModel
 from tests.support.factories import make_model, with_base_shift
 
 FIELDS = ("log_odds", "probability", "lower", "upper", "contributions", "band", "above_threshold", "tier")
@@ -188,7 +188,7 @@ def test_interval_is_numpys_percentile(m: int) -> None:
     members[1, m // 2, 50:60] = np.nan
     members[0, :, 60:70] = np.nan
     ordered = np.sort(members, axis=1)
-    interval = _Interval(m)
+    interval = PercentileReads(m)
     got = np.empty((2, len(INTERVAL), 300))
     interval.read(ordered, got)
     expected = np.stack([np.percentile(members[k], INTERVAL, axis=0) for k in range(2)])
