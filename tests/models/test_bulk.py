@@ -60,10 +60,13 @@ def test_no_rows(engine: ScreeningEngine) -> None:
     assert list(out.columns) == flat_names(engine)
 
 
-def test_scores_are_the_models_bit_for_bit(engine: ScreeningEngine) -> None:
-    """Every member's sum replays numpy's pairwise order: equal, not close, on any levels."""
+@pytest.mark.parametrize("members", [20, 50])
+def test_scores_are_the_models_bit_for_bit(members: int) -> None:
+    """Every member's sum replays numpy's pairwise order: equal, not close, on any levels; with the tests'
+    20 members and the configured 50 (whose interval reads other members of the sorted ones)."""
     from models.bulk import BulkScorer
 
+    engine = ScreeningEngine(make_model(0, n_members=members))
     levels = np.array([len(f.levels) for f in engine.field_defs])
     codes = (np.random.default_rng(3).random((3000, len(levels))) * levels).astype(np.int64)
     expected = engine.model.score_codes(codes)
