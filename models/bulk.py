@@ -131,7 +131,7 @@ def _interval(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     those members of the sorted log-odds are turned into probabilities, and the one beyond each
     pair on either side is checked too: a row where it is within a hair of the pair (where
     rounding in ``expit`` could swap two members' order) is computed the long way. Any number of
-    members (the configured ensemble has 50: 5th and 48th of the sorted, then 47th and 48th).
+    members: of the configured 50, numpy reads the 2nd and 3rd smallest and the 48th and 49th.
     """
     n, m = members.shape
     reads = PercentileReads(m).reads
