@@ -110,6 +110,19 @@ class FlatColumns:
                 out[name] = self.numbers[name]
         return pd.DataFrame(out, columns=self.names)
 
+    @classmethod
+    def joined(cls, parts: list[FlatColumns]) -> FlatColumns:
+        """The rows of ``parts`` (at least one, with the same names), one after another."""
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        return cls(
+            first.names,
+            sum(p.rows for p in parts),
+            {name: np.concatenate([p.numbers[name] for p in parts]) for name in first.numbers},
+            {name: _concat_categories([p.texts[name] for p in parts]) for name in first.texts},
+        )
+
 
 def _concat_categories(parts: list[tuple[list[str | None], np.ndarray]]) -> tuple[list[str | None], np.ndarray]:
     """One ``(categories, codes)`` of several, each category once."""
@@ -281,6 +294,7 @@ class BulkScorer:
         ]
         self._width = stacked.shape[0]
         self._plan = self._make_plan()
+        self._reasons_made: dict[str, dict[int, str]] = {name: {} for name in engine.outcome_names}
 
     def score(
         self, codes: np.ndarray, *, progress: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS
@@ -304,11 +318,20 @@ class BulkScorer:
         same model: a chunk's values do not depend on where or with which others it is scored,
         so the columns are the same as in this process (``tests/models/test_bulk.py``). Give
         :meth:`start_workers`' processes to have them start while the caller reads its input."""
+        return FlatColumns.joined(list(self.parts(codes, progress=progress, chunk_rows=chunk_rows, workers=workers)))
+
+    def parts(
+        self,
+        codes: np.ndarray,
+        *,
+        progress: Callable[[int], None] | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+        workers: int | Workers = 1,
+    ) -> Iterator[FlatColumns]:
+        """:meth:`columns` chunk by chunk, in order, each as soon as it is scored (one, empty, for no rows):
+        a caller can write a chunk while the next ones are scored, and need not hold them all."""
         codes = np.atleast_2d(np.asarray(codes))
         n = codes.shape[0]
-        names = flat_names(self.engine)
-        numbers: dict[str, np.ndarray] = {}
-        texts: dict[str, tuple[list[str | None], np.ndarray]] = {}
         if isinstance(workers, Workers) and workers.scorer is not self:
             raise ValueError("these workers were started by another scorer: start them with this one's start_workers")
         count = workers.count if isinstance(workers, Workers) else workers
@@ -317,24 +340,33 @@ class BulkScorer:
         if count > 1:
             chunk_rows = max(1, min(chunk_rows, -(-n // count)))
         chunks = [codes[s : s + chunk_rows] for s in range(0, n, chunk_rows)] or [codes]  # no rows: empty columns
+        return self._parts(chunks, progress, workers if isinstance(workers, Workers) else count)
+
+    def _parts(
+        self, chunks: list[np.ndarray], progress: Callable[[int], None] | None, workers: int | Workers
+    ) -> Iterator[FlatColumns]:
         if isinstance(workers, Workers) and len(chunks) > 1:
-            parts = list(workers.scored(chunks, progress))
-        elif count > 1 and len(chunks) > 1:
-            with Workers(self, min(count, len(chunks))) as started:
-                parts = list(started.scored(chunks, progress))
+            yield from map(self._flat, workers.scored(chunks, progress))
+        elif isinstance(workers, int) and workers > 1 and len(chunks) > 1:
+            with Workers(self, min(workers, len(chunks))) as started:
+                yield from map(self._flat, started.scored(chunks, progress))
         else:
-            parts = [self._chunk(chunk, progress) for chunk in chunks]
+            yield from (self._flat(self._chunk(chunk, progress)) for chunk in chunks)
+
+    def _flat(self, part: dict[str, Any]) -> FlatColumns:
+        """A chunk's values (:meth:`_chunk`) as :class:`FlatColumns`: its top reasons' keys made texts."""
+        names = flat_names(self.engine)
         reasons = {f"{o}_top_reasons": o for o in self.engine.outcome_names}
+        numbers: dict[str, np.ndarray] = {}
+        texts: dict[str, tuple[list[str | None], np.ndarray]] = {}
         for name in names:
-            if not parts:
-                break
-            if isinstance(parts[0][name], tuple):
-                texts[name] = _concat_categories([p[name] for p in parts])
+            if isinstance(part[name], tuple):
+                texts[name] = part[name]
             elif name in reasons:
-                texts[name] = self._reason_texts(reasons[name], np.concatenate([p[name] for p in parts]))
+                texts[name] = self._reason_texts(reasons[name], part[name])
             else:
-                numbers[name] = np.concatenate([p[name] for p in parts])
-        return FlatColumns(names, n, numbers, texts)
+                numbers[name] = part[name]
+        return FlatColumns(names, len(part["settled"]), numbers, texts)
 
     def start_workers(self, count: int) -> Workers:
         """``count`` worker processes for :meth:`columns`, starting now in the background (see :class:`Workers`)."""
@@ -553,19 +585,24 @@ class BulkScorer:
         return key
 
     def _reason_texts(self, name: str, keys: np.ndarray) -> tuple[list[str | None], np.ndarray]:
-        """``field=answer:+contribution`` of the top columns joined by ``;``, made once per distinct key."""
+        """``field=answer:+contribution`` of the top columns joined by ``;``, made once per distinct key (and
+        kept: a register's chunks share most of theirs)."""
         distinct, inverse = np.unique(keys, return_inverse=True)
         k = min(self.top_reasons, len(self.engine.fields))
         none = self._n_evidence
         order = self._reason_columns[name]
         tokens = self._tokens[name]
+        made = self._reasons_made[name]
         texts: list[str | None] = []
-        for value in distinct.tolist():
-            picked = []
-            for _ in range(k):
-                value, rank = divmod(value, none + 1)
-                picked.append(rank)
-            texts.append(";".join(tokens[order[rank]] for rank in reversed(picked) if rank < none))
+        for key in distinct.tolist():
+            text = made.get(key)
+            if text is None:
+                picked, value = [], key
+                for _ in range(k):
+                    value, rank = divmod(value, none + 1)
+                    picked.append(rank)
+                text = made[key] = ";".join(tokens[order[rank]] for rank in reversed(picked) if rank < none)
+            texts.append(text)
         return texts, inverse.reshape(-1)
 
     def _outlooks(

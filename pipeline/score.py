@@ -9,9 +9,9 @@ The output's ``row`` is the input row's number (1-based, the header not counted)
 - ``--engine local`` (default) reads CSV or Parquet (a file, or a directory of Parquet files) and
   scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. Each column
   is read as its distinct cells and which one each row holds (Arrow dictionaries): cells are
-  checked, decoded and encoded once per distinct value, and the output is written by Arrow with
-  the texts decoded from their categories at the end; a test holds it to what the per-frame pandas
-  path wrote.
+  checked, decoded and encoded once per distinct value, and the output is written by Arrow as the
+  chunks come back (:class:`ScoresFile`), the texts decoded from their categories; a test holds it
+  to what the per-frame pandas path wrote.
   ``--workers`` (default: one per CPU the process may use) sets how many worker processes
   score the chunks of a large file; each builds its engine from the same model, and the
   output is the same with any number of them.
@@ -31,9 +31,10 @@ Bulk scoring stays auditable: each run appends one ``bulk_scorings`` row to the 
 database's hash chain (``--database-url``, default ``TAROZU_DATABASE_URL``): who
 (``cli:<operator>``, the ``--operator`` label, default the OS user name; nothing about the
 people scored), when, the model name and version, the questionnaire version, the row count
-and the SHA-256 of the input. The row is appended after the input was checked and before the
-output is written, so no output exists without its record. A withdrawn model version (the
-stop procedure) is refused.
+and the SHA-256 of the input. The row is appended after the input was checked and scored and
+before the output appears at its path (the local engine writes it under a hidden name beside it
+meanwhile), so no output exists without its record. A withdrawn model version (the stop
+procedure) is refused.
 """
 
 from __future__ import annotations
@@ -521,47 +522,113 @@ def encode_columns(engine: ScreeningEngine, columns: dict[str, FileColumn], rows
     return np.ascontiguousarray(by_field.T)
 
 
-def write_scores(scores: FlatColumns, rows: np.ndarray, target: Path) -> None:
-    """The output: Parquet written from the columns by Arrow (texts decoded from their categories
-    in Arrow), with the schema and pandas metadata that ``DataFrame.to_parquet`` gives these
-    columns; CSV as :func:`write_table` writes it."""
-    if target.suffix.lower() not in PARQUET_SUFFIXES:
-        frame = scores.frame()
-        frame.insert(0, ROW, rows)
-        write_table(frame, target)
-        return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class ScoresFile:
+    """The output of a local run, written while the chunks are scored: each chunk as it comes (Parquet:
+    row groups of :data:`ROW_GROUP` rows, the texts decoded from their categories by Arrow, with the
+    schema and pandas metadata that ``DataFrame.to_parquet`` gives these columns; CSV as
+    :func:`write_table` writes it), so the run needs neither the whole output in memory nor its
+    writing at the end. It is written to a hidden file beside ``target`` and appears there, whole,
+    only when :meth:`publish` is called (once the run is recorded); leaving the ``with`` block
+    before that removes it. An output that exists by then is never overwritten."""
 
-    dictionaries = {
-        name: pa.array(categories, type=pa.large_string()) for name, (categories, _) in scores.texts.items()
-    }
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        # hidden, beside it (so that it is renamed, not copied), with its suffix (its format)
+        self.partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
+        self.parquet = not is_csv(target)
+        self.rows = 0
+        self._pending: list[FlatColumns] = []
+        self._writer: Any = None
 
-    def group(begin: int, end: int) -> list[Any]:
-        """The columns of rows ``begin`` to ``end``, the texts decoded from their categories."""
-        out = [pa.array(rows[begin:end], type=pa.int64())]
-        for name in scores.names:
-            if name in scores.texts:
-                index = pa.array(scores.texts[name][1][begin:end], type=pa.int32())
-                out.append(pa.DictionaryArray.from_arrays(index, dictionaries[name]).cast(pa.large_string()))
+    def __enter__(self) -> ScoresFile:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+        self.partial.unlink(missing_ok=True)
+
+    def write(self, part: FlatColumns) -> None:
+        """The next rows (numbered on from the last): CSV at once, Parquet a row group at a time."""
+        if not self.parquet:
+            frame = part.frame()
+            frame.insert(0, ROW, np.arange(self.rows + 1, self.rows + part.rows + 1))
+            if self.rows == 0:
+                write_table(frame, self.partial)
             else:
-                out.append(pa.array(scores.numbers[name][begin:end]))
-        return out
+                frame.to_csv(self.partial, mode="a", header=False, index=False, lineterminator="\n")
+            self.rows += part.rows
+            return
+        self._pending.append(part)
+        if sum(p.rows for p in self._pending) >= ROW_GROUP:
+            self._flush(final=False)
 
-    # the schema (and pandas metadata) of one such row written by pandas
-    one = FlatColumns(
+    def publish(self) -> None:
+        """The rest written and the file closed, then put at ``target``."""
+        if self.parquet:
+            self._flush(final=True)
+        self._close()
+        if self.target.exists():
+            raise CommandError(OUTPUT_EXISTS.format(path=str(self.target)))
+        self.partial.replace(self.target)
+
+    def _flush(self, *, final: bool) -> None:
+        import pyarrow as pa
+
+        if not self._pending:
+            return
+        scores = FlatColumns.joined(self._pending)
+        self._pending = []
+        if self._writer is None:
+            self._open(scores)
+        dictionaries = {
+            name: pa.array(categories, type=pa.large_string()) for name, (categories, _) in scores.texts.items()
+        }
+        whole = scores.rows - scores.rows % ROW_GROUP if not final else scores.rows
+        for begin in range(0, max(whole, 1 if self.rows == 0 else 0), ROW_GROUP):
+            end = min(whole, begin + ROW_GROUP)
+            out = [pa.array(np.arange(self.rows + begin + 1, self.rows + end + 1), type=pa.int64())]
+            for name in scores.names:
+                if name in scores.texts:
+                    index = pa.array(scores.texts[name][1][begin:end], type=pa.int32())
+                    out.append(pa.DictionaryArray.from_arrays(index, dictionaries[name]).cast(pa.large_string()))
+                else:
+                    out.append(pa.array(scores.numbers[name][begin:end]))
+            self._writer.write_table(pa.Table.from_arrays(out, schema=self._writer.schema))
+        self.rows += whole
+        if whole < scores.rows:  # less than a row group left: kept for the next one
+            self._pending = [_rows_from(scores, whole)]
+
+    def _open(self, scores: FlatColumns) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # the schema (and pandas metadata) of one such row written by pandas
+        one = FlatColumns(
+            scores.names,
+            1,
+            {name: np.zeros(1, dtype=values.dtype) for name, values in scores.numbers.items()},
+            {name: (["text"], np.zeros(1, dtype=np.int64)) for name in scores.texts},
+        ).frame()
+        one.insert(0, ROW, np.zeros(1, dtype=np.int64))
+        self._writer = pq.ParquetWriter(
+            self.partial, pa.Schema.from_pandas(one, preserve_index=False), compression="snappy"
+        )
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _rows_from(scores: FlatColumns, first: int) -> FlatColumns:
+    """The rows of ``scores`` from ``first`` on."""
+    return FlatColumns(
         scores.names,
-        1,
-        {name: np.zeros(1, dtype=values.dtype) for name, values in scores.numbers.items()},
-        {name: (["text"], np.zeros(1, dtype=np.int64)) for name in scores.texts},
-    ).frame()
-    one.insert(0, ROW, np.zeros(1, dtype=np.int64))
-    schema = pa.Schema.from_pandas(one, preserve_index=False)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A row group at a time: the decoded texts of one group are in memory at once, not of the whole file
-    with pq.ParquetWriter(target, schema, compression="snappy") as writer:
-        for begin in range(0, max(scores.rows, 1), ROW_GROUP):
-            writer.write_table(pa.Table.from_arrays(group(begin, min(scores.rows, begin + ROW_GROUP)), schema=schema))
+        scores.rows - first,
+        {name: values[first:] for name, values in scores.numbers.items()},
+        {name: (categories, codes[first:]) for name, (categories, codes) in scores.texts.items()},
+    )
 
 
 def usable_cpus() -> int:
@@ -589,21 +656,24 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     engine = ScreeningEngine(model)
     scorer = BulkScorer(engine)
     workers = bulk_workers(args.workers, count)
-    # the worker processes start while the input is checked, hashed and encoded
-    with scorer.start_workers(workers) if workers > 1 else nullcontext(1) as started:
-        found = first_bad_file_cell(columns)
-        if found is not None:
-            raise bad_cell_error(found)
-        digest = input_digest(source)
-        codes = encode_columns(engine, columns, count)
-        del columns
-        console = Console(stderr=True)
-        bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*bar, console=console, transient=True) as progress:
-            task = progress.add_task("scoring", total=count)
-            scores = scorer.columns(codes, progress=lambda n: progress.advance(task, n), workers=started)
-    stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
-    write_scores(scores, np.arange(1, count + 1), target)
+    # the worker processes start while the input is checked, hashed and encoded; each chunk is written as
+    # it comes back, while the next ones are scored, and the output appears once the run is recorded
+    with ScoresFile(target) as output:
+        with scorer.start_workers(workers) if workers > 1 else nullcontext(1) as started:
+            found = first_bad_file_cell(columns)
+            if found is not None:
+                raise bad_cell_error(found)
+            digest = input_digest(source)
+            codes = encode_columns(engine, columns, count)
+            del columns
+            console = Console(stderr=True)
+            bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*bar, console=console, transient=True) as progress:
+                task = progress.add_task("scoring", total=count)
+                for part in scorer.parts(codes, progress=lambda n: progress.advance(task, n), workers=started):
+                    output.write(part)
+        stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
+        output.publish()
     return count, stored["created_at"], "local"
 
 

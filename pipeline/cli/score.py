@@ -7,6 +7,7 @@ from pathlib import Path
 
 from models.bulk import WorkerStoppedError
 from pipeline.data.columns import DataFormatError
+from pipeline.data.formats import is_csv
 from pipeline.errors import CommandError
 from pipeline.score import (
     BAD_MASTER,
@@ -67,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "local":  # Spark checks them where it reads and writes (HDFS, S3...): run_spark
         if Path(args.output).exists():
             raise CommandError(OUTPUT_EXISTS.format(path=args.output))
+        try:
+            is_csv(args.output)  # a format it writes, before anything is scored or recorded
+        except DataFormatError as exc:
+            raise ScoreInputError(str(exc)) from None
         if not Path(args.input).exists():
             raise FileNotFoundError(f"no input at {args.input!r}")
     ref, model = load_model(args.model)

@@ -250,6 +250,36 @@ def test_missing_field_and_existing_output_are_refused(home: Path, capsys: pytes
     )
 
 
+def test_an_output_format_it_cannot_write_is_refused_before_anything_is_scored(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = len(_bulk_rows(home))
+    assert main(["score", "--input", str(home / "cases.csv"), "--output", str(home / "scores.txt")]) == 2
+    from pipeline.data.formats import CSV_SUFFIXES, PARQUET_SUFFIXES, UNSUPPORTED_SUFFIX
+
+    named = UNSUPPORTED_SUFFIX.format(path=str(home / "scores.txt"), suffixes=[*CSV_SUFFIXES, *PARQUET_SUFFIXES])
+    assert named in capsys.readouterr().err  # what it writes, named
+    assert len(_bulk_rows(home)) == before  # nothing recorded
+    assert not (home / "scores.txt").exists()
+
+
+def test_the_output_appears_only_once_the_run_is_recorded(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunks are written while they are scored, under a hidden name beside the output: a run whose
+    record fails leaves neither the output nor that file."""
+    import pipeline.score
+
+    def no_record(*_args: Any, **_kwargs: Any) -> dict[str, Any]:
+        assert not list(home.glob("out*")), "the output appeared before the run was recorded"
+        assert list(home.glob(".out.*.partial.parquet")), "the output is written while the run goes on"
+        raise RuntimeError("the audit database went away")
+
+    monkeypatch.setattr(pipeline.score, "record", no_record)
+    monkeypatch.setattr(pipeline.score, "ROW_GROUP", 64)  # row groups written before the record
+    with pytest.raises(RuntimeError, match="went away"):
+        main(["score", "--input", str(home / "cases.csv"), "--output", str(home / "out.parquet")])
+    assert not [p.name for p in home.iterdir() if "out" in p.name]
+
+
 @pytest.mark.parametrize(
     ("files", "problem"),
     [
@@ -660,19 +690,24 @@ def _pandas_path(source: Path, target: Path) -> None:
     write_table(scores, target)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize(("source", "suffix"), [("cases.parquet", ".parquet"), ("cases.csv", ".csv")])
 def test_local_output_is_the_pandas_paths_byte_for_value(
-    home: Path, source: str, suffix: str, monkeypatch: pytest.MonkeyPatch
+    home: Path, source: str, suffix: str, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The columnar path (Arrow dictionaries in, Arrow out) writes what the pandas path wrote:
-    the same values, and for Parquet the same schema and pandas metadata, a row group at a time."""
+    the same values, and for Parquet the same schema and pandas metadata, a row group at a time,
+    whether the rows come back as one chunk or as two (two workers) that the row groups straddle."""
     import pyarrow.parquet as pq
 
     import pipeline.score
 
     monkeypatch.setattr(pipeline.score, "ROW_GROUP", 64)  # 300 rows: four groups of 64 and one of 44
-    ours, theirs = home / f"columnar{suffix}", home / f"pandas{suffix}"
-    assert main(["score", "--input", str(home / source), "--output", str(ours), "--operator", "ana.t"]) == 0
+    monkeypatch.setattr(pipeline.score, "PROCESS_ROWS", 100)  # two workers: chunks of 150 rows
+    ours, theirs = home / f"columnar-{workers}{suffix}", home / f"pandas-{workers}{suffix}"
+    command = ["score", "--input", str(home / source), "--output", str(ours), "--workers", str(workers)]
+    assert main([*command, "--operator", "ana.t"]) == 0
+    assert not list(home.glob(".*partial*"))
     _pandas_path(home / source, theirs)
     if suffix == ".csv":
         assert ours.read_bytes() == theirs.read_bytes()
