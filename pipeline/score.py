@@ -585,6 +585,7 @@ class ScoresFile:
             name: pa.array(categories, type=pa.large_string()) for name, (categories, _) in scores.texts.items()
         }
         whole = scores.rows - scores.rows % ROW_GROUP if not final else scores.rows
+        # (an output of no rows still gets its one empty row group, as pandas writes it)
         for begin in range(0, max(whole, 1 if self.rows == 0 else 0), ROW_GROUP):
             end = min(whole, begin + ROW_GROUP)
             out = [pa.array(np.arange(self.rows + begin + 1, self.rows + end + 1), type=pa.int64())]
@@ -597,7 +598,7 @@ class ScoresFile:
             self._writer.write_table(pa.Table.from_arrays(out, schema=self._writer.schema))
         self.rows += whole
         if whole < scores.rows:  # less than a row group left: kept for the next one
-            self._pending = [_rows_from(scores, whole)]
+            self._pending = [scores.rows_from(whole)]
 
     def _open(self, scores: FlatColumns) -> None:
         import pyarrow as pa
@@ -619,16 +620,6 @@ class ScoresFile:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-
-def _rows_from(scores: FlatColumns, first: int) -> FlatColumns:
-    """The rows of ``scores`` from ``first`` on."""
-    return FlatColumns(
-        scores.names,
-        scores.rows - first,
-        {name: values[first:] for name, values in scores.numbers.items()},
-        {name: (categories, codes[first:]) for name, (categories, codes) in scores.texts.items()},
-    )
 
 
 def usable_cpus() -> int:
