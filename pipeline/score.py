@@ -81,7 +81,7 @@ from serving import registry
 from serving.auditlog.database import make_engine, run_migrations
 from serving.auditlog.model_events import load_withdrawals
 from serving.auditlog.writer import AppendBulkScoring, AuditWriter
-from serving.schemas import BULK_NOT_SCREENING, BULK_ONLY_FIELDS
+from serving.bulk import BULK_NOT_SCREENING, BULK_ONLY_FIELDS
 from serving.settings import database_url as default_url
 
 DEFAULT_MODEL = "models:/tarozu-screening@champion"

@@ -36,6 +36,7 @@ from models.questionnaire import (
     load_texts,
 )
 from models.referral import TIERS
+from serving.bulk import BULK_NOT_SCREENING, BULK_ONLY_FIELDS
 from serving.text import FreeText
 
 TEXT_MAX_CHARS = 500
@@ -264,12 +265,6 @@ ScreeningRequest = create_model(
     ),
 )
 
-BULK_ONLY_FIELDS: tuple[str, ...] = ("screener_assessment", "case_ref")
-BULK_NOT_SCREENING = (
-    "a batch is bulk scoring, not screening: it is for data scientists, on data that is not about people "
-    "being screened now, and nothing is kept per case, so its cases may not carry {fields}. Screen a person "
-    "one at a time with POST /v1/screenings, where the screener's own assessment is recorded before the score."
-)
 BULK_EXAMPLE: dict[str, Any] = {k: v for k, v in SCREENING_EXAMPLE.items() if k not in BULK_ONLY_FIELDS}
 
 

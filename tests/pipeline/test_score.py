@@ -176,6 +176,14 @@ def test_a_spark_master_spark_cannot_start_on_is_refused_at_once(
     assert len(_bulk_rows(home)) == before
 
 
+def test_the_command_starts_without_the_apis_schemas() -> None:
+    """``tarozu score`` refuses the fields a screening has and a bulk case may not (the rule the API's
+    batch schema keeps too), without importing those pydantic schemas at every start."""
+    check = "import sys, pipeline.cli.score; print('serving.schemas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
 def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> None:
     assert bulk_workers(None, 10 * PROCESS_ROWS * usable_cpus()) == usable_cpus()
     assert bulk_workers(None, PROCESS_ROWS - 1) == 1  # starting a process would cost more than it saves
@@ -228,7 +236,7 @@ def test_a_ragged_csv_row_is_refused_and_nothing_is_written(home: Path, capsys: 
 
 @pytest.mark.parametrize("column", ["screener_assessment", "case_ref"])
 def test_screening_columns_are_refused(home: Path, column: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from serving.schemas import BULK_NOT_SCREENING
+    from serving.bulk import BULK_NOT_SCREENING
 
     raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False).assign(**{column: "medium"})
     path = home / f"with-{column}.csv"
