@@ -110,15 +110,6 @@ class FlatColumns:
                 out[name] = self.numbers[name]
         return pd.DataFrame(out, columns=self.names)
 
-    def rows_from(self, first: int) -> FlatColumns:
-        """The rows from ``first`` on."""
-        return FlatColumns(
-            self.names,
-            self.rows - first,
-            {name: values[first:] for name, values in self.numbers.items()},
-            {name: (categories, codes[first:]) for name, (categories, codes) in self.texts.items()},
-        )
-
     @classmethod
     def joined(cls, parts: list[FlatColumns]) -> FlatColumns:
         """The rows of ``parts`` (at least one, with the same names), one after another."""

@@ -156,6 +156,8 @@ BINARY_FILE_LIMIT = "spark.sql.sources.binaryFile.maxLength"
 """Spark's setting of the longest file its ``binaryFile`` source reads (whole, into one task)."""
 ROW_GROUP = 262_144
 """Rows of the output written at once (a Parquet row group of the local engine's output)."""
+CONTINUOUS = ("_probability", "_lower", "_upper", "_log_odds")
+"""Ends of the output's columns of continuous numbers (nearly every value distinct), written without a dictionary."""
 NO_PYSPARK = "--engine spark needs pyspark: pip install 'tarozu[spark]' (and a Java 17 or 21 runtime)"
 CONNECT_RELATIVE = (
     "{path!r}: through Spark Connect, give --input and --output as absolute paths or URIs (the server, not "
@@ -524,20 +526,22 @@ def encode_columns(engine: ScreeningEngine, columns: dict[str, FileColumn], rows
 
 class ScoresFile:
     """The output of a local run, written while the chunks are scored: each chunk as it comes (Parquet:
-    row groups of :data:`ROW_GROUP` rows, the texts decoded from their categories by Arrow, with the
-    schema and pandas metadata that ``DataFrame.to_parquet`` gives these columns; CSV as
-    :func:`write_table` writes it), so the run needs neither the whole output in memory nor its
-    writing at the end. It is written to a hidden file beside ``target`` and appears there, whole,
-    only when :meth:`publish` is called (once the run is recorded); leaving the ``with`` block
-    before that removes it. An output that exists by then is never overwritten."""
+    each chunk made Arrow columns as it comes, the texts decoded from their categories by Arrow, with
+    the schema and pandas metadata that ``DataFrame.to_parquet`` gives these columns, written in row
+    groups of :data:`ROW_GROUP` rows; CSV as :func:`write_table` writes it), so the run needs neither
+    the whole output in memory nor its writing at the end. It is written to a hidden file beside
+    ``target`` and appears there, whole, only when :meth:`publish` is called (once the run is
+    recorded); leaving the ``with`` block before that removes it. An output that exists by then is
+    never overwritten."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
         # hidden, beside it (so that it is renamed, not copied), with its suffix (its format)
         self.partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
         self.parquet = not is_csv(target)
-        self.rows = 0
-        self._pending: list[FlatColumns] = []
+        self.rows = 0  # given to write(): written, or pending (Parquet) until a row group is whole
+        self._pending: list[Any] = []  # Arrow tables of the rows not yet written (Parquet)
+        self._written = 0
         self._writer: Any = None
 
     def __enter__(self) -> ScoresFile:
@@ -550,17 +554,21 @@ class ScoresFile:
 
     def write(self, part: FlatColumns) -> None:
         """The next rows (numbered on from the last): CSV at once, Parquet a row group at a time."""
+        rows = np.arange(self.rows + 1, self.rows + part.rows + 1)
         if not self.parquet:
             frame = part.frame()
-            frame.insert(0, ROW, np.arange(self.rows + 1, self.rows + part.rows + 1))
+            frame.insert(0, ROW, rows)
             if self.rows == 0:
                 write_table(frame, self.partial)
             else:
                 frame.to_csv(self.partial, mode="a", header=False, index=False, lineterminator="\n")
             self.rows += part.rows
             return
-        self._pending.append(part)
-        if sum(p.rows for p in self._pending) >= ROW_GROUP:
+        if self._writer is None:
+            self._open(part)
+        self._pending.append(self._table(part, rows))
+        self.rows += part.rows
+        if self.rows - self._written >= ROW_GROUP:
             self._flush(final=False)
 
     def publish(self) -> None:
@@ -572,33 +580,33 @@ class ScoresFile:
             raise CommandError(OUTPUT_EXISTS.format(path=str(self.target)))
         self.partial.replace(self.target)
 
+    def _table(self, part: FlatColumns, rows: np.ndarray) -> Any:
+        """``part`` as an Arrow table of the file's schema, its rows numbered ``rows``."""
+        import pyarrow as pa
+
+        out = [pa.array(rows, type=pa.int64())]
+        for name in part.names:
+            if name in part.texts:
+                categories, codes = part.texts[name]
+                dictionary = pa.array(categories, type=pa.large_string())
+                index = pa.array(codes, type=pa.int32())
+                out.append(pa.DictionaryArray.from_arrays(index, dictionary).cast(pa.large_string()))
+            else:
+                out.append(pa.array(part.numbers[name]))
+        return pa.Table.from_arrays(out, schema=self._writer.schema)
+
     def _flush(self, *, final: bool) -> None:
         import pyarrow as pa
 
         if not self._pending:
             return
-        scores = FlatColumns.joined(self._pending)
-        self._pending = []
-        if self._writer is None:
-            self._open(scores)
-        dictionaries = {
-            name: pa.array(categories, type=pa.large_string()) for name, (categories, _) in scores.texts.items()
-        }
-        whole = scores.rows - scores.rows % ROW_GROUP if not final else scores.rows
+        table = pa.concat_tables(self._pending)
+        whole = table.num_rows - table.num_rows % ROW_GROUP if not final else table.num_rows
         # (an output of no rows still gets its one empty row group, as pandas writes it)
-        for begin in range(0, max(whole, 1 if self.rows == 0 else 0), ROW_GROUP):
-            end = min(whole, begin + ROW_GROUP)
-            out = [pa.array(np.arange(self.rows + begin + 1, self.rows + end + 1), type=pa.int64())]
-            for name in scores.names:
-                if name in scores.texts:
-                    index = pa.array(scores.texts[name][1][begin:end], type=pa.int32())
-                    out.append(pa.DictionaryArray.from_arrays(index, dictionaries[name]).cast(pa.large_string()))
-                else:
-                    out.append(pa.array(scores.numbers[name][begin:end]))
-            self._writer.write_table(pa.Table.from_arrays(out, schema=self._writer.schema))
-        self.rows += whole
-        if whole < scores.rows:  # less than a row group left: kept for the next one
-            self._pending = [scores.rows_from(whole)]
+        for begin in range(0, max(whole, 1 if self._written == 0 else 0), ROW_GROUP):
+            self._writer.write_table(table.slice(begin, min(ROW_GROUP, whole - begin)), row_group_size=ROW_GROUP)
+        self._written += whole
+        self._pending = [table.slice(whole)] if whole < table.num_rows else []  # less than a row group left
 
     def _open(self, scores: FlatColumns) -> None:
         import pyarrow as pa
@@ -612,8 +620,14 @@ class ScoresFile:
             {name: (["text"], np.zeros(1, dtype=np.int64)) for name in scores.texts},
         ).frame()
         one.insert(0, ROW, np.zeros(1, dtype=np.int64))
+        # a dictionary for the columns whose values repeat (texts, flags, a model's base value, flip
+        # chances); the row numbers and the continuous numbers would only be hashed to fall back to plain
+        repeating = [name for name in scores.names if not name.endswith(CONTINUOUS)]
         self._writer = pq.ParquetWriter(
-            self.partial, pa.Schema.from_pandas(one, preserve_index=False), compression="snappy"
+            self.partial,
+            pa.Schema.from_pandas(one, preserve_index=False),
+            compression="snappy",
+            use_dictionary=repeating,
         )
 
     def _close(self) -> None:
