@@ -50,7 +50,7 @@ import socket
 import sys
 import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -60,7 +60,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from models.bulk import BulkScorer, FlatColumns, encode_frame, encode_values, flat_names
+from models.bulk import BulkScorer, FlatColumns, Workers, encode_frame, encode_values, flat_names
 from models.engine import ScreeningEngine
 from models.interview import RULE as OUTLOOK_RULE
 from models.questionnaire import load_questionnaire
@@ -656,15 +656,25 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     source, target = Path(args.input), Path(args.output)
-    count, columns = read_columns(source, model.fields)
-    check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in columns.items()}))
     engine = ScreeningEngine(model)
     scorer = BulkScorer(engine)
-    workers = bulk_workers(args.workers, count)
-    # the worker processes start while the input is checked, hashed and encoded; each chunk is written as
-    # it comes back, while the next ones are scored, and the output appears once the run is recorded
+    # the worker processes start before the input is read (a Parquet input's footers say how many rows it
+    # has; a CSV's are known once read), and their start overlaps its reading, checking, hashing and
+    # encoding; each chunk is written as it comes back, while the next ones are scored, and the output
+    # appears once the run is recorded
     with ScoresFile(target) as output:
-        with scorer.start_workers(workers) if workers > 1 else nullcontext(1) as started:
+        with ExitStack() as running:
+
+            def start(rows: int) -> int | Workers:
+                workers = bulk_workers(args.workers, rows)
+                return running.enter_context(scorer.start_workers(workers)) if workers > 1 else 1
+
+            expected = parquet_rows(source)
+            started = start(expected) if expected is not None else None
+            count, columns = read_columns(source, model.fields)
+            check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in columns.items()}))
+            if started is None:
+                started = start(count)
             found = first_bad_file_cell(columns)
             if found is not None:
                 raise bad_cell_error(found)
@@ -680,6 +690,20 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
         stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
         output.publish()
     return count, stored["created_at"], "local"
+
+
+def parquet_rows(path: Path) -> int | None:
+    """The rows of a Parquet input as its footers say, before its data is read; None for a CSV, or for a
+    file or directory that Arrow cannot read so (:func:`read_columns` then says what is wrong with it)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if path.is_file() and is_csv(path):
+        return None
+    try:
+        return int(ds.dataset(path, format="parquet").count_rows())
+    except (pa.ArrowException, OSError):
+        return None
 
 
 # ---------------------------------------------------------------------------- Spark

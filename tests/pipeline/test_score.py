@@ -37,6 +37,7 @@ from pipeline.score import (
     SPARK_PARQUET,
     SPARK_WORKERS,
     bulk_workers,
+    parquet_rows,
     usable_cpus,
 )
 from tests.support.factories import make_model
@@ -138,10 +139,13 @@ def test_worker_processes_score_as_one_process(
     raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False)
     raw.loc[41, "excessive_hours"] = "sometimes"  # found while the workers start: they stop with the run
     raw.to_csv(home / "bad-workers.csv", index=False)
+    raw.to_parquet(home / "bad-workers.parquet", index=False)  # its workers start before it is read
+    bad_cell = "row 42, column 'excessive_hours': value 'sometimes' is not allowed"
     for source, bad, message in (
         ("cases.csv", ["--workers", "0"], BAD_WORKERS.format(workers=0)),
         ("cases.csv", ["--workers", "2", "--engine", "spark"], SPARK_WORKERS),
-        ("bad-workers.csv", ["--workers", "2"], "row 42, column 'excessive_hours': value 'sometimes' is not allowed"),
+        ("bad-workers.csv", ["--workers", "2"], bad_cell),
+        ("bad-workers.parquet", ["--workers", "2"], bad_cell),
     ):
         never = home / "never-workers.parquet"
         assert main(["score", "--input", str(home / source), "--output", str(never), *bad]) == 2
@@ -189,6 +193,25 @@ def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> Non
     assert bulk_workers(None, PROCESS_ROWS - 1) == 1  # starting a process would cost more than it saves
     assert bulk_workers(8, 3 * PROCESS_ROWS) == 3
     assert bulk_workers(1, 100 * PROCESS_ROWS) == 1
+
+
+def test_a_parquet_inputs_rows_are_known_before_it_is_read(home: Path) -> None:
+    """The footers say how many rows a Parquet file or directory holds (so the workers start while it is
+    read); a CSV's are known only once read, and an input Arrow cannot read so is left to the reading,
+    which says what is wrong with it."""
+    register = home / "register-rows"
+    (register / "2026").mkdir(parents=True)
+    frame = pd.read_parquet(home / "cases.parquet")
+    frame.to_parquet(register / "part-0.parquet", index=False)
+    frame.head(7).to_parquet(register / "2026" / "part-1.parquet", index=False)
+    (register / "_SUCCESS").write_bytes(b"")
+    broken = home / "broken.parquet"
+    broken.write_bytes(b"PAR1 not a Parquet file")
+    assert parquet_rows(home / "cases.parquet") == ROWS
+    assert parquet_rows(register) == ROWS + 7
+    assert parquet_rows(home / "cases.csv") is None
+    assert parquet_rows(broken) is None
+    assert parquet_rows(home / "nowhere.parquet") is None
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
