@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import glob
 import hashlib
 import logging
 import os
@@ -531,13 +532,16 @@ class ScoresFile:
     groups of :data:`ROW_GROUP` rows; CSV as :func:`write_table` writes it), so the run needs neither
     the whole output in memory nor its writing at the end. It is written to a hidden file beside
     ``target`` and appears there, whole, only when :meth:`publish` is called (once the run is
-    recorded); leaving the ``with`` block before that removes it. An output that exists by then is
-    never overwritten."""
+    recorded); leaving the ``with`` block before that removes it, and entering it removes those that
+    runs stopped outright left (:meth:`_remove_abandoned`). An output that exists by then is never
+    overwritten."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        # hidden, beside it (so that it is renamed, not copied), with its suffix (its format)
-        self.partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
+        # hidden, beside it (so that it is renamed, not copied), named by the machine and the process that
+        # write it, with the output's suffix (its format)
+        self._named = (f".{target.stem}.{socket.gethostname()}.", f".partial{target.suffix}")
+        self.partial = target.with_name(f"{self._named[0]}{os.getpid()}{self._named[1]}")
         self.parquet = not is_csv(target)
         self.rows = 0  # given to write(): written, or pending (Parquet) until a row group is whole
         self._pending: list[Any] = []  # Arrow tables of the rows not yet written (Parquet)
@@ -546,7 +550,18 @@ class ScoresFile:
 
     def __enter__(self) -> ScoresFile:
         self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned()
         return self
+
+    def _remove_abandoned(self) -> None:
+        """The hidden files of earlier runs to this output, on this machine, whose process is gone: a run
+        stopped outright (SIGKILL, the kernel's out-of-memory killer) runs no handler that removes its own.
+        Another machine's (a shared folder) or a running process's are left alone."""
+        start, end = self._named
+        for path in self.target.parent.glob(f"{glob.escape(start)}*{glob.escape(end)}"):
+            pid = path.name[len(start) : len(path.name) - len(end)]
+            if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+                path.unlink(missing_ok=True)
 
     def __exit__(self, *exc: object) -> None:
         self._close()
@@ -634,6 +649,20 @@ class ScoresFile:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one of another user's counts; elsewhere than on
+    POSIX, where signal 0 is not a probe, any)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def usable_cpus() -> int:

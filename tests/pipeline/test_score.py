@@ -311,6 +311,31 @@ def test_the_output_appears_only_once_the_run_is_recorded(home: Path, monkeypatc
     assert not [p.name for p in home.iterdir() if "out" in p.name]
 
 
+def test_a_hidden_file_left_by_a_run_stopped_outright_is_removed_by_the_next(home: Path) -> None:
+    """A run stopped outright (SIGKILL, the out-of-memory killer) cannot remove its hidden file; the next
+    run to the same output does, but not the file of a process still running, of another machine (a
+    shared folder) or of another output."""
+    import socket
+
+    host, folder = socket.gethostname(), home / "stopped"
+    folder.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    abandoned = folder / f".again.{host}.{gone.pid}.partial.parquet"
+    kept = [
+        folder / f".again.{host}.{os.getppid()}.partial.parquet",  # pytest's parent: running
+        folder / f".again.elsewhere.{gone.pid}.partial.parquet",
+        folder / f".other.{host}.{gone.pid}.partial.parquet",
+        folder / f".again.{host}.{gone.pid}.partial.csv",
+    ]
+    for path in [abandoned, *kept]:
+        path.write_bytes(b"PAR1 half a file")
+    assert main(["score", "--input", str(home / "cases.csv"), "--output", str(folder / "again.parquet")]) == 0
+    assert not abandoned.exists()
+    assert all(path.exists() for path in kept)
+    assert len(pd.read_parquet(folder / "again.parquet")) == ROWS
+
+
 @pytest.mark.parametrize(
     ("files", "problem"),
     [
