@@ -1,6 +1,6 @@
 """Partial interviews: accuracy when few questions were asked, the empty form, and the shortest interview.
 
-Three parts, each figure printed beside its target as a ratio, on the registered model:
+Four parts, each figure printed beside its target as a ratio where it has one, on the registered model:
 
 1. accuracy on interviews cut short (``mask_interviews``: 3 to all of the asked questions)
    against the exact posterior given the asked questions and the model's inputs, with
@@ -8,7 +8,9 @@ Three parts, each figure printed beside its target as a ratio, on the registered
 2. the empty form (nothing asked) per ``migrant_status`` against the population's rate;
 3. simulated interviews of people who would answer every question: the engine's adaptive
    order (ask its first next question until the recommendation is settled), the full
-   questionnaire, and fixed short forms chosen from data by greedy forward selection.
+   questionnaire, and fixed short forms chosen from data by greedy forward selection;
+4. the same adaptive interviews with the outlook's first look at other sizes: the questions
+   asked, person by person, against rule 2's.
 
 Run with ``python -m benchmarks --only interview`` (it trains a model when run alone) or as
 part of ``make bench`` (it reuses the model the training benchmark registered).
@@ -56,6 +58,8 @@ SIMULATED_PEOPLE = 3_000
 SIMULATION_SEED = 2032
 SELECTION_ROWS = 20_000
 SELECTION_SEED = 2033
+FIRST_LOOKS = (256, 1024)
+"""Other sizes of the outlook's first look, against rule 2's, on the same simulated people (part 4)."""
 ASKED_BINS: tuple[tuple[int, int], ...] = ((3, 6), (7, 12), (13, 20), (21, 37))
 
 ACCURACY_COLUMNS = (
@@ -516,6 +520,68 @@ def bench_orders(
         console.print(f"short form of {k} (greedy, {len(selection):,} validation rows): {', '.join(questions)}")
     console.print(f"simulation {simulate_s:.1f} s, greedy selection {select_s:.1f} s")
     out["short_forms"] = forms
+    out["first_looks"] = bench_first_looks(console, engine, codes, adaptive, full.refer)
+    return out
+
+
+def bench_first_looks(
+    console: Console, engine: ScreeningEngine, codes: np.ndarray, adaptive: OrderFigures, full_refer: np.ndarray
+) -> dict[int, dict[str, float]]:
+    """Part 4: what the size of the outlook's first look does to the interviews, person by person.
+
+    The adaptive order again, on the same people, with the first look at :data:`FIRST_LOOKS`
+    completions instead of rule 2's :data:`models.interview.FIRST_DRAWS` (a close call's second look
+    and the 99.9% bound as in rule 2): the questions asked, paired by person, with the standard error of
+    their mean difference, and the agreement with the full questionnaire. Fewer completions cost less
+    CPU and may ask more questions; more may ask fewer."""
+    from models.interview import FIRST_DRAWS, CommonDraws
+
+    table = Table(
+        title=f"4. The outlook's first look: other sizes against rule 2's {FIRST_DRAWS} completions, "
+        f"the same {len(codes):,} people interviewed both ways"
+    )
+    for column in ("first look", "asked", "more / person", "std. error", "asked more", "asked fewer", "agreement"):
+        table.add_column(column, no_wrap=True)
+    table.add_row(
+        str(FIRST_DRAWS), f"{adaptive.asked.mean():.2f}", "", "", "", "", f"{np.mean(adaptive.refer == full_refer):.2%}"
+    )
+    out: dict[int, dict[str, float]] = {}
+    for first in FIRST_LOOKS:
+        other = ScreeningEngine(engine.model)
+        other.__dict__["common_draws"] = CommonDraws(  # in place of rule 2's (a cached property)
+            tables=other._answer_tables,
+            answer_p=other._answer_p,
+            cutoffs=other._cutoffs,
+            level=other._level,
+            first=first,
+        )
+        runs = [adaptive_interview(other, row) for row in codes]
+        asked = np.array([k for k, _ in runs])
+        refer = np.array([refers(a) for _, a in runs])
+        more = asked - adaptive.asked
+        figures = {
+            "mean_questions": float(asked.mean()),
+            "more_per_person": float(more.mean()),
+            "standard_error": float(more.std(ddof=1) / np.sqrt(len(more))),
+            "asked_more": float(np.mean(more > 0)),
+            "asked_fewer": float(np.mean(more < 0)),
+            "agreement": float(np.mean(refer == full_refer)),
+        }
+        table.add_row(
+            str(first),
+            f"{figures['mean_questions']:.2f}",
+            f"{figures['more_per_person']:+.2f}",
+            f"{figures['standard_error']:.2f}",
+            f"{figures['asked_more']:.1%}",
+            f"{figures['asked_fewer']:.1%}",
+            f"{figures['agreement']:.2%}",
+        )
+        out[first] = figures
+    console.print(table)
+    console.print(
+        "the first look's size trades the machine's time against the interviewed person's: rule 2 takes "
+        f"{FIRST_DRAWS}; another size would be a new rule (docs/performance.md)"
+    )
     return out
 
 

@@ -326,9 +326,14 @@ class CommonDraws:
     answer_p : (S, K, I, A) ``P(answer | class)`` of each indicator, per status level.
     cutoffs : (O,) or (O, T), as for :func:`outlook`.
     level : the largest flip chance at which a decision is settled.
+    first : the completions of the first look: rule 2's :data:`FIRST_DRAWS`. Another size is another
+        rule, made only to measure what the first look's size does (``benchmarks/interview.py``), never
+        to screen anyone.
     """
 
-    def __init__(self, *, tables: np.ndarray, answer_p: np.ndarray, cutoffs: np.ndarray, level: float) -> None:
+    def __init__(
+        self, *, tables: np.ndarray, answer_p: np.ndarray, cutoffs: np.ndarray, level: float, first: int = FIRST_DRAWS
+    ) -> None:
         _, n_questions, n_answers = tables.shape
         self.cutoffs = cutoffs
         self.level = level
@@ -348,7 +353,7 @@ class CommonDraws:
         columns = np.arange(n_questions) * n_answers  # of each question's first answer in quantised
         generator = np.random.default_rng(DRAW_SEED)
         self._stages: list[_Draws] = []
-        for n in (FIRST_DRAWS, DRAWS):
+        for n in (first, DRAWS):
             v = np.sort(generator.random(n))
             u = generator.random((n, n_questions))
             answers, running, contributions = [], [], []

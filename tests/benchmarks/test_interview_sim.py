@@ -138,3 +138,40 @@ def test_population_rates_match_the_config() -> None:
     assert 0.05 < rates["returnee"]["labour"] < 0.09
     assert rates["returnee"]["sexual"] < rates["returnee"]["labour"]
     assert min(r[o] for r in rates.values() for o in ("labour", "sexual")) > 0
+
+
+def test_first_looks_of_rule_2s_size_are_rule_2_person_by_person(
+    engine: ScreeningEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 4 interviews the same people with the outlook's first look at other sizes: at rule 2's own
+    size it is rule 2, person by person (no question more or fewer, the same decisions); at another,
+    its figures are the paired differences of the questions asked."""
+    from rich.console import Console
+
+    from models.interview import FIRST_DRAWS
+
+    strong = [f.id for f in load_questionnaire().indicators if f.strength == "strong"]
+    people = np.array(
+        [
+            person(engine, status, answers)
+            for status in ("returnee", "prospective")
+            for answers in ({}, dict.fromkeys(strong[:2], "yes"), dict.fromkeys(strong, "yes"))
+        ]
+    )
+    runs = [bench.adaptive_interview(engine, row) for row in people]
+    adaptive = bench.OrderFigures(
+        "adaptive",
+        np.array([k for k, _ in runs]),
+        np.array([bench.refers(a) for _, a in runs]),
+        np.array([a.status == "ask_more" for _, a in runs]),
+    )
+    full_refer = np.array([bench.refers(a) for a in engine.assess_many(people)])
+    monkeypatch.setattr(bench, "FIRST_LOOKS", (FIRST_DRAWS, 64))
+    found = bench.bench_first_looks(Console(quiet=True), engine, people, adaptive, full_refer)
+    same = found[FIRST_DRAWS]
+    assert (same["more_per_person"], same["asked_more"], same["asked_fewer"]) == (0.0, 0.0, 0.0)
+    assert same["agreement"] == np.mean(adaptive.refer == full_refer)
+    other = found[64]
+    assert other["mean_questions"] == pytest.approx(adaptive.asked.mean() + other["more_per_person"])
+    assert other["asked_more"] + other["asked_fewer"] <= 1.0
+    assert other["standard_error"] >= 0.0

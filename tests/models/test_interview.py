@@ -179,15 +179,17 @@ def test_sampled_completions_are_the_plain_inverse_cdf_draws(seed: int) -> None:
 # ------------------------------------------------------------------ rule 2: common draws
 
 
-def _rule2(case: dict[str, np.ndarray]) -> tuple[CommonDraws, dict[str, object]]:
+def _rule2(case: dict[str, np.ndarray], first: int = FIRST_DRAWS) -> tuple[CommonDraws, dict[str, object]]:
     """Rule 2 for one random case: its draws (one status level) and the arguments of ``outlook``."""
     tables, answer_p = case["tables"], case["answer_p"]
-    draws = CommonDraws(tables=tables, answer_p=answer_p[None], cutoffs=case["cutoffs"], level=LEVEL)
+    draws = CommonDraws(tables=tables, answer_p=answer_p[None], cutoffs=case["cutoffs"], level=LEVEL, first=first)
     unasked = np.ones(tables.shape[1], dtype=bool)
     return draws, {"log_odds": case["log_odds"], "class_p": case["class_p"], "unasked": unasked, "status": 0}
 
 
-def _plain_rule2(case: dict[str, np.ndarray], unasked: np.ndarray) -> tuple[float, int, np.ndarray, np.ndarray]:
+def _plain_rule2(
+    case: dict[str, np.ndarray], unasked: np.ndarray, first: int = FIRST_DRAWS
+) -> tuple[float, int, np.ndarray, np.ndarray]:
     """Rule 2 as its docstring states it, completion by completion: the flip chance, the draws looked
     at, each outcome's range, and each unasked question's effect (how many fewer completions a best
     guess of the final decision gets wrong once that question's answer is known, over the draws)."""
@@ -195,7 +197,7 @@ def _plain_rule2(case: dict[str, np.ndarray], unasked: np.ndarray) -> tuple[floa
     n_questions, n_answers = tables.shape[1:]
     generator = np.random.default_rng(DRAW_SEED)
     now = int(decisions_of(case["log_odds"], cutoffs))
-    for n in (FIRST_DRAWS, DRAWS):
+    for n in (first, DRAWS):
         v = np.sort(generator.random(n))
         u = generator.random((n, n_questions))
         completed = np.empty((n, tables.shape[0]))
@@ -224,10 +226,12 @@ def _plain_rule2(case: dict[str, np.ndarray], unasked: np.ndarray) -> tuple[floa
     return flips / n, n, expit(np.sort(completed, axis=0)[ranks].T), np.array(effects)
 
 
+@pytest.mark.parametrize("first", [FIRST_DRAWS, 300])
 @pytest.mark.parametrize("seed", range(3))
-def test_rule2_is_its_plain_statement(seed: int) -> None:
+def test_rule2_is_its_plain_statement(seed: int, first: int) -> None:
     """The fast rule 2 (precomputed blocks, matrix products) gives, exactly, what its docstring says
-    completion by completion, including a second look at close calls."""
+    completion by completion, including a second look at close calls; and so does a first look of
+    another size (what the interview benchmark measures the size by)."""
     rng = np.random.default_rng(300 + seed)
     informative = 0
     for i in range(8):
@@ -237,12 +241,12 @@ def test_rule2_is_its_plain_statement(seed: int) -> None:
         if i % 4 < 2:  # question 0's "yes" decides: its answer foretells the final decision
             case["tables"] *= 0.2
             case["tables"][:, 0, 0] += 3.0
-        draws, kw = _rule2(case)
+        draws, kw = _rule2(case, first)
         unasked = rng.random(12) < 0.7
         unasked[:5] = True  # more completions than FEW_COMPLETIONS: sampled
         kw["unasked"] = unasked
         view = draws.outlook(**kw)  # type: ignore[arg-type]
-        flip, n, ranges, effects = _plain_rule2(case, unasked)
+        flip, n, ranges, effects = _plain_rule2(case, unasked, first)
         assert view.flip_chance == flip
         assert view.settled == (upper_bound(flip * n, n) < LEVEL)
         np.testing.assert_array_equal(view.ranges, ranges)
