@@ -540,8 +540,8 @@ class ScoresFile:
         self.target = target
         # hidden, beside it (so that it is renamed, not copied), named by the machine and the process that
         # write it, with the output's suffix (its format)
-        self._named = (f".{target.stem}.{socket.gethostname()}.", f".partial{target.suffix}")
-        self.partial = target.with_name(f"{self._named[0]}{os.getpid()}{self._named[1]}")
+        self._before_pid, self._after_pid = f".{target.stem}.{socket.gethostname()}.", f".partial{target.suffix}"
+        self.partial = target.with_name(f"{self._before_pid}{os.getpid()}{self._after_pid}")
         self.parquet = not is_csv(target)
         self.rows = 0  # given to write(): written, or pending (Parquet) until a row group is whole
         self._pending: list[Any] = []  # Arrow tables of the rows not yet written (Parquet)
@@ -557,7 +557,7 @@ class ScoresFile:
         """The hidden files of earlier runs to this output, on this machine, whose process is gone: a run
         stopped outright (SIGKILL, the kernel's out-of-memory killer) runs no handler that removes its own.
         Another machine's (a shared folder) or a running process's are left alone."""
-        start, end = self._named
+        start, end = self._before_pid, self._after_pid
         for path in self.target.parent.glob(f"{glob.escape(start)}*{glob.escape(end)}"):
             pid = path.name[len(start) : len(path.name) - len(end)]
             if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
@@ -660,8 +660,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's
+        pass
     return True
 
 
