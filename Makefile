@@ -70,9 +70,10 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## test: set up, install system packages, lint, and run every test
+## test: set up, install system packages, lint, and run every test (the soak alone, after the rest)
 test: setup system-deps lint
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15 -m "not soak"
+	$(BIN)/pytest -m soak
 
 ## test-fast: unit tests only (no servers, browsers, Spark, PostgreSQL or end-to-end training), about 2 minutes
 test-fast: setup
