@@ -251,7 +251,7 @@ def referral_summary(
     }
 
 
-# ---------------------------------------------------------------- the three parts
+# ---------------------------------------------------------------- the four parts
 def _ratio(value: float, target: float) -> str:
     return f"{value / target:.2f}"
 
@@ -520,12 +520,17 @@ def bench_orders(
         console.print(f"short form of {k} (greedy, {len(selection):,} validation rows): {', '.join(questions)}")
     console.print(f"simulation {simulate_s:.1f} s, greedy selection {select_s:.1f} s")
     out["short_forms"] = forms
-    out["first_looks"] = bench_first_looks(console, engine, codes, adaptive, full.refer)
+    out["first_looks"] = bench_first_looks(console, engine, codes, adaptive, full.refer, truth)
     return out
 
 
 def bench_first_looks(
-    console: Console, engine: ScreeningEngine, codes: np.ndarray, adaptive: OrderFigures, full_refer: np.ndarray
+    console: Console,
+    engine: ScreeningEngine,
+    codes: np.ndarray,
+    adaptive: OrderFigures,
+    full_refer: np.ndarray,
+    truth: np.ndarray,
 ) -> dict[int, dict[str, float]]:
     """Part 4: what the size of the outlook's first look does to the interviews, person by person.
 
@@ -542,9 +547,8 @@ def bench_first_looks(
     )
     for column in ("first look", "asked", "more / person", "std. error", "asked more", "asked fewer", "agreement"):
         table.add_column(column, no_wrap=True)
-    table.add_row(
-        str(FIRST_DRAWS), f"{adaptive.asked.mean():.2f}", "", "", "", "", f"{np.mean(adaptive.refer == full_refer):.2%}"
-    )
+    rule_2 = adaptive.summary(full_refer, truth)
+    table.add_row(str(FIRST_DRAWS), f"{rule_2['mean_questions']:.2f}", "", "", "", "", f"{rule_2['agreement']:.2%}")
     out: dict[int, dict[str, float]] = {}
     for first in FIRST_LOOKS:
         other = ScreeningEngine(engine.model)
@@ -557,15 +561,15 @@ def bench_first_looks(
         )
         runs = [adaptive_interview(other, row) for row in codes]
         asked = np.array([k for k, _ in runs])
-        refer = np.array([refers(a) for _, a in runs])
+        summary = referral_summary(asked, np.array([refers(a) for _, a in runs]), full_refer, truth)
         more = asked - adaptive.asked
         figures = {
-            "mean_questions": float(asked.mean()),
+            "mean_questions": summary["mean_questions"],
             "more_per_person": float(more.mean()),
             "standard_error": float(more.std(ddof=1) / np.sqrt(len(more))),
             "asked_more": float(np.mean(more > 0)),
             "asked_fewer": float(np.mean(more < 0)),
-            "agreement": float(np.mean(refer == full_refer)),
+            "agreement": summary["agreement"],
         }
         table.add_row(
             str(first),

@@ -167,7 +167,8 @@ def test_first_looks_of_rule_2s_size_are_rule_2_person_by_person(
     )
     full_refer = np.array([bench.refers(a) for a in engine.assess_many(people)])
     monkeypatch.setattr(bench, "FIRST_LOOKS", (FIRST_DRAWS, 64))
-    found = bench.bench_first_looks(Console(quiet=True), engine, people, adaptive, full_refer)
+    truth = np.zeros(len(people), dtype=bool)  # not used by these figures
+    found = bench.bench_first_looks(Console(quiet=True), engine, people, adaptive, full_refer, truth)
     same = found[FIRST_DRAWS]
     assert (same["more_per_person"], same["asked_more"], same["asked_fewer"]) == (0.0, 0.0, 0.0)
     assert same["agreement"] == np.mean(adaptive.refer == full_refer)
