@@ -31,8 +31,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from types import TracebackType
@@ -52,6 +53,8 @@ if TYPE_CHECKING:  # imported where it is used: a server that never scores in bu
 
 CHUNK_ROWS = 50_000
 """Rows between two progress reports (and at most a worker process's share at a time)."""
+AHEAD_ROWS = 1_000_000
+"""Rows of codes handed to worker processes and not yet scored, at most (about 60 MB, a byte a field)."""
 _BLOCK_ROWS = 16_384
 """Rows scored at once by array operations."""
 _SUM_ROWS = 256
@@ -322,33 +325,48 @@ class BulkScorer:
 
     def parts(
         self,
-        codes: np.ndarray,
+        codes: np.ndarray | Iterable[np.ndarray],
         *,
+        rows: int | None = None,
         progress: Callable[[int], None] | None = None,
         chunk_rows: int = CHUNK_ROWS,
         workers: int | Workers = 1,
     ) -> Iterator[FlatColumns]:
         """:meth:`columns` chunk by chunk, in order, each as soon as it is scored (one, empty, for no rows):
-        a caller can write a chunk while the next ones are scored, and need not hold them all."""
-        codes = np.atleast_2d(np.asarray(codes))
-        n = codes.shape[0]
+        a caller can write a chunk while the next ones are scored, and need not hold them all.
+
+        ``codes`` may also be its rows in blocks of any sizes, in order, with ``rows`` their count (which
+        sizes the chunks): the blocks are read as the chunks are scored, so a caller can read and encode
+        a register a block at a time (a million rows' codes are 60 MB, their text columns ten times
+        that) while the first chunks are scored; no more than :data:`AHEAD_ROWS` wait to be scored."""
+        if isinstance(codes, np.ndarray):
+            codes = np.atleast_2d(codes)
+            rows, blocks = codes.shape[0], iter([codes])
+        elif rows is None:
+            raise ValueError("codes given in blocks need their rows in all (rows=): they size the chunks")
+        else:
+            blocks = iter(codes)
         if isinstance(workers, Workers) and workers.scorer is not self:
             raise ValueError("these workers were started by another scorer: start them with this one's start_workers")
         count = workers.count if isinstance(workers, Workers) else workers
         if count < 1:
             raise ValueError(f"workers must be at least 1, not {count}")
         if count > 1:
-            chunk_rows = max(1, min(chunk_rows, -(-n // count)))
-        chunks = [codes[s : s + chunk_rows] for s in range(0, n, chunk_rows)] or [codes]  # no rows: empty columns
-        return self._parts(chunks, progress, workers if isinstance(workers, Workers) else count)
+            chunk_rows = max(1, min(chunk_rows, -(-rows // count)))
+        chunks = _rechunked(blocks, chunk_rows, len(self.engine.fields))
+        return self._parts(chunks, -(-rows // chunk_rows), progress, workers if isinstance(workers, Workers) else count)
 
     def _parts(
-        self, chunks: list[np.ndarray], progress: Callable[[int], None] | None, workers: int | Workers
+        self,
+        chunks: Iterator[np.ndarray],
+        expected: int,
+        progress: Callable[[int], None] | None,
+        workers: int | Workers,
     ) -> Iterator[FlatColumns]:
-        if isinstance(workers, Workers) and len(chunks) > 1:
+        if isinstance(workers, Workers) and expected > 1:
             yield from map(self._flat, workers.scored(chunks, progress))
-        elif isinstance(workers, int) and workers > 1 and len(chunks) > 1:
-            with Workers(self, min(workers, len(chunks))) as started:
+        elif isinstance(workers, int) and workers > 1 and expected > 1:
+            with Workers(self, min(workers, expected)) as started:
                 yield from map(self._flat, started.scored(chunks, progress))
         else:
             yield from (self._flat(self._chunk(chunk, progress)) for chunk in chunks)
@@ -680,12 +698,26 @@ class Workers:
         self._starting.join()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def scored(self, chunks: list[np.ndarray], progress: Callable[[int], None] | None) -> Iterator[dict[str, Any]]:
-        """Each chunk's :meth:`BulkScorer._chunk`, in order."""
+    def scored(self, chunks: Iterable[np.ndarray], progress: Callable[[int], None] | None) -> Iterator[dict[str, Any]]:
+        """Each chunk's :meth:`BulkScorer._chunk`, in order. The chunks are taken as they come and
+        handed to the workers at once, up to :data:`AHEAD_ROWS` rows not yet given back; each chunk
+        scored is given back as soon as it and those before it are, between two chunks taken."""
+        ahead: deque[tuple[int, Future[dict[str, Any]]]] = deque()
+        waiting = 0  # rows handed to the workers and not yet given back
         try:
-            for chunk, part in zip(chunks, self._pool.map(_worker_chunk, chunks), strict=True):
+            for chunk in chunks:
+                ahead.append((chunk.shape[0], self._pool.submit(_worker_chunk, chunk)))
+                waiting += chunk.shape[0]
+                while ahead and (ahead[0][1].done() or waiting > AHEAD_ROWS):
+                    rows, part = ahead[0][0], ahead.popleft()[1].result()
+                    waiting -= rows
+                    if progress is not None:
+                        progress(rows)
+                    yield part
+            while ahead:
+                rows, part = ahead[0][0], ahead.popleft()[1].result()
                 if progress is not None:
-                    progress(chunk.shape[0])
+                    progress(rows)
                 yield part
         except BrokenProcessPool as exc:
             raise WorkerStoppedError(
@@ -713,6 +745,23 @@ def _started() -> None:
 
 def _worker_chunk(codes: np.ndarray) -> dict[str, Any]:
     return _WORKER[0]._chunk(codes, None)
+
+
+def _rechunked(blocks: Iterator[np.ndarray], rows: int, fields: int) -> Iterator[np.ndarray]:
+    """The rows of ``blocks`` (each ``(n, fields)``, of any ``n``) in chunks of ``rows``, the last of what is
+    left; one empty chunk if there are none."""
+    held: list[np.ndarray] = []
+    count, given = 0, False
+    for block in blocks:
+        while len(block):
+            take = min(rows - count, len(block))
+            held.append(block[:take])
+            count, block = count + take, block[take:]
+            if count == rows:
+                yield held[0] if len(held) == 1 else np.concatenate(held)
+                held, count, given = [], 0, True
+    if count or not given:
+        yield np.concatenate(held) if held else np.zeros((0, fields), dtype=np.uint8)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

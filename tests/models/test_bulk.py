@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.bulk import BulkScorer, encode_frame, flat_names, records
+from models.bulk import BulkScorer, FlatColumns, encode_frame, flat_names, records
 from models.engine import ScreeningEngine
 from models.questionnaire import QuestionnaireError
 from pipeline.pyfunc import input_frame_to_codes
@@ -134,6 +136,30 @@ def test_worker_processes_give_the_same_columns(engine: ScreeningEngine, cases: 
     assert (got["status"] == "ask_more").any()  # partial interviews' outlooks were taken in the workers
     with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
         scorer.columns(codes, workers=0)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_codes_in_blocks_of_any_sizes_give_the_same_columns(
+    engine: ScreeningEngine, cases: pd.DataFrame, workers: int
+) -> None:
+    """Codes given in blocks as a reader makes them (a register read a batch at a time: blocks of any
+    sizes, empty ones too) are scored in the chunks the whole array would be: the same columns, the
+    same progress; with no rows, one empty chunk. Blocks need their rows in all, which size the chunks."""
+    codes = encode_frame(engine, cases)
+    scorer = BulkScorer(engine, top_reasons=2)
+    whole: list[int] = []
+    expected = FlatColumns.joined(list(scorer.parts(codes, chunk_rows=97, workers=workers, progress=whole.append)))
+    bounds = [0, 1, 1, 50, 97, 98, 260, len(codes)]  # one row, an empty block, a block across chunks
+    blocks = (codes[a:b] for a, b in itertools.pairwise(bounds))
+    reported: list[int] = []
+    parts = list(scorer.parts(blocks, rows=len(codes), chunk_rows=97, workers=workers, progress=reported.append))
+    assert [p.rows for p in parts] == whole == reported
+    pd.testing.assert_frame_equal(FlatColumns.joined(parts).frame(), expected.frame())
+    empty = list(scorer.parts(iter([]), rows=0, workers=workers))
+    assert [p.rows for p in empty] == [0]
+    assert empty[0].frame().columns.tolist() == flat_names(engine)
+    with pytest.raises(ValueError, match="need their rows in all"):
+        scorer.parts(iter([codes]))
 
 
 def test_workers_started_ahead_score_the_same_and_stop(engine: ScreeningEngine, cases: pd.DataFrame) -> None:
