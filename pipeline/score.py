@@ -7,11 +7,13 @@ probability, interval, band, explanation and top reasons, and the referral tier
 The output's ``row`` is the input row's number (1-based, the header not counted).
 
 - ``--engine local`` (default) reads CSV or Parquet (a file, or a directory of Parquet files) and
-  scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. Each column
-  is read as its distinct cells and which one each row holds (Arrow dictionaries): cells are
-  checked, decoded and encoded once per distinct value, and the output is written by Arrow as the
-  chunks come back (:class:`ScoresFile`), the texts decoded from their categories; a test holds it
-  to what the per-frame pandas path wrote.
+  scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. The input is
+  read a batch at a time (:func:`open_register`; a CSV file is read whole first), each batch's
+  columns as their distinct cells and which one each row holds (Arrow dictionaries): cells are
+  checked, decoded and encoded once per distinct value of a batch, and its codes go to the
+  scoring while the next batch is read, so a register larger than memory can be scored. The
+  output is written by Arrow as the chunks come back (:class:`ScoresFile`), the texts decoded
+  from their categories; a test holds it to what the per-frame pandas path wrote.
   ``--workers`` (default: one per CPU the process may use) sets how many worker processes
   score the chunks of a large file; each builds its engine from the same model, and the
   output is the same with any number of them.
@@ -53,7 +55,8 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
+from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -61,7 +64,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from models.bulk import BulkScorer, FlatColumns, Workers, encode_frame, encode_values, flat_names
+from models.bulk import BulkScorer, FlatColumns, encode_frame, encode_values, flat_names
 from models.engine import ScreeningEngine
 from models.interview import RULE as OUTLOOK_RULE
 from models.questionnaire import load_questionnaire
@@ -96,6 +99,8 @@ MAX_OPERATOR = 32 - len(KEY_PREFIX)
 ROW = "row"
 PII_SAMPLE = 20_000
 """Rows whose content the PII guard reads (column names are always checked)."""
+READ_ROWS = 50_000
+"""Rows of the input read, checked and encoded at a time (a Parquet row group may end a batch sooner)."""
 
 BAD_OPERATOR = (
     "--operator {operator!r}: an operator label of 1 to {max} letters, digits or . _ - (who ran the "
@@ -400,10 +405,10 @@ def read_local(path: Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class FileColumn:
-    """A column of the input as its distinct cells: row ``i`` holds ``values.iloc[index[i]]``.
+    """A column of a batch of the input as its distinct cells: row ``i`` holds ``values.iloc[index[i]]``.
 
     ``values`` are the cells as Arrow reads the file (Parquet's types, or text for CSV:
-    :func:`~pipeline.data.formats.read_csv_text`), a missing cell last; a million rows of a few
+    :func:`~pipeline.data.formats.read_csv_text`), a missing cell last; fifty thousand rows of a few
     distinct answers are checked, decoded and encoded by as many lookups as there are distinct answers.
     """
 
@@ -419,13 +424,29 @@ class FileColumn:
         return np.bincount(self.index, minlength=len(self.values)) > 0
 
 
-def read_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
-    """The input's row count and its field columns (file names), checked by :func:`check_columns`."""
+@dataclass
+class Register:
+    """An input opened to be read a batch at a time: how many ``rows`` it holds (a Parquet input's footers
+    say it before its data is read; a CSV is read whole), its field ``columns`` (file names, checked by
+    :func:`check_columns`), their Arrow ``schema`` as stored (a batch may hold a text column as a
+    dictionary), and the ``batches`` themselves (Arrow record batches of those columns, in the order
+    of its rows, read as they are taken)."""
+
+    rows: int
+    columns: list[str]
+    schema: Any
+    batches: Iterator[Any]
+
+
+def open_register(path: Path, model_fields: tuple[str, ...], batch_rows: int = READ_ROWS) -> Register:
+    """The input at ``path`` (CSV, or Parquet: a file or a directory of files) as a :class:`Register` of
+    batches of at most ``batch_rows`` rows."""
     if path.is_dir() or not is_csv(path):
-        return _parquet_columns(path, model_fields)
+        return _parquet_register(path, model_fields, batch_rows)
     table = read_csv_text(path.read_bytes(), name=path.name)
     columns = check_columns(table.column_names, model_fields)
-    return table.num_rows, _arrow_columns(table, columns)
+    table = table.select(columns)
+    return Register(table.num_rows, columns, table.schema, iter(table.to_batches(max_chunksize=batch_rows)))
 
 
 def check_parquet_directory(path: Path) -> None:
@@ -442,8 +463,12 @@ def check_parquet_directory(path: Path) -> None:
                 raise CommandError(NOT_A_REGISTER.format(path=str(path), problem=NOT_PARQUET.format(file=name)))
 
 
-def _parquet_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, dict[str, FileColumn]]:
+def _parquet_register(path: Path, model_fields: tuple[str, ...], batch_rows: int) -> Register:
+    """A Parquet file or directory read as ``pq.read_table`` reads it (a directory's files in its order,
+    ``key=value`` folders as columns, names beginning with ``_`` or ``.`` left out), a batch at a time;
+    its text columns as Arrow dictionaries."""
     import pyarrow as pa
+    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     if path.is_dir():
@@ -456,8 +481,51 @@ def _parquet_columns(path: Path, model_fields: tuple[str, ...]) -> tuple[int, di
     text = [
         c for c in columns if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)
     ]
-    table = pq.read_table(path, columns=columns, read_dictionary=text)
-    return table.num_rows, _arrow_columns(table, columns)
+    stored = pa.schema([schema.field(c) for c in columns])
+    if path.is_file():  # read page by page: a decoded row group (up to a million rows) is never held whole
+        return Register(
+            pq.read_metadata(path).num_rows, columns, stored, _file_batches(path, columns, text, batch_rows)
+        )
+    dataset = ds.dataset(
+        path,
+        format=ds.ParquetFileFormat(dictionary_columns=text),
+        partitioning=ds.HivePartitioning.discover(infer_dictionary=True),
+        ignore_prefixes=[".", "_"],
+    )
+    batches = dataset.scanner(columns=columns, batch_size=batch_rows).to_batches()
+    return Register(dataset.count_rows(), columns, stored, iter(batches))
+
+
+def _file_batches(path: Path, columns: list[str], text: list[str], batch_rows: int) -> Iterator[Any]:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path, read_dictionary=text) as file:
+        yield from file.iter_batches(batch_size=batch_rows, columns=columns)
+
+
+def register_codes(engine: ScreeningEngine, register: Register) -> Iterator[np.ndarray]:
+    """The level codes of a register's rows, batch by batch (:func:`encode_columns`), each batch checked
+    before its codes are given: the head's content by the PII guard (its first :data:`PII_SAMPLE` rows,
+    before any codes), then every cell (:func:`first_bad_file_cell`: the first bad one stops the
+    reading, its row numbered in the whole register)."""
+    import pyarrow as pa
+
+    head: list[Any] = []
+    for batch in register.batches:  # the PII guard's rows, kept to be encoded next
+        head.append(batch)
+        if sum(b.num_rows for b in head) >= PII_SAMPLE:
+            break
+    read = pa.Table.from_batches(head) if head else register.schema.empty_table()
+    sample = _arrow_columns(read.slice(0, PII_SAMPLE), register.columns)
+    check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in sample.items()}))
+    done = 0
+    for batch in chain(head, register.batches):
+        columns = _arrow_columns(pa.Table.from_batches([batch]), register.columns)
+        found = first_bad_file_cell(columns)
+        if found is not None:
+            raise bad_cell_error((done + found[0], *found[1:]))
+        yield encode_columns(engine, columns, batch.num_rows)
+        done += batch.num_rows
 
 
 def _arrow_columns(table: Any, columns: list[str]) -> dict[str, FileColumn]:
@@ -489,7 +557,7 @@ def _dictionary(column: Any, pc: Any) -> Any:
 
 
 def first_bad_file_cell(columns: dict[str, FileColumn]) -> tuple[int, str, Any, list[str]] | None:
-    """:func:`first_bad_cell` of the whole input, checking each distinct cell of a column once."""
+    """:func:`first_bad_cell` of a batch of the input, checking each distinct cell of a column once."""
     names = file_columns()
     best: tuple[int, str, Any, list[str]] | None = None
     for f in _questionnaire_fields():
@@ -688,51 +756,28 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     engine = ScreeningEngine(model)
     scorer = BulkScorer(engine)
     # the worker processes start before the input is read (a Parquet input's footers say how many rows it
-    # has; a CSV's are known once read), and their start overlaps its reading, checking, hashing and
-    # encoding; each chunk is written as it comes back, while the next ones are scored, and the output
-    # appears once the run is recorded
+    # has; a CSV's are known once read), and their start overlaps its hashing and its first batches'
+    # reading, checking and encoding; the input is read a batch at a time, each chunk handed to the
+    # workers as soon as it is encoded (no more than the codes of the rows read are held, never the
+    # whole register's columns), each chunk written as it comes back, and the output appears once the
+    # run is recorded
     with ScoresFile(target) as output:
         with ExitStack() as running:
-
-            def start(rows: int) -> int | Workers:
-                workers = bulk_workers(args.workers, rows)
-                return running.enter_context(scorer.start_workers(workers)) if workers > 1 else 1
-
-            expected = parquet_rows(source)
-            started = start(expected) if expected is not None else None
-            count, columns = read_columns(source, model.fields)
-            check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in columns.items()}))
-            if started is None:
-                started = start(count)
-            found = first_bad_file_cell(columns)
-            if found is not None:
-                raise bad_cell_error(found)
+            register = open_register(source, model.fields, READ_ROWS)
+            workers = bulk_workers(args.workers, register.rows)
+            started = running.enter_context(scorer.start_workers(workers)) if workers > 1 else 1
             digest = input_digest(source)
-            codes = encode_columns(engine, columns, count)
-            del columns
             console = Console(stderr=True)
             bar = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*bar, console=console, transient=True) as progress:
-                task = progress.add_task("scoring", total=count)
-                for part in scorer.parts(codes, progress=lambda n: progress.advance(task, n), workers=started):
+                task = progress.add_task("scoring", total=register.rows)
+                codes = register_codes(engine, register)
+                advance = partial(progress.advance, task)
+                for part in scorer.parts(codes, rows=register.rows, progress=advance, workers=started):
                     output.write(part)
-        stored = record(audit, ref=ref, engine_name="local", rows=count, digest=digest, operator=operator)
+        stored = record(audit, ref=ref, engine_name="local", rows=output.rows, digest=digest, operator=operator)
         output.publish()
-    return count, stored["created_at"], "local"
-
-
-def parquet_rows(path: Path) -> int | None:
-    """The rows of a Parquet input as its footers say, before its data is read; None for a CSV, or for a
-    file or directory that Arrow cannot read so (:func:`read_columns` then says what is wrong with it)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    if path.is_file() and is_csv(path):
-        return None
-    try:
-        return int(ds.dataset(path, format="parquet").count_rows())
-    except (pa.ArrowException, OSError):
-        return None
+    return output.rows, stored["created_at"], "local"
 
 
 # ---------------------------------------------------------------------------- Spark

@@ -24,6 +24,7 @@ from models.bulk import records
 from models.engine import ScreeningEngine
 from models.interview import RULE
 from pipeline.cli import main
+from pipeline.data.formats import read_csv_text
 from pipeline.pyfunc import input_frame_to_codes
 from pipeline.score import (
     BAD_MASTER,
@@ -37,7 +38,7 @@ from pipeline.score import (
     SPARK_PARQUET,
     SPARK_WORKERS,
     bulk_workers,
-    parquet_rows,
+    open_register,
     usable_cpus,
 )
 from tests.support.factories import make_model
@@ -195,23 +196,78 @@ def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> Non
     assert bulk_workers(1, 100 * PROCESS_ROWS) == 1
 
 
-def test_a_parquet_inputs_rows_are_known_before_it_is_read(home: Path) -> None:
-    """The footers say how many rows a Parquet file or directory holds (so the workers start while it is
-    read); a CSV's are known only once read, and an input Arrow cannot read so is left to the reading,
-    which says what is wrong with it."""
+@pytest.mark.parametrize("batch_rows", [7, 64, 50_000])
+def test_a_register_is_read_in_batches_in_the_order_of_a_whole_read(home: Path, batch_rows: int) -> None:
+    """The footers say how many rows a Parquet file or directory holds before its data is read (so the
+    workers start while it is read); its batches, of at most ``batch_rows`` rows, hold the rows of
+    ``pq.read_table`` in its order (a directory's files, its folders, row groups that end a batch
+    early), and a CSV's those of the whole file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     register = home / "register-rows"
-    (register / "2026").mkdir(parents=True)
+    (register / "2026").mkdir(parents=True, exist_ok=True)
     frame = pd.read_parquet(home / "cases.parquet")
-    frame.to_parquet(register / "part-0.parquet", index=False)
+    frame.to_parquet(register / "part-0.parquet", index=False, row_group_size=100)
     frame.head(7).to_parquet(register / "2026" / "part-1.parquet", index=False)
+    frame.tail(50).to_parquet(register / "part-2.parquet", index=False, row_group_size=9)
     (register / "_SUCCESS").write_bytes(b"")
+    fields = make_model(0).fields
+    for source, rows in ((home / "cases.parquet", ROWS), (register, ROWS + 57), (home / "cases.csv", ROWS)):
+        opened = open_register(source, fields, batch_rows)
+        assert opened.rows == rows
+        batches = list(opened.batches)
+        assert max(b.num_rows for b in batches) <= batch_rows
+        read = pa.Table.from_batches(batches)
+        whole = pq.read_table(source) if source.suffix != ".csv" else read_csv_text(source.read_bytes(), name="x")
+        for column in opened.columns:
+            assert read.column(column).to_pylist() == whole.column(column).to_pylist(), column
     broken = home / "broken.parquet"
     broken.write_bytes(b"PAR1 not a Parquet file")
-    assert parquet_rows(home / "cases.parquet") == ROWS
-    assert parquet_rows(register) == ROWS + 7
-    assert parquet_rows(home / "cases.csv") is None
-    assert parquet_rows(broken) is None
-    assert parquet_rows(home / "nowhere.parquet") is None
+    with pytest.raises(pa.ArrowInvalid, match="magic bytes"):
+        open_register(broken, fields)
+
+
+def test_a_register_is_never_held_whole(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command reads a register a batch at a time and hands each chunk to the workers as it is
+    encoded: a worker scores the first chunk before the last batch is read."""
+    import models.bulk
+    import pipeline.score
+
+    monkeypatch.setattr(pipeline.score, "PROCESS_ROWS", 100)  # two workers: chunks of 150 rows
+    monkeypatch.setattr(pipeline.score, "READ_ROWS", 30)
+    monkeypatch.setattr(pipeline.score, "PII_SAMPLE", 60)  # the guard's rows are read before any chunk
+    monkeypatch.setattr(models.bulk, "AHEAD_ROWS", 100)  # a chunk handed on waits to be scored before the next
+    taken: list[str] = []
+    real_open = pipeline.score.open_register
+
+    def opened(path: Path, fields: tuple[str, ...], batch_rows: int) -> pipeline.score.Register:
+        register = real_open(path, fields, batch_rows)
+        read = register.batches
+
+        def batches() -> Iterator[Any]:
+            for batch in read:
+                taken.append(f"read {batch.num_rows}")
+                yield batch
+
+        register.batches = batches()
+        return register
+
+    real_scored = models.bulk.Workers.scored
+
+    def scored(self: Any, chunks: Any, progress: Any) -> Iterator[dict[str, Any]]:
+        for part in real_scored(self, chunks, progress):
+            taken.append(f"scored {len(part['settled'])}")
+            yield part
+
+    monkeypatch.setattr(pipeline.score, "open_register", opened)
+    monkeypatch.setattr(models.bulk.Workers, "scored", scored)
+    out = home / "streamed.parquet"
+    assert main(["score", "--input", str(home / "cases.parquet"), "--output", str(out), "--workers", "2"]) == 0
+    assert taken == ["read 30"] * 5 + ["scored 150"] + ["read 30"] * 5 + ["scored 150"]
+    plain = home / "streamed-plain.parquet"
+    assert main(["score", "--input", str(home / "cases.parquet"), "--output", str(plain), "--workers", "1"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(plain), check_exact=True)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -507,6 +563,7 @@ CONNECT_RUNS = """
 import json, sys
 from pyspark.sql import SparkSession
 from pipeline.cli import main
+from pipeline.data.formats import read_csv_text
 from pipeline.score import BINARY_FILE_LIMIT
 
 spark = SparkSession.builder.getOrCreate()  # SPARK_REMOTE: a local Spark Connect server, and a client of it
