@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -418,11 +418,6 @@ class FileColumn:
     def head(self, rows: int) -> pd.Series:
         return self.values.iloc[self.index[:rows]].reset_index(drop=True)
 
-    @cached_property
-    def used(self) -> np.ndarray:
-        """Whether each distinct cell is some row's (the file's dictionary may hold others)."""
-        return np.bincount(self.index, minlength=len(self.values)) > 0
-
 
 @dataclass
 class Register:
@@ -504,10 +499,9 @@ def _file_batches(path: Path, columns: list[str], text: list[str], batch_rows: i
 
 
 def register_codes(engine: ScreeningEngine, register: Register) -> Iterator[np.ndarray]:
-    """The level codes of a register's rows, batch by batch (:func:`encode_columns`), each batch checked
+    """The level codes of a register's rows, batch by batch (:class:`CellCodes`), each batch checked
     before its codes are given: the head's content by the PII guard (its first :data:`PII_SAMPLE` rows,
-    before any codes), then every cell (:func:`first_bad_file_cell`: the first bad one stops the
-    reading, its row numbered in the whole register)."""
+    before any codes), then every cell (the first bad one stops the reading)."""
     import pyarrow as pa
 
     head: list[Any] = []
@@ -518,14 +512,9 @@ def register_codes(engine: ScreeningEngine, register: Register) -> Iterator[np.n
     read = pa.Table.from_batches(head) if head else register.schema.empty_table()
     sample = _arrow_columns(read.slice(0, PII_SAMPLE), register.columns)
     check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in sample.items()}))
-    done = 0
+    cells = CellCodes(engine)
     for batch in chain(head, register.batches):
-        columns = _arrow_columns(pa.Table.from_batches([batch]), register.columns)
-        found = first_bad_file_cell(columns)
-        if found is not None:
-            raise bad_cell_error((done + found[0], *found[1:]))
-        yield encode_columns(engine, columns, batch.num_rows)
-        done += batch.num_rows
+        yield cells.codes(_arrow_columns(pa.Table.from_batches([batch]), register.columns), batch.num_rows)
 
 
 def _arrow_columns(table: Any, columns: list[str]) -> dict[str, FileColumn]:
@@ -556,41 +545,71 @@ def _dictionary(column: Any, pc: Any) -> Any:
     return column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
 
 
-def first_bad_file_cell(columns: dict[str, FileColumn]) -> tuple[int, str, Any, list[str]] | None:
-    """:func:`first_bad_cell` of a batch of the input, checking each distinct cell of a column once."""
-    names = file_columns()
-    best: tuple[int, str, Any, list[str]] | None = None
-    for f in _questionnaire_fields():
-        column = columns.get(names[f.id])
-        if column is None:
-            continue
-        bad, allowed = bad_values(f, names[f.id], column.values)
-        bad &= column.used
-        if bad.any():
-            first = int(np.argmax(bad[column.index]))
-            if best is None or first + 1 < best[0]:
-                value = column.values.iloc[int(column.index[first])]
-                best = (first + 1, names[f.id], None if _missing(value) else value, allowed)
-    return best
+class CellCodes:
+    """The level codes of a register's batches, ``(rows, fields)`` of the engine's fields, every cell
+    checked first (:func:`bad_values`): the first bad one, in row order, stops the run, named by its
+    row in the whole register. Each distinct cell of a column is checked, decoded (CTDC codes) and
+    encoded once in the whole run, not once a batch: a register's batches hold the same few answers,
+    so a batch costs a lookup of each of its distinct cells and one gather of its rows."""
+
+    def __init__(self, engine: ScreeningEngine) -> None:
+        self.engine = engine
+        self.rows = 0  # rows coded so far: the next batch's rows are numbered after them
+        names = file_columns()
+        self._checked = [(f, names[f.id]) for f in _questionnaire_fields()]
+        self._position = {fid: j for j, fid in enumerate(engine.fields)}
+        self._dtype = np.uint8 if max(len(f.levels) for f in engine.field_defs) <= 256 else np.int64
+        # per file column: each cell seen (a missing one as _MISSING) -> its level code (0 for a field the
+        # model does not use), -1 if it is not allowed
+        self._known: dict[str, dict[Any, int]] = {name: {} for _, name in self._checked}
+        self._allowed: dict[str, list[str]] = {}
+
+    def codes(self, columns: dict[str, FileColumn], rows: int) -> np.ndarray:
+        """The codes of a batch of ``rows`` rows, its field columns as :class:`FileColumn`."""
+        by_field = np.empty((len(self.engine.fields), rows), dtype=self._dtype)  # a field's codes contiguous
+        first: tuple[int, str, Any, list[str]] | None = None
+        for field, name in self._checked:
+            column = columns.get(name)
+            if column is None:
+                continue
+            codes = self._value_codes(field, name, column)[column.index]
+            bad = codes < 0
+            if bad.any():
+                row = int(np.argmax(bad))
+                if first is None or row < first[0]:
+                    value = column.values.iloc[int(column.index[row])]
+                    first = (row, name, None if _missing(value) else value, self._allowed[name])
+            elif field.id in self._position:
+                by_field[self._position[field.id]] = codes
+        if first is not None:
+            raise bad_cell_error((self.rows + first[0] + 1, *first[1:]))
+        self.rows += rows
+        return np.ascontiguousarray(by_field.T)
+
+    def _value_codes(self, field: Any, name: str, column: FileColumn) -> np.ndarray:
+        """The code of each distinct cell of ``column`` (-1: not allowed), those not seen before in this
+        run checked and encoded now (a cell of the file's dictionary that no row holds is not a bad
+        cell: it is never looked up)."""
+        known = self._known[name]
+        keys = [_MISSING if _missing(v) else v for v in column.values.tolist()]
+        new = [i for i, key in enumerate(keys) if key not in known]
+        if new:
+            fresh = column.values.iloc[new].reset_index(drop=True)
+            bad, self._allowed[name] = bad_values(field, name, fresh)
+            codes = np.where(bad, -1, 0)
+            good = np.flatnonzero(~bad)
+            j = self._position.get(field.id)
+            if j is not None and good.size:
+                values = fresh.iloc[good].reset_index(drop=True)
+                if field.id in coded_fields():
+                    values = decode_levels(field.id, values, column=name, countries_to_other=False)
+                codes[good] = encode_values(self.engine.field_defs[j], values.astype(str))
+            known.update(zip((keys[i] for i in new), codes.tolist(), strict=True))
+        return np.array([known[key] for key in keys], dtype=np.int64)
 
 
-def encode_columns(engine: ScreeningEngine, columns: dict[str, FileColumn], rows: int) -> np.ndarray:
-    """Level codes of checked file columns, ``(rows, fields)``: :func:`canonical_cases` and
-    :func:`encode_frame` of each column's distinct cells, spread to the rows."""
-    names = file_columns()
-    coded = coded_fields()
-    dtype = np.uint8 if max(len(f.levels) for f in engine.field_defs) <= 256 else np.int64
-    by_field = np.empty((len(engine.fields), rows), dtype=dtype)  # a field's codes contiguous, then one transpose
-    for j, (fid, field) in enumerate(zip(engine.fields, engine.field_defs, strict=True)):
-        column = columns[names[fid]]
-        used = np.flatnonzero(column.used)
-        values = column.values.iloc[used].reset_index(drop=True)
-        if fid in coded:
-            values = decode_levels(fid, values, column=names[fid], countries_to_other=False)
-        value_codes = np.zeros(len(column.values), dtype=dtype)
-        value_codes[used] = encode_values(field, values.astype(str))
-        np.take(value_codes, column.index, out=by_field[j])
-    return np.ascontiguousarray(by_field.T)
+_MISSING = object()
+"""The key of a missing cell among a column's cells seen (None, NaN and NA alike)."""
 
 
 class ScoresFile:

@@ -301,6 +301,30 @@ def test_bad_cell_names_row_and_column_and_writes_nothing(home: Path, capsys: py
     assert len(_bulk_rows(home)) == before
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_bad_cell_in_a_later_batch_is_named_by_its_row_in_the_register(
+    home: Path, suffix: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read 30 rows at a time, a cell not allowed in the fourth batch is named by its row in the whole
+    register, though its column's cells were checked and known in the batches before; of two in a
+    batch, the first in row order, whichever column it is in."""
+    import pipeline.score
+
+    monkeypatch.setattr(pipeline.score, "READ_ROWS", 30)
+    raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False)
+    raw.loc[96, "excessive_hours"] = "sometimes"  # row 97
+    raw.loc[93, "sector"] = "fishing-boat"  # row 94: the first
+    raw.loc[250, "sector"] = "mining-boat"
+    bad, out = home / f"bad-later{suffix}", home / f"bad-later-scores{suffix}"
+    raw.to_csv(bad, index=False) if suffix == ".csv" else raw.to_parquet(bad, index=False)
+    before = len(_bulk_rows(home))
+    assert main(["score", "--input", str(bad), "--output", str(out), "--workers", "1"]) == 2
+    assert "row 94, column 'sector': value 'fishing-boat' is not allowed" in capsys.readouterr().err
+    assert not out.exists()
+    assert not list(home.glob(".bad-later*"))
+    assert len(_bulk_rows(home)) == before
+
+
 def test_a_ragged_csv_row_is_refused_and_nothing_is_written(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = (home / "cases.csv").read_text().splitlines()
     lines[100] = lines[100].rsplit(",", 1)[0]  # row 100 loses its last cell
@@ -808,15 +832,17 @@ def _pandas_path(source: Path, target: Path) -> None:
 def test_local_output_is_the_pandas_paths_byte_for_value(
     home: Path, source: str, suffix: str, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The columnar path (Arrow dictionaries in, Arrow out) writes what the pandas path wrote:
-    the same values, and for Parquet the same schema and pandas metadata, a row group at a time,
-    whether the rows come back as one chunk or as two (two workers) that the row groups straddle."""
+    """The columnar path (batches of Arrow dictionaries in, Arrow out) writes what the pandas path
+    wrote: the same values, and for Parquet the same schema and pandas metadata, a row group at a
+    time, whether the rows come back as one chunk or as two (two workers) that the row groups and the
+    batches read straddle."""
     import pyarrow.parquet as pq
 
     import pipeline.score
 
     monkeypatch.setattr(pipeline.score, "ROW_GROUP", 64)  # 300 rows: four groups of 64 and one of 44
     monkeypatch.setattr(pipeline.score, "PROCESS_ROWS", 100)  # two workers: chunks of 150 rows
+    monkeypatch.setattr(pipeline.score, "READ_ROWS", 37)  # read in batches that straddle the chunks
     ours, theirs = home / f"columnar-{workers}{suffix}", home / f"pandas-{workers}{suffix}"
     command = ["score", "--input", str(home / source), "--output", str(ours), "--workers", str(workers)]
     assert main([*command, "--operator", "ana.t"]) == 0
