@@ -335,15 +335,14 @@ class BulkScorer:
         """:meth:`columns` chunk by chunk, in order, each as soon as it is scored (one, empty, for no rows):
         a caller can write a chunk while the next ones are scored, and need not hold them all.
 
-        ``codes`` may also be its rows in blocks of any sizes, in order, with ``rows`` their count (which
-        sizes the chunks): the blocks are read as the chunks are scored, so a caller can read and encode
-        a register a block at a time (a million rows' codes are 60 MB, their text columns ten times
-        that) while the first chunks are scored; no more than :data:`AHEAD_ROWS` wait to be scored."""
+        ``codes`` may also be its rows in blocks of any sizes, in order, with ``rows`` their count if it is
+        known (it sizes the chunks; None: chunks of ``chunk_rows``, the workers' for two or more): the
+        blocks are read as the chunks are scored, so a caller can read and encode a register a block at
+        a time (a million rows' codes are 60 MB, their text columns ten times that) while the first
+        chunks are scored; no more than :data:`AHEAD_ROWS` wait to be scored."""
         if isinstance(codes, np.ndarray):
             codes = np.atleast_2d(codes)
             rows, blocks = codes.shape[0], iter([codes])
-        elif rows is None:
-            raise ValueError("codes given in blocks need their rows in all (rows=): they size the chunks")
         else:
             blocks = iter(codes)
         if isinstance(workers, Workers) and workers.scorer is not self:
@@ -351,22 +350,24 @@ class BulkScorer:
         count = workers.count if isinstance(workers, Workers) else workers
         if count < 1:
             raise ValueError(f"workers must be at least 1, not {count}")
-        if count > 1:
+        if count > 1 and rows is not None:
             chunk_rows = max(1, min(chunk_rows, -(-rows // count)))
         chunks = _rechunked(blocks, chunk_rows, len(self.engine.fields))
-        return self._parts(chunks, -(-rows // chunk_rows), progress, workers if isinstance(workers, Workers) else count)
+        expected = None if rows is None else -(-rows // chunk_rows)
+        return self._parts(chunks, expected, progress, workers if isinstance(workers, Workers) else count)
 
     def _parts(
         self,
         chunks: Iterator[np.ndarray],
-        expected: int,
+        expected: int | None,
         progress: Callable[[int], None] | None,
         workers: int | Workers,
     ) -> Iterator[FlatColumns]:
-        if isinstance(workers, Workers) and expected > 1:
+        several = expected is None or expected > 1
+        if isinstance(workers, Workers) and several:
             yield from map(self._flat, workers.scored(chunks, progress))
-        elif isinstance(workers, int) and workers > 1 and expected > 1:
-            with Workers(self, min(workers, expected)) as started:
+        elif isinstance(workers, int) and workers > 1 and several:
+            with Workers(self, workers if expected is None else min(workers, expected)) as started:
                 yield from map(self._flat, started.scored(chunks, progress))
         else:
             yield from (self._flat(self._chunk(chunk, progress)) for chunk in chunks)

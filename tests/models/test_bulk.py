@@ -144,7 +144,8 @@ def test_codes_in_blocks_of_any_sizes_give_the_same_columns(
 ) -> None:
     """Codes given in blocks as a reader makes them (a register read a batch at a time: blocks of any
     sizes, empty ones too) are scored in the chunks the whole array would be: the same columns, the
-    same progress; with no rows, one empty chunk. Blocks need their rows in all, which size the chunks."""
+    same progress; with no rows, one empty chunk. Without their rows in all (a CSV file read as it is
+    scored) the chunks are ``chunk_rows`` each, and the columns the same."""
     codes = encode_frame(engine, cases)
     scorer = BulkScorer(engine, top_reasons=2)
     whole: list[int] = []
@@ -155,11 +156,12 @@ def test_codes_in_blocks_of_any_sizes_give_the_same_columns(
     parts = list(scorer.parts(blocks, rows=len(codes), chunk_rows=97, workers=workers, progress=reported.append))
     assert [p.rows for p in parts] == whole == reported
     pd.testing.assert_frame_equal(FlatColumns.joined(parts).frame(), expected.frame())
+    unknown = list(scorer.parts((codes[a:b] for a, b in itertools.pairwise(bounds)), chunk_rows=97, workers=workers))
+    assert [p.rows for p in unknown] == [97, 97, 97, 97, len(codes) - 4 * 97]  # not sized by the rows: chunk_rows
+    pd.testing.assert_frame_equal(FlatColumns.joined(unknown).frame(), expected.frame())
     empty = list(scorer.parts(iter([]), rows=0, workers=workers))
     assert [p.rows for p in empty] == [0]
     assert empty[0].frame().columns.tolist() == flat_names(engine)
-    with pytest.raises(ValueError, match="need their rows in all"):
-        scorer.parts(iter([codes]))
 
 
 def test_workers_started_ahead_score_the_same_and_stop(engine: ScreeningEngine, cases: pd.DataFrame) -> None:
