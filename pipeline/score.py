@@ -8,7 +8,7 @@ The output's ``row`` is the input row's number (1-based, the header not counted)
 
 - ``--engine local`` (default) reads CSV or Parquet (a file, or a directory of Parquet files) and
   scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. The input is
-  read a batch at a time (:func:`open_register`; a CSV file is read whole first), each batch's
+  read a batch at a time (:func:`open_register`), each batch's
   columns as their distinct cells and which one each row holds (Arrow dictionaries): cells are
   checked, decoded and encoded once per distinct value of a batch, and its codes go to the
   scoring while the next batch is read, so a register larger than memory can be scored. The
@@ -64,7 +64,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from models.bulk import BulkScorer, FlatColumns, encode_frame, encode_values, flat_names
+from models.bulk import CHUNK_ROWS, BulkScorer, FlatColumns, encode_frame, encode_values, flat_names
 from models.engine import ScreeningEngine
 from models.interview import RULE as OUTLOOK_RULE
 from models.questionnaire import load_questionnaire
@@ -75,8 +75,9 @@ from pipeline.data.formats import (
     file_columns,
     from_file_frame,
     is_csv,
-    read_csv_text,
+    read_csv_header,
     read_table,
+    stream_csv_text,
     write_table,
 )
 from pipeline.data.pii import check_no_identifiers
@@ -101,6 +102,10 @@ PII_SAMPLE = 20_000
 """Rows whose content the PII guard reads (column names are always checked)."""
 READ_ROWS = 50_000
 """Rows of the input read, checked and encoded at a time (a Parquet row group may end a batch sooner)."""
+CSV_BLOCK = 1 << 20
+"""Bytes of a CSV file parsed at a time (about 2,000 rows of a Tarozu file; Arrow parses a few blocks
+ahead, so the block bounds what the reading holds); blocks are joined into batches of :data:`READ_ROWS`.
+A block must hold the header and any one row whole."""
 
 BAD_OPERATOR = (
     "--operator {operator!r}: an operator label of 1 to {max} letters, digits or . _ - (who ran the "
@@ -422,26 +427,56 @@ class FileColumn:
 @dataclass
 class Register:
     """An input opened to be read a batch at a time: how many ``rows`` it holds (a Parquet input's footers
-    say it before its data is read; a CSV is read whole), its field ``columns`` (file names, checked by
-    :func:`check_columns`), their Arrow ``schema`` as stored (a batch may hold a text column as a
-    dictionary), and the ``batches`` themselves (Arrow record batches of those columns, in the order
-    of its rows, read as they are taken)."""
+    say it before its data is read; a CSV file's are known once read: None until then, see
+    :meth:`counted`), its field ``columns`` (file names, checked by :func:`check_columns`), their Arrow
+    ``schema`` as stored (a batch may hold a text column as a dictionary), and the ``batches``
+    themselves (Arrow record batches or tables of those columns, in the order of its rows, read as
+    they are taken)."""
 
-    rows: int
+    rows: int | None
     columns: list[str]
     schema: Any
     batches: Iterator[Any]
 
+    def counted(self, enough: int) -> Register:
+        """This register with its rows counted if it holds fewer than ``enough`` (read so far, to be
+        taken again from the first), else still None: as many as a run needs to know to choose its
+        workers and the size of its chunks."""
+        if self.rows is not None:
+            return self
+        read: list[Any] = []
+        for batch in self.batches:
+            read.append(batch)
+            if sum(b.num_rows for b in read) >= enough:
+                return Register(None, self.columns, self.schema, chain(read, self.batches))
+        return Register(sum(b.num_rows for b in read), self.columns, self.schema, iter(read))
+
 
 def open_register(path: Path, model_fields: tuple[str, ...], batch_rows: int = READ_ROWS) -> Register:
     """The input at ``path`` (CSV, or Parquet: a file or a directory of files) as a :class:`Register` of
-    batches of at most ``batch_rows`` rows."""
+    batches of at most ``batch_rows`` rows (a CSV file's: of at least ``batch_rows``, the last of what is left)."""
+    import pyarrow as pa
+
     if path.is_dir() or not is_csv(path):
         return _parquet_register(path, model_fields, batch_rows)
-    table = read_csv_text(path.read_bytes(), name=path.name)
-    columns = check_columns(table.column_names, model_fields)
-    table = table.select(columns)
-    return Register(table.num_rows, columns, table.schema, iter(table.to_batches(max_chunksize=batch_rows)))
+    header = read_csv_header(path)
+    columns = check_columns(header, model_fields)
+    blocks = stream_csv_text(path, header=header, columns=columns, block_bytes=CSV_BLOCK)
+    return Register(None, columns, pa.schema([(c, pa.string()) for c in columns]), _joined(blocks, batch_rows))
+
+
+def _joined(blocks: Iterator[Any], rows: int) -> Iterator[Any]:
+    """Record ``blocks`` joined into tables of at least ``rows`` rows (the last of what is left), in order."""
+    import pyarrow as pa
+
+    held: list[Any] = []
+    for block in blocks:
+        held.append(block)
+        if sum(b.num_rows for b in held) >= rows:
+            yield pa.Table.from_batches(held)
+            held = []
+    if held:
+        yield pa.Table.from_batches(held)
 
 
 def check_parquet_directory(path: Path) -> None:
@@ -509,12 +544,19 @@ def register_codes(engine: ScreeningEngine, register: Register) -> Iterator[np.n
         head.append(batch)
         if sum(b.num_rows for b in head) >= PII_SAMPLE:
             break
-    read = pa.Table.from_batches(head) if head else register.schema.empty_table()
+    read = pa.concat_tables(map(_table, head)) if head else register.schema.empty_table()
     sample = _arrow_columns(read.slice(0, PII_SAMPLE), register.columns)
     check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in sample.items()}))
     cells = CellCodes(engine)
     for batch in chain(head, register.batches):
-        yield cells.codes(_arrow_columns(pa.Table.from_batches([batch]), register.columns), batch.num_rows)
+        yield cells.codes(_arrow_columns(_table(batch), register.columns), batch.num_rows)
+
+
+def _table(batch: Any) -> Any:
+    """An Arrow table of a record batch, or the table itself."""
+    import pyarrow as pa
+
+    return batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
 
 
 def _arrow_columns(table: Any, columns: list[str]) -> dict[str, FileColumn]:
@@ -774,16 +816,18 @@ def run_local(args: argparse.Namespace, ref: ModelRef, model: Any, operator: str
     source, target = Path(args.input), Path(args.output)
     engine = ScreeningEngine(model)
     scorer = BulkScorer(engine)
-    # the worker processes start before the input is read (a Parquet input's footers say how many rows it
-    # has; a CSV's are known once read), and their start overlaps its hashing and its first batches'
-    # reading, checking and encoding; the input is read a batch at a time, each chunk handed to the
-    # workers as soon as it is encoded (no more than the codes of the rows read are held, never the
-    # whole register's columns), each chunk written as it comes back, and the output appears once the
-    # run is recorded
+    # the input is read a batch at a time: the worker processes start before its data is read (a Parquet
+    # input's footers say how many rows it has; of a CSV file, as many rows are read as it takes to know
+    # whether it is short), and their start overlaps its hashing and its first batches' reading,
+    # checking and encoding; each chunk goes to the workers as soon as it is encoded (the codes of the
+    # rows read are held, never the register's columns), each chunk is written as it comes back, and the
+    # output appears once the run is recorded
     with ScoresFile(target) as output:
         with ExitStack() as running:
             register = open_register(source, model.fields, READ_ROWS)
-            workers = bulk_workers(args.workers, register.rows)
+            wanted = usable_cpus() if args.workers is None else args.workers
+            register = register.counted(CHUNK_ROWS * wanted)  # a CSV file's, if it is short
+            workers = bulk_workers(args.workers, CHUNK_ROWS * wanted if register.rows is None else register.rows)
             started = running.enter_context(scorer.start_workers(workers)) if workers > 1 else 1
             digest = input_digest(source)
             console = Console(stderr=True)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -114,26 +114,62 @@ def read_csv_text(data: bytes, *, name: str) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    names = _csv_header(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""), name)
     try:
-        names = next(csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")))
+        return pacsv.read_csv(pa.BufferReader(data), **_csv_options(names))
+    except pa.ArrowInvalid as exc:  # e.g. "CSV parse error: Expected 5 columns, got 4: ..."
+        raise DataFormatError(f"{name}: {exc}") from None
+
+
+def read_csv_header(path: Path) -> list[str]:
+    """The column names of the CSV file at ``path`` (its first row, as :func:`read_csv_text` reads it)."""
+    with path.open(encoding="utf-8-sig", newline="") as text:
+        return _csv_header(text, path.name)
+
+
+def stream_csv_text(path: Path, *, header: list[str], columns: list[str], block_bytes: int) -> Iterator[pa.RecordBatch]:
+    """:func:`read_csv_text` of the file at ``path`` (its ``header``: :func:`read_csv_header`), only its
+    ``columns``, as record batches read a block of about ``block_bytes`` at a time (Arrow's streaming
+    reader) as they are taken: a file larger than memory is read through. A row refused in a later
+    block stops the reading there, with the reason."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = _csv_options(header)
+    options["convert_options"].include_columns = columns
+    try:
+        with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block_bytes), **options) as reader:
+            yield from reader
+    except pa.ArrowInvalid as exc:  # e.g. "CSV parse error: Expected 5 columns, got 4: ..."
+        raise DataFormatError(f"{path.name}: {exc}") from None
+
+
+def _csv_header(text: Iterable[str], name: str) -> list[str]:
+    """The column names of a CSV file's first row; refuses an empty file and a column named twice."""
+    try:
+        names = next(csv.reader(text))
     except StopIteration:
         raise DataFormatError(f"{name}: the CSV file is empty (no header row)") from None
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise DataFormatError(f"{name}: column(s) {twice} appear more than once in the header; name each column once")
-    try:
-        return pacsv.read_csv(
-            pa.BufferReader(data),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                null_values=[],
-            ),
-        )
-    except pa.ArrowInvalid as exc:  # e.g. "CSV parse error: Expected 5 columns, got 4: ..."
-        raise DataFormatError(f"{name}: {exc}") from None
+    return names
+
+
+def _csv_options(names: list[str]) -> dict[str, Any]:
+    """Arrow's options that read every cell of a CSV file as written text, line breaks inside quotes kept."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return {
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    }
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:

@@ -197,13 +197,21 @@ def test_workers_by_default_one_per_usable_cpu_and_never_for_a_few_rows() -> Non
 
 
 @pytest.mark.parametrize("batch_rows", [7, 64, 50_000])
-def test_a_register_is_read_in_batches_in_the_order_of_a_whole_read(home: Path, batch_rows: int) -> None:
+def test_a_register_is_read_in_batches_in_the_order_of_a_whole_read(
+    home: Path, batch_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The footers say how many rows a Parquet file or directory holds before its data is read (so the
     workers start while it is read); its batches, of at most ``batch_rows`` rows, hold the rows of
     ``pq.read_table`` in its order (a directory's files, its folders, row groups that end a batch
-    early), and a CSV's those of the whole file."""
+    early). A CSV file's rows are counted as it is read, only as far as a run needs to know (a short
+    file's all); its blocks, joined into batches of at least ``batch_rows`` rows, hold the rows of
+    the whole file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    import pipeline.score
+
+    monkeypatch.setattr(pipeline.score, "CSV_BLOCK", 4096)  # a few rows of the small file a block
 
     register = home / "register-rows"
     (register / "2026").mkdir(parents=True, exist_ok=True)
@@ -213,13 +221,20 @@ def test_a_register_is_read_in_batches_in_the_order_of_a_whole_read(home: Path, 
     frame.tail(50).to_parquet(register / "part-2.parquet", index=False, row_group_size=9)
     (register / "_SUCCESS").write_bytes(b"")
     fields = make_model(0).fields
-    for source, rows in ((home / "cases.parquet", ROWS), (register, ROWS + 57), (home / "cases.csv", ROWS)):
-        opened = open_register(source, fields, batch_rows)
+    csv = home / "cases.csv"
+    assert open_register(csv, fields, batch_rows).rows is None
+    assert open_register(csv, fields, batch_rows).counted(ROWS).rows is None  # as many as enough: not all
+    for source, rows in ((home / "cases.parquet", ROWS), (register, ROWS + 57), (csv, ROWS)):
+        opened = open_register(source, fields, batch_rows).counted(ROWS + 1)
         assert opened.rows == rows
         batches = list(opened.batches)
-        assert max(b.num_rows for b in batches) <= batch_rows
-        read = pa.Table.from_batches(batches)
-        whole = pq.read_table(source) if source.suffix != ".csv" else read_csv_text(source.read_bytes(), name="x")
+        if source != csv:
+            assert max(b.num_rows for b in batches) <= batch_rows
+        else:
+            assert all(b.num_rows >= batch_rows for b in batches[:-1])
+        assert len(batches) > 1 if batch_rows == 7 else True  # read as it is taken, not whole
+        read = pa.concat_tables(b if isinstance(b, pa.Table) else pa.Table.from_batches([b]) for b in batches)
+        whole = pq.read_table(source) if source != csv else read_csv_text(source.read_bytes(), name="x")
         for column in opened.columns:
             assert read.column(column).to_pylist() == whole.column(column).to_pylist(), column
     broken = home / "broken.parquet"
@@ -325,13 +340,21 @@ def test_a_bad_cell_in_a_later_batch_is_named_by_its_row_in_the_register(
     assert len(_bulk_rows(home)) == before
 
 
-def test_a_ragged_csv_row_is_refused_and_nothing_is_written(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("block", [1 << 20, 4096])
+def test_a_ragged_csv_row_is_refused_and_nothing_is_written(
+    home: Path, block: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ragged row stops the run with Arrow's reason, in the first block read or in a later one
+    (blocks of 4 KB: a few rows each): nothing is written or recorded."""
+    import pipeline.score
+
+    monkeypatch.setattr(pipeline.score, "CSV_BLOCK", block)
     lines = (home / "cases.csv").read_text().splitlines()
-    lines[100] = lines[100].rsplit(",", 1)[0]  # row 100 loses its last cell
+    lines[250] = lines[250].rsplit(",", 1)[0]  # row 250 loses its last cell
     ragged, out = home / "ragged.csv", home / "ragged-scores.csv"
     ragged.write_text("\n".join(lines) + "\n")
     before = len(_bulk_rows(home))
-    assert main(["score", "--input", str(ragged), "--output", str(out)]) == 2
+    assert main(["score", "--input", str(ragged), "--output", str(out), "--workers", "1"]) == 2
     assert "ragged.csv: CSV parse error: Expected" in capsys.readouterr().err
     assert not out.exists()
     assert len(_bulk_rows(home)) == before
