@@ -705,21 +705,23 @@ class Workers:
         scored is given back as soon as it and those before it are, between two chunks taken."""
         ahead: deque[tuple[int, Future[dict[str, Any]]]] = deque()
         waiting = 0  # rows handed to the workers and not yet given back
+        taken = iter(chunks)
+        taking = True
         try:
-            for chunk in chunks:
-                ahead.append((chunk.shape[0], self._pool.submit(_worker_chunk, chunk)))
-                waiting += chunk.shape[0]
-                while ahead and (ahead[0][1].done() or waiting > AHEAD_ROWS):
-                    rows, part = ahead[0][0], ahead.popleft()[1].result()
+            while taking or ahead:
+                chunk = next(taken, None) if taking else None
+                if chunk is None:
+                    taking = False  # every chunk handed on: give back the rest
+                else:
+                    ahead.append((chunk.shape[0], self._pool.submit(_worker_chunk, chunk)))
+                    waiting += chunk.shape[0]
+                while ahead and (not taking or ahead[0][1].done() or waiting > AHEAD_ROWS):
+                    rows, future = ahead.popleft()
+                    part = future.result()
                     waiting -= rows
                     if progress is not None:
                         progress(rows)
                     yield part
-            while ahead:
-                rows, part = ahead[0][0], ahead.popleft()[1].result()
-                if progress is not None:
-                    progress(rows)
-                yield part
         except BrokenProcessPool as exc:
             raise WorkerStoppedError(
                 f"a bulk scoring worker process stopped before its chunk was scored ({exc}); nothing was "
