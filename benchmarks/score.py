@@ -9,7 +9,8 @@ the number of distinct cases among them is printed. Every engine runs the real c
 end in its own process (start, read, check, score with tier, bands and top reasons, write,
 audit record), timed from outside:
 
-- one machine on ``--rows``: seconds, rows/s and the ratio to the 10 s target for 1,000,000;
+- one machine on ``--rows``: seconds, rows/s and the ratio to the 10 s target for 1,000,000, and the
+  command's peak memory (it reads a register a batch at a time: the peak does not grow with the rows);
 - local Spark on the first ``--spark-rows`` (default 100,000) of the same register, beside one
   machine on the same file: the ratio of the two; and the same through Spark Connect (a local
   server that PySpark starts for ``SPARK_REMOTE``, and a client of it);
@@ -113,17 +114,30 @@ def _mixes(root: Path, sizes: list[int]) -> list[tuple[Path, int, float, int]]:
     return out
 
 
-def _score(root: Path, source: Path, name: str, *extra: str, env: dict[str, str] | None = None) -> float:
-    """The wall time of one ``tarozu score`` command. Its own output (progress bars; Spark's and the JVM's
-    log, dozens of lines a run) goes to a log file beside it, shown only if the command fails."""
+PEAK = (
+    "import os, subprocess, sys; process = subprocess.Popen(sys.argv[2:]); "
+    "_, status, usage = os.wait4(process.pid, 0); "
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); sys.exit(os.waitstatus_to_exitcode(status))"
+)
+"""Runs a command and writes its peak memory (kB) to a file. The command is started from this small
+process, not from the benchmark's: a process forked from a large one counts the large one's pages as
+its own until it execs, and the peak would be the benchmark's. Its own start (about 20 ms) is in the
+command's time."""
+
+
+def _score(root: Path, source: Path, name: str, *extra: str, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """The wall time of one ``tarozu score`` command, and its peak memory in GB (the largest resident set of
+    the command's process and of those it waited for: its worker processes are the children of its
+    forkserver, which it waits for). Its own output (progress bars; Spark's and the JVM's log, dozens of
+    lines a run) goes to a log file beside it, shown only if the command fails."""
     out = root / name
     command = [sys.executable, "-c", COMMAND, "score", "--input", str(source), "--output", str(out)]
     print(f"tarozu score -> {name} {' '.join(extra)}".rstrip(), file=sys.stderr, flush=True)
-    log = root / f"{name}.log"
+    log, peak = root / f"{name}.log", root / f"{name}.peak"
     start = time.perf_counter()
     with log.open("wb") as err:
         done = subprocess.run(
-            [*command, "--operator", "bench", *extra],
+            [sys.executable, "-c", PEAK, str(peak), *command, "--operator", "bench", *extra],
             cwd=root,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -133,7 +147,7 @@ def _score(root: Path, source: Path, name: str, *extra: str, env: dict[str, str]
     if done.returncode:
         tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
         raise RuntimeError(f"tarozu score -> {name} failed (exit {done.returncode}); the end of its output:\n{tail}")
-    return seconds
+    return seconds, int(peak.read_text()) / 2**20  # kilobytes on Linux
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -162,20 +176,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         spark_rows = min(args.spark_rows, args.rows)
         full, sample, distinct = _registers(root, args.rows, spark_rows)
         mixes = _mixes(root, args.partial_rows)
-        local = _score(root, full, "local.parquet")
-        small = _score(root, sample, "sample-local.parquet")
-        spark = _score(root, sample, "spark.parquet", "--engine", "spark", "--spark-master", args.spark_master)
+        local, local_peak = _score(root, full, "local.parquet")
+        small, _ = _score(root, sample, "sample-local.parquet")
+        spark, _ = _score(root, sample, "spark.parquet", "--engine", "spark", "--spark-master", args.spark_master)
         # the same through Spark Connect: a local server that PySpark starts for SPARK_REMOTE, and a client of it
-        connect = _score(root, sample, "connect.parquet", "--engine", "spark", env={"SPARK_REMOTE": args.spark_master})
-        partial = [_score(root, path, f"scores-{path.name}") for path, *_ in mixes]
-        one_process = _score(root, mixes[0][0], "one-process.parquet", "--workers", "1") if mixes else None
+        env = {"SPARK_REMOTE": args.spark_master}
+        connect, _ = _score(root, sample, "connect.parquet", "--engine", "spark", env=env)
+        scored = [_score(root, path, f"scores-{path.name}") for path, *_ in mixes]
+        partial, peaks = [seconds for seconds, _ in scored], [peak for _, peak in scored]
+        one_process = _score(root, mixes[0][0], "one-process.parquet", "--workers", "1")[0] if mixes else None
         rate = args.rows / local
         at_target = TARGET_ROWS / rate
         verdict = "meets" if at_target < TARGET_SECONDS else "misses"
         print(f"\ntarozu score, complete forms ({distinct:,} distinct generated cases), Parquet, whole command:")
         print(
             f"  one machine   {args.rows:>9,} rows {local:7.1f} s {rate:10,.0f} rows/s; 1,000,000 rows in "
-            f"{at_target:.1f} s = {at_target / TARGET_SECONDS:.2f}x the 10 s target ({verdict} it)"
+            f"{at_target:.1f} s = {at_target / TARGET_SECONDS:.2f}x the 10 s target ({verdict} it); "
+            f"peak memory {local_peak:.2f} GB"
         )
         print(f"  one machine   {spark_rows:>9,} rows {small:7.1f} s {spark_rows / small:10,.0f} rows/s")
         print(
@@ -187,12 +204,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             f"{spark_rows / connect:10,.0f} rows/s; {connect / small:.1f}x the one-machine time on the same rows"
         )
         print("tarozu score, generated screenings as generated (partial interviews among them), one machine:")
-        for (_, n, share, cases), seconds in zip(mixes, partial, strict=True):
+        for (_, n, share, cases), seconds, peak in zip(mixes, partial, peaks, strict=True):
             at = TARGET_ROWS * seconds / n
             print(
                 f"  {n:>9,} rows ({share:.0%} partial, {cases:,} distinct partial cases) {seconds:7.1f} s "
                 f"{n / seconds:10,.0f} rows/s; 1,000,000 rows in {at:.1f} s = {at / TARGET_SECONDS:.2f}x "
-                f"the 10 s target ({'meets' if at < TARGET_SECONDS else 'misses'} it)"
+                f"the 10 s target ({'meets' if at < TARGET_SECONDS else 'misses'} it); peak memory {peak:.2f} GB"
             )
         if one_process is not None:
             n, seconds = mixes[0][1], partial[0]
@@ -203,12 +220,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             )
         return {
             "local_s": local,
+            "local_peak_gb": local_peak,
             "rows_per_s": rate,
             "target_ratio": at_target / TARGET_SECONDS,
             "spark_s": spark,
             "spark_ratio": spark / small,
             "connect_ratio": connect / small,
             **{f"partial_{n}_rows_s": n / seconds for (_, n, *_), seconds in zip(mixes, partial, strict=True)},
+            **{f"partial_{n}_peak_gb": peak for (_, n, *_), peak in zip(mixes, peaks, strict=True)},
             **({"workers_speedup": one_process / partial[0]} if one_process is not None else {}),
         }
     finally:
