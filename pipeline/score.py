@@ -8,12 +8,12 @@ The output's ``row`` is the input row's number (1-based, the header not counted)
 
 - ``--engine local`` (default) reads CSV or Parquet (a file, or a directory of Parquet files) and
   scores in vectorised chunks (:class:`models.bulk.BulkScorer`) with a progress bar. The input is
-  read a batch at a time (:func:`open_register`), each batch's
-  columns as their distinct cells and which one each row holds (Arrow dictionaries): cells are
-  checked, decoded and encoded once per distinct value of a batch, and its codes go to the
-  scoring while the next batch is read, so a register larger than memory can be scored. The
-  output is written by Arrow as the chunks come back (:class:`ScoresFile`), the texts decoded
-  from their categories; a test holds it to what the per-frame pandas path wrote.
+  read a batch at a time (:func:`open_register`), each batch's columns as their distinct cells and
+  which one each row holds (Arrow dictionaries): a distinct cell is checked, decoded and encoded
+  once in the whole run (:class:`CellCodes`), and a batch's codes go to the scoring while the next
+  batch is read, so a register larger than memory can be scored. The output is written by Arrow as
+  the chunks come back (:class:`ScoresFile`), the texts decoded from their categories; a test
+  holds it to what the per-frame pandas path wrote.
   ``--workers`` (default: one per CPU the process may use) sets how many worker processes
   score the chunks of a large file; each builds its engine from the same model, and the
   output is the same with any number of them.
@@ -444,12 +444,11 @@ class Register:
         workers and the size of its chunks."""
         if self.rows is not None:
             return self
-        read: list[Any] = []
-        for batch in self.batches:
-            read.append(batch)
-            if sum(b.num_rows for b in read) >= enough:
-                return Register(None, self.columns, self.schema, chain(read, self.batches))
-        return Register(sum(b.num_rows for b in read), self.columns, self.schema, iter(read))
+        read = _taken(self.batches, enough)
+        rows = sum(b.num_rows for b in read)
+        if rows >= enough:
+            return Register(None, self.columns, self.schema, chain(read, self.batches))
+        return Register(rows, self.columns, self.schema, iter(read))
 
 
 def open_register(path: Path, model_fields: tuple[str, ...], batch_rows: int = READ_ROWS) -> Register:
@@ -469,14 +468,18 @@ def _joined(blocks: Iterator[Any], rows: int) -> Iterator[Any]:
     """Record ``blocks`` joined into tables of at least ``rows`` rows (the last of what is left), in order."""
     import pyarrow as pa
 
-    held: list[Any] = []
-    for block in blocks:
-        held.append(block)
-        if sum(b.num_rows for b in held) >= rows:
-            yield pa.Table.from_batches(held)
-            held = []
-    if held:
+    while held := _taken(blocks, rows):
         yield pa.Table.from_batches(held)
+
+
+def _taken(batches: Iterator[Any], rows: int) -> list[Any]:
+    """The next ``batches`` that hold at least ``rows`` rows together, or all that are left."""
+    taken: list[Any] = []
+    count = 0
+    while count < rows and (batch := next(batches, None)) is not None:
+        taken.append(batch)
+        count += batch.num_rows
+    return taken
 
 
 def check_parquet_directory(path: Path) -> None:
@@ -527,6 +530,7 @@ def _parquet_register(path: Path, model_fields: tuple[str, ...], batch_rows: int
 
 
 def _file_batches(path: Path, columns: list[str], text: list[str], batch_rows: int) -> Iterator[Any]:
+    """The ``columns`` of a Parquet file, ``batch_rows`` rows at a time, its ``text`` columns as dictionaries."""
     import pyarrow.parquet as pq
 
     with pq.ParquetFile(path, read_dictionary=text) as file:
@@ -539,11 +543,7 @@ def register_codes(engine: ScreeningEngine, register: Register) -> Iterator[np.n
     before any codes), then every cell (the first bad one stops the reading)."""
     import pyarrow as pa
 
-    head: list[Any] = []
-    for batch in register.batches:  # the PII guard's rows, kept to be encoded next
-        head.append(batch)
-        if sum(b.num_rows for b in head) >= PII_SAMPLE:
-            break
+    head = _taken(register.batches, PII_SAMPLE)  # the PII guard's rows, kept to be encoded next
     read = pa.concat_tables(map(_table, head)) if head else register.schema.empty_table()
     sample = _arrow_columns(read.slice(0, PII_SAMPLE), register.columns)
     check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in sample.items()}))

@@ -232,7 +232,8 @@ def test_a_register_is_read_in_batches_in_the_order_of_a_whole_read(
             assert max(b.num_rows for b in batches) <= batch_rows
         else:
             assert all(b.num_rows >= batch_rows for b in batches[:-1])
-        assert len(batches) > 1 if batch_rows == 7 else True  # read as it is taken, not whole
+        if batch_rows == 7:
+            assert len(batches) > 1  # read as it is taken, not whole
         read = pa.concat_tables(b if isinstance(b, pa.Table) else pa.Table.from_batches([b]) for b in batches)
         whole = pq.read_table(source) if source != csv else read_csv_text(source.read_bytes(), name="x")
         for column in opened.columns:
@@ -320,12 +321,14 @@ def test_bad_cell_names_row_and_column_and_writes_nothing(home: Path, capsys: py
 def test_a_bad_cell_in_a_later_batch_is_named_by_its_row_in_the_register(
     home: Path, suffix: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Read 30 rows at a time, a cell not allowed in the fourth batch is named by its row in the whole
-    register, though its column's cells were checked and known in the batches before; of two in a
-    batch, the first in row order, whichever column it is in."""
+    """Read 30 rows at a time (a CSV file's blocks of a few rows joined into batches of 30 or more), a cell
+    not allowed in a later batch is named by its row in the whole register, though its column's cells
+    were checked and known in the batches before; of two in a batch, the first in row order, whichever
+    column it is in."""
     import pipeline.score
 
     monkeypatch.setattr(pipeline.score, "READ_ROWS", 30)
+    monkeypatch.setattr(pipeline.score, "CSV_BLOCK", 4096)
     raw = pd.read_csv(home / "cases.csv", dtype=str, keep_default_na=False)
     raw.loc[96, "excessive_hours"] = "sometimes"  # row 97
     raw.loc[93, "sector"] = "fishing-boat"  # row 94: the first
@@ -610,7 +613,6 @@ CONNECT_RUNS = """
 import json, sys
 from pyspark.sql import SparkSession
 from pipeline.cli import main
-from pipeline.data.formats import read_csv_text
 from pipeline.score import BINARY_FILE_LIMIT
 
 spark = SparkSession.builder.getOrCreate()  # SPARK_REMOTE: a local Spark Connect server, and a client of it
