@@ -113,7 +113,7 @@ BAD_OPERATOR = (
 )
 BAD_CELL = (
     "row {row}, column {column!r}: value {value!r} is not allowed; allowed values are {allowed}. "
-    "Nothing was scored or written"
+    "Nothing was written or recorded"
 )
 MISSING_FIELDS = (
     "the input lacks column(s) {columns} that the model uses: a Tarozu file holds every questionnaire "
