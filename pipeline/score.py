@@ -428,14 +428,12 @@ class FileColumn:
 class Register:
     """An input opened to be read a batch at a time: how many ``rows`` it holds (a Parquet input's footers
     say it before its data is read; a CSV file's are known once read: None until then, see
-    :meth:`counted`), its field ``columns`` (file names, checked by :func:`check_columns`), their Arrow
-    ``schema`` as stored (a batch may hold a text column as a dictionary), and the ``batches``
-    themselves (Arrow record batches or tables of those columns, in the order of its rows, read as
-    they are taken)."""
+    :meth:`counted`), its field ``columns`` (file names, checked by :func:`check_columns`), and the
+    ``batches`` themselves (Arrow record batches or tables of those columns, in the order of its rows,
+    read as they are taken; a text column may be a dictionary, and types may differ from file to file)."""
 
     rows: int | None
     columns: list[str]
-    schema: Any
     batches: Iterator[Any]
 
     def counted(self, enough: int) -> Register:
@@ -447,21 +445,20 @@ class Register:
         read = _taken(self.batches, enough)
         rows = sum(b.num_rows for b in read)
         if rows >= enough:
-            return Register(None, self.columns, self.schema, chain(read, self.batches))
-        return Register(rows, self.columns, self.schema, iter(read))
+            return Register(None, self.columns, chain(read, self.batches))
+        return Register(rows, self.columns, iter(read))
 
 
 def open_register(path: Path, model_fields: tuple[str, ...], batch_rows: int = READ_ROWS) -> Register:
     """The input at ``path`` (CSV, or Parquet: a file or a directory of files) as a :class:`Register` of
     batches of at most ``batch_rows`` rows (a CSV file's: of at least ``batch_rows``, the last of what is left)."""
-    import pyarrow as pa
 
     if path.is_dir() or not is_csv(path):
         return _parquet_register(path, model_fields, batch_rows)
     header = read_csv_header(path)
     columns = check_columns(header, model_fields)
     blocks = stream_csv_text(path, header=header, columns=columns, block_bytes=CSV_BLOCK)
-    return Register(None, columns, pa.schema([(c, pa.string()) for c in columns]), _joined(blocks, batch_rows))
+    return Register(None, columns, _joined(blocks, batch_rows))
 
 
 def _joined(blocks: Iterator[Any], rows: int) -> Iterator[Any]:
@@ -498,9 +495,9 @@ def check_parquet_directory(path: Path) -> None:
 
 def _parquet_register(path: Path, model_fields: tuple[str, ...], batch_rows: int) -> Register:
     """A Parquet file or directory read as ``pq.read_table`` reads it (a directory's files in its order,
-    ``key=value`` folders as columns, names beginning with ``_`` or ``.`` left out), a batch at a time;
-    its text columns as Arrow dictionaries."""
-    import pyarrow as pa
+    ``key=value`` folders as columns, names beginning with ``_`` or ``.`` left out), a batch at a time,
+    each file page by page: a decoded row group (a million rows in pyarrow's files, millions in
+    Spark's) is never held whole."""
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -511,42 +508,55 @@ def _parquet_register(path: Path, model_fields: tuple[str, ...], batch_rows: int
     index_columns = set((schema.pandas_metadata or {}).get("index_columns", [])) if schema.metadata else set()
     names = [str(c) for c in schema.names if c not in index_columns]
     columns = check_columns(names, model_fields)
-    text = [
-        c for c in columns if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)
-    ]
-    stored = pa.schema([schema.field(c) for c in columns])
-    if path.is_file():  # read page by page: a decoded row group (up to a million rows) is never held whole
-        return Register(
-            pq.read_metadata(path).num_rows, columns, stored, _file_batches(path, columns, text, batch_rows)
-        )
+    if path.is_file():
+        return Register(pq.read_metadata(path).num_rows, columns, _file_batches(path, columns, {}, batch_rows))
     dataset = ds.dataset(
         path,
-        format=ds.ParquetFileFormat(dictionary_columns=text),
+        format="parquet",
         partitioning=ds.HivePartitioning.discover(infer_dictionary=True),
         ignore_prefixes=[".", "_"],
     )
-    batches = dataset.scanner(columns=columns, batch_size=batch_rows).to_batches()
-    return Register(dataset.count_rows(), columns, stored, iter(batches))
+    fragments = list(dataset.get_fragments())  # in the order the dataset reads them
+    batches = chain.from_iterable(
+        _file_batches(Path(f.path), columns, ds.get_partition_keys(f.partition_expression), batch_rows)
+        for f in fragments
+    )
+    return Register(dataset.count_rows(), columns, batches)
 
 
-def _file_batches(path: Path, columns: list[str], text: list[str], batch_rows: int) -> Iterator[Any]:
-    """The ``columns`` of a Parquet file, ``batch_rows`` rows at a time, its ``text`` columns as dictionaries."""
+def _file_batches(path: Path, columns: list[str], folders: dict[str, Any], batch_rows: int) -> Iterator[Any]:
+    """The ``columns`` of a Parquet file, ``batch_rows`` rows at a time, its text columns as dictionaries;
+    a column the file lacks is its ``key=value`` folder's value (``folders``), or missing."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    stored = pq.read_schema(path)
+    read = [c for c in columns if c in stored.names]
+    text = [
+        c for c in read if pa.types.is_string(stored.field(c).type) or pa.types.is_large_string(stored.field(c).type)
+    ]
     with pq.ParquetFile(path, read_dictionary=text) as file:
-        yield from file.iter_batches(batch_size=batch_rows, columns=columns)
+        for batch in file.iter_batches(batch_size=batch_rows, columns=read):
+            if len(read) == len(columns):
+                yield batch
+                continue
+            arrays = {c: batch.column(c) for c in read}
+            n = batch.num_rows
+            for c in columns:
+                if c not in arrays:
+                    arrays[c] = pa.array([folders[c]] * n) if c in folders else pa.nulls(n, pa.string())
+            yield pa.RecordBatch.from_pydict({c: arrays[c] for c in columns})
 
 
 def register_codes(engine: ScreeningEngine, register: Register) -> Iterator[np.ndarray]:
     """The level codes of a register's rows, batch by batch (:class:`CellCodes`), each batch checked
     before its codes are given: the head's content by the PII guard (its first :data:`PII_SAMPLE` rows,
     before any codes), then every cell (the first bad one stops the reading)."""
-    import pyarrow as pa
-
     head = _taken(register.batches, PII_SAMPLE)  # the PII guard's rows, kept to be encoded next
-    read = pa.concat_tables(map(_table, head)) if head else register.schema.empty_table()
-    sample = _arrow_columns(read.slice(0, PII_SAMPLE), register.columns)
-    check_no_identifiers(pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in sample.items()}))
+    pieces = [_arrow_columns(_table(batch), register.columns) for batch in head]
+    sample = [pd.DataFrame({c: column.head(PII_SAMPLE) for c, column in piece.items()}) for piece in pieces]
+    read = pd.concat(sample, ignore_index=True) if sample else pd.DataFrame(columns=register.columns)
+    check_no_identifiers(read.head(PII_SAMPLE))
     cells = CellCodes(engine)
     for batch in chain(head, register.batches):
         yield cells.codes(_arrow_columns(_table(batch), register.columns), batch.num_rows)

@@ -202,10 +202,10 @@ def test_a_register_is_read_in_batches_in_the_order_of_a_whole_read(
 ) -> None:
     """The footers say how many rows a Parquet file or directory holds before its data is read (so the
     workers start while it is read); its batches, of at most ``batch_rows`` rows, hold the rows of
-    ``pq.read_table`` in its order (a directory's files, its folders, row groups that end a batch
-    early). A CSV file's rows are counted as it is read, only as far as a run needs to know (a short
-    file's all); its blocks, joined into batches of at least ``batch_rows`` rows, hold the rows of
-    the whole file."""
+    ``pq.read_table`` in its order (a directory's files, its folders, ``key=value`` folders as
+    columns, row groups that end a batch early). A CSV file's rows are counted as it is read, only
+    as far as a run needs to know (a short file's all); its blocks, joined into batches of at least
+    ``batch_rows`` rows, hold the rows of the whole file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -220,11 +220,15 @@ def test_a_register_is_read_in_batches_in_the_order_of_a_whole_read(
     frame.head(7).to_parquet(register / "2026" / "part-1.parquet", index=False)
     frame.tail(50).to_parquet(register / "part-2.parquet", index=False, row_group_size=9)
     (register / "_SUCCESS").write_bytes(b"")
+    by_sector = home / "register-by-sector"  # a field's answer as a key=value folder, not a column
+    for sector, rows in frame.groupby("sector"):
+        (by_sector / f"sector={sector}").mkdir(parents=True, exist_ok=True)
+        rows.drop(columns="sector").to_parquet(by_sector / f"sector={sector}" / "part-0.parquet", index=False)
     fields = make_model(0).fields
     csv = home / "cases.csv"
     assert open_register(csv, fields, batch_rows).rows is None
     assert open_register(csv, fields, batch_rows).counted(ROWS).rows is None  # as many as enough: not all
-    for source, rows in ((home / "cases.parquet", ROWS), (register, ROWS + 57), (csv, ROWS)):
+    for source, rows in ((home / "cases.parquet", ROWS), (register, ROWS + 57), (by_sector, ROWS), (csv, ROWS)):
         opened = open_register(source, fields, batch_rows).counted(ROWS + 1)
         assert opened.rows == rows
         batches = list(opened.batches)
