@@ -501,21 +501,24 @@ def _parquet_register(path: Path, model_fields: tuple[str, ...], batch_rows: int
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    if path.is_dir():
+    dataset = None
+    if path.is_file():
+        schema = pq.read_schema(path)
+    else:
         check_parquet_directory(path)
-    schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
+        dataset = ds.dataset(  # as pq.read_table finds a directory's files and folders
+            path,
+            format="parquet",
+            partitioning=ds.HivePartitioning.discover(infer_dictionary=True),
+            ignore_prefixes=[".", "_"],
+        )
+        schema = dataset.schema
     # pandas keeps a DataFrame's index as columns of the file; pd.read_parquet makes them the index again
     index_columns = set((schema.pandas_metadata or {}).get("index_columns", [])) if schema.metadata else set()
     names = [str(c) for c in schema.names if c not in index_columns]
     columns = check_columns(names, model_fields)
-    if path.is_file():
+    if dataset is None:
         return Register(pq.read_metadata(path).num_rows, columns, _file_batches(path, columns, {}, batch_rows))
-    dataset = ds.dataset(
-        path,
-        format="parquet",
-        partitioning=ds.HivePartitioning.discover(infer_dictionary=True),
-        ignore_prefixes=[".", "_"],
-    )
     fragments = list(dataset.get_fragments())  # in the order the dataset reads them
     batches = chain.from_iterable(
         _file_batches(Path(f.path), columns, ds.get_partition_keys(f.partition_expression), batch_rows)
