@@ -452,7 +452,6 @@ class Register:
 def open_register(path: Path, model_fields: tuple[str, ...], batch_rows: int = READ_ROWS) -> Register:
     """The input at ``path`` (CSV, or Parquet: a file or a directory of files) as a :class:`Register` of
     batches of at most ``batch_rows`` rows (a CSV file's: of at least ``batch_rows``, the last of what is left)."""
-
     if path.is_dir() or not is_csv(path):
         return _parquet_register(path, model_fields, batch_rows)
     header = read_csv_header(path)
