@@ -560,8 +560,9 @@ def register_codes(engine: ScreeningEngine, register: Register) -> Iterator[np.n
     read = pd.concat(sample, ignore_index=True) if sample else pd.DataFrame(columns=register.columns)
     check_no_identifiers(read.head(PII_SAMPLE))
     cells = CellCodes(engine)
-    for batch in chain(head, register.batches):
-        yield cells.codes(_arrow_columns(_table(batch), register.columns), batch.num_rows)
+    rest = ((batch, _arrow_columns(_table(batch), register.columns)) for batch in register.batches)
+    for batch, columns in chain(zip(head, pieces, strict=True), rest):  # the head's columns, made once
+        yield cells.codes(columns, batch.num_rows)
 
 
 def _table(batch: Any) -> Any:
