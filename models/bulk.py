@@ -298,6 +298,9 @@ class BulkScorer:
         self._width = stacked.shape[0]
         self._plan = self._make_plan()
         self._reasons_made: dict[str, dict[int, str]] = {name: {} for name in engine.outcome_names}
+        self._questions_made: dict[int, str] = {}  # next questions' texts by key (_question_keys)
+        if (len(engine._indicators) + 1) ** TOP_NEXT >= 2**63:
+            raise ValueError(f"{len(engine._indicators)} indicators are too many for the keys of next questions")
 
     def score(
         self, codes: np.ndarray, *, progress: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS
@@ -383,6 +386,8 @@ class BulkScorer:
                 texts[name] = part[name]
             elif name in reasons:
                 texts[name] = self._reason_texts(reasons[name], part[name])
+            elif name == "next_questions":
+                texts[name] = self._question_texts(part[name])
             else:
                 numbers[name] = part[name]
         return FlatColumns(names, len(part["settled"]), numbers, texts)
@@ -557,14 +562,13 @@ class BulkScorer:
         model_tier = np.max(np.vstack([scores[name].tier for name in e.outcome_names]), axis=0)
         flip = np.zeros(n)
         settled = np.ones(n, dtype=bool)
-        next_questions = np.zeros(n, dtype=np.int64)
-        next_texts: list[str | None] = [""]
+        next_questions = np.zeros(n, dtype=np.int64)  # keys (_question_keys): 0, none
         # The outlook of every case with questions left, as the engine computes it (once per distinct case).
         todo = np.flatnonzero(any_flag & _UNASKED)
         if todo.size:
             log_odds = np.column_stack([scores[name].log_odds for name in e.outcome_names])
             unasked = e._applicable[status_code] & (codes[:, e._indicators] == e._not_asked)
-            flip[todo], settled[todo], next_questions[todo], next_texts = self._outlooks(
+            flip[todo], settled[todo], next_questions[todo] = self._outlooks(
                 codes[todo], status_code[todo], unasked[todo], log_odds[todo]
             )
         eligible = answered_yes  # no screener's assessment and no danger answer in bulk
@@ -585,50 +589,36 @@ class BulkScorer:
         out["leaning_tier"] = (list(TIERS), leaning)
         out["settled"] = settled
         out["flip_chance"] = flip
-        out["next_questions"] = (next_texts, next_questions)
+        out["next_questions"] = next_questions
         return out
 
     def _reason_keys(self, name: str, columns: np.ndarray) -> np.ndarray:
         """Which evidence has the largest contributions (as the engine's stable sort), one number per
         case: the ranks of its top columns in mixed radix (:meth:`_reason_texts` makes the text)."""
         k = min(self.top_reasons, columns.shape[1])
-        key = np.zeros(columns.shape[0], dtype=np.int64)
         if k == 0:
-            return key
+            return np.zeros(columns.shape[0], dtype=np.int64)
         ranks = self._rank[name][columns]
         top = np.sort(np.partition(ranks, k - 1, axis=1)[:, :k], axis=1).astype(np.int64)
         none = self._n_evidence  # ranks from here on are never evidence
         np.minimum(top, none, out=top)
-        for r in range(k):
-            key = key * (none + 1) + top[:, r]
-        return key
+        return _mixed_radix(top, none + 1)
 
     def _reason_texts(self, name: str, keys: np.ndarray) -> tuple[list[str | None], np.ndarray]:
         """``field=answer:+contribution`` of the top columns joined by ``;``, made once per distinct key (and
         kept: a register's chunks share most of theirs)."""
-        distinct, inverse = np.unique(keys, return_inverse=True)
-        k = min(self.top_reasons, len(self.engine.fields))
         none = self._n_evidence
-        order = self._reason_columns[name]
-        tokens = self._tokens[name]
-        made = self._reasons_made[name]
-        texts: list[str | None] = []
-        for key in distinct.tolist():
-            text = made.get(key)
-            if text is None:
-                picked, value = [], key
-                for _ in range(k):
-                    value, rank = divmod(value, none + 1)
-                    picked.append(rank)
-                text = made[key] = ";".join(tokens[order[rank]] for rank in reversed(picked) if rank < none)
-            texts.append(text)
-        return texts, inverse.reshape(-1)
+        order, tokens = self._reason_columns[name], self._tokens[name]
+        k = min(self.top_reasons, len(self.engine.fields))
+        return _keyed_texts(
+            keys, self._reasons_made[name], none + 1, k, lambda rank: tokens[order[rank]] if rank < none else None
+        )
 
     def _outlooks(
         self, codes: np.ndarray, status_code: np.ndarray, unasked: np.ndarray, log_odds: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
-        """Flip chance, settled flag and next questions (codes into the texts returned) of cases
-        with questions left, as the engine's ``outlook`` gives them, once per distinct case."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Flip chance, settled flag and next questions (keys, :meth:`_question_keys`) of cases with
+        questions left, as the engine's ``outlook`` gives them, once per distinct case."""
         e = self.engine
         # Each distinct case once: its codes in the fewest bytes, one row as one key of them.
         small = np.ascontiguousarray(codes.astype(np.min_scalar_type(int(codes.max(initial=0)))))
@@ -651,10 +641,52 @@ class BulkScorer:
             flip, settled, questions = draws.outlook_columns(
                 log_odds=lo, class_p=class_p, unasked=unasked[pick], status=status, top=TOP_NEXT
             )
-        # The next questions' texts, once per distinct list of them.
-        distinct, ids = np.unique(questions, axis=0, return_inverse=True)
-        texts = [";".join(e.fields[e._indicators[q]] for q in row if q >= 0) for row in distinct.tolist()]
-        return flip[which], settled[which], ids.reshape(-1)[which] + 1, ["", *texts]  # 0: none (nothing to ask)
+        return flip[which], settled[which], self._question_keys(questions)[which]
+
+    def _question_keys(self, questions: np.ndarray) -> np.ndarray:
+        """One number per case of its next questions (B, :data:`TOP_NEXT`), as positions among the
+        indicators (-1 past the last): each plus one, in mixed radix (0: none; :meth:`_question_texts`
+        makes the text)."""
+        return _mixed_radix(questions + 1, len(self.engine._indicators) + 1)
+
+    def _question_texts(self, keys: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+        """The next questions' ids joined by ``;``, made once per distinct key (and kept, as the reasons')."""
+        e = self.engine
+        return _keyed_texts(
+            keys,
+            self._questions_made,
+            len(e._indicators) + 1,
+            TOP_NEXT,
+            lambda p: e.fields[e._indicators[p - 1]] if p else None,
+        )
+
+
+def _mixed_radix(digits: np.ndarray, base: int) -> np.ndarray:
+    """Each row of ``digits`` (B, places), each below ``base``, as one number: the first the most significant."""
+    key = np.zeros(len(digits), dtype=np.int64)
+    for place in range(digits.shape[1]):
+        key = key * base + digits[:, place]
+    return key
+
+
+def _keyed_texts(
+    keys: np.ndarray, made: dict[int, str], base: int, places: int, token: Callable[[int], str | None]
+) -> tuple[list[str | None], np.ndarray]:
+    """The text of each distinct key of ``keys`` (:func:`_mixed_radix` of ``places`` digits), and each key's
+    place among them: the tokens of its digits (None: left out), the first the most significant, joined by
+    ``;``. Each text is made once and kept in ``made``."""
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    texts: list[str | None] = []
+    for key in distinct.tolist():
+        text = made.get(key)
+        if text is None:
+            digits, value = [], key
+            for _ in range(places):
+                value, digit = divmod(value, base)
+                digits.append(digit)
+            text = made[key] = ";".join(t for t in map(token, reversed(digits)) if t is not None)
+        texts.append(text)
+    return texts, inverse.reshape(-1)
 
 
 class Workers:
