@@ -265,8 +265,7 @@ class BulkScorer:
         # contribution first, ties in field order, never-evidence last). Within a case each field
         # gives one column, so that order is one order of all columns, ranked once per model.
         self._rank: dict[str, np.ndarray] = {}
-        self._reason_columns: dict[str, np.ndarray] = {}
-        self._tokens: dict[str, np.ndarray] = {}
+        self._reason_tokens: dict[str, np.ndarray] = {}  # by rank: the text of the column, None if never evidence
         for name in engine.outcome_names:
             table = model._matrices[name][0]
             key = np.where(self._silent, np.inf, -np.abs(table))
@@ -274,13 +273,12 @@ class BulkScorer:
             rank = np.empty(n_columns, dtype=np.int16 if n_columns < 1 << 15 else np.int64)
             rank[order] = np.arange(n_columns)
             self._rank[name] = rank
-            self._reason_columns[name] = order
             tokens = np.empty(n_columns, dtype=object)
             for j, (fid, field) in enumerate(zip(engine.fields, engine.field_defs, strict=True)):
                 for c, level in enumerate(field.levels):
                     col = offsets[j] + c
                     tokens[col] = f"{fid}={level}:{float(table[col]):+.4f}"
-            self._tokens[name] = tokens
+            self._reason_tokens[name] = np.array([*tokens[order[: self._n_evidence]], None], dtype=object)
         self._status_shift = {
             name: np.asarray(model.outcomes[name].contributions[engine._status], dtype=float)
             if engine._status is not None
@@ -299,6 +297,7 @@ class BulkScorer:
         self._plan = self._make_plan()
         self._reasons_made: dict[str, dict[int, str]] = {name: {} for name in engine.outcome_names}
         self._questions_made: dict[int, str] = {}  # next questions' texts by key (_question_keys)
+        self._question_tokens = np.array([None, *(engine.fields[j] for j in engine._indicators.tolist())], dtype=object)
         if (len(engine._indicators) + 1) ** TOP_NEXT >= 2**63:
             raise ValueError(f"{len(engine._indicators)} indicators are too many for the keys of next questions")
 
@@ -607,12 +606,8 @@ class BulkScorer:
     def _reason_texts(self, name: str, keys: np.ndarray) -> tuple[list[str | None], np.ndarray]:
         """``field=answer:+contribution`` of the top columns joined by ``;``, made once per distinct key (and
         kept: a register's chunks share most of theirs)."""
-        none = self._n_evidence
-        order, tokens = self._reason_columns[name], self._tokens[name]
         k = min(self.top_reasons, len(self.engine.fields))
-        return _keyed_texts(
-            keys, self._reasons_made[name], none + 1, k, lambda rank: tokens[order[rank]] if rank < none else None
-        )
+        return _keyed_texts(keys, self._reasons_made[name], self._n_evidence + 1, k, self._reason_tokens[name])
 
     def _outlooks(
         self, codes: np.ndarray, status_code: np.ndarray, unasked: np.ndarray, log_odds: np.ndarray
@@ -651,14 +646,7 @@ class BulkScorer:
 
     def _question_texts(self, keys: np.ndarray) -> tuple[list[str | None], np.ndarray]:
         """The next questions' ids joined by ``;``, made once per distinct key (and kept, as the reasons')."""
-        e = self.engine
-        return _keyed_texts(
-            keys,
-            self._questions_made,
-            len(e._indicators) + 1,
-            TOP_NEXT,
-            lambda p: e.fields[e._indicators[p - 1]] if p else None,
-        )
+        return _keyed_texts(keys, self._questions_made, len(self._question_tokens), TOP_NEXT, self._question_tokens)
 
 
 def _mixed_radix(digits: np.ndarray, base: int) -> np.ndarray:
@@ -670,23 +658,19 @@ def _mixed_radix(digits: np.ndarray, base: int) -> np.ndarray:
 
 
 def _keyed_texts(
-    keys: np.ndarray, made: dict[int, str], base: int, places: int, token: Callable[[int], str | None]
+    keys: np.ndarray, made: dict[int, str], base: int, places: int, tokens: np.ndarray
 ) -> tuple[list[str | None], np.ndarray]:
-    """The text of each distinct key of ``keys`` (:func:`_mixed_radix` of ``places`` digits), and each key's
-    place among them: the tokens of its digits (None: left out), the first the most significant, joined by
-    ``;``. Each text is made once and kept in ``made``."""
+    """The text of each distinct key of ``keys`` (:func:`_mixed_radix` of ``places`` digits below ``base``),
+    and each key's place among them: the ``tokens`` of its digits (an object array of texts, None: left out), the
+    first the most significant, joined by ``;``. Each text is made once and kept in ``made``."""
     distinct, inverse = np.unique(keys, return_inverse=True)
-    texts: list[str | None] = []
-    for key in distinct.tolist():
-        text = made.get(key)
-        if text is None:
-            digits, value = [], key
-            for _ in range(places):
-                value, digit = divmod(value, base)
-                digits.append(digit)
-            text = made[key] = ";".join(t for t in map(token, reversed(digits)) if t is not None)
-        texts.append(text)
-    return texts, inverse.reshape(-1)
+    listed = distinct.tolist()
+    new = [key for key in listed if key not in made]
+    if new:
+        digits = np.array(new, dtype=np.int64)[:, None] // base ** np.arange(places - 1, -1, -1) % base
+        for key, row in zip(new, tokens[digits].tolist(), strict=True):
+            made[key] = ";".join(filter(None, row))
+    return [made[key] for key in listed], inverse.reshape(-1)
 
 
 class Workers:
