@@ -688,12 +688,8 @@ class Workers:
             raise ValueError(f"worker processes are for two or more, not {count}: score in this process")
         self.scorer = scorer
         self.count = count
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            context.set_forkserver_preload(["models.bulk"])  # imported once, before the workers fork
         self._pool = ProcessPoolExecutor(
-            count, mp_context=context, initializer=_start_worker, initargs=(scorer.engine.model, scorer.top_reasons)
+            count, mp_context=_context(), initializer=_start_worker, initargs=(scorer.engine.model, scorer.top_reasons)
         )
         self._starting = threading.Thread(target=self._start, name="tarozu-bulk-workers", daemon=True)
         self._starting.start()
@@ -743,6 +739,26 @@ class Workers:
                 f"a bulk scoring worker process stopped before its chunk was scored ({exc}); nothing was "
                 "kept: if the machine ran short of memory, score again with fewer workers"
             ) from exc
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """How :class:`Workers` start: forked from a forkserver that has imported this module once (spawned
+    where there is none)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["models.bulk"])
+    return context
+
+
+def start_forkserver() -> None:
+    """Start, now and in the background, the forkserver that :class:`Workers` fork from (nothing where there
+    is none, or where it runs): its start and its imports, about a quarter of a second on the other core,
+    then overlap what the caller does before it starts its workers (loading the model, opening the input)."""
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 _WORKER: list[BulkScorer] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models.bulk import WorkerStoppedError
+from models.bulk import WorkerStoppedError, start_forkserver
 from pipeline.data.columns import DataFormatError
 from pipeline.data.formats import is_csv
 from pipeline.errors import CommandError
@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             raise ScoreInputError(str(exc)) from None
         if not Path(args.input).exists():
             raise FileNotFoundError(f"no input at {args.input!r}")
+        if args.workers != 1:  # the worker processes' forkserver starts while the model loads
+            start_forkserver()
     ref, model = load_model(args.model)
     audit = audit_engine(args.database_url)
     try:
