@@ -695,9 +695,13 @@ class CommonDraws:
             status[cases][:, None, None], np.arange(n_classes)[None, :, None], positions[:, None, :]
         ]
         per_class = np.prod(answer_p[:, :, np.arange(m)[None, :], grid], axis=3)  # (B, K, C)
-        # (O, B, m, C): tables[:, positions][:, u, grid[c, u]], added question after question as in _completed
-        picked = self.tables[:, positions[:, :, None], grid.T[None, :, :]]
-        completed = log_odds[cases].T[:, :, None] + picked.sum(axis=2)  # (O, B, C)
+        # (O, B, C): each completion's contributions added question after question, as in _completed, in rule
+        # 1's order of completions (the first question's answer the most significant): each question's answers
+        # added to every sum of the questions before it, the same additions, without gathering (O, B, m, C)
+        summed = self.tables[:, positions[:, 0]]  # (O, B, A)
+        for j in range(1, m):
+            summed = (summed[..., None] + self.tables[:, positions[:, j], None, :]).reshape(*summed.shape[:2], -1)
+        completed = log_odds[cases].T[:, :, None] + summed  # (O, B, C)
         decided = decisions_of(completed, self.cutoffs)  # (B, C)
         # Rule 1's products, stacked: numpy's matmul makes for every case the BLAS call (dot, gemv or
         # gemm, with the same shapes and strides) that it makes for that case alone.
