@@ -297,8 +297,9 @@ class BulkScorer:
         self._plan = self._make_plan()
         self._reasons_made: dict[str, dict[int, str]] = {name: {} for name in engine.outcome_names}
         self._questions_made: dict[int, str] = {}  # next questions' texts by key (_question_keys)
+        # by digit of a key: none (0), then each indicator's id; the number of digits is the keys' base
         self._question_tokens = np.array([None, *(engine.fields[j] for j in engine._indicators.tolist())], dtype=object)
-        if (len(engine._indicators) + 1) ** TOP_NEXT >= 2**63:
+        if len(self._question_tokens) ** TOP_NEXT >= 2**63:
             raise ValueError(f"{len(engine._indicators)} indicators are too many for the keys of next questions")
 
     def score(
@@ -642,7 +643,7 @@ class BulkScorer:
         """One number per case of its next questions (B, :data:`TOP_NEXT`), as positions among the
         indicators (-1 past the last): each plus one, in mixed radix (0: none; :meth:`_question_texts`
         makes the text)."""
-        return _mixed_radix(questions + 1, len(self.engine._indicators) + 1)
+        return _mixed_radix(questions + 1, len(self._question_tokens))
 
     def _question_texts(self, keys: np.ndarray) -> tuple[list[str | None], np.ndarray]:
         """The next questions' ids joined by ``;``, made once per distinct key (and kept, as the reasons')."""
