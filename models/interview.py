@@ -816,19 +816,27 @@ def _first_places(effect: np.ndarray, movement: np.ndarray, *, top: int, open: n
     """The first ``top`` columns of each row (B, top) in the order of the largest ``effect``, then the
     largest ``movement`` among those, then the first column (-1 past the last): what a stable sort of a
     row's columns by those keys puts first, picked for all rows at once. Only ``open`` columns
-    (B, Q) are picked (all when None)."""
-    rows = np.arange(len(effect))
-    left = np.ones(effect.shape, dtype=bool) if open is None else open.copy()
-    first = np.full((len(effect), top), -1, dtype=np.int64)
+    (B, Q) are picked (all when None).
+
+    The rows are taken as columns (Q, B): each pick's maxima are then Q - 1 elementwise operations over
+    all the rows, not a short reduction per row."""
+    n_rows, n_columns = effect.shape
+    rows = np.arange(n_rows)
+    keyed = effect.T.copy()  # its own, to be marked: -inf where closed or picked
+    if open is not None:
+        keyed[~open.T] = -np.inf
+    moves = np.ascontiguousarray(movement.T)
+    from_end = np.arange(n_columns, 0, -1)[:, None]  # the first of tied columns has the largest
+    first = np.full((n_rows, top), -1, dtype=np.int64)
     for place in range(top):
-        keyed = np.where(left, effect, -np.inf)
-        tied = left & (keyed == keyed.max(axis=1, initial=-np.inf)[:, None])
-        moved = np.where(tied, movement, -np.inf)
-        tied &= moved == moved.max(axis=1, initial=-np.inf)[:, None]
-        column = tied.argmax(axis=1)  # the first of the ties
-        picked = tied[rows, column]
+        best = keyed.max(axis=0, initial=-np.inf)
+        tied = keyed == best
+        moved = np.where(tied, moves, -np.inf)
+        tied &= moved == moved.max(axis=0, initial=-np.inf)
+        column = n_columns - (tied * from_end).max(axis=0, initial=0)
+        picked = best > -np.inf  # a column left to pick
         first[picked, place] = column[picked]
-        left[rows[picked], column[picked]] = False
+        keyed[column[picked], rows[picked]] = -np.inf
     return first
 
 

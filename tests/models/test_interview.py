@@ -18,6 +18,7 @@ from models.interview import (
     CommonDraws,
     _completed,
     _completions,
+    _first_places,
     _weighed_movements,
     class_posterior,
     decisions_of,
@@ -471,3 +472,24 @@ def test_rule2_draws_are_shared_by_equal_inputs_and_read_only() -> None:
     other = CommonDraws.shared(**{**inputs, "level": LEVEL / 2})
     assert other is not shared
     assert other.level == LEVEL / 2
+
+
+@pytest.mark.parametrize("shape", [(300, 52), (40, 3), (25, 1), (1, 9)])
+def test_first_places_are_a_stable_sorts_first_open_columns(shape: tuple[int, int]) -> None:
+    """Bulk scoring's first questions of each case are what a stable sort of its open questions by effect,
+    then movement (each the larger first), puts first: effects and movements drawn from few values, so
+    that ties are common, and rows with fewer open questions than places. The inputs are left as given."""
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    effect = rng.integers(0, 4, size=shape) / 4
+    movement = rng.integers(0, 3, size=shape) / 2
+    closed = rng.random(shape) < 0.3
+    top = 5
+    before = effect.copy(), movement.copy(), closed.copy()
+    for open_ in (None, ~closed):
+        first = _first_places(effect, movement, top=top, open=open_)
+        for row in range(shape[0]):
+            columns = np.arange(shape[1]) if open_ is None else np.flatnonzero(open_[row])
+            ranked = columns[np.lexsort((columns, -movement[row, columns], -effect[row, columns]))][:top]
+            assert first[row].tolist() == [*ranked.tolist(), *[-1] * (top - len(ranked))], row
+    for kept, given in zip(before, (effect, movement, closed), strict=True):
+        np.testing.assert_array_equal(kept, given)
