@@ -14,8 +14,9 @@ times, side by side in one run:
 - the same steps for a batch of 1,000 cases, and the batch request through the app (its server time);
 - commits of screenings with the served time-ordered ids against random version-4 ids, interleaved;
 - the CPU of one screening's steps one after another, and the same right after the process slept
-  1 ms (as it does while each group commit is on the disk): this machine's cores are slower to
-  come back from idle, which is much of what the table calls the rest.
+  1 ms (as it does here, where the eight requests wait on each group commit together): this
+  machine's cores are slower to come back from idle, part of what the table calls the rest. Under
+  wrk the server hardly ever sleeps (:func:`benchmarks.api.under_load` counts its waits).
 
 The "budget" line is what one screening may cost for the throughput targets of the issue
 (half the requests per second of ``/health``).
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import tempfile
 import time
 import timeit
@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+from benchmarks import procfs
 
 ID_ORDER_COMMITS = 6000
 """Commits of the id-order comparison, into each log (about 2 x 6,000 x 0.5 ms)."""
@@ -139,10 +141,8 @@ class _AsgiDriver:
         return (time.process_time() - start) / done, (self.writer_cpu() - writer_start) / done
 
     def writer_cpu(self) -> float:
-        """CPU seconds (user and system) of the audit writer's process so far, from /proc (Linux)."""
-        process = self.app.state.services.writer._process
-        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user and system) of the audit writer's process so far."""
+        return procfs.usage(self.app.state.services.writer._process.pid).cpu_s
 
 
 def _writer_cpu_per_row(engine: Any, row: dict[str, Any], *, per_commit: int, commits: int) -> float:
@@ -397,8 +397,10 @@ def main(registered: Any, case: dict[str, Any]) -> dict[str, float]:
         f"the steps of one screening, one after another: {busy * 1e6:.0f} us of CPU (median of 600); the same "
         f"steps {IDLE_S * 1e3:.0f} ms after the last, the process asleep in between: {woken * 1e6:.0f} us "
         f"({woken / busy:.2f}x). A core that has idled is slower at first (cold caches; on a virtual machine, "
-        "the host ran something else): a good part of the rest above, as the API process sleeps while each "
-        "group commit is on the disk"
+        "the host ran something else): part of the rest above, where the 8 requests in flight wait on each group "
+        "commit together and the process sleeps meanwhile. Under wrk the server's API process hardly ever sleeps "
+        "(its waits are counted under the serving table): there the rest is uvicorn, the event loop and the "
+        "requests' steps interleaved, not idling"
     )
     console.print(
         f"group commit of {CONCURRENCY} screenings (wall, median of 200): {commit_full * 1e6:.0f} us with fsync "

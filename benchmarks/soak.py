@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks import procfs
+
 ROOT = Path(__file__).resolve().parents[1]
 RSS_GROWTH_MAX = 0.10
 CPU_NOISE_RATIO = 1.5  # the last window's CPU per screening may be at most this times the first's
@@ -117,29 +119,14 @@ class SoakResult:
         )
 
 
-def server_pids(pid: int) -> list[int]:
-    """The server's process and its children (the audit writer's process), from /proc."""
-    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
-    return [pid, *children]
-
-
 def rss_mb(pid: int) -> float:
     """Resident memory of the server's processes together, MB."""
-    total = 0.0
-    for one in server_pids(pid):
-        for line in Path(f"/proc/{one}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) / 1024
-    return total
+    return sum(procfs.rss_mb(one) for one in procfs.family(pid))
 
 
 def cpu_seconds(pid: int) -> float:
     """CPU (user and system) of the server's processes together so far, seconds."""
-    ticks = 0
-    for one in server_pids(pid):
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(procfs.usage(one).cpu_s for one in procfs.family(pid))
 
 
 def soak_cases() -> list[dict[str, Any]]:
