@@ -164,6 +164,9 @@ LOCAL_MASTER_GIVEN = (
     "--spark-master is for --engine spark: the local engine runs on this machine's own worker processes (--workers)"
 )
 BINARY_FILE_LIMIT = "spark.sql.sources.binaryFile.maxLength"
+PLAN_FIELDS = ("spark.sql.debug.maxToStringFields", "1000")
+"""How many fields Spark writes out in a plan's text: its default (25) is fewer than a scored register's
+columns, and each run warned that the plan's text was truncated. Only what Spark prints changes."""
 """Spark's setting of the longest file its ``binaryFile`` source reads (whole, into one task)."""
 ROW_GROUP = 262_144
 """Rows of the output written at once (a Parquet row group of the local engine's output)."""
@@ -933,7 +936,11 @@ def spark_session(master: str | None) -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise CommandError(NO_PYSPARK) from None
-    builder = SparkSession.builder.appName("tarozu-score").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    builder = (
+        SparkSession.builder.appName("tarozu-score")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config(*PLAN_FIELDS)
+    )
     if master is not None and master.startswith("sc://"):
         _check_reachable(master)
         return builder.remote(master).getOrCreate()
