@@ -112,15 +112,11 @@ def under_load(pid: int, load: Callable[[], dict[str, float]]) -> dict[str, floa
     """``load()`` (a wrk round on the server of ``pid``) with what the server's processes used meanwhile:
     the API process's CPU per request (``api_us``; of it the kernel's, ``kernel_us``), its waits per 100
     requests (times it gave up the CPU with no request ready), its share of a core (``api_cores``), the
-    audit writer's CPU per request (``writer_us``, its children together), and how much of the
+    CPU per request of its child processes (``writer_us``: the audit writer's), and how much of the
     machine idled (``idle``)."""
-    others = procfs.children(pid)
-    api, writer, ticks, start = (
-        procfs.usage(pid),
-        [procfs.usage(c) for c in others],
-        procfs.machine_ticks(),
-        time.perf_counter(),
-    )
+    others = procfs.children(pid)  # the audit writer's process
+    api, writer = procfs.usage(pid), [procfs.usage(c) for c in others]
+    ticks, start = procfs.machine_ticks(), time.perf_counter()
     result = load()
     seconds = time.perf_counter() - start
     api = procfs.usage(pid) - api

@@ -164,10 +164,10 @@ LOCAL_MASTER_GIVEN = (
     "--spark-master is for --engine spark: the local engine runs on this machine's own worker processes (--workers)"
 )
 BINARY_FILE_LIMIT = "spark.sql.sources.binaryFile.maxLength"
+"""Spark's setting of the longest file its ``binaryFile`` source reads (whole, into one task)."""
 PLAN_FIELDS = ("spark.sql.debug.maxToStringFields", "1000")
 """How many fields Spark writes out in a plan's text: its default (25) is fewer than a scored register's
 columns, and each run warned that the plan's text was truncated. Only what Spark prints changes."""
-"""Spark's setting of the longest file its ``binaryFile`` source reads (whole, into one task)."""
 ROW_GROUP = 262_144
 """Rows of the output written at once (a Parquet row group of the local engine's output)."""
 CONTINUOUS = ("_probability", "_lower", "_upper", "_log_odds")
